@@ -1,0 +1,78 @@
+"""Content digests (``sha256:<hex>``) as a frozen value type.
+
+A *digest* names bytes exactly as stored (a compressed layer blob, a config,
+a manifest); a *diff ID* names a layer's uncompressed tar. Both are ``Digest``
+values; code keeps them apart by name (``digest`` vs ``diff_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from engine.errors import InvalidReference
+
+_ALGORITHMS = {"sha256": 64, "sha512": 128}
+_HEX = re.compile(r"^[a-f0-9]+$")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Digest:
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Digest":
+        """Parse ``algo:hex``; raise ``InvalidReference`` naming the bad text."""
+        algorithm, sep, hexpart = text.partition(":")
+        if not sep or algorithm not in _ALGORITHMS:
+            raise InvalidReference(f"invalid digest {text!r}: expected sha256:<64 hex digits>")
+        if len(hexpart) != _ALGORITHMS[algorithm] or not _HEX.match(hexpart):
+            raise InvalidReference(f"invalid digest {text!r}: wrong length or not lowercase hex")
+        return cls(algorithm, hexpart)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    @classmethod
+    def of_stream(cls, stream: BinaryIO, algorithm: str = "sha256") -> "Digest":
+        hasher = Hasher(algorithm)
+        while chunk := stream.read(CHUNK):
+            hasher.update(chunk)
+        return hasher.digest()
+
+    @property
+    def short(self) -> str:
+        """The 12-hex-digit form Docker shows as IMAGE ID."""
+        return self.hex[:12]
+
+    def new_hasher(self) -> "Hasher":
+        return Hasher(self.algorithm)
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+    def __repr__(self) -> str:
+        return f"Digest({str(self)!r})"
+
+
+class Hasher:
+    """Incremental hashing that also counts bytes."""
+
+    __slots__ = ("algorithm", "_hash", "size")
+
+    def __init__(self, algorithm: str = "sha256"):
+        self.algorithm = algorithm
+        self._hash = hashlib.new(algorithm)
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+        self.size += len(data)
+
+    def digest(self) -> Digest:
+        return Digest(self.algorithm, self._hash.hexdigest())

@@ -1,0 +1,1 @@
+"""Front ends over the engine: the ``layerlab`` CLI and the Textual app."""

@@ -1,0 +1,64 @@
+"""The ``layerlab`` command line: docker-style commands over the engine.
+
+Command modules live in ``tui.commands``; each registers its own subcommands.
+Errors the engine raises on purpose print as one line on stderr with a
+non-zero exit; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Sequence
+
+import tui.commands
+from engine.errors import LayerlabError
+from engine.paths import resolve_root
+from tui.context import CommandContext
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerlab",
+        description="Build, store, move and explore Docker/OCI images; see the build cache at work.",
+    )
+    parser.add_argument("--root", metavar="DIR", help="store directory (default: $LAYERLAB_ROOT or the XDG data dir)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(tui.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tui.commands.{module_info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = CommandContext(root=resolve_root(args.root))
+    func = getattr(args, "func", None)
+    if func is None:
+        # No command: open the app, as `layerlab tui` does.
+        tui_command = getattr(args, "default_func", None)
+        if tui_command is None:
+            parser.print_help()
+            return 0
+        func = tui_command
+    try:
+        return int(func(args, ctx) or 0)
+    except LayerlabError as error:
+        print(f"layerlab: {error.one_line()}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("layerlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

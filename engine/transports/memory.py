@@ -164,3 +164,29 @@ def diff_ids_of(config: bytes, where: str) -> list[Digest]:
         return [Digest.parse(text) for text in parsed["rootfs"]["diff_ids"]]
     except (ValueError, KeyError, TypeError, InvalidReference) as error:
         raise ArchiveError(f"{where}: not an image config (no rootfs.diff_ids): {error}") from None
+
+
+@dataclass(frozen=True)
+class BytesLayer:
+    """A small layer held in memory (a bootstrap rootfs)."""
+
+    data: bytes
+    media_type: str = mt.DOCKER_LAYER_TAR
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.of_bytes(self.data)
+
+    @property
+    def diff_id(self) -> Digest:
+        return self.digest
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def open_blob(self) -> BinaryIO:
+        return io.BytesIO(self.data)
+
+    def open_uncompressed(self) -> BinaryIO:
+        return io.BytesIO(self.data)

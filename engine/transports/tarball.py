@@ -1,0 +1,102 @@
+"""``import``: a root filesystem tarball (any compression) becomes a one-layer image.
+
+The layer is the decompressed tar, byte for byte, so its diff ID is the
+sha256 of what ``docker import`` would store. Config changes use the
+Dockerfile-style ``--change`` lines; ``-m`` becomes the comment.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as host_platform
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import BinaryIO, Sequence
+
+from engine.errors import ArchiveError, NotFound
+from engine.oci import mediatypes as mt
+from engine.oci.config import HistoryEntry, ImageConfig, format_time
+from engine.oci.digest import CHUNK, Hasher
+from engine.transports.changes import apply_changes
+from engine.transports.memory import ConfigImage, RangeLayer, compression_of, open_decompressed
+from engine.transports.oci_layout import host_platform_spec
+
+
+@dataclass
+class ImportedImage:
+    """The image made by ``import``; close it after the store has taken the layer."""
+
+    image: ConfigImage
+    _temp_path: str | None = None
+
+    def close(self) -> None:
+        if self._temp_path and os.path.exists(self._temp_path):
+            os.unlink(self._temp_path)
+        self._temp_path = None
+
+    def __enter__(self) -> "ImportedImage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_tar(path: str, label: str) -> None:
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for _ in tar:
+                pass
+    except (tarfile.TarError, EOFError) as error:
+        raise ArchiveError(f"{label}: not a valid tar archive: {error}") from None
+
+
+def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[str] = (), message: str = "",
+                   source_label: str | None = None, created: datetime | None = None,
+                   spool_dir: str | None = None) -> ImportedImage:
+    """Make a one-layer image from a rootfs tarball (a path, or a stream such as stdin)."""
+    if isinstance(source, (str, os.PathLike)):
+        label = source_label or os.fspath(source)
+        try:
+            stream: BinaryIO = open(source, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"{label}: no such file") from None
+    else:
+        label = source_label or "-"
+        stream = source
+    reader = stream if hasattr(stream, "peek") else __import__("io").BufferedReader(stream, CHUNK)
+    fd, temp = tempfile.mkstemp(prefix="layerlab-import-", suffix=".tar", dir=spool_dir)
+    try:
+        hasher = Hasher()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                decompressed = open_decompressed(reader, compression_of(reader.peek(8)[:8]))
+                while chunk := decompressed.read(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+        except (OSError, EOFError, ValueError) as error:
+            raise ArchiveError(f"{label}: cannot decompress: {error}") from None
+        finally:
+            if isinstance(source, (str, os.PathLike)):
+                stream.close()
+        _check_tar(temp, label)
+        diff_id = hasher.digest()
+        layer = RangeLayer(temp, 0, hasher.size, diff_id, diff_id, mt.DOCKER_LAYER_TAR)
+        when = format_time(created or datetime.now(timezone.utc))
+        comment = message or f"Imported from {label}"
+        container_config = apply_changes({}, changes)
+        spec = host_platform_spec()
+        config = ImageConfig.new(os=spec.os, architecture=spec.architecture, created=when, config=container_config)
+
+        def finish(data: dict) -> None:
+            data["rootfs"] = {"type": "layers", "diff_ids": [str(diff_id)]}
+            data["history"] = [HistoryEntry(created=when, comment=comment).to_dict()]
+            if message:
+                data["comment"] = message
+
+        config = config.evolve(finish)
+        return ImportedImage(ConfigImage(config.to_bytes(), (layer,)), temp)
+    except BaseException:
+        os.unlink(temp)
+        raise

@@ -1,0 +1,157 @@
+"""Run one process with bubblewrap, for a user without root.
+
+bwrap makes a user namespace (the process is ``spec.user`` inside, the
+calling user outside), new pid, ipc and uts namespaces, and a new network
+namespace unless the network is "host". It drops to Docker's default
+capability set and always sets no_new_privs.
+
+Over a layer stack without root (``run_layers``) the overlay cannot be
+mounted in our own mount namespace. bwrap 0.8 has no ``--overlay``, so the
+overlay is mounted by ``unshare --user --map-root-user --mount`` (allowed
+for unprivileged users since Linux 5.11, with ``userxattr``) and bwrap runs
+inside that namespace. The mount dies with the namespace: nothing to
+unmount, nothing left behind. Opaque directories in that upperdir carry
+``user.overlay.opaque``; every file there belongs to the calling user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from engine.errors import ContainerError
+from engine.runtime.container_files import prepare_mounts, write_etc_files
+from engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
+from engine.runtime.output import OutputCallback, pump_output
+from engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
+from engine.runtime.spec import ProcessSpec, RunResult
+
+# Mounts the overlay inside the new namespace, then becomes bwrap.
+_MOUNT_THEN_EXEC = 'cd "$1" && mount -t overlay overlay -o "$2" merged && shift 2 && exec "$@"'
+
+
+class BubblewrapRuntime:
+    name = "bubblewrap"
+
+    def __init__(self, *, bwrap: str | None = None, scratch_parent: Path | None = None):
+        self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+        self.scratch_parent = scratch_parent
+
+    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None) -> RunResult:
+        """Run with ``rootfs`` (a plain or already mounted directory) bound read-write at /."""
+        return self._run(lambda bwrap_args: bwrap_args, Path(rootfs), spec, on_output)
+
+    def run_layers(self, lowers: list[Path], workspace: Path, spec: ProcessSpec, *,
+                   on_output: OutputCallback | None = None) -> RunResult:
+        """Overlay ``lowers`` (bottom -> top) with ``workspace/upper`` and run, all without root."""
+        lower_names = prepare_overlay_dirs(lowers, workspace)
+        options = overlay_options(lower_names, userxattr=True)
+        unshare = shutil.which("unshare") or "unshare"
+
+        def wrap(bwrap_args: list[str]) -> list[str]:
+            return [unshare, "--user", "--map-root-user", "--mount", "--",
+                    "/bin/sh", "-c", _MOUNT_THEN_EXEC, "sh", str(workspace), options, *bwrap_args]
+
+        return self._run(wrap, Path(workspace) / "merged", spec, on_output)
+
+    def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None) -> RunResult:
+        scratch = Path(tempfile.mkdtemp(prefix="layerlab-bwrap-", dir=self.scratch_parent))
+        process: subprocess.Popen | None = None
+        try:
+            etc_files = write_etc_files(scratch, spec)
+            command = wrap(self._bwrap_args(rootfs, spec, etc_files, prepare_mounts(scratch, spec.mounts)))
+            if spec.terminal:
+                process = subprocess.Popen(command)
+                process.wait()
+                tail: list[str] = []
+            else:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, start_new_session=True)
+                tail = pump_output(process, on_output)
+                process.wait()
+            return RunResult(_exit_code(process.returncode), tail)
+        except FileNotFoundError as error:
+            raise ContainerError(f"cannot start bubblewrap: {error.filename or error} not found") from None
+        finally:
+            if process is not None and process.poll() is None:
+                # bwrap runs with --die-with-parent chains; killing its session ends the sandbox.
+                try:
+                    os.killpg(process.pid, 9)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+            for pipe in (process.stdout, process.stderr) if process is not None else ():
+                if pipe is not None:
+                    pipe.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _bwrap_args(self, rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path], mounts) -> list[str]:
+        args = [self.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                "--die-with-parent", "--uid", str(spec.uid), "--gid", str(spec.gid),
+                "--hostname", spec.hostname]
+        if spec.network == "none":
+            args.append("--unshare-net")
+        if not spec.terminal:
+            args.append("--new-session")
+        args += ["--bind", str(rootfs), "/", "--proc", "/proc", "--dev", "/dev",
+                 "--ro-bind-try", "/sys", "/sys", "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue"]
+        for container_path, host_path in etc_files.items():
+            args += ["--bind", str(host_path), container_path]
+        for prepared in mounts:
+            mount = prepared.spec
+            if mount.kind == "tmpfs":
+                if mount.mode is not None:
+                    args += ["--perms", f"{mount.mode:o}"]
+                if mount.size:
+                    args += ["--size", str(mount.size)]
+                args += ["--tmpfs", mount.target]
+            else:
+                args += ["--ro-bind" if prepared.readonly else "--bind", str(prepared.source), mount.target]
+        args += ["--cap-drop", "ALL"]
+        if spec.uid == 0:
+            for capability in DOCKER_DEFAULT_CAPABILITIES:
+                args += ["--cap-add", capability]
+        args += ["--clearenv"]
+        for key, value in spec.env_dict.items():
+            args += ["--setenv", key, value]
+        args += ["--chdir", spec.cwd, "--", *spec.args]
+        return args
+
+    def works(self) -> str | None:
+        """None when bwrap can make a user namespace here, else why not."""
+        if not (shutil.which(self.bwrap) or os.access(self.bwrap, os.X_OK)):
+            return "bubblewrap (bwrap) is not installed"
+        reason = userns_unavailable_reason()
+        if reason:
+            return reason
+        probe = subprocess.run([self.bwrap, "--unshare-user", "--ro-bind", "/", "/", "true"],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            return f"bwrap cannot create a user namespace: {probe.stderr.strip()}"
+        return None
+
+
+def userns_unavailable_reason() -> str | None:
+    """Why user namespaces are off for us here, from the sysctls that switch them off."""
+    unprivileged = os.geteuid() != 0
+    checks = [
+        ("/proc/sys/user/max_user_namespaces", "0", True),
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0", unprivileged),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", unprivileged),
+    ]
+    for path, off_value, applies in checks:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if applies and value == off_value:
+            name = path.removeprefix("/proc/sys/").replace("/", ".")
+            return f"user namespaces are disabled here ({name}={value})"
+    return None
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode

@@ -1,0 +1,129 @@
+"""Run one process with runc: a generated OCI bundle, a private state dir, always cleaned up.
+
+runc keeps its container state under ``--root``; ours is layerlab's own
+(never the system default /run/runc), so ``runc list`` there shows only
+our containers and a crash cannot collide with anyone else's. Each run gets
+a fresh container id and a bundle in a temporary directory that also holds
+the /etc files and secret copies; both go away when the run ends, however
+it ends. runc's own errors are read from its JSON log, so a runtime failure
+(a missing executable, a bad mount) is told apart from a command that
+exited non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from engine.errors import ContainerError
+from engine.runtime.container_files import prepare_mounts, write_etc_files
+from engine.runtime.oci_config import runc_config
+from engine.runtime.output import OutputCallback, pump_output
+from engine.runtime.spec import ProcessSpec, RunResult
+
+DEFAULT_STATE_DIR = Path("/run/layerlab/runc")
+
+
+class RuncRuntime:
+    """Runs as root with runc. ``state_dir`` is runc's private ``--root``."""
+
+    name = "runc"
+
+    def __init__(self, state_dir: Path | None = None, *, runc: str | None = None,
+                 scratch_parent: Path | None = None):
+        self.runc = runc or shutil.which("runc") or "runc"
+        self.state_dir = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
+        self.scratch_parent = scratch_parent
+
+    def _runc(self, *args: str) -> list[str]:
+        return [self.runc, "--root", str(self.state_dir), *args]
+
+    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None) -> RunResult:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        container_id = f"layerlab-{uuid.uuid4().hex[:16]}"
+        bundle = Path(tempfile.mkdtemp(prefix="layerlab-bundle-", dir=self.scratch_parent))
+        process: subprocess.Popen | None = None
+        try:
+            os.chmod(bundle, 0o711)  # the container user must reach the bound /etc files
+            etc_files = write_etc_files(bundle, spec)
+            mounts = prepare_mounts(bundle, spec.mounts)
+            config = runc_config(rootfs, spec, etc_files, mounts, container_id)
+            (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+            log = bundle / "runc.log"
+            command = self._runc("--log", str(log), "--log-format", "json",
+                                 "run", "--bundle", str(bundle), container_id)
+            if spec.terminal:
+                # runc owns the pseudo-terminal in foreground mode; our own stdio is the user's.
+                process = subprocess.Popen(command)
+                process.wait()
+                tail: list[str] = []
+            else:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                tail = pump_output(process, on_output)
+                process.wait()
+            errors = _runc_errors(log)
+            if errors:
+                raise ContainerError(f"runc could not run {spec.args[0]!r}: {errors[-1]}")
+            return RunResult(_exit_code(process.returncode), tail)
+        finally:
+            self._cleanup(process, container_id)
+            shutil.rmtree(bundle, ignore_errors=True)
+
+    def _cleanup(self, process: subprocess.Popen | None, container_id: str) -> None:
+        if process is not None and process.poll() is None:
+            subprocess.run(self._runc("kill", container_id, "KILL"), capture_output=True)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pipe in (process.stdout, process.stderr) if process is not None else ():
+            if pipe is not None:
+                pipe.close()
+        subprocess.run(self._runc("delete", "--force", container_id), capture_output=True)
+
+    def list_containers(self) -> list[str]:
+        """Ids of the containers runc knows in our state dir (empty after every run)."""
+        if not self.state_dir.exists():
+            return []
+        result = subprocess.run(self._runc("list", "--quiet"), capture_output=True, text=True)
+        return result.stdout.split()
+
+    def works(self) -> str | None:
+        """None when runc can be used here, else why not."""
+        if os.geteuid() != 0:
+            return f"runc needs root (running as uid {os.geteuid()})"
+        if not shutil.which(self.runc) and not os.access(self.runc, os.X_OK):
+            return "runc is not installed"
+        try:
+            result = subprocess.run([self.runc, "--version"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"runc does not start: {error}"
+        return None if result.returncode == 0 else f"runc --version failed: {result.stderr.strip()}"
+
+
+def _runc_errors(log: Path) -> list[str]:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    messages = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") in ("error", "fatal") and entry.get("msg"):
+            messages.append(" ".join(str(entry["msg"]).split()))
+    return messages
+
+
+def _exit_code(returncode: int) -> int:
+    # Popen reports a signal as a negative code; a shell would say 128+signal.
+    return 128 - returncode if returncode < 0 else returncode

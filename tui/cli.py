@@ -41,11 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func = getattr(args, "func", None)
     if func is None:
         # No command: open the app, as `layerlab tui` does.
-        tui_command = getattr(args, "default_func", None)
-        if tui_command is None:
-            parser.print_help()
-            return 0
-        func = tui_command
+        from tui.commands.tui_cmd import open_app
+
+        func = open_app
     try:
         return int(func(args, ctx) or 0)
     except LayerlabError as error:

@@ -1,0 +1,203 @@
+"""The layerlab app: Images, History, Files and Build panels over the engine.
+
+Engine calls run in thread workers (they read tars and SQLite); results come
+back as messages. Worker failures surface in one place, ``worker_changed``,
+as a one-line notification: an engine error never takes the app down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Iterable
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from engine.errors import LayerlabError
+from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
+from tui.config import TuiConfig
+from tui.messages import DockerfileChanged, ImageSelected, LayerSelected, StoreChanged
+from tui.screens.help import HelpScreen, binding_rows
+from tui.widgets.build import BuildPanel
+from tui.widgets.files import FilesPanel
+from tui.widgets.history import HistoryPanel
+from tui.widgets.images import ImagesPanel
+from tui.widgets.sources import Catalog
+
+PANELS = ("images", "history", "files", "build")
+DOCKERFILE = "Dockerfile"
+
+
+class LayerlabApp(App[None]):
+    TITLE = "layerlab"
+    CSS_PATH = "app.tcss"
+
+    BINDINGS = [
+        Binding("1", "show_panel('images')", "Images", id="app.images", tooltip="The images in the store"),
+        Binding("2", "show_panel('history')", "History", id="app.history", tooltip="The selected image's layers"),
+        Binding("3", "show_panel('files')", "Files", id="app.files", tooltip="The selected layer's files"),
+        Binding("4", "show_panel('build')", "Build", id="app.build", tooltip="The open context's Dockerfile"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key binding"),
+        Binding("ctrl+t", "next_theme", "Theme", id="app.next_theme", tooltip="Switch to the next theme",
+                show=False),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave layerlab"),
+    ]
+
+    def __init__(self, catalog: Catalog | None = None, *, context: Path | None = None, watch: bool = False,
+                 theme: str | None = None, config: TuiConfig | None = None) -> None:
+        self.config = config or TuiConfig()
+        self.themes = ThemeRegistry.with_builtins(self.config.directory)
+        super().__init__()
+        self.catalog = catalog
+        self.context = context
+        self.watch_context = watch
+        self.initial_theme = self.themes.resolve(theme or self.config.theme or DEFAULT_THEME).name
+        self.context_watcher: Worker | None = None
+
+    # -- set-up --------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="images", id="panels"):
+            with TabPane("Images", id="images"):
+                yield ImagesPanel(id="images-panel")
+            with TabPane("History", id="history"):
+                yield HistoryPanel(id="history-panel")
+            with TabPane("Files", id="files"):
+                yield FilesPanel(id="files-panel")
+            with TabPane("Build", id="build"):
+                yield BuildPanel(id="build-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for entry in self.themes.themes.values():
+            self.register_theme(entry.theme)
+        self.theme = self.initial_theme
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.catalog is not None and self.catalog.watch_path() is not None:
+            self.watch_store(self.catalog.watch_path())
+        if self.context is not None:
+            self.sub_title = str(self.context)
+            self.read_dockerfile(())
+            if self.watch_context:
+                self.context_watcher = self.watch_context_dir(self.context)
+        self.query_one("#images-table").focus()
+
+    @property
+    def pygments_style(self) -> str:
+        return self.themes.pygments_style(self.theme)
+
+    # -- panels ----------------------------------------------------------------
+
+    def action_show_panel(self, panel: str) -> None:
+        self.query_one(TabbedContent).active = panel
+        focus_target = {"images": "#images-table", "history": "#history-table", "files": "#file-tree",
+                        "build": "#build-log"}[panel]
+        self.call_after_refresh(self.query_one(focus_target).focus)
+
+    @property
+    def active_panel(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    @on(ImageSelected)
+    def image_selected(self, message: ImageSelected) -> None:
+        self.query_one(HistoryPanel).show_image(message.ref)
+        self.query_one(FilesPanel).show_image(message.ref)
+        self.action_show_panel("history")
+
+    @on(LayerSelected)
+    def layer_selected(self, message: LayerSelected) -> None:
+        self.query_one(FilesPanel).show_layer(message.ref, message.layer_index)
+        self.action_show_panel("files")
+
+    @on(StoreChanged)
+    def store_changed(self) -> None:
+        self.query_one(ImagesPanel).reload()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        scopes = {
+            "app": self.BINDINGS,
+            "images": ImagesPanel.BINDINGS,
+            "history": HistoryPanel.BINDINGS,
+            "files": FilesPanel.BINDINGS,
+            "build": BuildPanel.BINDINGS,
+        }
+        self.push_screen(HelpScreen(binding_rows(scopes, self.config.keymap)))
+
+    def action_next_theme(self) -> None:
+        names = self.themes.names()
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"theme: {self.theme}")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for panel in PANELS:
+            if panel != self.active_panel:
+                yield SystemCommand(f"Show {panel}", f"Switch to the {panel.title()} panel",
+                                    lambda panel=panel: self.action_show_panel(panel))
+        for name in self.themes.names():
+            yield SystemCommand(f"Theme: {name}", f"Switch to {name} (pygments: {self.themes.pygments_style(name)})",
+                                lambda name=name: setattr(self, "theme", name), discover=False)
+        active = self.active_panel
+        if active == "images":
+            yield SystemCommand("Reload images", "Read the store again", self.query_one(ImagesPanel).reload)
+        elif active == "files":
+            files = self.query_one(FilesPanel)
+            yield SystemCommand("Toggle changes / stacked tree", "Layer changes or the whole tree",
+                                files.action_toggle_view)
+            yield SystemCommand("Sort files by size", "Largest first, or by name", files.action_toggle_size_sort)
+        elif active == "build" and self.context is not None:
+            yield SystemCommand("Re-read Dockerfile", f"Read {self.context / DOCKERFILE} again",
+                                lambda: self.read_dockerfile(()))
+        yield SystemCommand("Help", "Every key binding and its id", self.action_help)
+
+    # -- workers -----------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = error.one_line() if isinstance(error, LayerlabError) else f"{type(error).__name__}: {error}"
+        self.notify(f"{event.worker.description or 'task'} failed: {text}", severity="error", timeout=8)
+
+    @work(exclusive=True, exit_on_error=False, group="store-watch", description="watching the store")
+    async def watch_store(self, root: Path) -> None:
+        from watchfiles import awatch
+
+        if not root.is_dir():
+            return
+        # Top level only: the metadata database changes on every commit, blobs need not be watched.
+        async for _changes in awatch(root, recursive=False, debounce=300):
+            self.post_message(StoreChanged())
+
+    def read_dockerfile(self, changed: tuple[Path, ...]) -> None:
+        assert self.context is not None
+        path = self.context / DOCKERFILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.notify(f"{path}: {error.strerror if isinstance(error, OSError) else error}", severity="error")
+            return
+        self.query_one(BuildPanel).post_message(DockerfileChanged(path, text, changed))
+
+    @work(exclusive=True, exit_on_error=False, group="context-watch", description="watching the context")
+    async def watch_context_dir(self, context: Path) -> None:
+        from watchfiles import awatch
+
+        async for changes in awatch(context, debounce=200):
+            changed = tuple(sorted({Path(path) for _kind, path in changes}))
+            self.read_dockerfile(changed)
+            await asyncio.sleep(0)

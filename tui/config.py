@@ -1,0 +1,53 @@
+"""The app's config file: theme and key bindings, overridable by the user.
+
+``$XDG_CONFIG_HOME/layerlab/tui.toml``::
+
+    theme = "layerlab-light"
+
+    [keymap]
+    # binding id = keys (comma-separated for several)
+    "images.remove" = "delete,ctrl+d"
+    "app.help" = "f1"
+
+Binding ids are listed on the help screen (``?``). User themes live beside
+it in ``themes/*.toml`` (see ``themes``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import UsageError
+from engine.paths import config_dir
+
+CONFIG_FILE_NAME = "tui.toml"
+
+
+@dataclass
+class TuiConfig:
+    theme: str | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    directory: Path | None = None
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> "TuiConfig":
+        """Read ``tui.toml`` from ``directory`` (default: the config dir); absent means defaults."""
+        directory = directory if directory is not None else config_dir()
+        path = directory / CONFIG_FILE_NAME
+        if not path.is_file():
+            return cls(directory=directory)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise UsageError(f"{path}: cannot read config: {error}") from None
+        theme = data.get("theme")
+        if theme is not None and not isinstance(theme, str):
+            raise UsageError(f"{path}: 'theme' must be a string")
+        keymap = data.get("keymap", {})
+        if not isinstance(keymap, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
+        ):
+            raise UsageError(f"{path}: [keymap] maps binding ids to key strings")
+        return cls(theme=theme, keymap=dict(keymap), directory=directory)

@@ -1,0 +1,199 @@
+"""App-wide messages: selection between panels, store and context changes, build events.
+
+The build messages mirror the engine's build events one to one (step
+started, cached, rebuilt with its reason, log, finished, failed); the Build
+panel renders them and holds no build logic. A front end translates each
+engine event into the matching message and posts it from the worker that
+drives the build.
+
+High-rate messages declare ``can_replace`` so a burst coalesces into one
+handler call instead of flooding the queue: log lines themselves go into a
+shared buffer (``BuildLog``) and ``BuildLogPending`` only says "drain it".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.message import Message
+
+
+# -- selection -------------------------------------------------------------
+
+
+class ImageSelected(Message):
+    """An image was chosen (Images panel, or a build finished); History follows."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__()
+        self.ref = ref
+
+
+class LayerSelected(Message):
+    """A layer of an image was chosen in History; Files follows."""
+
+    def __init__(self, ref: str, layer_index: int) -> None:
+        super().__init__()
+        self.ref = ref
+        self.layer_index = layer_index
+
+
+class StoreChanged(Message):
+    """Something (maybe another process) changed the store; lists reload."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+class DockerfileChanged(Message):
+    """The open context's Dockerfile was (re)read."""
+
+    def __init__(self, path: Path, text: str, changed: tuple[Path, ...] = ()) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+        self.changed = changed
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DockerfileChanged) and message.path == self.path
+
+
+# -- build events ----------------------------------------------------------
+
+
+class BuildStarted(Message):
+    """A build of ``target`` (a context, or a tag) began; marks of the last build are kept to compare."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+
+
+class StepStarted(Message):
+    """A step began; ``line`` is the 1-based Dockerfile line of its instruction."""
+
+    def __init__(self, step: int, line: int, instruction: str) -> None:
+        super().__init__()
+        self.step = step
+        self.line = line
+        self.instruction = instruction
+
+
+class StepCached(Message):
+    def __init__(self, step: int, reason: str = "") -> None:
+        super().__init__()
+        self.step = step
+        self.reason = reason
+
+
+class StepRebuilt(Message):
+    """A cache miss; ``reason`` names the file, arg, text or parent that changed."""
+
+    def __init__(self, step: int, reason: str) -> None:
+        super().__init__()
+        self.step = step
+        self.reason = reason
+
+
+class StepFinished(Message):
+    def __init__(self, step: int, seconds: float, size: int | None = None) -> None:
+        super().__init__()
+        self.step = step
+        self.seconds = seconds
+        self.size = size
+
+
+class BuildFinished(Message):
+    def __init__(self, image_ref: str, seconds: float) -> None:
+        super().__init__()
+        self.image_ref = image_ref
+        self.seconds = seconds
+
+
+class BuildFailed(Message):
+    def __init__(self, step: int | None, message: str) -> None:
+        super().__init__()
+        self.step = step
+        self.message = message
+
+
+@dataclass
+class BuildLog:
+    """Log lines from a build, written by the worker and drained by the Build panel.
+
+    Appending is cheap and thread-safe; the worker posts ``BuildLogPending``
+    after appending, and because that message replaces any pending one the
+    panel drains many lines per refresh however fast they arrive.
+    """
+
+    lines: deque[tuple[int, str]] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def append(self, step: int, line: str) -> None:
+        with self._lock:
+            self.lines.append((step, line))
+
+    def drain(self, limit: int = 5000) -> list[tuple[int, str]]:
+        with self._lock:
+            count = min(limit, len(self.lines))
+            return [self.lines.popleft() for _ in range(count)]
+
+
+class BuildLogPending(Message):
+    """New lines wait in the build's ``BuildLog``."""
+
+    def __init__(self, log: BuildLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BuildLogPending) and message.log is self.log
+
+
+# -- the engine's event stream -> these messages ---------------------------------
+
+
+class EngineEventBridge:
+    """An engine ``EventSink`` that posts the matching message to a widget (the Build panel).
+
+    Safe to call from the worker thread that runs the build: ``post_message``
+    is thread-safe, and log lines go through a ``BuildLog`` so a flood of them
+    costs the UI one coalesced message per refresh.
+    """
+
+    def __init__(self, target) -> None:
+        self.target = target
+        self.log = BuildLog()
+
+    def __call__(self, event) -> None:
+        message = self.translate(event)
+        if message is not None:
+            self.target.post_message(message)
+
+    def translate(self, event) -> Message | None:
+        from engine import events
+
+        match event:
+            case events.BuildStarted():
+                return BuildStarted(event.target or event.context)
+            case events.StepStarted(step=step):
+                return StepStarted(step.index, step.line, step.instruction)
+            case events.StepCached(step=step):
+                return StepCached(step.index, event.reason)
+            case events.StepRebuilt(step=step):
+                return StepRebuilt(step.index, event.reason)
+            case events.StepLog(step=step):
+                self.log.append(step.index, event.line)
+                return BuildLogPending(self.log)
+            case events.StepFinished(step=step):
+                return StepFinished(step.index, event.duration, event.layer_size or None)
+            case events.StepFailed(step=step):
+                return BuildFailed(step.index, event.error)
+            case events.BuildFinished():
+                return BuildFinished(event.tags[0] if event.tags else event.image_id, event.duration)
+            case events.BuildFailed():
+                return BuildFailed(event.step.index if event.step else None, event.error)
+        return None

@@ -1,0 +1,1 @@
+"""Screens of the layerlab app: the main screen's modals (help, confirm, prompt, inspect)."""

@@ -1,0 +1,55 @@
+"""The help screen: every binding of the app and its panels, with the id a keymap overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    scope: str
+    keys: str
+    description: str
+    binding_id: str
+
+
+def binding_rows(scopes: dict[str, list[Binding]], keymap: dict[str, str]) -> list[BindingRow]:
+    """Rows for the help table; a keymap override replaces a binding's default keys."""
+    rows: list[BindingRow] = []
+    for scope, bindings in scopes.items():
+        for binding in bindings:
+            if not binding.id:
+                continue
+            keys = keymap.get(binding.id, binding.key)
+            rows.append(BindingRow(scope, keys, binding.description or binding.tooltip, binding.id))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close", tooltip="Close help")]
+
+    def __init__(self, rows: list[BindingRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="document"):
+            yield Label("Keys  (override in tui.toml [keymap] by binding id; ctrl+p opens the command palette)",
+                        classes="document-title")
+            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(("Panel", "scope"), ("Keys", "keys"), ("Action", "action"), ("Binding id", "id"))
+        for row in self.rows:
+            table.add_row(row.scope, row.keys, row.description, row.binding_id)
+        table.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Widgets of the layerlab app: one panel per module, plus the engine adapters."""

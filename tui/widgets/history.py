@@ -1,0 +1,103 @@
+"""The History panel: the selected image's layers, created-by, size and a size bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Label
+
+from tui.messages import LayerSelected
+from tui.widgets.sources import HistoryRow, history_rows, human_size
+
+BAR_WIDTH = 20
+
+
+def size_bar(size: int, largest: int, width: int = BAR_WIDTH) -> str:
+    if largest <= 0 or size <= 0:
+        return ""
+    return "█" * max(1, round(width * size / largest))
+
+
+class HistoryPanel(Vertical):
+    BINDINGS = [
+        Binding("e", "toggle_empty", "Empty layers", id="history.toggle_empty",
+                tooltip="Show or hide history entries that made no layer"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        ref: str
+        rows: list[HistoryRow]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ref: str | None = None
+        self.rows: list[HistoryRow] = []
+        self.show_empty = True
+
+    def compose(self) -> ComposeResult:
+        yield Label("Choose an image in Images (enter)", id="history-title")
+        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(("#", "index"), ("Created", "created"), ("Created by", "created_by"),
+                                              ("Size", "size"), ("", "bar"))
+
+    def show_image(self, ref: str) -> None:
+        self.ref = ref
+        self.query_one("#history-title", Label).update(f"{ref}: loading…")
+        self.load_history(ref)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history", description="reading image history")
+    def load_history(self, ref: str) -> None:
+        image = self.app.catalog.open_image(ref)
+        self.post_message(self.Loaded(ref, history_rows(image)))
+
+    @on(Loaded)
+    def show_rows(self, message: Loaded) -> None:
+        if message.ref != self.ref:
+            return  # an older selection finished late
+        self.rows = message.rows
+        self.refill()
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        bar_style = self.app.theme_variables.get("size-bar", "blue")
+        largest = max((row.size for row in self.rows), default=0)
+        layers = sum(1 for row in self.rows if row.layer_index is not None)
+        total = sum(row.size for row in self.rows)
+        for row in self.rows:
+            if row.empty_layer and not self.show_empty:
+                continue
+            style = "dim" if row.layer_index is None else ""
+            created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
+            table.add_row(Text(str(row.index), style=style), Text(row.created, style=style),
+                          Text(created_by[:90], style=style),
+                          Text(human_size(row.size) if row.layer_index is not None else "0B", style=style),
+                          Text(size_bar(row.size, largest), style=bar_style), key=str(row.index))
+        self.query_one("#history-title", Label).update(
+            f"{self.ref}: {layers} layers, {human_size(total)}  ·  enter opens a layer in Files")
+
+    def row_by_key(self, key: str) -> HistoryRow | None:
+        return next((row for row in self.rows if str(row.index) == key), None)
+
+    @on(DataTable.RowSelected, "#history-table")
+    def layer_chosen(self, event: DataTable.RowSelected) -> None:
+        row = self.row_by_key(event.row_key.value)
+        if row is None or self.ref is None:
+            return
+        if row.layer_index is None:
+            self.app.notify("this history entry made no layer (empty layer)", severity="warning")
+            return
+        self.post_message(LayerSelected(self.ref, row.layer_index))
+
+    def action_toggle_empty(self) -> None:
+        self.show_empty = not self.show_empty
+        self.refill()

@@ -1,0 +1,188 @@
+"""The Images panel: every image in the store, filter as you type, sort, tag, remove, inspect."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label
+
+from tui.messages import ImageSelected
+from tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen
+from tui.widgets.sources import ImageRow, human_size
+
+SORT_KEYS = ("repository", "created", "size")
+
+
+def matches(row: ImageRow, needle: str) -> bool:
+    needle = needle.lower()
+    return any(needle in text.lower() for text in (row.repository, row.tag, row.short_id))
+
+
+def sorted_rows(rows: list[ImageRow], key: str) -> list[ImageRow]:
+    if key == "size":
+        return sorted(rows, key=lambda r: r.size, reverse=True)
+    if key == "created":
+        return sorted(rows, key=lambda r: r.created, reverse=True)
+    return sorted(rows, key=lambda r: (r.repository, r.tag))
+
+
+class ImagesPanel(Vertical):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
+        Binding("s", "cycle_sort", "Sort", id="images.sort", tooltip="Sort by repository, created or size"),
+        Binding("t", "tag", "Tag", id="images.tag", tooltip="Add a tag to the selected image"),
+        Binding("d,delete", "remove", "Remove", id="images.remove",
+                tooltip="Untag or remove the selected image (asks first)"),
+        Binding("i", "inspect", "Inspect", id="images.inspect", tooltip="Show the image's config JSON"),
+        Binding("a", "analyze", "Analyze", id="images.analyze", tooltip="Layers, files and waste of the image"),
+        Binding("r", "reload", "Reload", id="images.reload", tooltip="Read the store again"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        rows: list[ImageRow]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[ImageRow] = []
+        self.sort_key = "repository"
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: repository, tag or ID  (/)", id="image-filter")
+        yield DataTable(id="images-table", cursor_type="row", zebra_stripes=True)
+        yield Label("", id="images-status")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(("Repository", "repository"), ("Tag", "tag"), ("Image ID", "id"),
+                          ("Created", "created"), ("Size", "size"))
+        self.reload()
+
+    # -- loading, off the UI thread --------------------------------------------
+
+    def reload(self) -> None:
+        catalog = self.app.catalog
+        if catalog is None:
+            self.query_one("#images-status", Label).update("no store open")
+            return
+        self.load_rows()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="images", description="reading the image list")
+    def load_rows(self) -> None:
+        rows = self.app.catalog.image_rows()
+        self.post_message(self.Loaded(rows))
+
+    @on(Loaded)
+    def show_rows(self, message: Loaded) -> None:
+        self.rows = message.rows
+        self.refill()
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        selected = self.selected_ref()
+        needle = self.query_one("#image-filter", Input).value.strip()
+        visible = sorted_rows([r for r in self.rows if not needle or matches(r, needle)], self.sort_key)
+        table.clear()
+        for row in visible:
+            table.add_row(row.repository, row.tag, row.short_id, row.created, human_size(row.size), key=row.ref)
+        if selected is not None:
+            for index, row in enumerate(visible):
+                if row.ref == selected:
+                    table.move_cursor(row=index)
+        self.query_one("#images-status", Label).update(
+            f"{len(visible)} of {len(self.rows)} images  ·  sorted by {self.sort_key}")
+
+    def selected_ref(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def row_for(self, ref: str) -> ImageRow | None:
+        return next((row for row in self.rows if row.ref == ref), None)
+
+    # -- events and actions -------------------------------------------------------
+
+    @on(Input.Changed, "#image-filter")
+    def filter_changed(self) -> None:
+        self.refill()
+
+    @on(Input.Submitted, "#image-filter")
+    def filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected, "#images-table")
+    def image_chosen(self, event: DataTable.RowSelected) -> None:
+        self.post_message(ImageSelected(event.row_key.value))
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#image-filter", Input).focus()
+
+    def action_cycle_sort(self) -> None:
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+        self.refill()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_analyze(self) -> None:
+        ref = self.selected_ref()
+        if ref is not None:
+            self.post_message(ImageSelected(ref))
+
+    def action_tag(self) -> None:
+        ref = self.selected_ref()
+        if ref is None:
+            return
+
+        def tag_with(target: str | None) -> None:
+            if target:
+                self.run_store_change("tag", ref, target)
+
+        self.app.push_screen(PromptScreen(f"New tag for {ref}", placeholder="repository:tag"), tag_with)
+
+    def action_remove(self) -> None:
+        ref = self.selected_ref()
+        row = self.row_for(ref) if ref else None
+        if row is None:
+            return
+        siblings = [r for r in self.rows if r.image_id == row.image_id and r.ref != ref]
+        # Docker's rule: removing by tag only untags while other tags still name the image.
+        question = (f"Untag {ref}? The image stays, still tagged {siblings[0].ref}." if siblings
+                    else f"Remove image {ref} ({row.short_id})?")
+
+        def remove_if(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_store_change("remove", ref)
+
+        self.app.push_screen(ConfirmScreen(question), remove_if)
+
+    def action_inspect(self) -> None:
+        ref = self.selected_ref()
+        if ref is not None:
+            self.load_config(ref)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspect", description="reading the image config")
+    def load_config(self, ref: str) -> None:
+        config = json.loads(self.app.catalog.open_image(ref).config_bytes())
+        text = json.dumps(config, indent=2)
+        self.app.call_from_thread(
+            self.app.push_screen, DocumentScreen(f"{ref}  config", text, "json", self.app.pygments_style))
+
+    @work(thread=True, exit_on_error=False, group="store-change", description="changing the store")
+    def run_store_change(self, operation: str, *args: str) -> None:
+        catalog = self.app.catalog
+        if operation == "tag":
+            catalog.tag(*args)
+            self.app.call_from_thread(self.app.notify, f"tagged {args[0]} as {args[1]}")
+        elif operation == "remove":
+            catalog.remove(args[0])
+            self.app.call_from_thread(self.app.notify, f"removed {args[0]}")
+        self.app.call_from_thread(self.load_rows)

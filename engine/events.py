@@ -1,0 +1,178 @@
+"""Progress as data: the small frozen events the engine emits.
+
+The engine never prints. A build or a transfer calls an ``EventSink`` (any
+``Callable[[Event], None]``) with these values; the CLI turns them into plain,
+tty or JSON-lines output (``engine.build.events_json``) and the TUI renders
+the same stream. Events are plain values: equal when their fields are equal,
+safe to hand to another thread.
+
+A step is named by a ``StepRef`` (its place in the Dockerfile and in its
+stage, and its instruction text), so every step event can be understood on
+its own, without having seen the ones before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True, slots=True)
+class StepRef:
+    """Which step an event is about.
+
+    ``index`` counts instructions from 1 in Dockerfile order across all stages
+    (BuildKit's ``#N``); ``position``/``stage_steps`` give BuildKit's
+    ``[2/4]`` within the stage; ``line`` is the Dockerfile line (1-based, 0
+    when unknown).
+    """
+
+    index: int
+    stage: str
+    position: int
+    stage_steps: int
+    instruction: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One concrete reason a step missed the cache (or a note on a hit).
+
+    ``kind`` is a stable machine word (see ``CAUSE_KINDS``); ``subject`` is
+    the file, arg or config field concerned; ``before``/``after`` hold the
+    old and new values when there are such. ``text`` is the line a person reads.
+    """
+
+    kind: str
+    text: str
+    subject: str = ""
+    before: str = ""
+    after: str = ""
+
+
+CAUSE_KINDS = (
+    "no-cache",         # --no-cache or --no-cache-filter
+    "first-build",      # no earlier record for this step
+    "parent-rebuilt",   # the step this one stands on was rebuilt
+    "parent-changed",   # the parent differs for another reason (base image, other record)
+    "instruction",      # the instruction text changed
+    "arg",              # an in-scope build arg changed (RUN)
+    "env",              # the environment changed
+    "config",           # another part of the image config changed (USER, WORKDIR, ...)
+    "file",             # a COPY/ADD source changed: content, mode, owner, type, link
+    "file-added",
+    "file-removed",
+    "more",             # a summary standing for causes left out of a long list
+    "key",              # the key changed and no finer cause could be named
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStarted:
+    dockerfile: str
+    context: str
+    steps: int
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    step: StepRef
+
+
+@dataclass(frozen=True, slots=True)
+class StepCached:
+    """A hit: ``record`` is the cache key reused, ``result`` what it produced."""
+
+    step: StepRef
+    record: str
+    result: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepRebuilt:
+    """A miss: ``reason`` is the one-line summary, ``causes`` the details."""
+
+    step: StepRef
+    reason: str
+    causes: tuple[Cause, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepLog:
+    step: StepRef
+    stream: str  # "stdout" or "stderr"
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    """A step is done; ``cache`` is "hit" or "miss", ``layer_size`` 0 for an empty layer."""
+
+    step: StepRef
+    duration: float
+    cache: str
+    reason: str
+    layer_size: int = 0
+    layer_digest: str = ""
+    result: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed:
+    step: StepRef
+    error: str
+    exit_code: int | None = None
+    last_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFinished:
+    image_id: str
+    tags: tuple[str, ...] = ()
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFailed:
+    error: str
+    step: StepRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """Bytes moved for one blob; ``total`` is 0 when unknown."""
+
+    digest: str
+    done: int
+    total: int
+    action: str = "pull"  # "pull", "push", "load", "save"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchChange:
+    """Watch mode saw these context paths (relative, sorted) change."""
+
+    paths: tuple[str, ...]
+    dockerfile_changed: bool = False
+
+
+Event = Union[
+    BuildStarted, StepStarted, StepCached, StepRebuilt, StepLog, StepFinished, StepFailed,
+    BuildFinished, BuildFailed, TransferProgress, WatchChange,
+]
+
+EventSink = Callable[[Event], None]
+
+
+def discard(event: Event) -> None:
+    """The sink for callers that do not listen."""
+
+
+class EventList(list):
+    """A sink that keeps every event, in order (for tests and ``--explain``)."""
+
+    def __call__(self, event: Event) -> None:
+        self.append(event)

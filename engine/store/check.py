@@ -1,0 +1,207 @@
+"""``fsck``: re-verify every blob, image and snapshot and say what is wrong.
+
+Checks, in order:
+
+1. SQLite ``PRAGMA integrity_check`` and ``foreign_key_check``.
+2. Every blob under ``blobs/`` rehashes to its name.
+3. Every layer record: blob present, decompresses, and hashes to its diff ID
+   with the recorded uncompressed size.
+4. Every image: config blob present and parses; ``rootfs.diff_ids`` match
+   its layer rows in order, and their chain IDs are right; manifest blob
+   present, parses, names this config and these layer blobs; parent exists.
+5. Every snapshot: recorded ones exist, have ``snapshot.json`` and ``rootfs/``,
+   and the tree still hashes to the digest written when it was made;
+   directories with no record are noted.
+6. Leftovers: scratch under ``tmp/`` from processes that are gone, partial
+   ingests, unreferenced blobs. These are *notes* (``gc`` / ``system prune``
+   clears them), not errors: a killed writer leaves exactly these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.errors import LayerlabError
+from engine.oci.chain import chain_ids
+from engine.oci.config import ImageConfig
+from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.oci.manifest import Manifest
+from engine.store.layout import temp_owner_alive
+from engine.layers.compression import open_decompressed
+
+if TYPE_CHECKING:
+    from engine.store.store import Store
+
+ERROR = "error"
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str   # "error" (the store is damaged) or "note" (leftovers gc clears)
+    subject: str    # what it is about: a digest, an image, a path under the root
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.subject}: {self.message}"
+
+
+def check_store(store: "Store") -> list[Problem]:
+    problems: list[Problem] = []
+    with store.lock.shared():
+        _check_db(store, problems)
+        bad_blobs = _check_blobs(store, problems)
+        _check_layers(store, problems, bad_blobs)
+        _check_images(store, problems, bad_blobs)
+        _check_snapshots(store, problems)
+        _check_leftovers(store, problems)
+    return problems
+
+
+def _check_db(store: "Store", problems: list[Problem]) -> None:
+    for (result,) in store.db.execute("PRAGMA integrity_check"):
+        if result != "ok":
+            problems.append(Problem(ERROR, "meta.db", f"integrity check: {result}"))
+    for row in store.db.execute("PRAGMA foreign_key_check"):
+        problems.append(Problem(ERROR, "meta.db", f"table {row[0]} row {row[1]} points at a missing {row[2]} row"))
+
+
+def _check_blobs(store: "Store", problems: list[Problem]) -> set[str]:
+    bad: set[str] = set()
+    for digest in store.blobs.digests():
+        try:
+            actual = store.blobs.verify(digest)
+        except OSError as error:
+            problems.append(Problem(ERROR, str(digest), f"blob unreadable: {error.strerror}"))
+            bad.add(str(digest))
+            continue
+        if actual != digest:
+            problems.append(Problem(ERROR, str(digest), f"blob content hashes to {actual}"))
+            bad.add(str(digest))
+    for path in store.layout.blobs.iterdir():
+        if path.name != "sha256" or not path.is_dir():
+            problems.append(Problem(NOTE, f"blobs/{path.name}", "unexpected entry in blobs/"))
+    return bad
+
+
+def _check_layers(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:
+    for row in store.db.execute("SELECT digest, diff_id, uncompressed_size FROM layers").fetchall():
+        digest = Digest.parse(row["digest"])
+        if not store.blobs.has(digest):
+            used = store.db.execute("SELECT 1 FROM image_layers WHERE digest=?", (row["digest"],)).fetchone()
+            if used:
+                problems.append(Problem(ERROR, row["digest"], "layer blob missing"))
+            continue
+        if row["digest"] in bad_blobs:
+            continue
+        hasher = Hasher()
+        try:
+            with open_decompressed(store.blobs.open(digest)) as stream:
+                while chunk := stream.read(CHUNK):
+                    hasher.update(chunk)
+        except (LayerlabError, OSError, EOFError) as error:
+            problems.append(Problem(ERROR, row["digest"], f"layer does not decompress: {error}"))
+            continue
+        if str(hasher.digest()) != row["diff_id"]:
+            problems.append(Problem(ERROR, row["digest"], f"layer decompresses to {hasher.digest()}, "
+                                                          f"recorded diff_id {row['diff_id']}"))
+        elif hasher.size != row["uncompressed_size"]:
+            problems.append(Problem(ERROR, row["digest"], f"layer is {hasher.size} bytes uncompressed, "
+                                                          f"recorded {row['uncompressed_size']}"))
+
+
+def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:
+    known_ids = {r[0] for r in store.db.execute("SELECT id FROM images")}
+    for row in store.db.execute("SELECT * FROM images").fetchall():
+        image_id = Digest.parse(row["id"])
+        subject = f"image {image_id.short}"
+        layer_rows = store.db.execute(
+            "SELECT il.position, il.digest, il.diff_id, il.chain_id, l.digest AS known FROM image_layers il "
+            "LEFT JOIN layers l ON l.digest = il.digest WHERE il.image_id=? ORDER BY il.position",
+            (row["id"],)).fetchall()
+        for layer in layer_rows:
+            if layer["known"] is None:
+                problems.append(Problem(ERROR, subject, f"layer {layer['position']} ({layer['digest']}) has no record"))
+            if not store.blobs.has(Digest.parse(layer["digest"])):
+                problems.append(Problem(ERROR, subject, f"layer {layer['position']} blob {layer['digest']} missing"))
+        if row["parent"] and row["parent"] not in known_ids:
+            problems.append(Problem(ERROR, subject, f"parent {row['parent']} does not exist"))
+        if not store.blobs.has(image_id):
+            problems.append(Problem(ERROR, subject, "config blob missing"))
+            continue
+        if row["id"] in bad_blobs:
+            continue
+        try:
+            config = ImageConfig.parse(store.blobs.read(image_id), where="config")
+            diff_ids = config.diff_ids
+        except LayerlabError as error:
+            problems.append(Problem(ERROR, subject, error.one_line()))
+            continue
+        recorded = [Digest.parse(layer["diff_id"]) for layer in layer_rows]
+        if recorded != diff_ids:
+            problems.append(Problem(ERROR, subject, f"layer records ({len(recorded)}) differ from the config's "
+                                                    f"rootfs.diff_ids ({len(diff_ids)})"))
+        elif [str(c) for c in chain_ids(diff_ids)] != [layer["chain_id"] for layer in layer_rows]:
+            problems.append(Problem(ERROR, subject, "recorded chain IDs are wrong"))
+        manifest_digest = Digest.parse(row["manifest_digest"])
+        if not store.blobs.has(manifest_digest):
+            problems.append(Problem(ERROR, subject, f"manifest blob {manifest_digest} missing"))
+            continue
+        if row["manifest_digest"] in bad_blobs:
+            continue
+        try:
+            manifest = Manifest.parse(store.blobs.read(manifest_digest), where="manifest")
+        except LayerlabError as error:
+            problems.append(Problem(ERROR, subject, error.one_line()))
+            continue
+        if manifest.config.digest != image_id:
+            problems.append(Problem(ERROR, subject, f"manifest names config {manifest.config.digest}"))
+        if [str(d.digest) for d in manifest.layers] != [layer["digest"] for layer in layer_rows]:
+            problems.append(Problem(ERROR, subject, "manifest layers differ from the recorded layer blobs"))
+
+
+def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
+    from engine.store.snapshots import MARKER, ROOTFS, read_marker, tree_digest
+
+    recorded = {r[0] for r in store.db.execute("SELECT chain_id FROM snapshots")}
+    on_disk = {f"sha256:{p.name}" for p in store.layout.snapshots.iterdir()}
+    for chain in sorted(recorded - on_disk):
+        problems.append(Problem(ERROR, f"snapshot {chain}", "recorded but its directory is missing"))
+    for chain in sorted(on_disk):
+        path = store.layout.snapshot(Digest.parse(chain))
+        subject = f"snapshot {chain}"
+        if not (path / MARKER).is_file() or not (path / ROOTFS).is_dir():
+            problems.append(Problem(ERROR, subject, f"incomplete: no {MARKER} or {ROOTFS}/"))
+            continue
+        try:
+            marker = read_marker(path)
+        except (OSError, ValueError) as error:
+            problems.append(Problem(ERROR, subject, f"{MARKER} unreadable: {error}"))
+            continue
+        if marker.get("chain_id") != chain:
+            problems.append(Problem(ERROR, subject, f"{MARKER} names chain {marker.get('chain_id')}"))
+        actual = tree_digest(path / ROOTFS)
+        if actual != marker.get("tree_digest"):
+            problems.append(Problem(ERROR, subject, "files changed since it was unpacked (tree digest differs)"))
+        if chain not in recorded:
+            problems.append(Problem(NOTE, subject, "complete but unrecorded (gc removes it unless an image uses it)"))
+
+
+def _check_leftovers(store: "Store", problems: list[Problem]) -> None:
+    for entry in sorted(store.layout.tmp.iterdir()):
+        if not temp_owner_alive(entry.name):
+            problems.append(Problem(NOTE, f"tmp/{entry.name}", "left by a process that is gone (gc removes it)"))
+    for entry in sorted(store.layout.ingest.iterdir()):
+        problems.append(Problem(NOTE, f"ingest/{entry.name}", "partial ingest (resumable; gc removes it after a day)"))
+    live: set[str] = set()
+    for query in ("SELECT id FROM images", "SELECT manifest_digest FROM images", "SELECT digest FROM image_layers",
+                  "SELECT digest FROM refs"):
+        live.update(r[0] for r in store.db.execute(query))
+    for digest in store.blobs.digests():
+        if str(digest) not in live:
+            problems.append(Problem(NOTE, str(digest), "blob no image uses (gc removes it)"))

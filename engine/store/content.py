@@ -1,0 +1,178 @@
+"""The content store: immutable blobs named by digest.
+
+Every write goes to a temp file, is fsynced, verified against the digest it
+claims, then renamed into ``blobs/sha256/<hex>``; a reader never sees a
+partial blob. Partial writes can be resumed by a ref name (``Ingest``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from engine.errors import DigestMismatch, NotFound, StoreError
+from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.store.layout import Layout, RootLock, fsync_dir
+
+
+class ContentStore:
+    def __init__(self, layout: Layout, lock: RootLock):
+        self.layout = layout
+        self._lock = lock
+
+    # -- reading -------------------------------------------------------------------
+    def path(self, digest: Digest) -> Path:
+        return self.layout.blob(digest)
+
+    def has(self, digest: Digest) -> bool:
+        return self.layout.blob(digest).is_file()
+
+    def size(self, digest: Digest) -> int:
+        try:
+            return self.layout.blob(digest).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in store") from None
+
+    def open(self, digest: Digest) -> BinaryIO:
+        try:
+            return open(self.layout.blob(digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in store") from None
+
+    def read(self, digest: Digest) -> bytes:
+        with self.open(digest) as stream:
+            return stream.read()
+
+    def digests(self) -> Iterator[Digest]:
+        """Every blob present (whatever references it)."""
+        for algorithm_dir in sorted(self.layout.blobs.iterdir()) if self.layout.blobs.is_dir() else ():
+            for entry in sorted(algorithm_dir.iterdir()):
+                if entry.is_file():
+                    yield Digest(algorithm_dir.name, entry.name)
+
+    def verify(self, digest: Digest) -> Digest:
+        """Rehash a stored blob; returns the digest it really has."""
+        with self.open(digest) as stream:
+            return Digest.of_stream(stream, digest.algorithm)
+
+    # -- writing -------------------------------------------------------------------
+    def ingest(self, stream: BinaryIO, expected: Digest | None = None, size: int | None = None,
+               *, what: str = "blob") -> Digest:
+        """Copy ``stream`` in; returns its digest.
+
+        With ``expected``, a blob already present is not read again, and content
+        that hashes differently raises ``DigestMismatch`` naming ``what`` and the
+        digest, leaving nothing behind. ``size`` is checked when given.
+        """
+        with self._lock.shared():
+            if expected is not None and self.has(expected):
+                return expected
+            temp = self.layout.new_temp(".blob")
+            hasher = Hasher(expected.algorithm if expected else "sha256")
+            try:
+                with open(temp, "wb") as out:
+                    while chunk := stream.read(CHUNK):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                return self._commit(temp, hasher, expected, size, what)
+            finally:
+                temp.unlink(missing_ok=True)
+
+    def ingest_bytes(self, data: bytes, expected: Digest | None = None, *, what: str = "blob") -> Digest:
+        import io
+
+        return self.ingest(io.BytesIO(data), expected, len(data), what=what)
+
+    def _commit(self, temp: Path, hasher: Hasher, expected: Digest | None, size: int | None, what: str) -> Digest:
+        actual = hasher.digest()
+        if expected is not None and actual != expected:
+            raise DigestMismatch(what, str(expected), str(actual))
+        if size is not None and hasher.size != size:
+            raise DigestMismatch(f"{what} {actual}: size", str(size), str(hasher.size))
+        target = self.layout.blob(actual)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, target)  # same content if a peer got there first
+        fsync_dir(target.parent)
+        return actual
+
+    def delete(self, digest: Digest) -> bool:
+        """Remove a blob; callers hold the exclusive lock and know nothing references it."""
+        try:
+            self.layout.blob(digest).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    # -- resumable ingest --------------------------------------------------------------
+    def writer(self, ref: str, expected: Digest | None = None, size: int | None = None) -> "Ingest":
+        """A resumable write named ``ref``: write, stop, come back later and ``offset`` says where."""
+        return Ingest(self, ref, expected, size)
+
+    def ingests(self) -> list["Ingest"]:
+        out = []
+        for entry in sorted(self.layout.ingest.iterdir()):
+            ref_file = entry / "ref"
+            if ref_file.is_file():
+                out.append(Ingest(self, ref_file.read_text(), None, None))
+        return out
+
+
+class Ingest:
+    """A partial blob under ``ingest/<sha256(ref)>/``: ``data`` grows by ``write``; ``commit`` verifies and renames."""
+
+    def __init__(self, content: ContentStore, ref: str, expected: Digest | None, size: int | None):
+        self.content = content
+        self.ref = ref
+        self.expected = expected
+        self.size = size
+        self.dir = content.layout.ingest / hashlib.sha256(ref.encode()).hexdigest()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "ref").write_text(ref)
+        self.data_path = self.dir / "data"
+        self.data_path.touch(exist_ok=True)
+
+    @property
+    def offset(self) -> int:
+        """Bytes already written: resume the source from here."""
+        return self.data_path.stat().st_size
+
+    def write(self, data: bytes) -> None:
+        with open(self.data_path, "ab") as out:
+            out.write(data)
+
+    def copy_from(self, stream: BinaryIO) -> None:
+        with open(self.data_path, "ab") as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
+
+    def commit(self, *, what: str = "blob") -> Digest:
+        """Hash what was written, check it, move it into the store; the ingest is gone afterwards."""
+        with self.content._lock.shared():
+            hasher = Hasher(self.expected.algorithm if self.expected else "sha256")
+            with open(self.data_path, "rb+") as data:
+                while chunk := data.read(CHUNK):
+                    hasher.update(chunk)
+                os.fsync(data.fileno())
+            try:
+                digest = self.content._commit(self.data_path, hasher, self.expected, self.size, what)
+            except DigestMismatch:
+                self.abort()
+                raise
+            self.abort()
+            return digest
+
+    def abort(self) -> None:
+        for name in ("data", "ref"):
+            (self.dir / name).unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass
+
+    def __repr__(self) -> str:
+        return f"Ingest({self.ref!r}, offset={self.offset if self.data_path.exists() else 0})"
+

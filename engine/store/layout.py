@@ -1,0 +1,147 @@
+"""Where things live under a store root, and the root's one lock file.
+
+::
+
+    ROOT/
+      meta.db                 SQLite (WAL): images, layers, tags, repo digests, snapshots, refs
+      lock                    flock: shared while writing, exclusive while deleting (gc, rmi)
+      blobs/sha256/<hex>      content, immutable, named by digest
+      ingest/<ref-hash>/      resumable partial writes: ``data`` and ``ref``
+      snapshots/<chain-hex>/  one unpacked layer stack: ``rootfs/`` then ``snapshot.json`` (written last)
+      tmp/<pid>-<random>      scratch for writes about to be renamed into place
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from engine.errors import StoreError
+from engine.oci.digest import Digest
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "meta.db"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def ingest(self) -> Path:
+        return self.root / "ingest"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def blob(self, digest: Digest) -> Path:
+        return self.blobs / digest.algorithm / digest.hex
+
+    def snapshot(self, chain_id: Digest) -> Path:
+        return self.snapshots / chain_id.hex
+
+    def create(self) -> None:
+        try:
+            for path in (self.root, self.blobs / "sha256", self.ingest, self.snapshots, self.tmp):
+                path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create store at {self.root}: {error.strerror}") from None
+
+    def new_temp(self, suffix: str = "") -> Path:
+        """A fresh name under tmp/ carrying our pid, so gc can tell live scratch from leftovers."""
+        return self.tmp / f"{os.getpid()}-{secrets.token_hex(6)}{suffix}"
+
+
+def temp_owner_alive(name: str) -> bool:
+    """Whether the process that made tmp entry ``name`` (``<pid>-…``) still runs."""
+    pid_text = name.split("-", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RootLock:
+    """Shared for writers (put, snapshot, ingest), exclusive for deleters (gc, rmi, prune).
+
+    A deleter must not remove a blob that a concurrent writer found present
+    and is about to reference; holding the shared lock from the first blob
+    check to the metadata commit closes that window. Re-entrant per process.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+        self._depth = 0
+        self._mode = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._hold(fcntl.LOCK_SH):
+            yield
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._hold(fcntl.LOCK_EX):
+            yield
+
+    @contextmanager
+    def _hold(self, mode: int) -> Iterator[None]:
+        if self._depth and (self._mode == fcntl.LOCK_EX or mode == self._mode):
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        if self._depth:
+            # Upgrading shared -> exclusive in one process would deadlock with a peer doing the same.
+            raise StoreError("internal: cannot take the exclusive store lock while holding the shared one")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._mode, self._depth = fd, mode, 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self._fd = None
+            os.close(fd)  # closing releases the flock
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

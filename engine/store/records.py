@@ -1,0 +1,129 @@
+"""What the store hands out: stored images and layers (the ``engine.image`` protocols) and listing rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, BinaryIO, Sequence
+
+from engine.layers.compression import open_decompressed
+from engine.oci.config import ImageConfig, parse_time
+from engine.oci.digest import Digest
+from engine.reference import Reference
+
+if TYPE_CHECKING:
+    from engine.store.content import ContentStore
+
+
+@dataclass(frozen=True)
+class StoredLayer:
+    """One layer of a stored image (implements ``engine.image.Layer``)."""
+
+    digest: Digest
+    diff_id: Digest
+    media_type: str
+    size: int
+    uncompressed_size: int
+    chain_id: Digest
+    _content: "ContentStore" = field(repr=False, compare=False)
+
+    def open_blob(self) -> BinaryIO:
+        return self._content.open(self.digest)
+
+    def open_uncompressed(self) -> BinaryIO:
+        return open_decompressed(self._content.open(self.digest))
+
+    @property
+    def path(self):
+        """The blob file (read-only; never write to it)."""
+        return self._content.path(self.digest)
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image in the store (implements ``engine.image.Image``).
+
+    ``id`` is the config digest (Docker's image ID); ``tags`` and
+    ``repo_digests`` are full normalized names (``docker.io/library/x:1``);
+    use ``familiar_tags`` for display.
+    """
+
+    id: Digest
+    config: ImageConfig
+    manifest_digest: Digest
+    manifest_media_type: str
+    tags: tuple[str, ...]
+    repo_digests: tuple[str, ...]
+    size: int
+    parent: Digest | None
+    added_at: float
+    _layers: tuple[StoredLayer, ...] = field(repr=False)
+    _content: "ContentStore" = field(repr=False, compare=False)
+
+    @property
+    def config_digest(self) -> Digest:
+        return self.id
+
+    def config_bytes(self) -> bytes:
+        return self.config.raw
+
+    def manifest_bytes(self) -> bytes:
+        return self._content.read(self.manifest_digest)
+
+    def layers(self) -> Sequence[StoredLayer]:
+        return self._layers
+
+    @property
+    def created(self) -> str:
+        return self.config.created
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.config.created_at
+
+    @property
+    def familiar_tags(self) -> list[str]:
+        return [Reference.parse(t).familiar for t in self.tags]
+
+    @property
+    def familiar_repo_digests(self) -> list[str]:
+        return [Reference.parse(d).familiar for d in self.repo_digests]
+
+    @property
+    def chain_id(self) -> Digest | None:
+        return self._layers[-1].chain_id if self._layers else None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One row of ``Store.images()``: enough for ``images`` without reading any blob."""
+
+    id: Digest
+    tags: tuple[str, ...]          # full names, e.g. docker.io/library/busybox:latest
+    repo_digests: tuple[str, ...]  # full names with @sha256:…
+    created: str
+    size: int                      # sum of uncompressed layer sizes, as Docker's SIZE
+    parent: Digest | None
+    labels: dict[str, str]
+    os: str
+    architecture: str
+    layer_count: int
+    added_at: float
+    children: int = 0              # images whose parent this is (Docker hides untagged ones with children)
+
+    @property
+    def created_at(self) -> datetime | None:
+        return parse_time(self.created)
+
+    @property
+    def familiar_tags(self) -> list[str]:
+        return [Reference.parse(t).familiar for t in self.tags]
+
+    @property
+    def dangling(self) -> bool:
+        return not self.tags
+
+
+def labels_json(config: ImageConfig) -> str:
+    return json.dumps(config.config.labels, sort_keys=True)

@@ -105,7 +105,7 @@ def go_string(value: Any) -> str:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 def _field(data: Any, path: str, template: str) -> Any:

@@ -1,0 +1,462 @@
+"""Applying a layer tar onto a directory, safely.
+
+Nothing outside ``target`` is ever created, changed or removed:
+
+- names are cleaned; one that climbs out with ".." is refused (``UnsafeLayer``),
+  an absolute name is taken relative to the target, as Docker does;
+- every write goes through directory file descriptors opened with
+  ``O_NOFOLLOW``. A symlink met on the way to an entry's parent is resolved
+  *inside* the target, as if the target were the root of the file system
+  (an absolute link target starts again at the target; ".." stops at it):
+  the way Docker's chrooted unpack behaves, without needing a chroot;
+- the entry's own name is never followed: whatever is there is removed
+  first (a symlink is removed, not its target) and the new file created
+  with ``O_EXCL | O_NOFOLLOW``;
+- a hard link's target is cleaned and resolved the same way, and a link is
+  made to that name itself, never through a final symlink;
+- device nodes: created when running as root; otherwise skipped (counted in
+  ``ApplyStats.skipped_devices``), the way rootless engines do. Pass
+  ``allow_devices=False`` to refuse them outright (``UnsafeLayer``);
+- decompressed bytes are counted and bounded (``LayerTooLarge``).
+
+Whiteouts follow the OCI image spec ("Applying Changesets"): "<dir>/.wh..wh..opq"
+clears what lower layers put in dir but keeps what this layer adds to it,
+wherever the marker sits in the tar; ".wh.<name>" removes the lower <name>
+and is never written itself; a whiteout never hides an entry of its own layer.
+Directory mtimes are set last, once their contents are in place.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.errors import CorruptLayer, LayerError, LayerTooLarge, UnsafeLayer
+from engine.layers.compression import open_decompressed
+from engine.layers.entries import entry_kind, entry_xattrs, iter_tar_members, open_tar_stream
+from engine.layers.names import clean_name, split_whiteout
+from engine.oci.digest import Digest, Hasher
+
+DEFAULT_MAX_UNCOMPRESSED = 64 << 30  # 64 GiB
+MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CACHED_DIRS = 1024
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass
+class ApplyStats:
+    """What applying one layer did.
+
+    ``bytes`` counts file content written; ``tar_size`` and ``diff_id`` describe
+    the uncompressed tar as read, so a caller can check the diff ID it expected.
+    """
+
+    entries: int = 0
+    bytes: int = 0
+    whiteouts: int = 0
+    skipped_devices: int = 0
+    tar_size: int = 0
+    diff_id: Digest | None = None
+
+
+class _MeteredReader(io.RawIOBase):
+    """Hashes and counts the uncompressed stream; past ``limit`` bytes it stops with ``LayerTooLarge``."""
+
+    def __init__(self, stream: BinaryIO, limit: int):
+        self._stream = stream
+        self._limit = limit
+        self.hasher = Hasher("sha256")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        self.hasher.update(data)
+        if self.hasher.size > self._limit:
+            raise LayerTooLarge(f"layer expands past the limit of {self._limit} bytes uncompressed (a tar bomb?)")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _TargetDirs:
+    """Directory fds inside the target, resolved component by component without leaving it.
+
+    Resolved directories are cached by their name in the layer. Removing a
+    directory or a symlink could change a resolution, so it marks the cache
+    stale; the cache is dropped on the next lookup (never while a caller may
+    still be using an fd it handed out).
+    """
+
+    def __init__(self, target: Path):
+        self.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._cache: dict[str, tuple[int, tuple[str, ...]]] = {"": (self.root_fd, ())}
+        self._owned: set[int] = set()
+        self._stale = False
+
+    def close(self) -> None:
+        self._drop_cache()
+        os.close(self.root_fd)
+
+    def invalidate(self) -> None:
+        self._stale = True
+
+    def _drop_cache(self) -> None:
+        for fd in self._owned:
+            os.close(fd)
+        self._owned.clear()
+        self._cache = {"": (self.root_fd, ())}
+        self._stale = False
+
+    def parent_of(self, path: str, *, create: bool, entry: str) -> tuple[int, str] | None:
+        """(fd of the directory holding ``path``, base name); None if it does not exist and not ``create``."""
+        parent, base = posixpath.split(path)
+        fd = self.directory(parent, create=create, entry=entry)
+        return None if fd is None else (fd, base)
+
+    def directory(self, path: str, *, create: bool, entry: str) -> int | None:
+        if self._stale or len(self._owned) >= _CACHED_DIRS:
+            self._drop_cache()
+        hit = self._cache.get(path)
+        if hit is not None:
+            return hit[0]
+        parts = path.split("/")
+        fd, physical, start = self.root_fd, (), 0
+        for cut in range(len(parts) - 1, 0, -1):
+            ancestor = self._cache.get("/".join(parts[:cut]))
+            if ancestor is not None:
+                (fd, physical), start = ancestor, cut
+                break
+        walk = _Walk(self.root_fd, fd, list(physical), entry)
+        try:
+            resolved = walk.run(parts[start:], create=create)
+        finally:
+            walk.close_transient()
+        if resolved is None:
+            return None
+        fd, physical = resolved
+        self._owned |= walk.kept
+        self._cache[path] = (fd, tuple(physical))
+        return fd
+
+
+class _Walk:
+    """One resolution: opens directories one component at a time, following symlinks inside the root."""
+
+    def __init__(self, root_fd: int, fd: int, physical: list[str], entry: str):
+        self.root_fd = root_fd
+        self.fd = fd
+        self.physical = physical
+        self.entry = entry
+        self.transient: set[int] = set()
+        self.kept: set[int] = set()
+
+    def close_transient(self) -> None:
+        for fd in self.transient:
+            os.close(fd)
+
+    def _step_to(self, child: int, part: str | None) -> None:
+        if self.fd in self.transient:
+            self.transient.discard(self.fd)
+            os.close(self.fd)
+        self.fd = child
+        if child != self.root_fd:
+            self.transient.add(child)
+        if part is not None:
+            self.physical.append(part)
+
+    def run(self, parts: list[str], *, create: bool) -> tuple[int, list[str]] | None:
+        todo = list(reversed(parts))
+        hops = 0
+        while todo:
+            part = todo.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                # ".." only comes from a symlink's target; it stops at the target root
+                if self.physical:
+                    self._restart(self.physical[:-1])
+                continue
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
+            except FileNotFoundError:
+                if not create:
+                    return None
+                try:
+                    os.mkdir(part, 0o755, dir_fd=self.fd)
+                    child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
+                except OSError as error:
+                    raise LayerError(f"entry {self.entry!r}: cannot create parent directory {part!r}: "
+                                     f"{error.strerror}") from None
+            except OSError as error:
+                if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise LayerError(f"entry {self.entry!r}: cannot open parent {part!r}: {error.strerror}") from None
+                try:
+                    link = os.readlink(part, dir_fd=self.fd)
+                except OSError:
+                    raise LayerError(f"entry {self.entry!r}: parent {part!r} is not a directory") from None
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise UnsafeLayer(f"entry {self.entry!r}: too many levels of symbolic links")
+                if link.startswith("/"):
+                    self._restart([])
+                todo.extend(reversed(link.split("/")))
+                continue
+            self._step_to(child, part)
+        if self.fd in self.transient:
+            # the final directory outlives the walk: the cache owns it from here on
+            self.transient.discard(self.fd)
+            self.kept.add(self.fd)
+        return self.fd, self.physical
+
+    def _restart(self, physical: list[str]) -> None:
+        self._step_to(self.root_fd, None)
+        self.physical = []
+        for part in physical:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
+            except OSError as error:
+                raise LayerError(f"entry {self.entry!r}: cannot reopen {'/'.join(physical)!r}: "
+                                 f"{error.strerror}") from None
+            self._step_to(child, part)
+
+
+class _Applier:
+    def __init__(self, target: Path, allow_devices: bool | None):
+        self.dirs = _TargetDirs(target)
+        self.is_root = os.geteuid() == 0
+        self.allow_devices = allow_devices
+        self.stats = ApplyStats()
+        # names this layer adds, and their ancestors: what its own whiteouts must not hide
+        self.added: set[str] = set()
+        self.added_ancestors: set[str] = set()
+        self.dir_mtimes: list[tuple[str, int]] = []
+
+    def apply(self, archive: tarfile.TarFile | None) -> None:
+        for member in iter_tar_members(archive):
+            self.stats.entries += 1
+            path = clean_name(member.name)
+            if not path:
+                continue  # the root itself: the target keeps its own metadata, as in Docker
+            whiteout = split_whiteout(path)
+            if whiteout is not None:
+                self._whiteout(path, *whiteout)
+                continue
+            try:
+                self._entry(archive, member, path)
+            except OSError as error:
+                raise LayerError(f"entry {member.name!r}: {error.strerror or error}") from None
+        for path, mtime in reversed(self.dir_mtimes):
+            located = self.dirs.parent_of(path, create=False, entry=path)
+            if located is not None:
+                try:
+                    os.utime(located[1], ns=(mtime * 10**9, mtime * 10**9), dir_fd=located[0], follow_symlinks=False)
+                except FileNotFoundError:
+                    pass
+
+    # --- whiteouts --------------------------------------------------------------
+
+    def _whiteout(self, path: str, kind: str, hidden: str) -> None:
+        if kind == "meta":
+            return
+        self.stats.whiteouts += 1
+        if kind == "file":
+            if hidden in self.added or hidden in self.added_ancestors:
+                return  # an entry of this same layer: only a later layer can hide it
+            located = self.dirs.parent_of(hidden, create=False, entry=path)
+            if located is not None:
+                self._remove(*located)
+            return
+        fd = self.dirs.directory(hidden, create=False, entry=path) if hidden else self.dirs.root_fd
+        if fd is not None:
+            self._clear_lower(fd, hidden)
+
+    def _clear_lower(self, fd: int, directory: str) -> None:
+        """Remove what lower layers left in ``directory``, keeping this layer's entries."""
+        prefix = directory + "/" if directory else ""
+        for name in os.listdir(fd):
+            child = prefix + name
+            if child in self.added_ancestors:
+                child_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                try:
+                    self._clear_lower(child_fd, child)
+                finally:
+                    os.close(child_fd)
+            elif child not in self.added:
+                self._remove(fd, name)
+
+    def _remove(self, fd: int, name: str) -> bool:
+        """Remove ``name`` in ``fd`` (a directory with all it holds); False if nothing was there."""
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            self.dirs.invalidate()
+            shutil.rmtree(name, dir_fd=fd)
+        else:
+            if stat.S_ISLNK(st.st_mode):
+                self.dirs.invalidate()
+            os.unlink(name, dir_fd=fd)
+        return True
+
+    # --- entries ----------------------------------------------------------------
+
+    def _mark_added(self, path: str) -> None:
+        self.added.add(path)
+        parent = posixpath.dirname(path)
+        while parent and parent not in self.added_ancestors:
+            self.added_ancestors.add(parent)
+            parent = posixpath.dirname(parent)
+
+    def _entry(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        kind = entry_kind(member)
+        if kind in ("char", "block") and not self._devices_allowed(member):
+            return
+        fd, base = self.dirs.parent_of(path, create=True, entry=member.name)
+        mode = stat.S_IMODE(member.mode)
+        self._mark_added(path)
+        if kind == "dir":
+            self._directory(fd, base, member, mode)
+            self.dir_mtimes.append((path, int(member.mtime)))
+            return
+        try:
+            existing = os.stat(base, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None:
+            self._remove(fd, base)
+            fd, base = self.dirs.parent_of(path, create=True, entry=member.name)
+        if kind == "file":
+            self._file(archive, fd, base, member, mode)
+        elif kind == "symlink":
+            os.symlink(member.linkname, base, dir_fd=fd)
+            self._finish_by_name(fd, base, member, None)
+        elif kind == "hardlink":
+            self._hardlink(fd, base, member)
+        else:
+            node_type = {"char": stat.S_IFCHR, "block": stat.S_IFBLK, "fifo": stat.S_IFIFO}[kind]
+            device = os.makedev(member.devmajor, member.devminor) if kind != "fifo" else 0
+            os.mknod(base, mode | node_type, device, dir_fd=fd)
+            self._finish_by_name(fd, base, member, mode)
+
+    def _devices_allowed(self, member: tarfile.TarInfo) -> bool:
+        if self.allow_devices is False:
+            raise UnsafeLayer(f"entry {member.name!r}: device nodes are not allowed here")
+        if self.allow_devices is None and not self.is_root:
+            self.stats.skipped_devices += 1
+            return False
+        return True
+
+    def _directory(self, fd: int, base: str, member: tarfile.TarInfo, mode: int) -> None:
+        try:
+            os.mkdir(base, 0o700, dir_fd=fd)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.stat(base, dir_fd=fd, follow_symlinks=False).st_mode):
+                self._remove(fd, base)
+                os.mkdir(base, 0o700, dir_fd=fd)
+        dir_fd = os.open(base, _DIR_FLAGS, dir_fd=fd)
+        try:
+            self._finish_fd(dir_fd, member, mode)
+        finally:
+            os.close(dir_fd)
+
+    def _file(self, archive: tarfile.TarFile, fd: int, base: str, member: tarfile.TarInfo, mode: int) -> None:
+        out = os.open(base, _CREATE_FLAGS, 0o600, dir_fd=fd)
+        try:
+            if member.size:
+                source = archive.extractfile(member)
+                try:
+                    while chunk := source.read(_COPY_CHUNK):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(out, view):]
+                except tarfile.ReadError as error:
+                    raise CorruptLayer(f"entry {member.name!r}: {error}") from None
+                self.stats.bytes += member.size
+            self._finish_fd(out, member, mode)
+            mtime_ns = int(member.mtime) * 10**9
+            os.utime(out, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(out)
+
+    def _hardlink(self, fd: int, base: str, member: tarfile.TarInfo) -> None:
+        target = clean_name(member.linkname, what=f"hard link {member.name!r} ->")
+        located = self.dirs.parent_of(target, create=False, entry=member.name) if target else None
+        if located is None:
+            raise LayerError(f"entry {member.name!r}: hard link target {member.linkname!r} does not exist")
+        try:
+            os.link(located[1], base, src_dir_fd=located[0], dst_dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise LayerError(f"entry {member.name!r}: hard link target {member.linkname!r} does not exist") from None
+        except PermissionError:
+            raise UnsafeLayer(f"entry {member.name!r}: hard link to {member.linkname!r} is not allowed "
+                              "(a directory?)") from None
+
+    def _finish_fd(self, fd: int, member: tarfile.TarInfo, mode: int) -> None:
+        # owner before mode: chown clears setuid/setgid
+        if self.is_root:
+            os.fchown(fd, member.uid, member.gid)
+        os.fchmod(fd, mode)
+        for name, value in entry_xattrs(member).items():
+            _set_xattr(fd, name, value)
+
+    def _finish_by_name(self, fd: int, base: str, member: tarfile.TarInfo, mode: int | None) -> None:
+        """Metadata for a node that must not be opened (symlink, device, fifo)."""
+        if self.is_root:
+            os.chown(base, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
+        if mode is not None:
+            os.chmod(base, mode, dir_fd=fd)  # created just now by mknod: it is not a symlink
+        xattrs = entry_xattrs(member)
+        if xattrs:
+            by_path = f"/proc/self/fd/{fd}/{base}"
+            for name, value in xattrs.items():
+                _set_xattr(by_path, name, value)
+        mtime_ns = int(member.mtime) * 10**9
+        os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=fd, follow_symlinks=False)
+
+
+def _set_xattr(where: int | str, name: str, value: bytes) -> None:
+    try:
+        os.setxattr(where, name, value, follow_symlinks=False) if isinstance(where, str) \
+            else os.setxattr(where, name, value)
+    except OSError as error:
+        # as Docker: a file system without (this kind of) xattrs is not a reason to fail
+        if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+
+
+def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+                allow_devices: bool | None = None) -> ApplyStats:
+    """Apply the layer in ``blob`` (any compression) onto ``target``, which may hold lower layers.
+
+    Raises ``UnsafeLayer`` for an entry that would escape or is forbidden,
+    ``LayerTooLarge`` past ``max_uncompressed`` bytes, ``CorruptLayer`` for
+    truncated or undecodable data; each message is one line naming the entry.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    metered = _MeteredReader(open_decompressed(blob), max_uncompressed)
+    stream = io.BufferedReader(metered, _COPY_CHUNK)
+    applier = _Applier(target, allow_devices)
+    try:
+        applier.apply(open_tar_stream(stream))
+        # the rest (end-of-archive blocks, padding) still belongs to the diff ID,
+        # and reading to the end is what checks a compressed stream's trailer
+        while stream.read(_COPY_CHUNK):
+            pass
+    finally:
+        applier.dirs.close()
+    applier.stats.tar_size = metered.hasher.size
+    applier.stats.diff_id = metered.hasher.digest()
+    return applier.stats

@@ -1,0 +1,43 @@
+"""Tar entry names: cleaning, escape checks and the whiteout conventions.
+
+A name is cleaned the way Docker cleans it: leading "/" dropped (an absolute
+name lands inside the target, as under a chroot), "." and inner ".."
+collapsed; a name that still climbs out of the target is refused.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from engine.errors import UnsafeLayer
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+# aufs kept its own bookkeeping under ".wh..wh."; such entries are never content
+AUFS_META_PREFIX = ".wh..wh."
+
+
+def clean_name(name: str, *, what: str = "entry") -> str:
+    """``name`` relative to the layer root, without trailing "/"; "" means the root.
+
+    Raises ``UnsafeLayer`` when the name escapes the root through "..".
+    """
+    if "\x00" in name:
+        raise UnsafeLayer(f"{what} {name!r}: name contains a NUL byte")
+    cleaned = posixpath.normpath(name) if name else "."
+    if cleaned == ".." or cleaned.startswith("../"):
+        raise UnsafeLayer(f"{what} {name!r}: path escapes the layer root")
+    cleaned = cleaned.lstrip("/")
+    return "" if cleaned == "." else cleaned
+
+
+def split_whiteout(path: str) -> tuple[str, str] | None:
+    """For a whiteout path, ``(kind, hidden)``: ("opaque", dir) or ("file", path it hides)."""
+    parent, base = posixpath.split(path)
+    if not base.startswith(WHITEOUT_PREFIX):
+        return None
+    if base == OPAQUE_MARKER:
+        return ("opaque", parent)
+    if base.startswith(AUFS_META_PREFIX) or base == WHITEOUT_PREFIX:
+        return ("meta", parent)
+    return ("file", posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))

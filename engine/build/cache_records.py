@@ -1,0 +1,219 @@
+"""Build cache records: key -> result, with the inputs each result was built from.
+
+Records live in SQLite in a file of their own under the store root
+(``ROOT/buildcache.db``), in WAL mode with a busy timeout, one transaction per
+change, so several processes may build against one root at once. Each record
+keeps its inputs as JSON: a later miss of the same step (same Dockerfile,
+stage, position) is explained by comparing against the newest of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from engine.build.cache_key import StepInputs
+from engine.build.reasons import explain_hit, explain_miss, summary
+from engine.errors import StoreError
+from engine.events import Cause
+
+DB_NAME = "buildcache.db"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key         TEXT PRIMARY KEY,
+    result      TEXT NOT NULL,
+    dockerfile  TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    created     REAL NOT NULL,
+    last_used   REAL NOT NULL,
+    layer_size  INTEGER NOT NULL DEFAULT 0,
+    inputs      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_step ON records (dockerfile, stage, position, created);
+CREATE INDEX IF NOT EXISTS records_by_result ON records (result);
+"""
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    key: str
+    result: str          # what the step produced: the image ID the next step stands on
+    created: float       # unix seconds
+    last_used: float
+    layer_size: int      # bytes of the layer the step added (0: no layer)
+    inputs: StepInputs
+
+
+@dataclass(frozen=True)
+class CacheDecision:
+    """The outcome of probing the cache for one step."""
+
+    key: str
+    record: CacheRecord | None     # the record reused, on a hit
+    reason: str                    # one line: what was reused, or why not
+    causes: tuple[Cause, ...] = ()
+
+    @property
+    def cache(self) -> str:
+        return "hit" if self.record is not None else "miss"
+
+
+class CacheRecords:
+    """The build cache of one store root."""
+
+    def __init__(self, root: Path | str):
+        self.path = Path(root) / DB_NAME
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._write():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path}: build cache schema {version} is newer than this layerlab")
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open the build cache: {error}") from error
+
+    # -- transactions ----------------------------------------------------------
+
+    def _write(self) -> "_Transaction":
+        return _Transaction(self._db, self.path)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _record(self, row) -> CacheRecord:
+        key, result, created, last_used, layer_size, inputs = row
+        try:
+            decoded = StepInputs.from_json(json.loads(inputs))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreError(f"{self.path}: cache record {key} has unreadable inputs: {error}") from error
+        return CacheRecord(key, result, created, last_used, layer_size, decoded)
+
+    _COLUMNS = "key, result, created, last_used, layer_size, inputs"
+
+    def get(self, key: str) -> CacheRecord | None:
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)).fetchone()
+        return self._record(row) if row else None
+
+    def lookup(self, key: str) -> CacheRecord | None:
+        """The record under ``key``, marked as used now (pruning keeps recently used records)."""
+        record = self.get(key)
+        if record is not None:
+            with self._write():
+                self._db.execute("UPDATE records SET last_used = ? WHERE key = ?", (time.time(), key))
+        return record
+
+    def previous(self, dockerfile: str, stage: str, position: int) -> CacheRecord | None:
+        """The newest record for this step: what a miss is compared against."""
+        row = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM records WHERE dockerfile = ? AND stage = ? AND position = ?"
+            " ORDER BY created DESC, rowid DESC LIMIT 1",
+            (dockerfile, stage, position),
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def records(self) -> list[CacheRecord]:
+        """Every record, newest first (``system df``, ``builder prune``)."""
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM records ORDER BY created DESC, rowid DESC")
+        return [self._record(row) for row in rows]
+
+    def __iter__(self) -> Iterator[CacheRecord]:
+        return iter(self.records())
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def usage(self) -> tuple[int, int]:
+        """(number of records, total bytes of the layers they added)."""
+        count, size = self._db.execute("SELECT count(*), coalesce(sum(layer_size), 0) FROM records").fetchone()
+        return count, size
+
+    def results(self) -> set[str]:
+        """Every result a record points at (for gc: these images are reachable from the cache)."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT result FROM records")}
+
+    # -- writing ---------------------------------------------------------------
+
+    def put(self, inputs: StepInputs, result: str, *, layer_size: int = 0,
+            created: float | None = None) -> CacheRecord:
+        """Record that ``inputs`` produced ``result``; replaces an older record under the same key."""
+        key = inputs.key()
+        now = time.time() if created is None else created
+        with self._write():
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (key, result, dockerfile, stage, position, created, last_used,"
+                " layer_size, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, result, inputs.dockerfile, inputs.stage, inputs.position, now, now, layer_size,
+                 json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":"))),
+            )
+        return CacheRecord(key, result, now, now, layer_size, inputs)
+
+    def remove(self, keys: list[str]) -> int:
+        with self._write():
+            return sum(self._db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount for key in keys)
+
+    def prune(self, *, unused_for: float | None = None,
+              keep: Callable[[CacheRecord], bool] | None = None) -> list[CacheRecord]:
+        """Remove records not used for ``unused_for`` seconds (all when None) unless ``keep`` says so."""
+        cutoff = None if unused_for is None else time.time() - unused_for
+        victims = [r for r in self.records()
+                   if (cutoff is None or r.last_used < cutoff) and not (keep and keep(r))]
+        self.remove([r.key for r in victims])
+        return victims
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "CacheRecords":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, path: Path):
+        self.db, self.path = db, path
+
+    def __enter__(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"{self.path}: build cache is locked: {error}") from error
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = None,
+          parent_rebuilt: bool = False) -> CacheDecision:
+    """Look a step up and say why it hits or misses.
+
+    ``forced`` names the flag that disables the cache for this step
+    (``--no-cache``, ``--no-cache-filter STAGE``); ``parent_rebuilt`` says the
+    step before it missed in this build.
+    """
+    key = inputs.key()
+    if not forced:
+        record = records.lookup(key)
+        if record is not None:
+            return CacheDecision(key, record, explain_hit(record.key, record.result, record.created))
+    previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)
+    causes = explain_miss(inputs, previous.inputs if previous else None, forced=forced,
+                          parent_rebuilt=parent_rebuilt)
+    return CacheDecision(key, None, summary(causes), causes)
+
+
+__all__ = ["CacheDecision", "CacheRecord", "CacheRecords", "DB_NAME", "probe"]

@@ -229,7 +229,10 @@ def test_each_run_gets_its_own_container_id(runc_runtime, busybox_rootfs, tmp_pa
     assert cgroups[0].startswith("layerlab-") and cgroups[0] != cgroups[1]
 
 
-def test_zero_lowers_runs_on_an_empty_stack(runc_runtime, tmp_path):
-    with pytest.raises(ContainerError):
-        run(runc_runtime, [], shell("true"), tmp_path / "ws")
-    assert runc_runtime.list_containers() == []
+def test_zero_lowers_is_an_empty_stack_with_an_upperdir(runc_runtime, tmp_path):
+    busybox = MountSpec("bind", "/bin/busybox", source=Path("/bin/busybox"), readonly=True)
+    spec = ProcessSpec(["/bin/busybox", "sh", "-c", "echo made > /made; /bin/busybox ls /"], mounts=[busybox])
+    result, upper = run(runc_runtime, [], spec, tmp_path / "ws")
+    assert result.exit_code == 0, result.output_tail
+    assert "made" in result.output_tail
+    assert upper_entries(upper) == {"made"}

@@ -1,0 +1,144 @@
+"""The bubblewrap runtime: as root over an overlay, and as an unprivileged user over a layer stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine.runtime import BubblewrapRuntime, MountSpec, ProcessSpec, run_in_layers
+from engine.runtime.bubblewrap import userns_unavailable_reason
+from tests.peers import need_program
+from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
+
+pytestmark = pytest.mark.peers
+
+REPO = Path(__file__).resolve().parents[2]
+NOBODY = 65534
+DOCKER_DEFAULT_CAPS_MASK = 0x00000000A80425FB
+PROBE = ("echo pid=$$; echo host=$(hostname); "
+         "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ,); "
+         "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status | tr -d '\\t' | tr : =")
+
+
+def parse_values(lines: list[str]) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@pytest.fixture
+def bwrap_runtime() -> BubblewrapRuntime:
+    need_program("bwrap")
+    runtime = BubblewrapRuntime()
+    problem = runtime.works()
+    if problem:
+        pytest.fail(f"bubblewrap cannot run here: {problem}")
+    return runtime
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="this one mounts the overlay itself")
+def test_bubblewrap_as_root_over_overlay(bwrap_runtime, busybox_rootfs, tmp_path):
+    before = tree_state(busybox_rootfs)
+    lines = []
+    spec = ProcessSpec(["/bin/sh", "-c", PROBE + "; echo data > /new.txt; rm /bin/vi; exit 5"],
+                       env=["PATH=/bin"], hostname="bw")
+    result, upper = run_in_layers([busybox_rootfs], spec, tmp_path / "ws", runtime=bwrap_runtime,
+                                  on_output=lambda stream, line: lines.append(line))
+    assert result.exit_code == 5
+    values = parse_values(result.output_tail)
+    assert int(values["pid"]) <= 2  # bwrap's own reaper may be pid 1
+    assert values["host"] == "bw" and values["ifaces"] == "lo,"
+    assert int(values["CapEff"], 16) == DOCKER_DEFAULT_CAPS_MASK and values["NoNewPrivs"] == "1"
+    assert lines[0].startswith(b"pid=")
+    assert upper_entries(upper) == {"new.txt", "bin", "bin/vi"}
+    assert os.lstat(upper / "bin" / "vi").st_rdev == 0
+    assert tree_state(busybox_rootfs) == before
+    assert mounts_under(tmp_path) == []
+
+
+def as_user(uid: int, setpriv: str) -> list[str]:
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
+
+
+def _python_for(uid: int, setpriv: str) -> str:
+    """A Python >= 3.11 the unprivileged user may execute (the test's own may sit in a private home)."""
+    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
+        if not candidate:
+            continue
+        probe = subprocess.run([*as_user(uid, setpriv), candidate, "-c",
+                                "import sys; assert sys.version_info >= (3, 11)"], capture_output=True, cwd="/")
+        if probe.returncode == 0:
+            return candidate
+    pytest.fail(f"no Python 3.11+ that uid {uid} can execute")
+
+
+@pytest.fixture
+def unprivileged_area():
+    """A world-traversable scratch dir with a busybox rootfs owned by nobody; removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    reason = userns_unavailable_reason()
+    if reason:
+        pytest.fail(f"cannot test bubblewrap for an unprivileged user: {reason}")
+    area = Path(tempfile.mkdtemp(prefix="layerlab-unpriv-"))
+    area.chmod(0o755)
+    rootfs = make_busybox_rootfs(area / "rootfs")
+    (rootfs / "data" / "old").mkdir(parents=True)
+    (rootfs / "data" / "old" / "a.txt").write_text("a")
+    (area / "secret").write_text("hunter2")
+    for path in [area, *area.rglob("*")]:
+        os.lchown(path, NOBODY, NOBODY)
+    yield area
+    shutil.rmtree(area)
+
+
+def run_as_nobody(area: Path, script: str, **extra) -> dict:
+    setpriv = need_program("setpriv")
+    need_program("bwrap")
+    python = _python_for(NOBODY, setpriv)
+    request = {"lowers": [str(area / "rootfs")], "workspace": str(area / "ws"),
+               "spec": {"args": ["/bin/sh", "-c", script], "env": ["PATH=/bin"], "hostname": "rootless"}, **extra}
+    done = subprocess.run([*as_user(NOBODY, setpriv), python, str(REPO / "tests" / "runtime" / "unprivileged_run.py"), str(REPO),
+                           json.dumps(request)], capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_unprivileged_user_runs_over_layers_with_bubblewrap(unprivileged_area):
+    before = tree_state(unprivileged_area / "rootfs")
+    script = (PROBE + "; echo uid=$(id -u); cat /run/secrets/token; echo; echo new > /data/new.txt; "
+              "rm -rf /data/old; mkdir /data/old; rm /bin/vi; echo tmp > /scratch/t; exit 3")
+    report = run_as_nobody(unprivileged_area, script, mounts=[
+        {"kind": "secret", "target": "/run/secrets/token", "source": str(unprivileged_area / "secret"),
+         "readonly": True, "mode": 0o400},
+        {"kind": "tmpfs", "target": "/scratch"},
+    ])
+    assert report["runtime"] == "bubblewrap"
+    assert report["exit_code"] == 3
+    values = parse_values(report["tail"])
+    assert values["uid"] == "0" and values["host"] == "rootless" and values["ifaces"] == "lo,"
+    assert int(values["pid"]) <= 2
+    assert int(values["CapEff"], 16) == DOCKER_DEFAULT_CAPS_MASK and values["NoNewPrivs"] == "1"
+    assert "hunter2" in report["tail"]
+    upper = Path(report["upper"])
+    assert upper_entries(upper) == {"data", "data/new.txt", "data/old", "bin", "bin/vi"}
+    whiteout = os.lstat(upper / "bin" / "vi")
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == 0
+    # Inside a user namespace overlayfs marks opaque directories with the user. xattr.
+    assert os.getxattr(upper / "data" / "old", "user.overlay.opaque") == b"y"
+    assert os.lstat(upper / "data" / "new.txt").st_uid == NOBODY
+    assert tree_state(unprivileged_area / "rootfs") == before
+    # The overlay lived in the run's own mount namespace: nothing is left mounted here.
+    assert mounts_under(unprivileged_area) == []
+
+
+def test_unprivileged_user_namespaces_are_reported_when_off(monkeypatch):
+    # Detection reads the kernel's switches; here they are on, so there is no reason to report.
+    assert userns_unavailable_reason() is None

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import lzma
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ArchiveError, UsageError
+from engine.oci.digest import Digest
+from engine.transports.tarball import import_tarball
+from tests.transports.helpers import layer_tar
+
+
+@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress, lzma.compress])
+def test_import_any_compression_gives_the_plain_tar_as_layer(tmp_path: Path, compress) -> None:
+    plain = layer_tar({"etc/hostname": b"box\n"})
+    source = tmp_path / "rootfs"
+    source.write_bytes(compress(plain))
+    with import_tarball(source) as imported:
+        [layer] = imported.image.layers()
+        assert layer.diff_id == Digest.of_bytes(plain)
+        assert layer.open_blob().read() == plain
+        config = json.loads(imported.image.config_bytes())
+    assert config["rootfs"]["diff_ids"] == [str(Digest.of_bytes(plain))]
+    assert config["history"][0]["comment"] == f"Imported from {source}"
+
+
+def test_changes_and_message(tmp_path: Path) -> None:
+    stream = io.BytesIO(layer_tar({"a": b"1"}))
+    changes = ['CMD ["/bin/sh", "-c", "echo hi"]', "ENTRYPOINT /init", "ENV A=1 B=two", "ENV C three words",
+               "EXPOSE 80 53/udp", 'LABEL org.example="x y"', "USER nobody", "WORKDIR /srv", "VOLUME /data",
+               "STOPSIGNAL SIGTERM", "ONBUILD RUN true"]
+    with import_tarball(stream, changes=changes, message="first import") as imported:
+        config = json.loads(imported.image.config_bytes())
+    container = config["config"]
+    assert container["Cmd"] == ["/bin/sh", "-c", "echo hi"]
+    assert container["Entrypoint"] == ["/bin/sh", "-c", "/init"]
+    assert container["Env"] == ["A=1", "B=two", "C=three words"]
+    assert container["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert container["Labels"] == {"org.example": "x y"}
+    assert (container["User"], container["WorkingDir"], container["StopSignal"]) == ("nobody", "/srv", "SIGTERM")
+    assert container["Volumes"] == {"/data": {}} and container["OnBuild"] == ["RUN true"]
+    assert config["comment"] == "first import" and config["history"][0]["comment"] == "first import"
+
+
+def test_bad_change_and_bad_tarball(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="RUN"):
+        import_tarball(io.BytesIO(layer_tar({"a": b"1"})), changes=["RUN rm -rf /"])
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(gzip.compress(b"not a tar" * 100))
+    with pytest.raises(ArchiveError, match="junk.tar.gz"):
+        import_tarball(junk)

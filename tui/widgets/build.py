@@ -50,36 +50,38 @@ class BuildState:
 
 
 class DockerfileView(Static):
-    """The Dockerfile, one row per line: gutter mark, line number, code, then reason and timing."""
+    """The Dockerfile with its gutter (see ``render_dockerfile``)."""
 
-    def render_lines(self, text: str, pygments_style: str, build: BuildState, colours: dict[str, str]) -> Text:
-        lines = text.splitlines() or [""]
-        highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
-        by_line = build.by_line()
-        width = len(str(len(lines)))
-        out = Text()
-        for number, code in enumerate(highlighted[: len(lines)], start=1):
-            state = by_line.get(number)
-            mark = state.mark if state else ""
-            out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
-            out.append(f"{number:>{width}} ", style="dim")
-            out.append_text(code)
-            if state is not None:
-                out.append("  ")
-                if state.flipped:
-                    out.append("cached → rebuilt ", style=f"bold reverse {colours.get('rebuilt', '')}")
-                if state.reason:
-                    out.append(state.reason, style=f"italic {colours.get(mark, '')}")
-                extras = []
-                if state.seconds is not None:
-                    extras.append(f"{state.seconds:.1f}s")
-                if state.size:
-                    extras.append(human_size(state.size))
-                if extras:
-                    out.append("  " + ", ".join(extras), style="dim")
-            out.append("\n")
-        out.rstrip()
-        return out
+
+def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str]) -> Text:
+    """One row per line: gutter mark, line number, highlighted code, then reason and timing."""
+    lines = text.splitlines() or [""]
+    highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
+    by_line = build.by_line()
+    width = len(str(len(lines)))
+    out = Text()
+    for number, code in enumerate(highlighted[: len(lines)], start=1):
+        state = by_line.get(number)
+        mark = state.mark if state else ""
+        out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
+        out.append(f"{number:>{width}} ", style="dim")
+        out.append_text(code)
+        if state is not None:
+            out.append("  ")
+            if state.flipped:
+                out.append("cached → rebuilt ", style=f"bold reverse {colours.get('rebuilt', '')}")
+            if state.reason:
+                out.append(state.reason, style=f"italic {colours.get(mark, '')}")
+            extras = []
+            if state.seconds is not None:
+                extras.append(f"{state.seconds:.1f}s")
+            if state.size:
+                extras.append(human_size(state.size))
+            if extras:
+                out.append("  " + ", ".join(extras), style="dim")
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 class BuildPanel(Vertical):
@@ -110,7 +112,7 @@ class BuildPanel(Vertical):
 
     def redraw(self) -> None:
         view = self.query_one(DockerfileView)
-        view.update(view.render_lines(self.dockerfile_text, self.app.pygments_style, self.build, self.colours()))
+        view.update(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours()))
         self.query_one("#build-status", Label).update(self.build.status)
 
     # -- the context -------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""A real store with two images for the app's tests: the busybox base and an app built on it."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from engine.bootstrap import busybox_image
+from engine.oci.config import ImageConfig
+from engine.transports.memory import BytesLayer, ConfigImage
+from tui.app import LayerlabApp
+from tui.config import TuiConfig
+from tui.widgets.sources import StoreCatalog
+
+HELLO_PY = b'import sys\n\ndef main():\n    print("hello from a layer")\n\nmain()\n'
+BINARY = bytes(range(256)) * 16
+
+
+def open_store(root: Path):
+    try:
+        from engine.store import Store
+    except ImportError:
+        from engine.store.store import Store
+    return Store.open(root)
+
+
+def layer_tar(files: dict[str, bytes | None], dirs: tuple[str, ...] = ()) -> bytes:
+    """A layer tar: ``None`` content makes a whiteout for that path."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in dirs:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in files.items():
+            if data is None:
+                parent, _, base = name.rpartition("/")
+                info = tarfile.TarInfo(f"{parent}/.wh.{base}" if parent else f".wh.{base}")
+                tar.addfile(info, io.BytesIO(b""))
+                continue
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def app_image(base: ConfigImage) -> ConfigImage:
+    """busybox + COPY app (a script, a binary, a changed passwd) + RUN rm of the binary."""
+    passwd = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"
+    copy = BytesLayer(layer_tar({"app/hello.py": HELLO_PY, "app/data.bin": BINARY, "etc/passwd": passwd},
+                                dirs=("app",)))
+    remove = BytesLayer(layer_tar({"app/data.bin": None}))
+    layers = (*base.layers(), copy, remove)
+    base_config = json.loads(base.config_bytes())
+    history = base_config["history"] + [
+        {"created": "2024-05-01T10:00:00Z", "created_by": "COPY app /app # buildkit"},
+        {"created": "2024-05-01T10:00:01Z", "created_by": "ENV MODE=demo", "empty_layer": True},
+        {"created": "2024-05-01T10:00:02Z", "created_by": "RUN /bin/sh -c rm /app/data.bin # buildkit"},
+    ]
+    config = ImageConfig.from_dict({
+        **base_config,
+        "created": "2024-05-01T10:00:02Z",
+        "rootfs": {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in layers]},
+        "history": history,
+    })
+    return ConfigImage(config.to_bytes(), layers)
+
+
+@pytest.fixture
+def store(root: Path):
+    store = open_store(root)
+    base = busybox_image()
+    store.put_image(base, tags=["busybox:latest"])
+    store.put_image(app_image(base), tags=["demo/app:1.0", "demo/app:latest"])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def catalog(store, root: Path) -> StoreCatalog:
+    return StoreCatalog(store, root)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> TuiConfig:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    return TuiConfig(directory=directory)
+
+
+@pytest.fixture
+def make_app(catalog, config):
+    def make(**kwargs) -> LayerlabApp:
+        kwargs.setdefault("config", config)
+        return LayerlabApp(catalog, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # Pilot tests are coroutines; anyio (a dependency of watchfiles) runs them on asyncio.
+    return "asyncio"

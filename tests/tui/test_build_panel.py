@@ -1,0 +1,120 @@
+"""The Build panel renders the build event stream; watch mode re-reads the Dockerfile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Log
+
+from engine import events
+from tui.messages import (BuildFinished, BuildLogPending, BuildStarted, DockerfileChanged, EngineEventBridge,
+                          StepCached, StepRebuilt, StepStarted)
+from tui.widgets.build import BuildPanel, DockerfileView
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+DOCKERFILE = "FROM busybox\nCOPY hello.txt /hello.txt\n\nRUN cat /hello.txt\n"
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "hello.txt").write_text("hello\n")
+    return folder
+
+
+async def wait_for(pilot, condition, tries: int = 250) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
+def view_lines(app) -> list[str]:
+    return str(app.query_one(DockerfileView).content).splitlines()
+
+
+async def test_dockerfile_shows_with_empty_gutter(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(view_lines(app)) == 4)
+        lines = view_lines(app)
+        assert lines[0] == "   1 FROM busybox"
+        assert lines[3] == "   4 RUN cat /hello.txt"
+
+
+async def test_build_events_mark_the_gutter_and_flips_show(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(BuildPanel)
+        await wait_for(pilot, lambda: len(view_lines(app)) == 4)
+
+        def build(copy_cached: bool) -> None:
+            panel.post_message(BuildStarted("hello"))
+            panel.post_message(StepStarted(1, 1, "FROM busybox"))
+            panel.post_message(StepCached(1))
+            panel.post_message(StepStarted(2, 2, "COPY hello.txt /hello.txt"))
+            panel.post_message(StepCached(2) if copy_cached else StepRebuilt(2, "hello.txt changed"))
+            panel.post_message(StepStarted(3, 4, "RUN cat /hello.txt"))
+            panel.post_message(StepCached(3) if copy_cached else StepRebuilt(3, "parent rebuilt"))
+            panel.post_message(BuildFinished("hello:latest", 1.5))
+
+        build(copy_cached=True)
+        await wait_for(pilot, lambda: "built hello:latest" in str(app.query_one("#build-status").content))
+        lines = view_lines(app)
+        assert lines[0].startswith(" ✓ 1 FROM busybox")
+        assert lines[1].startswith(" ✓ 2 COPY")
+        assert lines[2].strip() == "3"
+        build(copy_cached=False)
+        await wait_for(pilot, lambda: "1 cached, 2 rebuilt" in str(app.query_one("#build-status").content))
+        lines = view_lines(app)
+        assert lines[0].startswith(" ✓ ")
+        assert lines[1].startswith(" ↻ ") and "cached → rebuilt hello.txt changed" in lines[1]
+        assert lines[3].startswith(" ↻ ") and "parent rebuilt" in lines[3]
+
+
+async def test_engine_events_through_the_bridge_and_log_flood(make_app, context: Path):
+    app = make_app(context=context)
+    pending: set[int] = set()
+
+    def count_pending(message) -> None:
+        if isinstance(message, BuildLogPending):
+            pending.add(id(message))
+
+    async with app.run_test(size=SIZE, message_hook=count_pending) as pilot:
+        panel = app.query_one(BuildPanel)
+        bridge = EngineEventBridge(panel)
+        step = events.StepRef(index=2, stage="", position=2, stage_steps=3,
+                              instruction="COPY hello.txt /hello.txt", line=2)
+        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
+        bridge(events.StepStarted(step))
+        for number in range(3000):
+            bridge(events.StepLog(step, "stdout", f"line {number}"))
+        bridge(events.StepRebuilt(step, "file hello.txt changed"))
+        log = app.query_one("#build-log", Log)
+        await wait_for(pilot, lambda: log.line_count >= 3001)
+        assert log.lines[-1] == "#2 line 2999"
+        assert not bridge.log.lines
+        await wait_for(pilot, lambda: "file hello.txt changed" in view_lines(app)[1])
+        # 3000 lines arrived as a handful of coalesced messages, not 3000 handler calls.
+        assert 1 <= len(pending) < 50
+
+
+async def test_watch_rereads_the_dockerfile_when_the_context_changes(make_app, context: Path):
+    app = make_app(context=context, watch=True)
+    seen: list[DockerfileChanged] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m)
+                            if isinstance(m, DockerfileChanged) else None) as pilot:
+        await wait_for(pilot, lambda: len(view_lines(app)) == 4)
+        await pilot.pause(0.3)  # the watcher is up
+        (context / "Dockerfile").write_text(DOCKERFILE + "CMD [\"cat\", \"/hello.txt\"]\n")
+        await wait_for(pilot, lambda: len(view_lines(app)) == 5, tries=400)
+        assert "CMD" in view_lines(app)[4]
+        (context / "hello.txt").write_text("changed\n")
+        await wait_for(pilot, lambda: any(context / "hello.txt" in m.changed for m in seen), tries=400)
+        assert "hello.txt" in str(app.query_one("#build-status").content)

@@ -16,6 +16,7 @@ unmount, nothing left behind. Opaque directories in that upperdir carry
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -60,24 +61,41 @@ class BubblewrapRuntime:
     def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None) -> RunResult:
         scratch = Path(tempfile.mkdtemp(prefix="layerlab-bwrap-", dir=self.scratch_parent))
         process: subprocess.Popen | None = None
+        # bwrap writes {"exit-code": N} here only once the command really ran; its absence
+        # tells a sandbox or exec failure apart from a command that exited non-zero.
+        status_read, status_write = os.pipe()
         try:
             etc_files = write_etc_files(scratch, spec)
-            command = wrap(self._bwrap_args(rootfs, spec, etc_files, prepare_mounts(scratch, spec.mounts)))
+            bwrap_args = self._bwrap_args(rootfs, spec, etc_files, prepare_mounts(scratch, spec.mounts))
+            bwrap_args[1:1] = ["--json-status-fd", str(status_write)]
+            command = wrap(bwrap_args)
             if spec.terminal:
-                process = subprocess.Popen(command)
+                process = subprocess.Popen(command, pass_fds=(status_write,))
+                os.close(status_write)
+                status_write = -1
                 process.wait()
                 tail: list[str] = []
             else:
                 process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, start_new_session=True)
+                                           stderr=subprocess.PIPE, start_new_session=True,
+                                           pass_fds=(status_write,))
+                os.close(status_write)
+                status_write = -1
                 tail = pump_output(process, on_output)
                 process.wait()
-            return RunResult(_exit_code(process.returncode), tail)
+            exit_code = _command_exit_code(status_read)
+            if exit_code is None:
+                if process.returncode < 0:
+                    return RunResult(_exit_code(process.returncode), tail)
+                reason = next((line for line in reversed(tail) if line.startswith(("bwrap:", "mount:", "unshare:"))),
+                              tail[-1] if tail else f"exit status {process.returncode}")
+                raise ContainerError(f"bubblewrap could not run {spec.args[0]!r}: {reason}")
+            return RunResult(exit_code, tail)
         except FileNotFoundError as error:
             raise ContainerError(f"cannot start bubblewrap: {error.filename or error} not found") from None
         finally:
             if process is not None and process.poll() is None:
-                # bwrap runs with --die-with-parent chains; killing its session ends the sandbox.
+                # The whole tree is one session (bwrap adds --die-with-parent inside it).
                 try:
                     os.killpg(process.pid, 9)
                 except ProcessLookupError:
@@ -86,6 +104,9 @@ class BubblewrapRuntime:
             for pipe in (process.stdout, process.stderr) if process is not None else ():
                 if pipe is not None:
                     pipe.close()
+            for fd in (status_read, status_write):
+                if fd >= 0:
+                    os.close(fd)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _bwrap_args(self, rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path], mounts) -> list[str]:
@@ -134,23 +155,44 @@ class BubblewrapRuntime:
         return None
 
 
-def userns_unavailable_reason() -> str | None:
+def userns_unavailable_reason(sysctl_dir: Path = Path("/proc/sys"), *,
+                              unprivileged: bool | None = None) -> str | None:
     """Why user namespaces are off for us here, from the sysctls that switch them off."""
-    unprivileged = os.geteuid() != 0
+    if unprivileged is None:
+        unprivileged = os.geteuid() != 0
     checks = [
-        ("/proc/sys/user/max_user_namespaces", "0", True),
-        ("/proc/sys/kernel/unprivileged_userns_clone", "0", unprivileged),
-        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", unprivileged),
+        ("user/max_user_namespaces", "0", True),
+        ("kernel/unprivileged_userns_clone", "0", unprivileged),  # Debian's switch
+        ("kernel/apparmor_restrict_unprivileged_userns", "1", unprivileged),  # Ubuntu's
     ]
-    for path, off_value, applies in checks:
+    for name, off_value, applies in checks:
         try:
-            value = Path(path).read_text().strip()
+            value = (sysctl_dir / name).read_text().strip()
         except OSError:
             continue
         if applies and value == off_value:
-            name = path.removeprefix("/proc/sys/").replace("/", ".")
-            return f"user namespaces are disabled here ({name}={value})"
+            return f"user namespaces are disabled here ({name.replace('/', '.')}={value})"
     return None
+
+
+def _command_exit_code(status_fd: int) -> int | None:
+    """The command's exit code from bwrap's JSON status stream, None when it never ran."""
+    chunks = []
+    while chunk := os.read(status_fd, 65536):
+        chunks.append(chunk)
+    decoder = json.JSONDecoder()
+    text, position, exit_code = b"".join(chunks).decode(errors="replace"), 0, None
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        if isinstance(document, dict) and "exit-code" in document:
+            exit_code = int(document["exit-code"])
+    return exit_code
 
 
 def _exit_code(returncode: int) -> int:

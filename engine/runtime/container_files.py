@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import NotFound
 from engine.runtime.spec import MountSpec, ProcessSpec
 
 _DEFAULT_HOSTS = """127.0.0.1\tlocalhost
@@ -82,6 +83,9 @@ def prepare_mounts(scratch: Path, mounts: list[MountSpec]) -> list[PreparedMount
     """Copy secrets and discard-writes binds into ``scratch``; return what each runtime binds."""
     prepared: list[PreparedMount] = []
     for index, mount in enumerate(mounts):
+        if mount.source is not None and not os.path.lexists(mount.source):
+            what = f"secret {mount.secret_id!r}" if mount.kind == "secret" else f"{mount.kind} mount source"
+            raise NotFound(f"{what} for {mount.target}: {mount.source} does not exist")
         if mount.kind == "tmpfs":
             prepared.append(PreparedMount(mount, None, False))
         elif mount.kind == "secret":

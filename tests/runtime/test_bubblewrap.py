@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import ContainerError
 from engine.runtime import BubblewrapRuntime, MountSpec, ProcessSpec, run_in_layers
 from engine.runtime.bubblewrap import userns_unavailable_reason
 from tests.peers import need_program
@@ -139,6 +140,33 @@ def test_unprivileged_user_runs_over_layers_with_bubblewrap(unprivileged_area):
     assert mounts_under(unprivileged_area) == []
 
 
-def test_unprivileged_user_namespaces_are_reported_when_off(monkeypatch):
-    # Detection reads the kernel's switches; here they are on, so there is no reason to report.
-    assert userns_unavailable_reason() is None
+@pytest.mark.parametrize("sysctl, value, reported", [
+    ("kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=0"),
+    ("user/max_user_namespaces", "0", "user.max_user_namespaces=0"),
+    ("kernel/apparmor_restrict_unprivileged_userns", "1", "kernel.apparmor_restrict_unprivileged_userns=1"),
+    ("kernel/unprivileged_userns_clone", "1", None),
+])
+def test_disabled_user_namespaces_are_reported_with_the_sysctl(tmp_path, sysctl, value, reported):
+    (tmp_path / sysctl).parent.mkdir(parents=True)
+    (tmp_path / sysctl).write_text(value + "\n")
+    reason = userns_unavailable_reason(tmp_path, unprivileged=True)
+    assert (reason is None) if reported is None else (reported in reason)
+
+
+def test_this_host_allows_unprivileged_user_namespaces_or_says_why():
+    reason = userns_unavailable_reason(unprivileged=True)
+    if reason:
+        pytest.skip(reason)
+    setpriv = need_program("setpriv")
+    unshare = need_program("unshare")
+    probe = subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", unshare,
+                            "--user", "--map-root-user", "id", "-u"], capture_output=True, text=True)
+    assert probe.stdout.strip() == "0", probe.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="this one mounts the overlay itself")
+def test_bubblewrap_missing_executable_is_a_container_error(bwrap_runtime, busybox_rootfs, tmp_path):
+    with pytest.raises(ContainerError, match="no-such-program"):
+        run_in_layers([busybox_rootfs], ProcessSpec(["/bin/no-such-program"]), tmp_path / "ws",
+                      runtime=bwrap_runtime)
+    assert mounts_under(tmp_path) == []

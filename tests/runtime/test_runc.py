@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ContainerError
+from engine.errors import ContainerError, NotFound
 from engine.runtime import MountSpec, ProcessSpec, run_in_layers
 from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
 
@@ -236,3 +236,9 @@ def test_zero_lowers_is_an_empty_stack_with_an_upperdir(runc_runtime, tmp_path):
     assert result.exit_code == 0, result.output_tail
     assert "made" in result.output_tail
     assert upper_entries(upper) == {"made"}
+
+
+def test_missing_secret_source_is_named_and_nothing_is_left(runc_runtime, busybox_rootfs, tmp_path):
+    spec = shell("true", mounts=[MountSpec.secret("npmrc", tmp_path / "absent")])
+    with pytest.raises(NotFound, match="npmrc"):
+        run(runc_runtime, [busybox_rootfs], spec, tmp_path / "ws")

@@ -1,0 +1,50 @@
+"""Reading a blob while checking it is what its digest says."""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from engine.errors import DigestMismatch
+from engine.oci.digest import Digest
+
+
+class VerifyingReader(io.RawIOBase):
+    """Passes ``blob`` through and, at its end, raises ``DigestMismatch`` unless it hashed to ``expected``.
+
+    Reading stops with the error before the caller sees end-of-file, so a
+    consumer that reads to the end (``apply_layer`` does) cannot finish on a
+    blob that lies about its digest.
+    """
+
+    def __init__(self, blob: BinaryIO, expected: Digest, what: str = "blob"):
+        self._blob = blob
+        self._expected = expected
+        self._what = what
+        self._hasher = expected.new_hasher()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._blob.read(len(buffer))
+        if data:
+            self._hasher.update(data)
+            buffer[: len(data)] = data
+            return len(data)
+        if not self._checked:
+            actual = self._hasher.digest()
+            if actual != self._expected:
+                raise DigestMismatch(self._what, str(self._expected), str(actual))
+            self._checked = True
+        return 0
+
+    @property
+    def size(self) -> int:
+        return self._hasher.size
+
+
+def verify_stream(blob: BinaryIO, expected: Digest, what: str = "blob") -> BinaryIO:
+    """``blob`` wrapped so that reading it to the end checks it against ``expected``."""
+    return io.BufferedReader(VerifyingReader(blob, expected, what), 1 << 20)

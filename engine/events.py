@@ -23,7 +23,7 @@ class StepRef:
 
     ``index`` counts instructions from 1 in Dockerfile order across all stages
     (BuildKit's ``#N``); ``position``/``stage_steps`` give BuildKit's
-    ``[2/4]`` within the stage; ``line`` is the Dockerfile line (1-based, 0
+    ``[2/4]`` within the stage; ``dockerfile_line`` is its line in the Dockerfile (1-based, 0
     when unknown).
     """
 
@@ -32,7 +32,7 @@ class StepRef:
     position: int
     stage_steps: int
     instruction: str
-    line: int = 0
+    dockerfile_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -453,9 +453,9 @@ def _go_class(body: str) -> str:
 
 
 def hash_context(root: Path | str, *, excluder: Excluder | None = None,
-                 stat_cache: StatCache | None = None, owner: str = "keep") -> BuildContext:
+                 stat_cache: StatCache | None = None, owner: str = "keep", **options) -> BuildContext:
     """Walk and fully hash a context, then save the stat cache (watch mode, benchmarks)."""
-    context = BuildContext(root, excluder=excluder, stat_cache=stat_cache, owner=owner)
+    context = BuildContext(root, excluder=excluder, stat_cache=stat_cache, owner=owner, **options)
     context.hash_all()
     context.save()
     return context

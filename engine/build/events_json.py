@@ -2,7 +2,7 @@
 
 Every object has ``"v": 1`` and a ``"type"``. Step events carry the step's
 fields flat (``index``, ``stage``, ``position``, ``stage_steps``,
-``instruction``, ``line``); ``build.error`` carries them nested under
+``instruction``, ``dockerfile_line``); ``build.error`` carries them nested under
 ``step`` (or null). Within version 1, fields may be added but never removed
 or changed in meaning; a reader ignores fields it does not know.
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 from engine.errors import LayerlabError
 from engine.oci.chain import chain_ids
 from engine.oci.config import ImageConfig
-from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.oci.digest import Digest
 from engine.oci.manifest import Manifest
 from engine.store.layout import temp_owner_alive
-from engine.layers.compression import open_decompressed
+from engine.store.measure import measure_layer
 
 if TYPE_CHECKING:
     from engine.store.store import Store
@@ -90,7 +90,7 @@ def _check_blobs(store: "Store", problems: list[Problem]) -> set[str]:
 
 
 def _check_layers(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:
-    for row in store.db.execute("SELECT digest, diff_id, uncompressed_size FROM layers").fetchall():
+    for row in store.db.execute("SELECT digest, diff_id, uncompressed_size, content_size FROM layers").fetchall():
         digest = Digest.parse(row["digest"])
         if not store.blobs.has(digest):
             used = store.db.execute("SELECT 1 FROM image_layers WHERE digest=?", (row["digest"],)).fetchone()
@@ -99,20 +99,17 @@ def _check_layers(store: "Store", problems: list[Problem], bad_blobs: set[str]) 
             continue
         if row["digest"] in bad_blobs:
             continue
-        hasher = Hasher()
         try:
-            with open_decompressed(store.blobs.open(digest)) as stream:
-                while chunk := stream.read(CHUNK):
-                    hasher.update(chunk)
+            measured = measure_layer(store.blobs.open(digest), what=f"layer {digest}")
         except (LayerlabError, OSError, EOFError) as error:
-            problems.append(Problem(ERROR, row["digest"], f"layer does not decompress: {error}"))
+            problems.append(Problem(ERROR, row["digest"], f"layer does not read back: {error}"))
             continue
-        if str(hasher.digest()) != row["diff_id"]:
-            problems.append(Problem(ERROR, row["digest"], f"layer decompresses to {hasher.digest()}, "
+        if str(measured.diff_id) != row["diff_id"]:
+            problems.append(Problem(ERROR, row["digest"], f"layer decompresses to {measured.diff_id}, "
                                                           f"recorded diff_id {row['diff_id']}"))
-        elif hasher.size != row["uncompressed_size"]:
-            problems.append(Problem(ERROR, row["digest"], f"layer is {hasher.size} bytes uncompressed, "
-                                                          f"recorded {row['uncompressed_size']}"))
+        elif (measured.tar_size, measured.content_size) != (row["uncompressed_size"], row["content_size"]):
+            problems.append(Problem(ERROR, row["digest"], f"layer sizes {measured.tar_size}/{measured.content_size}"
+                                    f" differ from the recorded {row['uncompressed_size']}/{row['content_size']}"))
 
 
 def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:

@@ -1,10 +1,11 @@
 """Metadata in SQLite: WAL, a busy timeout, one ``BEGIN IMMEDIATE`` transaction per change.
 
-Schema (version 1)::
+Schema (version 2)::
 
     images(id, manifest_digest, manifest_media_type, created, added_at, parent, size, os, architecture, labels)
     image_layers(image_id, position, digest, diff_id, chain_id)    bottom to top
-    layers(digest, diff_id, media_type, size, uncompressed_size)   what we know of each layer blob
+    layers(digest, diff_id, media_type, size, uncompressed_size, content_size)
+                                                                   what we know of each layer blob
     tags(name, image_id, added_at)                                 name = docker.io/library/busybox:latest
     repo_digests(name, image_id)                                   name = docker.io/library/busybox@sha256:…
     snapshots(chain_id, parent, diff_id, created, size)
@@ -20,7 +21,7 @@ from typing import Iterator
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS layers(
     diff_id TEXT NOT NULL,
     media_type TEXT NOT NULL,
     size INTEGER NOT NULL,
-    uncompressed_size INTEGER NOT NULL
+    uncompressed_size INTEGER NOT NULL,
+    content_size INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS layers_diff_id ON layers(diff_id);
 CREATE TABLE IF NOT EXISTS tags(
@@ -95,6 +97,8 @@ def connect(path: Path) -> sqlite3.Connection:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"store {path.parent} has schema version {version}; "
                                  f"this layerlab knows up to {SCHEMA_VERSION}")
+            if version == 1:
+                db.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER NOT NULL DEFAULT 0")
             if version < SCHEMA_VERSION:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():

@@ -23,8 +23,9 @@ class StoredLayer:
     digest: Digest
     diff_id: Digest
     media_type: str
-    size: int
-    uncompressed_size: int
+    size: int                # bytes of the blob as stored
+    uncompressed_size: int   # bytes of the layer tar
+    content_size: int        # what docker shows as SIZE: file contents, no tar overhead
     chain_id: Digest
     _content: "ContentStore" = field(repr=False, compare=False)
 
@@ -103,7 +104,7 @@ class ImageRecord:
     tags: tuple[str, ...]          # full names, e.g. docker.io/library/busybox:latest
     repo_digests: tuple[str, ...]  # full names with @sha256:…
     created: str
-    size: int                      # sum of uncompressed layer sizes, as Docker's SIZE
+    size: int                      # sum of the layers' content sizes, as Docker's SIZE
     parent: Digest | None
     labels: dict[str, str]
     os: str

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import StoreError
-from engine.layers.apply import apply_layer
 from engine.oci.digest import CHUNK, Digest
 from engine.store.delete import remove_tree, tree_size
 from engine.store.layout import fsync_dir
@@ -63,6 +62,8 @@ def _complete(store: "Store", chain_id: Digest) -> bool:
 
 
 def _build(store: "Store", layer, parent: Digest | None) -> None:
+    from engine.layers.apply import apply_layer  # imported here so fsck and gc work without it loaded
+
     work = store.layout.new_temp(".snapshot")
     rootfs = work / ROOTFS
     work.mkdir()

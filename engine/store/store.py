@@ -14,19 +14,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
-from engine.errors import ArchiveError, Conflict, DigestMismatch, InvalidReference, NotFound
+from engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
 from engine.image import Image
 from engine.oci.chain import chain_ids
 from engine.oci.config import ImageConfig
-from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.oci.digest import Digest
 from engine.oci.manifest import Manifest
 from engine.reference import Reference
 from engine.store.content import ContentStore
 from engine.store.layout import Layout, RootLock
 from engine.store.meta import connect, transaction
-from engine.layers.compression import open_decompressed
+from engine.store.measure import measure_layer
 from engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
 
 _HEX_PREFIX = re.compile(r"^[a-f0-9]{1,64}$")
@@ -133,14 +133,14 @@ class Store:
             with transaction(self.db):
                 for row in layer_rows:
                     self.db.execute("INSERT OR IGNORE INTO layers(digest, diff_id, media_type, size, "
-                                    "uncompressed_size) VALUES(?,?,?,?,?)", row)
+                                    "uncompressed_size, content_size) VALUES(?,?,?,?,?,?)", row)
                 exists = self.db.execute("SELECT 1 FROM images WHERE id=?", (str(image_id),)).fetchone()
                 if not exists:
                     self.db.execute(
                         "INSERT INTO images(id, manifest_digest, manifest_media_type, created, added_at, parent,"
                         " size, os, architecture, labels) VALUES(?,?,?,?,?,?,?,?,?,?)",
                         (str(image_id), str(manifest_digest), manifest.media_type, config.created, time.time(),
-                         str(parent_id) if parent_id else None, sum(r[4] for r in layer_rows), config.os,
+                         str(parent_id) if parent_id else None, sum(r[5] for r in layer_rows), config.os,
                          config.architecture, labels_json(config)))
                     self.db.executemany(
                         "INSERT INTO image_layers(image_id, position, digest, diff_id, chain_id) VALUES(?,?,?,?,?)",
@@ -163,29 +163,23 @@ class Store:
         if progress is not None:
             progress(event)
 
-    def _put_layer(self, layer, index: int, image_id: Digest) -> tuple[str, str, str, int, int]:
-        """Ingest one layer blob and learn its diff ID and uncompressed size (verified once per blob)."""
+    def _put_layer(self, layer, index: int, image_id: Digest) -> tuple[str, str, str, int, int, int]:
+        """Ingest one layer blob and measure it (diff ID, tar size, content size); verified once per blob."""
         what = f"layer {index} ({layer.digest}) of image {image_id.short}"
-        known = self.db.execute("SELECT diff_id, uncompressed_size FROM layers WHERE digest=?",
+        known = self.db.execute("SELECT diff_id, uncompressed_size, content_size FROM layers WHERE digest=?",
                                 (str(layer.digest),)).fetchone()
         if known is not None and self.blobs.has(layer.digest):
             if known["diff_id"] != str(layer.diff_id):
                 raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), known["diff_id"])
             return (str(layer.digest), known["diff_id"], layer.media_type, self.blobs.size(layer.digest),
-                    known["uncompressed_size"])
+                    known["uncompressed_size"], known["content_size"])
         with layer.open_blob() as blob:
             self.blobs.ingest(blob, layer.digest, what=what)
-        diff_id, uncompressed = self._hash_uncompressed(layer.digest)
-        if diff_id != layer.diff_id:
-            raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), str(diff_id))
-        return (str(layer.digest), str(diff_id), layer.media_type, self.blobs.size(layer.digest), uncompressed)
-
-    def _hash_uncompressed(self, digest: Digest) -> tuple[Digest, int]:
-        hasher = Hasher()
-        with open_decompressed(self.blobs.open(digest)) as stream:
-            while chunk := stream.read(CHUNK):
-                hasher.update(chunk)
-        return hasher.digest(), hasher.size
+        measured = measure_layer(self.blobs.open(layer.digest), what=what)
+        if measured.diff_id != layer.diff_id:
+            raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), str(measured.diff_id))
+        return (str(layer.digest), str(measured.diff_id), layer.media_type, self.blobs.size(layer.digest),
+                measured.tar_size, measured.content_size)
 
     # == looking images up ================================================================
     @staticmethod
@@ -235,11 +229,12 @@ class Store:
             raise NotFound(f"no such image: {image_id}")
         config = ImageConfig.parse(self.blobs.read(image_id), where=f"image config {image_id}")
         layer_rows = self.db.execute(
-            "SELECT il.digest, il.diff_id, il.chain_id, l.media_type, l.size, l.uncompressed_size "
+            "SELECT il.digest, il.diff_id, il.chain_id, l.media_type, l.size, l.uncompressed_size, "
+            "l.content_size "
             "FROM image_layers il JOIN layers l ON l.digest = il.digest WHERE il.image_id=? ORDER BY il.position",
             (str(image_id),)).fetchall()
         layers = tuple(StoredLayer(Digest.parse(r["digest"]), Digest.parse(r["diff_id"]), r["media_type"],
-                                   r["size"], r["uncompressed_size"], Digest.parse(r["chain_id"]), self.blobs)
+                                   r["size"], r["uncompressed_size"], r["content_size"], Digest.parse(r["chain_id"]), self.blobs)
                        for r in layer_rows)
         tags, digests = self._names(image_id)
         return StoredImage(

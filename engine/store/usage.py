@@ -16,7 +16,7 @@ class DfImage:
     id: Digest
     tags: tuple[str, ...]
     created: str
-    size: int          # uncompressed, as docker shows
+    size: int          # content size, as docker shows
     shared_size: int   # part of size in layers other images use too
     unique_size: int
     dangling: bool
@@ -25,7 +25,7 @@ class DfImage:
 @dataclass
 class DfReport:
     images: list[DfImage] = field(default_factory=list)
-    images_size: int = 0          # uncompressed, each distinct layer once
+    images_size: int = 0          # content size, each distinct layer once
     images_reclaimable: int = 0   # what ``image prune`` would free (layers only dangling images use)
     blobs_count: int = 0
     blobs_bytes: int = 0          # on disk under blobs/
@@ -42,7 +42,7 @@ class DfReport:
 
 def disk_usage(store: "Store") -> DfReport:
     report = DfReport()
-    layer_size = {r[0]: r[1] for r in store.db.execute("SELECT diff_id, uncompressed_size FROM layers")}
+    layer_size = {r[0]: r[1] for r in store.db.execute("SELECT diff_id, content_size FROM layers")}
     users: dict[str, set[str]] = {}
     per_image: dict[str, list[str]] = {}
     for image_id, diff_id in store.db.execute("SELECT image_id, diff_id FROM image_layers"):

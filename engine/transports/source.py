@@ -149,7 +149,8 @@ def spool(stream: BinaryIO, directory: str | None = None) -> str:
     """Copy a (possibly compressed) stream into a temp tar file; the caller deletes it."""
     reader = stream if hasattr(stream, "peek") else __import__("io").BufferedReader(stream, 1 << 20)
     head = reader.peek(8)[:8]
-    fd, path = tempfile.mkstemp(prefix="layerlab-archive-", suffix=".tar", dir=directory)
+    # "<pid>-" names let the store tell live scratch from what a killed process left behind.
+    fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-archive-", suffix=".tar", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(open_decompressed(reader, compression_of(head)), out, 1 << 20)

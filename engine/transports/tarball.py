@@ -66,7 +66,7 @@ def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[st
         label = source_label or "-"
         stream = source
     reader = stream if hasattr(stream, "peek") else __import__("io").BufferedReader(stream, CHUNK)
-    fd, temp = tempfile.mkstemp(prefix="layerlab-import-", suffix=".tar", dir=spool_dir)
+    fd, temp = tempfile.mkstemp(prefix=f"{os.getpid()}-import-", suffix=".tar", dir=spool_dir)
     try:
         hasher = Hasher()
         try:

@@ -1,0 +1,210 @@
+"""Context hashing: tarsum-style checksums, COPY source sets, the stat cache, .dockerignore."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from engine.build.context import BuildContext, StatCache, go_match, hash_context, normalize_source
+from engine.errors import BuildError, NotFound
+
+# Digests Docker 20.10's classic builder wrote into `docker history` for this
+# very context (see make_reference_context): COPY a.txt, COPY a.txt src/one,
+# COPY src/o*.
+DOCKER_FILE_A = "file:00ec16333078d287782d462baefc8bb9eb0231dc3aefba3ca3e2f7e5cf0cadda"
+DOCKER_MULTI = "multi:c4017fd9e55b9bdbe06f01b3e104849fab6c6cd1ea1ca9a9f5789fa395f83375"
+DOCKER_FILE_ONE = "file:30b2e907f14329331e537ccdcbb6f4755726b3ca6f0559eb76931ce1c4c8f888"
+
+
+def make_reference_context(root: Path) -> Path:
+    (root / "src" / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("hello\n")
+    (root / "src" / "one").write_text("x")
+    (root / "src" / "empty").write_text("")
+    (root / "src" / "link").symlink_to("one")
+    for path in (root / "a.txt", root / "src" / "one", root / "src" / "empty"):
+        path.chmod(0o644)
+    (root / "src").chmod(0o755)
+    (root / "src" / "sub").chmod(0o750)
+    for path in root.rglob("*"):
+        os.lchown(path, 0, 0) if os.geteuid() == 0 else None
+    return root
+
+
+def test_file_and_multi_digests_match_docker(tmp_path):
+    ctx = BuildContext(make_reference_context(tmp_path), owner="root")
+    assert ctx.sources(["a.txt"]).digest == DOCKER_FILE_A
+    assert ctx.sources(["./a.txt"]).digest == DOCKER_FILE_A
+    assert ctx.sources(["/a.txt"]).digest == DOCKER_FILE_A
+    assert ctx.sources(["a.txt", "src/one"]).digest == DOCKER_MULTI
+    assert ctx.sources(["src/o*"]).digest == DOCKER_FILE_ONE
+
+
+def test_directory_source_covers_its_tree_including_itself(tmp_path):
+    ctx = BuildContext(make_reference_context(tmp_path))
+    source = ctx.sources(["src"])
+    assert source.digest.startswith("dir:")
+    assert list(source.files) == ["src", "src/empty", "src/link", "src/one", "src/sub"]
+    assert source.files["src/link"].kind == "symlink" and source.files["src/link"].link == "one"
+    assert source.files["src/sub"].mode == 0o750
+    whole = ctx.sources(["."])
+    assert set(whole.files) == {"a.txt", "src", "src/empty", "src/link", "src/one", "src/sub"}
+    # a change deep in the tree changes the directory digest
+    (tmp_path / "src" / "sub").chmod(0o755)
+    assert BuildContext(tmp_path).sources(["src"]).digest != source.digest
+
+
+def checksum(root: Path, rel: str, **kwargs) -> str:
+    return BuildContext(root, **kwargs).entry(rel).checksum
+
+
+def test_mtime_alone_does_not_change_a_checksum(tmp_path):
+    (tmp_path / "f").write_text("data")
+    before = checksum(tmp_path, "f")
+    os.utime(tmp_path / "f", ns=(1_000_000_000, 1_000_000_000))
+    assert checksum(tmp_path, "f") == before
+
+
+def test_content_mode_owner_and_link_target_change_a_checksum(tmp_path):
+    (tmp_path / "f").write_text("data")
+    (tmp_path / "l").symlink_to("f")
+    base_f, base_l = checksum(tmp_path, "f"), checksum(tmp_path, "l")
+    (tmp_path / "f").write_text("datb")
+    content = checksum(tmp_path, "f")
+    assert content != base_f
+    (tmp_path / "f").chmod(0o755)
+    mode = checksum(tmp_path, "f")
+    assert mode != content
+    (tmp_path / "l").unlink()
+    (tmp_path / "l").symlink_to("g")
+    assert checksum(tmp_path, "l") != base_l
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    os.chown(tmp_path / "f", 1000, 1000)
+    assert checksum(tmp_path, "f") != mode
+    # docker's client sends every file as 0:0; owner="root" does the same
+    assert checksum(tmp_path, "f", owner="root") == mode
+
+
+def test_renaming_a_file_changes_its_checksum(tmp_path):
+    (tmp_path / "a").write_text("same")
+    (tmp_path / "b").write_text("same")
+    ctx = BuildContext(tmp_path)
+    assert ctx.entry("a").checksum != ctx.entry("b").checksum
+
+
+def test_excluded_paths_do_not_exist_for_the_build(tmp_path):
+    (tmp_path / "app.py").write_text("print(1)")
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    (tmp_path / "node_modules" / "x" / "index.js").write_text("1")
+    (tmp_path / "debug.log").write_text("a")
+
+    def excluder(rel: str) -> bool:
+        return rel == "node_modules" or rel.endswith(".log")
+
+    before = BuildContext(tmp_path, excluder=excluder)
+    assert set(before.paths) == {"app.py"}
+    digest = before.sources(["."]).digest
+    (tmp_path / "debug.log").write_text("changed, and ignored")
+    (tmp_path / "node_modules" / "x" / "index.js").write_text("2")
+    (tmp_path / "more.log").write_text("new")
+    assert BuildContext(tmp_path, excluder=excluder).sources(["."]).digest == digest
+    with pytest.raises(NotFound, match="excluded by .dockerignore"):
+        BuildContext(tmp_path, excluder=excluder).sources(["debug.log"])
+    assert BuildContext(tmp_path).sources(["."]).digest != digest
+
+
+def test_excluded_directory_is_walked_when_the_excluder_has_exceptions(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "keep.md").write_text("k")
+    (tmp_path / "docs" / "drop.md").write_text("d")
+
+    class Excluder:
+        has_exceptions = True
+
+        def __call__(self, rel: str) -> bool:
+            return rel.startswith("docs") and rel != "docs/keep.md"
+
+    assert BuildContext(tmp_path, excluder=Excluder()).paths == ("docs/keep.md",)
+
+
+def test_wildcards_follow_go_rules(tmp_path):
+    for name in ("a.txt", "b.txt", "c.md", "dir/d.txt", "dir/sub/e.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    ctx = BuildContext(tmp_path)
+    assert ctx.sources(["*.txt"]).matches == ("a.txt", "b.txt")
+    assert ctx.sources(["[ab].txt"]).matches == ("a.txt", "b.txt")
+    assert ctx.sources(["[^a].txt"]).matches == ("b.txt",)
+    assert ctx.sources(["dir/*"]).matches == ("dir/d.txt", "dir/sub")
+    assert ctx.sources(["?.md"]).digest.startswith("file:")
+    assert ctx.sources(["*.txt"]).digest.startswith("multi:")
+    assert set(ctx.sources(["dir/*"]).files) == {"dir/d.txt", "dir/sub", "dir/sub/e.txt"}
+    with pytest.raises(BuildError, match="no source files were specified"):
+        ctx.sources(["*.rs"])
+    with pytest.raises(NotFound, match="missing.txt"):
+        ctx.sources(["missing.txt"])
+    assert go_match("*", "a") and not go_match("*", "a/b") and go_match(r"\*", "*")
+    assert normalize_source("./dir/../a.txt") == "a.txt" and normalize_source("/") == "."
+
+
+def test_sockets_are_skipped(tmp_path):
+    (tmp_path / "f").write_text("x")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "sock"))
+        assert BuildContext(tmp_path).paths == ("f",)
+    finally:
+        server.close()
+
+
+def test_stat_cache_skips_unchanged_files_and_sees_changes(tmp_path):
+    ctx_dir = tmp_path / "ctx"
+    ctx_dir.mkdir()
+    for i in range(30):
+        (ctx_dir / f"f{i:02}").write_text(f"content {i}")
+    db = tmp_path / "stat.db"
+
+    def run(**kwargs):
+        with StatCache(db) as cache:
+            return hash_context(ctx_dir, stat_cache=cache, racy_margin_ns=0, **kwargs)
+
+    cold = run()
+    assert cold.files_read == 30
+    warm = run()
+    assert warm.files_read == 0
+    assert warm.hash_all() == cold.hash_all()
+    os.utime(ctx_dir / "f03", ns=(5_000_000_000, 5_000_000_000))  # touch: re-read, same checksum
+    touched = run()
+    assert touched.files_read == 1
+    assert touched.entry("f03") == cold.entry("f03")
+    (ctx_dir / "f04").write_text("content 9")  # same size, new content
+    os.utime(ctx_dir / "f04", ns=(6_000_000_000, 6_000_000_000))
+    edited = run()
+    assert edited.files_read == 1
+    assert edited.entry("f04").checksum != cold.entry("f04").checksum
+    (ctx_dir / "f05").unlink()
+    assert run().files_read == 0
+    with StatCache(db) as cache:
+        assert "f05" not in cache.load(f"{ctx_dir.resolve()}\0keep")
+
+
+def test_racy_entries_are_not_trusted(tmp_path):
+    (tmp_path / "ctx").mkdir()
+    target = tmp_path / "ctx" / "f"
+    target.write_text("aaaa")
+    with StatCache(tmp_path / "stat.db") as cache:
+        first = hash_context(tmp_path / "ctx", stat_cache=cache)  # file is seconds old at most: not cached
+        stat = target.stat()
+        target.write_text("bbbb")
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime
+        second = hash_context(tmp_path / "ctx", stat_cache=cache)
+    assert second.entry("f").checksum != first.entry("f").checksum
+
+
+def test_missing_context_is_reported(tmp_path):
+    with pytest.raises(NotFound, match="not a directory"):
+        BuildContext(tmp_path / "nope")

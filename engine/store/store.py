@@ -233,8 +233,8 @@ class Store:
             "l.content_size "
             "FROM image_layers il JOIN layers l ON l.digest = il.digest WHERE il.image_id=? ORDER BY il.position",
             (str(image_id),)).fetchall()
-        layers = tuple(StoredLayer(Digest.parse(r["digest"]), Digest.parse(r["diff_id"]), r["media_type"],
-                                   r["size"], r["uncompressed_size"], r["content_size"], Digest.parse(r["chain_id"]), self.blobs)
+        layers = tuple(StoredLayer(Digest.parse(r["digest"]), Digest.parse(r["diff_id"]), r["media_type"], r["size"],
+                                   r["uncompressed_size"], r["content_size"], Digest.parse(r["chain_id"]), self.blobs)
                        for r in layer_rows)
         tags, digests = self._names(image_id)
         return StoredImage(

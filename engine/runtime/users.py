@@ -1,0 +1,69 @@
+"""USER strings to numbers, read from the image's own /etc/passwd and /etc/group.
+
+Docker's rules: ``name``, ``uid``, ``name:group``, ``uid:gid`` and mixes; a
+name must exist in the image, a bare number need not (its gid is then 0);
+without an explicit group the user's supplementary groups from /etc/group
+come along. The files are read through the layer stack (whiteouts and
+symlinks as the container would see them), so no mount is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import NotFound, UsageError
+from engine.runtime.stubs import resolve
+
+
+@dataclass(frozen=True)
+class ResolvedUser:
+    uid: int
+    gid: int
+    additional_gids: list[int] = field(default_factory=list)
+
+    @property
+    def spec_user(self) -> str:
+        """The ``uid:gid`` form ``ProcessSpec.user`` takes."""
+        return f"{self.uid}:{self.gid}"
+
+
+def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
+    """Resolve a Dockerfile/``-u`` USER against the stack ``lowers`` (bottom -> top)."""
+    user = user.strip() or "0"
+    name, _, group = user.partition(":")
+    if not name:
+        raise UsageError(f"invalid user {user!r}: no user before ':'")
+    layers_top_first = [Path(layer) for layer in reversed(lowers)]
+    passwd = _read_table(layers_top_first, "/etc/passwd")
+    groups = _read_table(layers_top_first, "/etc/group")
+
+    entry = next((row for row in passwd if len(row) >= 4 and (row[0] == name or row[2] == name)), None)
+    if name.isdigit():
+        uid = int(name)
+        gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    elif entry is None:
+        raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
+    else:
+        uid, gid = int(entry[2]), int(entry[3])
+
+    if group:
+        if group.isdigit():
+            return ResolvedUser(uid, int(group))
+        match = next((row for row in groups if len(row) >= 3 and row[0] == group), None)
+        if match is None:
+            raise NotFound(f"unable to find group {group}: no matching entries in group file")
+        return ResolvedUser(uid, int(match[2]))
+
+    login = entry[0] if entry else None
+    extra = sorted({int(row[2]) for row in groups
+                    if len(row) >= 4 and login and login in row[3].split(",") and row[2].isdigit()} - {gid})
+    return ResolvedUser(uid, gid, extra)
+
+
+def _read_table(layers_top_first: list[Path], path: str) -> list[list[str]]:
+    _, host_path, _ = resolve(layers_top_first, path)
+    if host_path is None or not host_path.is_file():
+        return []
+    text = host_path.read_text(encoding="utf-8", errors="replace")
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]

@@ -1,0 +1,91 @@
+""".dockerignore reading and matching, checked against Docker's documented and tested examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.dockerfile.dockerignore import Matcher, go_clean, is_valid_pattern, read_ignore_file, read_patterns
+from engine.errors import DockerfileError
+
+
+def test_reading_comments_bom_trim_and_cleaning():
+    text = "\ufeff# comment\n  # not a comment\n\n  /abs/path  \n./rel/../x\n! /neg\r\n!./a/./b\n"
+    assert read_ignore_file(text.encode()) == ["# not a comment", "abs/path", "x", "!neg", "!a/b"]
+
+
+def test_go_clean():
+    assert [go_clean(p) for p in ("", "a//b/", "./a/../../b", "/../a", "//x", "a/.")] == [
+        ".", "a/b", "../b", "/a", "/x", "a"]
+
+
+@pytest.mark.parametrize("patterns,path,excluded", [
+    # The reference's examples.
+    (["*/temp*"], "somedir/temporary.txt", True),
+    (["*/temp*"], "somedir/temp", True),
+    (["*/temp*"], "temp.txt", False),
+    (["*/*/temp*"], "somedir/subdir/temporary.txt", True),
+    (["temp?"], "tempa", True),
+    (["temp?"], "tempab", False),
+    (["**/*.go"], "a/b/c.go", True),
+    (["**/*.go"], "c.go", True),
+    (["*.md", "!README*.md", "README-secret.md"], "README.md", False),
+    (["*.md", "!README*.md", "README-secret.md"], "README-secret.md", True),
+    (["*.md", "!README*.md", "README-secret.md"], "other.md", True),
+    (["*.md", "README-secret.md", "!README*.md"], "README-secret.md", False),
+    # Parents: a match on a directory covers everything below, anchored at the root.
+    (["foo"], "foo/bar/baz", True),
+    (["foo"], "a/foo", False),
+    (["foo/**"], "foo/x/y", True),
+    (["**"], "anything/at/all", True),
+    (["a/b"], "a/b/c", True),
+    (["a"], "a/.git/x", True),
+    # Classes and escapes as Go's filepath.Match has them.
+    (["file[0-9].txt"], "file5.txt", True),
+    (["file[^0-9].txt"], "file5.txt", False),
+    (["\\*.txt"], "*.txt", True),
+    (["\\*.txt"], "a.txt", False),
+    (["a.b"], "axb", False),  # the dot is literal
+    # The context root itself is never excluded.
+    (["*"], ".", False),
+    (["node_modules", "!node_modules/keep"], "node_modules/keep/x.js", False),
+    (["node_modules", "!node_modules/keep"], "node_modules/other.js", True),
+])
+def test_matches(patterns, path, excluded):
+    assert Matcher(patterns).matches(path) is excluded
+
+
+def test_leading_slash_and_dot_in_queried_paths():
+    matcher = Matcher(read_ignore_file("/build\n"))
+    assert matcher.matches("build/out") and matcher.matches("/build/out") and matcher.matches("./build")
+
+
+def test_bad_patterns_fail_with_a_message():
+    assert not is_valid_pattern("[a") and not is_valid_pattern("a\\") and not is_valid_pattern("a[]]")
+    assert is_valid_pattern("a[\\]]") and is_valid_pattern("[!a]x")
+    with pytest.raises(DockerfileError, match="syntax error in pattern"):
+        Matcher(["[a"])
+    with pytest.raises(DockerfileError, match="illegal exclusion pattern"):
+        Matcher(["!"])
+
+
+def test_excludes_dir_entirely_only_without_reachable_exceptions():
+    assert Matcher(["node_modules"]).excludes_dir_entirely("node_modules")
+    with_exception = Matcher(["node_modules", "!node_modules/keep"])
+    assert not with_exception.excludes_dir_entirely("node_modules")
+    assert with_exception.excludes_dir_entirely("node_modules/other")
+    assert not Matcher(["docs", "!**/*.md"]).excludes_dir_entirely("docs")
+    assert not Matcher(["docs"]).excludes_dir_entirely("src")
+
+
+def test_dockerfile_specific_ignore_file_takes_precedence(tmp_path):
+    (tmp_path / ".dockerignore").write_text("general\n")
+    (tmp_path / "build").mkdir()
+    dockerfile = tmp_path / "build" / "app.Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    assert read_patterns(tmp_path, dockerfile) == ["general"]
+    (tmp_path / "build" / "app.Dockerfile.dockerignore").write_text("specific\n")
+    assert read_patterns(tmp_path, dockerfile) == ["specific"]
+    assert read_patterns(tmp_path) == ["general"]
+    assert read_patterns(tmp_path / "build") == []
+    matcher = Matcher.for_context(tmp_path, dockerfile)
+    assert matcher.matches("specific/x") and not matcher.matches("general")

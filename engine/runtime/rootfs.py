@@ -47,7 +47,12 @@ def prepare_overlay_dirs(lowers: list[Path], workspace: Path) -> list[str]:
 
 
 def overlay_options(lower_names: list[str], *, userxattr: bool = False) -> str:
-    options = f"lowerdir={':'.join(lower_names)},upperdir=upper,workdir=work"
+    # Renamed directories and metadata-only copy-ups would leave redirect/metacopy xattrs
+    # that a layer tar cannot express; with both off the upperdir holds real copies,
+    # whatever the kernel's build-time defaults are (Docker's overlay2 does the same).
+    # In a user namespace the kernel insists on "nofollow", which creates no redirects either.
+    redirect = "nofollow" if userxattr else "off"
+    options = f"lowerdir={':'.join(lower_names)},upperdir=upper,workdir=work,redirect_dir={redirect},metacopy=off"
     return ("userxattr," + options) if userxattr else options
 
 

@@ -242,3 +242,14 @@ def test_missing_secret_source_is_named_and_nothing_is_left(runc_runtime, busybo
     spec = shell("true", mounts=[MountSpec.secret("npmrc", tmp_path / "absent")])
     with pytest.raises(NotFound, match="npmrc"):
         run(runc_runtime, [busybox_rootfs], spec, tmp_path / "ws")
+
+
+def test_renamed_lower_directory_is_copied_not_redirected(runc_runtime, tmp_path):
+    base = make_busybox_rootfs(tmp_path / "base")
+    (base / "src" / "deep").mkdir(parents=True)
+    (base / "src" / "deep" / "f").write_text("payload")
+    result, upper = run(runc_runtime, [base], shell("mv /src /dst && cat /dst/deep/f"), tmp_path / "ws")
+    assert result.output_tail == ["payload"], result.output_tail
+    assert (upper / "dst" / "deep" / "f").read_text() == "payload"
+    assert os.lstat(upper / "src").st_rdev == 0 and stat.S_ISCHR(os.lstat(upper / "src").st_mode)
+    assert not [name for name in os.listxattr(upper / "dst") if "redirect" in name]

@@ -86,7 +86,9 @@ class ProcessSpec:
         for item in self.env:
             if "=" not in item:
                 raise UsageError(f"environment entry must be KEY=VALUE: {item!r}")
-        self.uid, self.gid  # validates the user string early
+        _user_part(self.user, 0)  # a bad user string fails here, not inside the runtime
+        if ":" in self.user:
+            _user_part(self.user, 1)
 
     @property
     def uid(self) -> int:

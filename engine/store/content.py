@@ -95,6 +95,7 @@ class ContentStore:
             raise DigestMismatch(f"{what} {actual}: size", str(size), str(hasher.size))
         target = self.layout.blob(actual)
         target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temp, 0o444)  # blobs are immutable; a stray writer gets EACCES (unless it is root)
         os.replace(temp, target)  # same content if a peer got there first
         fsync_dir(target.parent)
         return actual

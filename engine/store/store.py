@@ -279,8 +279,8 @@ class Store:
     # == tags ==================================================================================
     def tag(self, src: str, target: str) -> None:
         """Point ``target`` (normalized, default tag latest) at the image ``src`` names."""
-        image_id = self.resolve(src)
         name = self._tag_name(target)
+        image_id = self.resolve(src)
         with transaction(self.db):
             if not self.db.execute("SELECT 1 FROM images WHERE id=?", (str(image_id),)).fetchone():
                 raise NotFound(f"no such image: {src}")

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from engine.store import Store
+
+
+@pytest.fixture
+def store(root):
+    with Store.open(root) as opened:
+        yield opened

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from engine.errors import DigestMismatch, NotFound
+from engine.oci.digest import Digest
+from engine.store import Store
+
+
+def test_ingest_verifies_and_stores(store):
+    data = b"hello blob" * 1000
+    digest = store.blobs.ingest(io.BytesIO(data), Digest.of_bytes(data), len(data))
+    assert digest == Digest.of_bytes(data)
+    assert store.blobs.has(digest) and store.blobs.size(digest) == len(data)
+    assert store.blobs.read(digest) == data
+    assert store.blobs.path(digest) == store.root / "blobs" / "sha256" / digest.hex
+    assert store.blobs.verify(digest) == digest
+
+
+def test_mismatch_names_the_digest_and_leaves_nothing(store):
+    wrong = Digest.of_bytes(b"something else")
+    with pytest.raises(DigestMismatch) as info:
+        store.blobs.ingest(io.BytesIO(b"actual"), wrong, what="layer 3")
+    assert str(wrong) in str(info.value) and "layer 3" in str(info.value)
+    assert not store.blobs.has(wrong) and not store.blobs.has(Digest.of_bytes(b"actual"))
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_size_mismatch_is_refused(store):
+    with pytest.raises(DigestMismatch, match="size"):
+        store.blobs.ingest(io.BytesIO(b"abc"), size=4)
+    assert list(store.blobs.digests()) == []
+
+
+def test_missing_blob_is_not_found(store):
+    missing = Digest.of_bytes(b"nope")
+    with pytest.raises(NotFound, match=str(missing)):
+        store.blobs.open(missing)
+    with pytest.raises(NotFound):
+        store.blobs.size(missing)
+
+
+def test_resumable_ingest_survives_reopen(root):
+    data = bytes(range(256)) * 400
+    expected = Digest.of_bytes(data)
+    with Store.open(root) as first:
+        writer = first.blobs.writer("pull:layer-1", expected, len(data))
+        writer.write(data[:10000])
+    with Store.open(root) as second:
+        [pending] = second.blobs.ingests()
+        assert pending.ref == "pull:layer-1"
+        writer = second.blobs.writer("pull:layer-1", expected, len(data))
+        assert writer.offset == 10000
+        writer.copy_from(io.BytesIO(data[writer.offset:]))
+        assert writer.commit() == expected
+        assert second.blobs.read(expected) == data
+        assert second.blobs.ingests() == []
+
+
+def test_resumed_ingest_with_wrong_bytes_is_refused(store):
+    writer = store.blobs.writer("x", Digest.of_bytes(b"good"), 4)
+    writer.write(b"bad!")
+    with pytest.raises(DigestMismatch):
+        writer.commit()
+    assert list(store.blobs.digests()) == [] and store.blobs.ingests() == []

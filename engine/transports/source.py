@@ -208,6 +208,8 @@ class LayerVerifier:
         if actual_diff_id != diff_id:
             raise DigestMismatch(f"{label}: layer diff_id", str(diff_id), str(actual_diff_id))
         if not media_type:
+            if compression not in (None, "gzip", "zstd"):
+                raise ArchiveError(f"{label}: {compression}-compressed layers are not supported (use gzip or zstd)")
             media_type = mt.layer_media_type(compression or "none", oci=oci)
         return RangeLayer(where.path, where.offset, where.size, actual_digest, actual_diff_id, media_type)
 

@@ -52,10 +52,6 @@ def mounts_under(path: Path) -> list[str]:
         return [line.split()[4] for line in mountinfo if line.split()[4].startswith(prefix)]
 
 
-def output_lines(result) -> list[str]:
-    return result.output_tail
-
-
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory) -> Path:
     return make_busybox_rootfs(tmp_path_factory.mktemp("lower") / "rootfs")

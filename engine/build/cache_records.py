@@ -3,8 +3,10 @@
 Records live in SQLite in a file of their own under the store root
 (``ROOT/buildcache.db``), in WAL mode with a busy timeout, one transaction per
 change, so several processes may build against one root at once. Each record
-keeps its inputs as JSON: a later miss of the same step (same Dockerfile,
-stage, position) is explained by comparing against the newest of them.
+keeps its inputs as JSON. Keys say nothing of where a step sits (two stages
+may share a record), so ``step_uses`` remembers which records each step
+(Dockerfile, stage, position) produced or reused, and when: a later miss of
+that step is explained against the one it used last.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -36,8 +38,16 @@ CREATE TABLE IF NOT EXISTS records (
     layer_size  INTEGER NOT NULL DEFAULT 0,
     inputs      TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_by_step ON records (dockerfile, stage, position, created);
 CREATE INDEX IF NOT EXISTS records_by_result ON records (result);
+CREATE TABLE IF NOT EXISTS step_uses (
+    dockerfile  TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    used        REAL NOT NULL,
+    PRIMARY KEY (dockerfile, stage, position, key)
+);
+CREATE INDEX IF NOT EXISTS step_uses_by_key ON step_uses (key);
 """
 
 
@@ -107,19 +117,29 @@ class CacheRecords:
         row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)).fetchone()
         return self._record(row) if row else None
 
-    def lookup(self, key: str) -> CacheRecord | None:
-        """The record under ``key``, marked as used now (pruning keeps recently used records)."""
+    def lookup(self, key: str, step: StepInputs | None = None) -> CacheRecord | None:
+        """The record under ``key``, marked as used now (and by ``step``, when given)."""
         record = self.get(key)
         if record is not None:
+            now = time.time()
             with self._write():
-                self._db.execute("UPDATE records SET last_used = ? WHERE key = ?", (time.time(), key))
+                self._db.execute("UPDATE records SET last_used = ? WHERE key = ?", (now, key))
+                if step is not None:
+                    self._note_use(step, key, now)
+            record = replace(record, last_used=now)
         return record
 
+    def _note_use(self, step: StepInputs, key: str, when: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO step_uses VALUES (?, ?, ?, ?, ?)",
+                         (step.dockerfile, step.stage, step.position, key, when))
+
     def previous(self, dockerfile: str, stage: str, position: int) -> CacheRecord | None:
-        """The newest record for this step: what a miss is compared against."""
+        """The record this step produced or reused last: what a miss is compared against."""
+        columns = ", ".join(f"r.{name.strip()}" for name in self._COLUMNS.split(","))
         row = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM records WHERE dockerfile = ? AND stage = ? AND position = ?"
-            " ORDER BY created DESC, rowid DESC LIMIT 1",
+            f"SELECT {columns} FROM step_uses u JOIN records r ON r.key = u.key"
+            " WHERE u.dockerfile = ? AND u.stage = ? AND u.position = ?"
+            " ORDER BY u.used DESC, u.rowid DESC LIMIT 1",
             (dockerfile, stage, position),
         ).fetchone()
         return self._record(row) if row else None
@@ -158,10 +178,12 @@ class CacheRecords:
                 (key, result, inputs.dockerfile, inputs.stage, inputs.position, now, now, layer_size,
                  json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":"))),
             )
+            self._note_use(inputs, key, now)
         return CacheRecord(key, result, now, now, layer_size, inputs)
 
     def remove(self, keys: list[str]) -> int:
         with self._write():
+            self._db.executemany("DELETE FROM step_uses WHERE key = ?", [(key,) for key in keys])
             return sum(self._db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount for key in keys)
 
     def prune(self, *, unused_for: float | None = None,
@@ -207,7 +229,7 @@ def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = Non
     """
     key = inputs.key()
     if not forced:
-        record = records.lookup(key)
+        record = records.lookup(key, inputs)
         if record is not None:
             return CacheDecision(key, record, explain_hit(record.key, record.result, record.created))
     previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)

@@ -1,0 +1,110 @@
+"""Cache records in SQLite: lookup, previous-for-step, listing, pruning, two processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+
+import pytest
+
+from engine.build.cache_key import StepInputs, run_command
+from engine.build.cache_records import DB_NAME, CacheRecords, probe
+from engine.errors import StoreError
+
+
+def step(position: int = 1, command: str = "make", parent: str = "sha256:" + "0" * 64, **kw) -> StepInputs:
+    return StepInputs(dockerfile=kw.pop("dockerfile", "Dockerfile"), stage=kw.pop("stage", "0"), position=position,
+                      index=position, instruction=f"RUN {command}", parent=parent,
+                      command=run_command(command), **kw)
+
+
+def test_put_lookup_previous_and_listing(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        assert (tmp_path / DB_NAME).is_file()
+        assert records.lookup(step().key()) is None
+        first = records.put(step(command="make"), "sha256:" + "a" * 64, layer_size=10, created=1000.0)
+        second = records.put(step(command="make -j2"), "sha256:" + "b" * 64, layer_size=5, created=2000.0)
+        records.put(step(position=2, command="test"), "sha256:" + "c" * 64, created=3000.0)
+        records.put(step(stage="s2", command="x"), "sha256:" + "d" * 64, created=4000.0)
+        found = records.lookup(first.key)
+        assert found.result == first.result and found.inputs == first.inputs and found.last_used > 1000
+        assert records.previous("Dockerfile", "0", 1).key == second.key
+        assert records.previous("Dockerfile", "0", 3) is None
+        assert records.previous("other/Dockerfile", "0", 1) is None
+        assert [r.created for r in records.records()] == [4000.0, 3000.0, 2000.0, 1000.0]
+        assert records.usage() == (4, 15)
+        assert len(records) == 4
+        assert "sha256:" + "c" * 64 in records.results()
+        # a step that reuses a record makes it that step's "previous"
+        records.lookup(first.key, step(command="make"))
+        assert records.previous("Dockerfile", "0", 1).key == first.key
+
+
+def test_stages_sharing_a_record_keep_their_own_history(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        shared = records.put(step(stage="a"), "sha256:" + "a" * 64)
+        assert records.lookup(shared.key, step(stage="b")) is not None
+        changed = records.put(step(stage="a", command="make -j2"), "sha256:" + "b" * 64)
+        assert records.previous("Dockerfile", "a", 1).key == changed.key
+        assert records.previous("Dockerfile", "b", 1).key == shared.key
+        records.remove([shared.key])
+        assert records.previous("Dockerfile", "b", 1) is None
+
+
+def test_prune_by_age_and_keep(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        old = records.put(step(command="old"), "sha256:" + "a" * 64, created=time.time() - 3600)
+        kept = records.put(step(command="kept"), "sha256:" + "b" * 64, created=time.time() - 3600)
+        new = records.put(step(command="new"), "sha256:" + "c" * 64)
+        removed = records.prune(unused_for=600, keep=lambda r: r.key == kept.key)
+        assert [r.key for r in removed] == [old.key]
+        assert {r.key for r in records} == {kept.key, new.key}
+        assert len(records.prune()) == 2 and len(records) == 0
+
+
+def test_probe_hit_and_miss(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        miss = probe(records, step())
+        assert (miss.cache, miss.reason) == ("miss", "first build of this step")
+        records.put(step(), "sha256:" + "a" * 64)
+        hit = probe(records, step())
+        assert hit.cache == "hit" and hit.record.result == "sha256:" + "a" * 64
+        assert probe(records, step(), forced="--no-cache-filter build").reason == "--no-cache-filter build"
+        changed = probe(records, step(parent="sha256:" + "9" * 64), parent_rebuilt=False)
+        assert changed.reason == "base image changed: sha256:000000000000 → sha256:999999999999"
+
+
+def _writer(root: str, worker: int, count: int) -> None:
+    with CacheRecords(root) as records:
+        for i in range(count):
+            records.put(step(position=i, command=f"w{worker}-{i}"), f"sha256:{worker:064d}")
+            records.lookup(step(position=i, command=f"w{1 - worker}-{i}").key())
+
+
+def test_two_processes_write_at_once(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(str(tmp_path), w, 60)) for w in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    with CacheRecords(tmp_path) as records:
+        assert len(records) == 120
+        assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_newer_schema_or_damaged_record_is_a_store_error(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        record = records.put(step(), "sha256:" + "a" * 64)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("UPDATE records SET inputs = '{\"nope\": 1}'")
+    db.commit()
+    with CacheRecords(tmp_path) as records, pytest.raises(StoreError, match="unreadable inputs"):
+        records.get(record.key)
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        CacheRecords(tmp_path)

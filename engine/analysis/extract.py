@@ -75,7 +75,10 @@ def resolve(tree: StackedTree, path: str, *, follow_last: bool = True) -> tuple[
     while pending:
         part = pending.pop(0)
         candidate = "/" + "/".join(resolved + [part])
-        entry = tree.entry(candidate)
+        try:
+            entry = tree.entry(candidate)
+        except NotFound:
+            raise NotFound(f"{path}: no such file in the image as of layer {tree.layer}") from None
         if entry is not None and entry.type == tarscan.SYMLINK and (pending or follow_last):
             hops += 1
             if hops > _MAX_SYMLINK_HOPS:
@@ -185,8 +188,9 @@ def copy_out(analysis: ImageAnalysis, path: str, dest: Path, *, layer: int | Non
     for item_path, item in items:
         relative = item_path[len(prefix):].lstrip("/") if item_path != prefix else ""
         out_path = target / relative if relative else target
-        if not _inside(target.parent, out_path.parent):
-            raise UsageError(f"{item_path}: would be written outside {dest}")
+        if not _inside(target.parent, out_path.parent) or (
+                relative and (out_path.parent.is_symlink() or not out_path.parent.is_dir())):
+            raise UsageError(f"{item_path}: its parent is not a directory in the image; not copied outside {dest}")
         if item is None or item.is_dir:
             out_path.mkdir(exist_ok=True)
             if item is not None:

@@ -105,8 +105,13 @@ class _Reader:
         self.buf = b""
         self.pos = 0
         self.base = 0  # absolute offset of buf[0]
+        self.length: int | None = None  # known for seekable streams, to notice truncation
         try:
             self.seekable = bool(stream.seekable())
+            if self.seekable:
+                here = stream.tell()
+                self.length = stream.seek(0, 2) - here
+                stream.seek(here)
         except (AttributeError, OSError, ValueError):
             self.seekable = False
 
@@ -131,11 +136,12 @@ class _Reader:
         self.pos = min(size, len(buf))
         return buf[:size]
 
-    def skip(self, size: int) -> None:
+    def skip(self, size: int) -> bool:
+        """Skip ``size`` bytes; False when the stream ends first."""
         remaining = len(self.buf) - self.pos
         if size <= remaining:
             self.pos += size
-            return
+            return True
         size -= remaining
         self.base += len(self.buf)
         self.buf, self.pos = b"", 0
@@ -143,15 +149,16 @@ class _Reader:
             try:
                 self.stream.seek(size, 1)
                 self.base += size
-                return
+                return self.length is None or self.base <= self.length
             except (OSError, ValueError):
                 self.seekable = False
         while size > 0:
             chunk = self.stream.read(min(_READ_CHUNK, size))
             if not chunk:
-                return
+                return False
             size -= len(chunk)
             self.base += len(chunk)
+        return True
 
 
 def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
@@ -227,5 +234,5 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
                        size if typeflag == REGULAR else 0, linkname, data_offset, ordinal)
         ordinal += 1
         # links, directories and devices carry no data even when size says otherwise
-        if typeflag == REGULAR and padded:
-            reader.skip(padded)
+        if typeflag == REGULAR and padded and not reader.skip(padded):
+            raise CorruptLayer(f"{where}: tar member {name!r} at offset {header_offset} is truncated")

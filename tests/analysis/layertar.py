@@ -76,3 +76,25 @@ def write_layers(directory: Path, *layers: bytes) -> list[Path]:
         path.write_bytes(data)
         paths.append(path)
     return paths
+
+
+def docker_archive(path: Path, layers: list[bytes], instructions: list[str], tag: str = "test:latest") -> Path:
+    """A docker-archive (``docker save`` layout) holding one image made of ``layers``."""
+    import hashlib
+    import json
+
+    diff_ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": text} for text in instructions],
+    }).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    names = [f"{diff_id[7:]}/layer.tar" for diff_id in diff_ids]
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": names}]).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [(config_name, config), *zip(names, layers), ("manifest.json", manifest)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

@@ -195,10 +195,9 @@ def _check_leftovers(store: "Store", problems: list[Problem]) -> None:
             problems.append(Problem(NOTE, f"tmp/{entry.name}", "left by a process that is gone (gc removes it)"))
     for entry in sorted(store.layout.ingest.iterdir()):
         problems.append(Problem(NOTE, f"ingest/{entry.name}", "partial ingest (resumable; gc removes it after a day)"))
-    live: set[str] = set()
-    for query in ("SELECT id FROM images", "SELECT manifest_digest FROM images", "SELECT digest FROM image_layers",
-                  "SELECT digest FROM refs"):
-        live.update(r[0] for r in store.db.execute(query))
+    from engine.store.delete import live_digests
+
+    live = live_digests(store)
     for digest in store.blobs.digests():
         if str(digest) not in live:
             problems.append(Problem(NOTE, str(digest), "blob no image uses (gc removes it)"))

@@ -154,7 +154,7 @@ class Released:
     reclaimed: int = 0
 
 
-def _live_digests(store: "Store") -> set[str]:
+def live_digests(store: "Store") -> set[str]:
     live: set[str] = set()
     queries = ("SELECT id FROM images", "SELECT manifest_digest FROM images", "SELECT digest FROM image_layers",
                "SELECT digest FROM refs")
@@ -173,7 +173,7 @@ def release_unreferenced(store: "Store") -> Released:
     """Delete every blob and snapshot no image or ref needs. Caller holds the exclusive lock."""
     released = Released()
     with transaction(store.db):
-        live = _live_digests(store)
+        live = live_digests(store)
         live_chains = _live_chains(store)
         dead_layers = store.db.execute("SELECT digest FROM layers").fetchall()
         dead_layers = [r[0] for r in dead_layers if r[0] not in live]

@@ -29,6 +29,7 @@ class DfReport:
     images_reclaimable: int = 0   # what ``image prune`` would free (layers only dangling images use)
     blobs_count: int = 0
     blobs_bytes: int = 0          # on disk under blobs/
+    blobs_reclaimable: int = 0    # blobs no image or ref uses (gc frees them)
     snapshots_count: int = 0
     snapshots_bytes: int = 0
     build_cache_count: int = 0    # cache records, once the build engine keeps them
@@ -58,9 +59,15 @@ def disk_usage(store: "Store") -> DfReport:
                                      record.dangling))
     report.images_size = sum(layer_size.get(d, 0) for d in users)
     report.images_reclaimable = sum(layer_size.get(d, 0) for d, who in users.items() if who <= dangling)
+    from engine.store.delete import live_digests
+
+    live = live_digests(store)
     for digest in store.blobs.digests():
+        size = store.blobs.size(digest)
         report.blobs_count += 1
-        report.blobs_bytes += store.blobs.size(digest)
+        report.blobs_bytes += size
+        if str(digest) not in live:
+            report.blobs_reclaimable += size
     for count, total in store.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM snapshots"):
         report.snapshots_count, report.snapshots_bytes = count, total
     return report

@@ -78,7 +78,8 @@ def system_df_command(args, ctx) -> int:
              _percent(report.images_reclaimable, report.images_size)],
             ["Snapshots", str(report.snapshots_count), "0", human_size(report.snapshots_bytes),
              _percent(report.snapshots_bytes, report.snapshots_bytes)],
-            ["Blobs", str(report.blobs_count), "0", human_size(report.blobs_bytes), "0B"],
+            ["Blobs", str(report.blobs_count), "0", human_size(report.blobs_bytes),
+             _percent(report.blobs_reclaimable, report.blobs_bytes)],
             ["Build Cache", str(report.build_cache_count), "0", human_size(report.build_cache_bytes),
              human_size(report.build_cache_bytes)]]
     if args.verbose:

@@ -1,0 +1,33 @@
+"""Several processes using one root at once end with a consistent store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from engine.store import Store
+from tests.conftest import REPO
+
+ROUNDS = 8
+WORKERS = 3
+
+
+def test_parallel_writers_and_deleters_leave_a_consistent_store(root):
+    Store.open(root).close()
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.store.busyworker", str(root), str(w), str(ROUNDS)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for w in range(WORKERS)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err.decode()
+    with Store.open(root) as store:
+        assert [str(p) for p in store.fsck() if p.is_error] == []
+        tags = {t for r in store.images() for t in r.familiar_tags}
+        for w in range(WORKERS):
+            # The last round of each worker is never removed by anyone.
+            assert f"w{w}:{ROUNDS - 1}" in tags
+            image = store.image(f"w{w}:{ROUNDS - 1}")
+            for layer in image.layers():
+                assert store.blobs.verify(layer.digest) == layer.digest
+        store.gc()
+        assert store.fsck() == []

@@ -1,0 +1,70 @@
+"""Snapshots: one complete rootfs per chain ID, built once, verified by fsck, removed with their images."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import StoreError
+from tests.store.images import make_image
+
+
+def tree(path):
+    return {str(p.relative_to(path)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(path.rglob("*"))}
+
+
+def test_snapshot_applies_layers_and_whiteouts(store):
+    image = store.put_image(make_image({"etc/a": b"1", "etc/b": b"2"}, {"etc/a": None, "etc/c": b"3"},
+                                       {"etc/b": b"22"}), tags=["x"])
+    rootfs = store.snapshot(image)
+    assert rootfs.parent.name == image.chain_id.hex and rootfs.is_relative_to(store.root / "snapshots")
+    assert tree(rootfs) == {"etc": None, "etc/b": b"22", "etc/c": b"3"}
+    first = store.snapshot(image, upto_layer=0)
+    assert tree(first) == {"etc": None, "etc/a": b"1", "etc/b": b"2"}
+    chain = store.snapshot_chain(image)
+    assert chain[-1] == rootfs and chain[0] == first and len(chain) == 3
+    assert store.df().snapshots_count == 3 and store.fsck() == []
+
+
+def test_snapshots_are_shared_and_built_once(store):
+    base = make_image({"base": b"b"})
+    one = store.put_image(make_image({"one": b"1"}, base=base), tags=["one"])
+    base_rootfs = store.snapshot(one, upto_layer=0)
+    marker = base_rootfs.parent / "snapshot.json"
+    before = marker.stat().st_ino
+    two = store.put_image(make_image({"two": b"2"}, base=base), tags=["two"])
+    assert tree(store.snapshot(two)) == {"base": b"b", "two": b"2"}
+    assert store.snapshot(two, upto_layer=0) == base_rootfs and marker.stat().st_ino == before
+
+
+def test_tampered_snapshot_is_an_fsck_error(store):
+    image = store.put_image(make_image({"f": b"original"}), tags=["x"])
+    rootfs = store.snapshot(image)
+    (rootfs / "f").write_bytes(b"changed!")
+    errors = [str(p) for p in store.fsck() if p.is_error]
+    assert errors == [f"error: snapshot {image.chain_id}: files changed since it was unpacked (tree digest differs)"]
+
+
+def test_removing_the_image_removes_its_snapshots(store):
+    image = store.put_image(make_image({"f": b"1"}, {"g": b"2"}), tags=["x"])
+    store.snapshot(image)
+    store.remove("x")
+    assert list((store.root / "snapshots").iterdir()) == [] and store.fsck() == []
+
+
+def test_snapshot_kept_by_a_ref_survives_gc(store):
+    image = store.put_image(make_image({"f": b"1"}), tags=["x"])
+    rootfs = store.snapshot(image)
+    store.add_ref("cache:step-1", image.chain_id)
+    store.add_ref("cache:step-1", image.layers()[0].digest)
+    store.remove("x")
+    assert rootfs.is_dir() and store.blobs.has(image.layers()[0].digest)
+    store.drop_refs("cache:step-1")
+    store.gc()
+    assert not rootfs.exists() and not store.blobs.has(image.layers()[0].digest)
+
+
+def test_bad_layer_index(store):
+    image = store.put_image(make_image({"f": b"1"}), tags=["x"])
+    with pytest.raises(StoreError, match="no layer 5"):
+        store.snapshot(image, upto_layer=5)

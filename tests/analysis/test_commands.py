@@ -139,3 +139,27 @@ def test_images_in_the_store_and_oci_layouts(cli, archive, root, tmp_path):
     assert cli("cat", "demo:1", "/etc/app.conf").out == "port = 80\n"
     missing = cli("layers", "nope:1")
     assert missing.code == 1 and "nope" in missing.err
+
+
+def test_files_search_and_sort(cli, archive):
+    rows = json.loads(cli("files", f"docker-archive:{archive}", "--json", "--sort", "size").out)
+    assert [row["path"] for row in rows[:2]] == ["/bin", "/bin/sh"]  # directories sized by their contents
+    assert rows[0]["size"] == 1000
+    found = json.loads(cli("files", f"docker-archive:{archive}", "--json", "--regex", r"release$").out)
+    assert [(row["path"], row["type"], row["mode"], row["uid"], row["size"]) for row in found] == [
+        ("/etc/os-release", "file", "0644", 0, 8)]
+    as_of_1 = cli("files", f"docker-archive:{archive}", "--layer", "1", "--glob", "/var/lib/apt/lists/*")
+    assert as_of_1.out.splitlines()[1].endswith("/var/lib/apt/lists/main")
+    bad = cli("files", f"docker-archive:{archive}", "--regex", "(")
+    assert bad.code == 2 and "--regex" in bad.err
+
+
+def test_zero_user_bytes_json_has_no_infinity(cli, tmp_path):
+    # dive divides its wasted bytes by zero user bytes here
+    path = _archive(tmp_path / "zero.tar", [layer_tar(("f", "a", 5)), layer_tar(("wh", "a"))],
+                    [INSTRUCTIONS[0], "/bin/sh -c rm /a"], "zero:1")
+    result = cli("analyze", f"docker-archive:{path}", "--json")
+    assert result.code == 0, result.err
+    assert "Infinity" not in result.out
+    report = json.loads(result.out)
+    assert report["dive"]["user_wasted_percent"] is None and report["reclaimable_bytes"] == 5

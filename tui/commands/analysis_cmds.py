@@ -8,7 +8,7 @@ and lets IMAGE pick a tag inside it. ``--json`` prints machine output.
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from pathlib import Path
 
 from engine.analysis import analyze as run_analysis
@@ -306,7 +306,9 @@ def analyze_command(args, ctx) -> int:
             "image": image.name,
             "layers": len(analysis.bounds),
             "efficiency": dive.efficiency,
-            "dive": {"wasted_bytes": dive.wasted_bytes, "user_wasted_percent": dive.user_wasted_percent,
+            # dive divides by zero user bytes (a one-layer image) into +Inf; JSON has no Inf, so null
+            "dive": {"wasted_bytes": dive.wasted_bytes,
+                     "user_wasted_percent": dive.user_wasted_percent if math.isfinite(dive.user_wasted_percent) else None,
                      "size_bytes": dive.size_bytes, "user_size_bytes": dive.user_size_bytes,
                      "inefficiencies": [{"path": item.path, "cumulative_size": item.cumulative_size,
                                          "count": item.count} for item in dive.inefficiencies[:top]]},

@@ -161,7 +161,12 @@ class Copy(_CopyLike):
     name: ClassVar[str] = "COPY"
 
     def expand(self, expander: Expander) -> Copy:
-        # --from is never expanded: BuildKit refuses variables there.
+        # BuildKit refuses variables in --from: stages are resolved before any expansion.
+        position = self.flag_positions.get("from", self.position)
+        if self.from_ and expander.word(self.from_, position) != self.from_:
+            raise DockerfileError("variable expansion is not supported for --from, define a new stage with FROM "
+                                  "using ARG from global scope as a workaround", filename=expander.filename,
+                                  line=position.line, column=position.column)
         return replace(self, **self._expand_common(expander))
 
 

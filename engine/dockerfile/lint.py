@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 from engine.dockerfile.args import resolve_global_args
-from engine.errors import DockerfileError
 from engine.dockerfile.instructions import Add, Copy, Dockerfile, Expander, Run, Stage
+from engine.errors import DockerfileError
 
 _INSTALL = re.compile(
     r"\b(npm (install|ci|i)\b|yarn( install)?\b|pnpm (install|i)\b|pip3? install|poetry install|pipenv install"

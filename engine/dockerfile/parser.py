@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from engine.dockerfile.ast import Arg, Directive, DockerfileAST, Flag, Heredoc, Node, Position
-from engine.dockerfile.gotext import is_space, trim_left_space, trim_space
+from engine.dockerfile.gotext import go_quote, is_space, trim_left_space, trim_space
 from engine.dockerfile.shell_lex import ShellLex
 from engine.errors import DockerfileError
 
@@ -517,19 +517,13 @@ def _parse_name_val(rest: str, offset: int, key: str, escape_token: str) -> _Arg
     args: _ArgList = []
     for word, start in words:
         if "=" not in word:
-            raise _ParseError(f"Syntax error - can't find = in {_go_q(word)}. Must be of the form: name=value",
+            raise _ParseError(f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value",
                               offset + start)
         name, value = word.split("=", 1)
         args.append((name, offset + start, None))
         args.append((value, offset + start + len(name) + 1, None))
         args.append(("=", offset + start + len(name), None))
     return args
-
-
-def _go_q(text: str) -> str:
-    from engine.dockerfile.gotext import go_quote
-
-    return go_quote(text)
 
 
 def _parse_env(rest, offset, directives, line_map, base):
@@ -566,10 +560,6 @@ def _parse_string(rest, offset, directives, line_map, base):
     return [(rest, offset, None)], False
 
 
-class _NotStringArray(_ParseError):
-    pass
-
-
 def _reject_constant(name: str):
     raise ValueError(f"invalid JSON constant {name}")
 
@@ -587,7 +577,7 @@ def _parse_json(rest: str, offset: int) -> _ArgList | None:
     if not isinstance(decoded, list):
         return None
     if any(not isinstance(item, str) for item in decoded):
-        raise _NotStringArray("when using JSON array syntax, arrays must be comprised of strings only", offset)
+        raise _ParseError("when using JSON array syntax, arrays must be comprised of strings only", offset)
     # Find where each string starts, for positions.
     args: _ArgList = []
     pos = 1

@@ -188,3 +188,11 @@ def test_maintainer_and_volume_json():
     commands = stage_commands('FROM a\nMAINTAINER Jane <j@x>\nVOLUME ["/v 1", "/v2"]\n')
     assert isinstance(commands[0], Maintainer) and commands[0].maintainer == "Jane <j@x>"
     assert isinstance(commands[1], Volume) and commands[1].volumes == ["/v 1", "/v2"]
+
+
+def test_copy_from_refuses_variables():
+    with pytest.raises(DockerfileError, match="variable expansion is not supported for --from") as info:
+        dispatch("FROM a\nARG S=build\nCOPY --from=$S /x /y\n")
+    assert (info.value.line, info.value.column) == (3, 6)
+    _, _, expanded = dispatch("FROM a\nCOPY --from=build /x /y\n")
+    assert expanded[0].from_ == "build"

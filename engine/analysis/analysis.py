@@ -13,8 +13,8 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 from engine.analysis import tarscan
 from engine.analysis.dive import DiveEfficiency, DiveScore
 from engine.analysis.model import OPAQUE, WHITEOUT, EntryInfo, EntryTable, PathTable, classify
-from engine.analysis.stack import DELETED, LayerChanges, Stack, Superseded
-from engine.errors import LayerlabError, NotFound, UsageError
+from engine.analysis.stack import LayerChanges, Stack, Superseded
+from engine.errors import NotFound, UsageError
 
 
 @dataclass
@@ -189,8 +189,6 @@ def _read_layer(index: int, source: LayerSource, paths: PathTable, entries: Entr
     where = source.label or f"layer {index}"
     try:
         stream = source.open()
-    except LayerlabError:
-        raise
     except OSError as error:
         raise NotFound(f"{where}: cannot open the layer: {error}") from None
     intern, add = paths.intern, entries.add
@@ -231,5 +229,4 @@ def analyze(sources: Sequence[LayerSource], *, base_layers: int | None = None) -
     return ImageAnalysis(list(sources), paths, entries, bounds, changes, stack, superseded, dive.result(), base_layers)
 
 
-__all__ = ["LayerSource", "LayerSummary", "Change", "ImageAnalysis", "StackedTree", "analyze", "DELETED",
-           "entry_json"]
+__all__ = ["LayerSource", "LayerSummary", "Change", "ImageAnalysis", "StackedTree", "analyze", "entry_json"]

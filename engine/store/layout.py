@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,14 +94,14 @@ class RootLock:
 
     A deleter must not remove a blob that a concurrent writer found present
     and is about to reference; holding the shared lock from the first blob
-    check to the metadata commit closes that window. Re-entrant per process.
+    check to the metadata commit closes that window. Re-entrant per thread;
+    each thread opens its own descriptor, so threads exclude each other just
+    as processes do.
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self._fd: int | None = None
-        self._depth = 0
-        self._mode = 0
+        self._local = threading.local()
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -114,15 +115,17 @@ class RootLock:
 
     @contextmanager
     def _hold(self, mode: int) -> Iterator[None]:
-        if self._depth and (self._mode == fcntl.LOCK_EX or mode == self._mode):
-            self._depth += 1
+        state = self._local
+        depth = getattr(state, "depth", 0)
+        if depth and (state.mode == fcntl.LOCK_EX or mode == state.mode):
+            state.depth += 1
             try:
                 yield
             finally:
-                self._depth -= 1
+                state.depth -= 1
             return
-        if self._depth:
-            # Upgrading shared -> exclusive in one process would deadlock with a peer doing the same.
+        if depth:
+            # Upgrading shared -> exclusive would deadlock with a peer doing the same.
             raise StoreError("internal: cannot take the exclusive store lock while holding the shared one")
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -130,12 +133,11 @@ class RootLock:
         except BaseException:
             os.close(fd)
             raise
-        self._fd, self._mode, self._depth = fd, mode, 1
+        state.mode, state.depth = mode, 1
         try:
             yield
         finally:
-            self._depth = 0
-            self._fd = None
+            state.depth = 0
             os.close(fd)  # closing releases the flock
 
 

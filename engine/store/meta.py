@@ -15,6 +15,7 @@ Schema (version 2)::
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -83,10 +84,19 @@ CREATE TABLE IF NOT EXISTS refs(
 """
 
 
+class StoreConnection(sqlite3.Connection):
+    """A connection that threads may share: transactions are serialized by ``tx_lock``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tx_lock = threading.RLock()
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating) the metadata database."""
     try:
-        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False,
+                             factory=StoreConnection)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout = 60000")
         db.execute("PRAGMA journal_mode = WAL")
@@ -120,14 +130,21 @@ def _version(db: sqlite3.Connection) -> int:
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any error. Nested use joins the outer one."""
-    if db.in_transaction:
-        yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any error. Nested use joins the outer one.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so two processes
+    never both read-then-write and deadlock; ``busy_timeout`` makes the
+    second one wait instead of failing.
+    """
+    lock = getattr(db, "tx_lock", None) or threading.RLock()
+    with lock:
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

@@ -86,7 +86,7 @@ class LayerlabApp(App[None]):
         if self.catalog is not None and self.catalog.watch_path() is not None:
             self.watch_store(self.catalog.watch_path())
         if self.context is not None:
-            self.sub_title = str(self.context)
+            self.sub_title = self.context.name
             self.read_dockerfile(())
             if self.watch_context:
                 self.context_watcher = self.watch_context_dir(self.context)

@@ -180,7 +180,8 @@ class EngineEventBridge:
             case events.BuildStarted():
                 return BuildStarted(event.target or event.context)
             case events.StepStarted(step=step):
-                return StepStarted(step.index, step.line, step.instruction)
+                line = getattr(step, "dockerfile_line", None) or getattr(step, "line", 0)
+                return StepStarted(step.index, line, step.instruction)
             case events.StepCached(step=step):
                 return StepCached(step.index, event.reason)
             case events.StepRebuilt(step=step):

@@ -70,6 +70,31 @@ def app_image(base: ConfigImage) -> ConfigImage:
     return ConfigImage(config.to_bytes(), layers)
 
 
+def plain_base() -> ConfigImage:
+    """A tiny base made only of fixed bytes, so screenshots are the same on every machine."""
+    layer = BytesLayer(layer_tar({"bin/sh": b"\x7fELF" + bytes(2000), "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n",
+                                  "etc/os-release": b'NAME="plain"\n'}, dirs=("bin", "etc")))
+    config = ImageConfig.from_dict({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [str(layer.diff_id)]},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD rootfs.tar /"},
+                    {"created": "2024-01-01T00:00:00Z", "created_by": 'CMD ["sh"]', "empty_layer": True}],
+    })
+    return ConfigImage(config.to_bytes(), (layer,))
+
+
+@pytest.fixture
+def plain_catalog(root: Path):
+    """A store holding only machine-independent images (for SVG snapshots)."""
+    store = open_store(root)
+    base = plain_base()
+    store.put_image(base, tags=["plain:1"])
+    store.put_image(app_image(base), tags=["demo/app:1.0"])
+    yield StoreCatalog(store, root)
+    store.close()
+
+
 @pytest.fixture
 def store(root: Path):
     store = open_store(root)

@@ -89,8 +89,7 @@ async def test_engine_events_through_the_bridge_and_log_flood(make_app, context:
     async with app.run_test(size=SIZE, message_hook=count_pending) as pilot:
         panel = app.query_one(BuildPanel)
         bridge = EngineEventBridge(panel)
-        step = events.StepRef(index=2, stage="", position=2, stage_steps=3,
-                              instruction="COPY hello.txt /hello.txt", line=2)
+        step = events.StepRef(2, "", 2, 3, "COPY hello.txt /hello.txt", 2)  # index, stage, [2/3], text, line
         bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
         bridge(events.StepStarted(step))
         for number in range(3000):

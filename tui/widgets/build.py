@@ -120,7 +120,7 @@ class BuildPanel(Vertical):
     def show_dockerfile(self, path: Path, text: str) -> None:
         self.dockerfile_path = path
         self.dockerfile_text = text
-        self.query_one("#build-title", Label).update(f"{path}")
+        self.query_one("#build-title", Label).update(f"{path.parent.name}/{path.name}")
         self.redraw()
 
     @on(DockerfileChanged)

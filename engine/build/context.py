@@ -32,9 +32,11 @@ from engine.errors import BuildError, NotFound, StoreError
 Excluder = Callable[[str], bool]
 """Takes a context-relative posix path; True means excluded (.dockerignore).
 
-If the excluder has a true ``has_exceptions`` attribute (``!pattern`` lines),
-excluded directories are still walked so that re-included files are found,
-as the docker client does when it tars a context.
+A ``.dockerignore`` ``Matcher`` (with ``matches`` and
+``excludes_dir_entirely``) is accepted as is. A plain callable with a true
+``has_exceptions`` attribute (``!pattern`` lines) has its excluded
+directories walked anyway, so that re-included files are found, as the
+docker client does when it tars a context.
 """
 
 _CHUNK = 1 << 20
@@ -193,11 +195,8 @@ class BuildContext:
 
     # -- walking ---------------------------------------------------------------
 
-    def _excluded(self, rel: str) -> bool:
-        return self._excluder is not None and bool(self._excluder(rel))
-
     def _walk(self) -> None:
-        descend_excluded = bool(getattr(self._excluder, "has_exceptions", False))
+        excluded, prune = _exclusion_rules(self._excluder)
         pending = [("", str(self.root))]
         while pending:
             prefix, directory = pending.pop()
@@ -207,13 +206,11 @@ class BuildContext:
                 raise BuildError(f"{directory}: cannot read build context: {error.strerror}") from error
             for entry in entries:
                 rel = prefix + entry.name
-                excluded = self._excluded(rel)
-                is_dir = entry.is_dir(follow_symlinks=False)
-                if excluded and not (is_dir and descend_excluded):
-                    continue
-                if is_dir:
+                if entry.is_dir(follow_symlinks=False):
+                    if prune(rel):
+                        continue
                     pending.append((rel + "/", entry.path))
-                if excluded:
+                if excluded(rel):
                     continue
                 st = entry.stat(follow_symlinks=False)
                 kind = _KINDS.get(stat.S_IFMT(st.st_mode))
@@ -351,14 +348,68 @@ class BuildContext:
     def _one_source(self, rel: str) -> tuple[str, dict[str, FileEntry]]:
         if rel != "." and self._stats[rel].kind != "dir":
             entry = self.entry(rel)
-            return "file:" + entry.checksum, {rel: entry}
+            return "file:" + self._followed_checksum(rel), {rel: entry}
         if rel == ".":
             tree = list(self.paths)
         else:
             prefix = rel + "/"
             tree = [rel] + [p for p in self.paths if p.startswith(prefix)]
         entries = self.entries(tree)
-        return _hash_strings("dir", sorted(e.checksum for e in entries.values())), entries
+        return _hash_strings("dir", sorted(self._followed_checksum(p) for p in tree)), entries
+
+    def _followed_checksum(self, rel: str) -> str:
+        # The classic builder names a symlink in a COPY digest by the file it
+        # points to inside the context (or by its own path when that is absent).
+        if self._stats[rel].kind != "symlink":
+            return self._checksums[rel]
+        target = self._resolve_in_scope(rel)
+        if target is None or target not in self._stats:
+            return rel
+        self._ensure_checksums([target])
+        return self._checksums[target]
+
+    def _resolve_in_scope(self, rel: str) -> str | None:
+        """Follow symlinks with the context as root: ``..`` and absolute targets stay inside."""
+        parts = rel.split("/")
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = "/".join([*resolved, part])
+            st = self._stats.get(candidate)
+            if st is None or st.kind != "symlink":
+                resolved.append(part)
+                continue
+            hops += 1
+            if hops > 255:
+                return None
+            link = os.readlink(self.root / candidate)
+            if link.startswith("/"):
+                resolved = []
+            parts = link.split("/") + parts
+        return "/".join(resolved) or "."
+
+
+def _exclusion_rules(excluder) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
+    """(is this path excluded?, may the walk skip this whole directory?)
+
+    Takes a plain callable or a .dockerignore matcher with ``matches`` and
+    ``excludes_dir_entirely``. Without the latter, an excluded directory is
+    skipped unless the excluder has exception (``!``) patterns.
+    """
+    if excluder is None:
+        return (lambda rel: False), (lambda rel: False)
+    excluded = getattr(excluder, "matches", None) or excluder
+    prune = getattr(excluder, "excludes_dir_entirely", None)
+    if prune is None:
+        prune = (lambda rel: False) if getattr(excluder, "has_exceptions", False) else excluded
+    return excluded, prune
 
 
 def _capability(path: Path) -> bytes | None:

@@ -17,11 +17,23 @@ from engine.errors import BuildError, NotFound
 DOCKER_FILE_A = "file:00ec16333078d287782d462baefc8bb9eb0231dc3aefba3ca3e2f7e5cf0cadda"
 DOCKER_MULTI = "multi:c4017fd9e55b9bdbe06f01b3e104849fab6c6cd1ea1ca9a9f5789fa395f83375"
 DOCKER_FILE_ONE = "file:30b2e907f14329331e537ccdcbb6f4755726b3ca6f0559eb76931ce1c4c8f888"
+DOCKER_DIR_SRC = "dir:5e08658e90821ded57cd8e8dccffa92034588c1722e12c6a74121f08b1fa62c9"
+DOCKER_DIR_ALL = "dir:79a2e58e89440890f2dc738924e5b55d4af6cf106be59870c9497d3104e5a456"
+REFERENCE_DOCKERFILE = """FROM scratch
+COPY a.txt /app/
+COPY --chown=1:2 a.txt /b
+COPY src /src
+COPY . /all/
+COPY a.txt src/one /m/
+COPY src/o* /w/
+"""
 
 
 def make_reference_context(root: Path) -> Path:
     (root / "src" / "sub").mkdir(parents=True)
     (root / "a.txt").write_text("hello\n")
+    (root / "Dockerfile").write_text(REFERENCE_DOCKERFILE)
+    (root / "Dockerfile").chmod(0o644)
     (root / "src" / "one").write_text("x")
     (root / "src" / "empty").write_text("")
     (root / "src" / "link").symlink_to("one")
@@ -34,13 +46,28 @@ def make_reference_context(root: Path) -> Path:
     return root
 
 
-def test_file_and_multi_digests_match_docker(tmp_path):
+def test_file_dir_and_multi_digests_match_docker(tmp_path):
     ctx = BuildContext(make_reference_context(tmp_path), owner="root")
     assert ctx.sources(["a.txt"]).digest == DOCKER_FILE_A
     assert ctx.sources(["./a.txt"]).digest == DOCKER_FILE_A
     assert ctx.sources(["/a.txt"]).digest == DOCKER_FILE_A
     assert ctx.sources(["a.txt", "src/one"]).digest == DOCKER_MULTI
     assert ctx.sources(["src/o*"]).digest == DOCKER_FILE_ONE
+    # directories (with a symlink, named by the file it points to) and the whole context
+    assert ctx.sources(["src"]).digest == DOCKER_DIR_SRC
+    assert ctx.sources(["."]).digest == DOCKER_DIR_ALL
+
+
+def test_symlinks_resolve_inside_the_context(tmp_path):
+    (tmp_path / "real").write_text("r")
+    (tmp_path / "abs").symlink_to("/real")
+    (tmp_path / "up").symlink_to("../../real")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    ctx = BuildContext(tmp_path)
+    real = ctx.sources(["real"]).digest
+    assert ctx.sources(["abs"]).digest == real and ctx.sources(["up"]).digest == real
+    assert ctx.sources(["dangling"]).digest == "file:dangling"
+    assert ctx.sources(["abs"]).files["abs"].link == "/real"
 
 
 def test_directory_source_covers_its_tree_including_itself(tmp_path):
@@ -51,7 +78,7 @@ def test_directory_source_covers_its_tree_including_itself(tmp_path):
     assert source.files["src/link"].kind == "symlink" and source.files["src/link"].link == "one"
     assert source.files["src/sub"].mode == 0o750
     whole = ctx.sources(["."])
-    assert set(whole.files) == {"a.txt", "src", "src/empty", "src/link", "src/one", "src/sub"}
+    assert set(whole.files) == {"Dockerfile", "a.txt", "src", "src/empty", "src/link", "src/one", "src/sub"}
     # a change deep in the tree changes the directory digest
     (tmp_path / "src" / "sub").chmod(0o755)
     assert BuildContext(tmp_path).sources(["src"]).digest != source.digest
@@ -208,3 +235,14 @@ def test_racy_entries_are_not_trusted(tmp_path):
 def test_missing_context_is_reported(tmp_path):
     with pytest.raises(NotFound, match="not a directory"):
         BuildContext(tmp_path / "nope")
+
+
+def test_dockerignore_matcher_is_accepted_as_is(tmp_path):
+    from engine.dockerfile.dockerignore import Matcher
+
+    for name in ("app.py", "build/out.o", "build/keep.txt", "logs/a.log", "deep/x/y.log"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    matcher = Matcher(["build", "!build/keep.txt", "logs", "**/*.log"])
+    ctx = BuildContext(tmp_path, excluder=matcher)
+    assert set(ctx.paths) == {"app.py", "build/keep.txt", "deep", "deep/x"}

@@ -347,15 +347,20 @@ class BuildContext:
 
     def _one_source(self, rel: str) -> tuple[str, dict[str, FileEntry]]:
         if rel != "." and self._stats[rel].kind != "dir":
-            entry = self.entry(rel)
-            return "file:" + self._followed_checksum(rel), {rel: entry}
-        if rel == ".":
-            tree = list(self.paths)
+            tree = [rel]
+            self._ensure_checksums(tree)
+            digest = "file:" + self._followed_checksum(rel)
         else:
-            prefix = rel + "/"
-            tree = [rel] + [p for p in self.paths if p.startswith(prefix)]
-        entries = self.entries(tree)
-        return _hash_strings("dir", sorted(self._followed_checksum(p) for p in tree)), entries
+            if rel == ".":
+                tree = list(self.paths)
+            else:
+                prefix = rel + "/"
+                tree = [rel] + [p for p in self.paths if p.startswith(prefix)]
+            self._ensure_checksums(tree)
+            digest = _hash_strings("dir", sorted(self._followed_checksum(p) for p in tree))
+        # a symlink's target feeds the digest, so it belongs with the files a miss is explained by
+        targets = [self._resolve_in_scope(p) for p in tree if self._stats[p].kind == "symlink"]
+        return digest, self.entries(dict.fromkeys(tree + [t for t in targets if t in self._stats and t != "."]))
 
     def _followed_checksum(self, rel: str) -> str:
         # The classic builder names a symlink in a COPY digest by the file it

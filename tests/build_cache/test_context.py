@@ -68,6 +68,7 @@ def test_symlinks_resolve_inside_the_context(tmp_path):
     assert ctx.sources(["abs"]).digest == real and ctx.sources(["up"]).digest == real
     assert ctx.sources(["dangling"]).digest == "file:dangling"
     assert ctx.sources(["abs"]).files["abs"].link == "/real"
+    assert set(ctx.sources(["abs"]).files) == {"abs", "real"}
 
 
 def test_directory_source_covers_its_tree_including_itself(tmp_path):

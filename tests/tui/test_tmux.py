@@ -1,0 +1,91 @@
+"""The real program in a real terminal: tmux runs `layerlab tui`, we type and read the screen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.peers import need_program
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Tmux:
+    def __init__(self, tmux: str, socket: str) -> None:
+        self.tmux = tmux
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    def alive(self) -> bool:
+        return subprocess.run([self.tmux, "-L", self.socket, "has-session", "-t", "app"],
+                              capture_output=True).returncode == 0
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path):
+    session = Tmux(need_program("tmux"), f"layerlab-test-{uuid.uuid4().hex[:8]}")
+    yield session
+    subprocess.run([session.tmux, "-L", session.socket, "kill-server"], capture_output=True)
+
+
+def test_real_app_in_tmux(tmux: Tmux, plain_catalog, root: Path, tmp_path: Path):
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color", "PYTHONPATH": str(REPO)}
+    exports = " ".join(f"{key}={value}" for key, value in env.items())
+    command = f"cd {REPO} && env {exports} {sys.executable} -m tui.cli --root {root} tui --theme light"
+    tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+    screen = tmux.wait_for("demo/app")
+    assert "plain" in screen and "2 of 2 images" in screen
+    tmux.run("send-keys", "-t", "app", "/")
+    time.sleep(0.5)  # focus moves to the filter on the next refresh, as it would for a person typing
+    tmux.run("send-keys", "-t", "app", "plain", "Enter")
+    screen = tmux.wait_for("1 of 2 images")
+    assert "demo/app" not in screen.split("Repository", 1)[1]
+    tmux.run("send-keys", "-t", "app", "Enter")
+    screen = tmux.wait_for("ADD rootfs.tar /")
+    assert "plain:1: 1 layers" in screen
+    tmux.run("send-keys", "-t", "app", "?")
+    tmux.wait_for("images.remove")
+    tmux.run("send-keys", "-t", "app", "Escape")
+    time.sleep(0.5)  # a lone Escape, not the start of alt+q
+    assert "images.remove" not in tmux.screen()
+    tmux.run("send-keys", "-t", "app", "q")
+    # The session ends when the program exits.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and tmux.alive():
+        time.sleep(0.2)
+    assert not tmux.alive()
+
+
+def test_bare_layerlab_opens_the_app(tmux: Tmux, plain_catalog, root: Path, tmp_path: Path):
+    command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
+               f"{sys.executable} -m tui.cli --root {root}")
+    tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+    screen = tmux.wait_for("2 of 2 images")
+    assert "Images" in screen and "Build" in screen
+    tmux.run("send-keys", "-t", "app", "q")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and tmux.alive():
+        time.sleep(0.2)
+    assert not tmux.alive()

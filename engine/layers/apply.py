@@ -242,20 +242,26 @@ class _Applier:
         self.added_ancestors: set[str] = set()
         self.dir_mtimes: list[tuple[str, int]] = []
 
-    def apply(self, archive: tarfile.TarFile | None) -> None:
-        for member in iter_tar_members(archive):
-            self.stats.entries += 1
-            path = clean_name(member.name)
-            if not path:
-                continue  # the root itself: the target keeps its own metadata, as in Docker
-            whiteout = split_whiteout(path)
-            if whiteout is not None:
-                self._whiteout(path, *whiteout)
-                continue
-            try:
-                self._entry(archive, member, path)
-            except OSError as error:
-                raise LayerError(f"entry {member.name!r}: {error.strerror or error}") from None
+    def apply(self, stream: BinaryIO) -> None:
+        last = None
+        try:
+            archive = open_tar_stream(stream)
+            for member in iter_tar_members(archive):
+                last = member.name
+                self._member(archive, member)
+            last = ""
+            # the rest (end-of-archive blocks, padding) still belongs to the diff ID,
+            # and reading to the end is what checks a compressed stream's trailer
+            while stream.read(_COPY_CHUNK):
+                pass
+        except (CorruptLayer, LayerTooLarge) as error:
+            if "entry" in str(error):
+                raise
+            # the decoder does not know which entry it was reading: say so here
+            where = ("before the first entry" if last is None else "after the last entry" if last == ""
+                     else f"at entry {last!r}")
+            raise type(error)(f"{error} ({where})") from None
+    def finish(self) -> None:
         for path, mtime in reversed(self.dir_mtimes):
             located = self.dirs.parent_of(path, create=False, entry=path)
             if located is not None:
@@ -263,6 +269,20 @@ class _Applier:
                     os.utime(located[1], ns=(mtime * 10**9, mtime * 10**9), dir_fd=located[0], follow_symlinks=False)
                 except FileNotFoundError:
                     pass
+
+    def _member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.stats.entries += 1
+        path = clean_name(member.name)
+        if not path:
+            return  # the root itself: the target keeps its own metadata, as in Docker
+        try:
+            whiteout = split_whiteout(path)
+            if whiteout is not None:
+                self._whiteout(path, *whiteout)
+            else:
+                self._entry(archive, member, path)
+        except OSError as error:
+            raise LayerError(f"entry {member.name!r}: {error.strerror or error}") from None
 
     # --- whiteouts --------------------------------------------------------------
 
@@ -450,11 +470,8 @@ def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT
     stream = io.BufferedReader(metered, _COPY_CHUNK)
     applier = _Applier(target, allow_devices)
     try:
-        applier.apply(open_tar_stream(stream))
-        # the rest (end-of-archive blocks, padding) still belongs to the diff ID,
-        # and reading to the end is what checks a compressed stream's trailer
-        while stream.read(_COPY_CHUNK):
-            pass
+        applier.apply(stream)
+        applier.finish()
     finally:
         applier.dirs.close()
     applier.stats.tar_size = metered.hasher.size

@@ -43,6 +43,7 @@ def place(tmp_path: Path):
     target.mkdir()
     outside.mkdir()
     (outside / "file").write_bytes(b"secret")
+    (outside / "passwd").write_bytes(b"decoy")
     (outside / "dir").mkdir()
     before = snapshot(outside)
     passwd_before = hashlib.sha256(HOST_PASSWD.read_bytes()).hexdigest() if HOST_PASSWD.exists() else None
@@ -78,9 +79,16 @@ def test_absolute_name_lands_inside_the_target(place: Place):
     assert not Path("/abs/path").exists()
 
 
-def test_symlink_to_host_etc_then_write_through_it_stays_inside(place: Place):
-    place.apply(tar_bytes(link_("link", "/etc"), file_("link/passwd", b"root::0:0::/:/bin/sh\n")))
-    assert (place.target / "etc/passwd").read_bytes() == b"root::0:0::/:/bin/sh\n"
+def test_symlink_to_an_absolute_dir_then_write_through_it_stays_inside(place: Place):
+    # the shape of "link -> /etc, then link/passwd", aimed at a decoy: a broken
+    # implementation run as root must not be able to damage the host's /etc
+    place.apply(tar_bytes(link_("link", str(place.outside)), file_("link/passwd", b"root::0:0::/:/bin/sh\n")))
+    assert (place.target / str(place.outside).lstrip("/") / "passwd").read_bytes() == b"root::0:0::/:/bin/sh\n"
+    assert os.readlink(place.target / "link") == str(place.outside)
+
+
+def test_symlink_to_etc_is_kept_as_data(place: Place):
+    place.apply(tar_bytes(link_("link", "/etc")))
     assert os.readlink(place.target / "link") == "/etc"
 
 

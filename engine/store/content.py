@@ -8,11 +8,12 @@ partial blob. Partial writes can be resumed by a ref name (``Ingest``).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from engine.errors import DigestMismatch, NotFound, StoreError
+from engine.errors import DigestMismatch, NotFound
 from engine.oci.digest import CHUNK, Digest, Hasher
 from engine.store.layout import Layout, RootLock, fsync_dir
 
@@ -83,8 +84,6 @@ class ContentStore:
                 temp.unlink(missing_ok=True)
 
     def ingest_bytes(self, data: bytes, expected: Digest | None = None, *, what: str = "blob") -> Digest:
-        import io
-
         return self.ingest(io.BytesIO(data), expected, len(data), what=what)
 
     def _commit(self, temp: Path, hasher: Hasher, expected: Digest | None, size: int | None, what: str) -> Digest:

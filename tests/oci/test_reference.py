@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, strategies as st
 
 from engine.errors import InvalidReference
 from engine.reference import Reference
@@ -56,3 +57,18 @@ def test_invalid_references_name_the_text(text, says):
     with pytest.raises(InvalidReference) as info:
         Reference.parse(text)
     assert says in str(info.value)
+
+
+_component = st.from_regex(r"[a-z0-9]{1,5}(?:[._-][a-z0-9]{1,4})?", fullmatch=True)
+
+
+@given(domain=st.sampled_from(["", "localhost:5000/", "registry.example.com/", "docker.io/"]),
+       path=st.lists(_component, min_size=1, max_size=3),
+       tag=st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True))
+def test_parse_of_printed_forms_round_trips(domain, path, tag):
+    # docker.io/a.b/c displays as "a.b/c", which reads back as registry a.b: ambiguous in Docker too.
+    assume(not (domain == "docker.io/" and len(path) > 1 and "." in path[0]))
+    ref = Reference.parse(f"{domain}{'/'.join(path)}:{tag}")
+    assert Reference.parse(str(ref)) == ref
+    assert Reference.parse(ref.familiar) == ref
+    assert ref.tag == tag

@@ -6,6 +6,9 @@ import os
 import sqlite3
 import stat
 
+import pytest
+
+from engine.errors import StoreError
 from engine.store import Store
 from tests.store.images import make_image
 
@@ -81,10 +84,6 @@ def test_live_process_temp_files_are_left_alone(store):
 
 def test_corrupt_database_is_reported_as_store_error(root):
     (root / "meta.db").write_bytes(b"this is not sqlite" * 100)
-    import pytest
-
-    from engine.errors import StoreError
-
     with pytest.raises(StoreError, match="meta.db"):
         Store.open(root)
 

@@ -91,3 +91,20 @@ def test_corrupt_database_is_reported_as_store_error(root):
 def test_blob_files_are_read_only(store):
     digest = store.blobs.ingest_bytes(b"x")
     assert stat.S_IMODE(os.stat(store.blobs.path(digest)).st_mode) == 0o444
+
+
+def test_root_that_is_a_file_is_a_store_error(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(StoreError, match=str(path)):
+        Store.open(path)
+
+
+def test_newer_schema_is_refused(root):
+    Store.open(root).close()
+    db = sqlite3.connect(root / "meta.db")
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store.open(root)

@@ -99,7 +99,10 @@ class _TargetDirs:
     """
 
     def __init__(self, target: Path):
-        self.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as error:
+            raise LayerError(f"{target}: cannot open the target directory: {error.strerror}") from None
         self._cache: dict[str, tuple[int, tuple[str, ...]]] = {"": (self.root_fd, ())}
         self._owned: set[int] = set()
         self._stale = False
@@ -465,7 +468,10 @@ def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT
     truncated or undecodable data; each message is one line naming the entry.
     """
     target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LayerError(f"{target}: cannot create the target directory: {error.strerror}") from None
     metered = _MeteredReader(open_decompressed(blob), max_uncompressed)
     stream = io.BufferedReader(metered, _COPY_CHUNK)
     applier = _Applier(target, allow_devices)

@@ -50,6 +50,11 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
     def readinto(self, buffer) -> int:
         if self._head:
             n = min(len(buffer), len(self._head))
@@ -78,6 +83,11 @@ class _ZstdReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._source.close()
+        super().close()
 
     def readinto(self, buffer) -> int:
         while not self._pending and not self._done:
@@ -113,9 +123,16 @@ class _ZstdReader(io.RawIOBase):
 class _CorruptionMapped(io.RawIOBase):
     """Turns a decoder's own exceptions into ``CorruptLayer`` with the format named."""
 
-    def __init__(self, kind: str, stream: BinaryIO):
+    def __init__(self, kind: str, stream: BinaryIO, source: BinaryIO):
         self._kind = kind
         self._stream = stream
+        self._source = source
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+            self._source.close()
+        super().close()
 
     def readable(self) -> bool:
         return True
@@ -136,7 +153,8 @@ class _CorruptionMapped(io.RawIOBase):
 def open_decompressed(blob: BinaryIO) -> BinaryIO:
     """A streaming reader of ``blob``'s uncompressed bytes, whatever the compression.
 
-    Reads only forward, so ``blob`` may be a pipe or a socket.
+    Reads only forward, so ``blob`` may be a pipe or a socket. Closing the
+    reader closes ``blob`` too.
     """
     head = _read_exactly_up_to(blob, HEAD_SIZE)
     kind = detect(head)
@@ -151,7 +169,7 @@ def open_decompressed(blob: BinaryIO) -> BinaryIO:
         decoder = lzma.LZMAFile(source, mode="rb")
     else:
         decoder = _ZstdReader(source)
-    return io.BufferedReader(_CorruptionMapped(kind, decoder), CHUNK)
+    return io.BufferedReader(_CorruptionMapped(kind, decoder, source), CHUNK)
 
 
 def _read_exactly_up_to(stream: BinaryIO, size: int) -> bytes:

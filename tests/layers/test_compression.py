@@ -74,3 +74,11 @@ def test_short_blobs_and_unknown_kinds():
 def test_empty_blob_is_an_empty_layer(tmp_path: Path):
     stats = apply_layer(io.BytesIO(b""), tmp_path / "t")
     assert stats.entries == 0 and list((tmp_path / "t").iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_closing_the_reader_closes_the_blob(kind: str):
+    blob = io.BytesIO(COMPRESSORS[kind](RAW))
+    with open_decompressed(blob) as reader:
+        assert reader.read(10) == RAW[:10]
+    assert blob.closed

@@ -91,6 +91,11 @@ def test_multi_layer_docker_image_loads_with_same_id(docker, docker_busybox, cli
     assert str(ours.id) == docker_id and [str(l.diff_id) for l in ours.layers()] == docker_layers
     history = cli("history", "-q", tag).out.split()
     assert len(history) == len(json.loads(ours.config.raw)["history"])
+    # SIZE columns as Docker prints them: file contents, not tar lengths
+    sizes = "--format", "{{.Size}}"
+    assert cli("history", *sizes, tag).out.split() == docker.run("history", *sizes, tag).stdout.decode().split()
+    assert (cli("images", *sizes, tag).out.split()
+            == docker.run("images", *sizes, tag).stdout.decode().split())
 
 
 def test_skopeo_and_umoci_accept_our_oci_layout(cli, store, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tui.commands._image_group import add_both
+from engine.oci.config import parse_time
 from tui.output import created_since, format_rows, human_size
 
 DEFAULT_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
@@ -56,9 +57,8 @@ def history_rows(store, image, *, no_trunc: bool, human: bool, now: datetime | N
         size = 0
         if layer_index is not None and layer_index < len(layers):
             layer = layers[layer_index]
-            size = getattr(layer, "uncompressed_size", layer.size)
-        from engine.oci.config import parse_time
-
+            # Docker's SIZE is the layer's file contents, not its tar length.
+            size = getattr(layer, "content_size", layer.size)
         created = parse_time(entry.created)
         created_by = entry.created_by if no_trunc else _ellipsis(entry.created_by, CREATED_BY_WIDTH)
         rows.append({

@@ -10,7 +10,8 @@ Checks, in order:
    its layer rows in order, and their chain IDs are right; manifest blob
    present, parses, names this config and these layer blobs; parent exists.
 5. Every snapshot: recorded ones exist, have ``snapshot.json`` and ``rootfs/``,
-   and the tree still hashes to the digest written when it was made;
+   the tree's shape still matches the digest written when it was made, and
+   its files equal a fresh unpack of its layer over its parent;
    directories with no record are noted.
 6. Leftovers: scratch under ``tmp/`` from processes that are gone, partial
    ingests, unreferenced blobs. These are *notes* (``gc`` / ``system prune``
@@ -163,7 +164,9 @@ def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) 
 
 
 def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
-    from engine.store.snapshots import MARKER, ROOTFS, read_marker, tree_digest
+    from engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
+
+    hashed: dict = {}  # content hashes by inode: snapshots share files by hard link
 
     recorded = {r[0] for r in store.db.execute("SELECT chain_id FROM snapshots")}
     on_disk = {f"sha256:{p.name}" for p in store.layout.snapshots.iterdir()}
@@ -182,8 +185,10 @@ def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
             continue
         if marker.get("chain_id") != chain:
             problems.append(Problem(ERROR, subject, f"{MARKER} names chain {marker.get('chain_id')}"))
-        actual = tree_digest(path / ROOTFS)
-        if actual != marker.get("tree_digest"):
+        changed = tree_digest(path / ROOTFS, contents=False) != marker.get("tree_digest")
+        if not changed and chain in recorded:
+            changed = rebuilt_matches(store, Digest.parse(chain), hashed) is False
+        if changed:
             problems.append(Problem(ERROR, subject, "files changed since it was unpacked (tree digest differs)"))
         if chain not in recorded:
             problems.append(Problem(NOTE, subject, "complete but unrecorded (gc removes it unless an image uses it)"))

@@ -6,6 +6,14 @@ its whiteouts), so one directory is a complete view: a read-only lowerdir
 for overlayfs, or a tree to explore. Each is built under ``tmp/``, gets its
 ``snapshot.json`` (with a digest of the tree) written last, then is renamed
 into place, so a snapshot directory either is complete or does not exist.
+
+The parent is copied as a farm of hard links, so a snapshot costs one inode
+operation per file, not a copy of every byte. That is safe because nothing
+ever writes into a snapshot file in place: ``apply_layer`` unlinks whatever
+sits at an entry's name before writing it (a new inode), and overlayfs copies
+a lower file up before changing it. The marker's digest covers the tree's
+shape (paths, types, modes, owners, sizes, link targets) so building a
+snapshot reads no file contents; ``fsck`` checks contents by rebuilding.
 """
 
 from __future__ import annotations
@@ -61,21 +69,70 @@ def _complete(store: "Store", chain_id: Digest) -> bool:
     return (store.layout.snapshot(chain_id) / MARKER).is_file()
 
 
-def _build(store: "Store", layer, parent: Digest | None) -> None:
+def _unpack(store: "Store", open_blob, parent: Digest | None, rootfs: Path) -> None:
+    """The parent snapshot's tree (hard links) with the layer ``open_blob()`` reads applied, at ``rootfs``."""
     from engine.layers.apply import apply_layer  # imported here so fsck and gc work without it loaded
 
+    if parent is None:
+        rootfs.mkdir()
+    else:
+        _copy_tree(store.layout.snapshot(parent) / ROOTFS, rootfs)
+    with open_blob() as blob:
+        apply_layer(blob, rootfs)
+
+
+def rebuilt_matches(store: "Store", chain_id: Digest, hashed: dict) -> bool | None:
+    """Whether the snapshot's files equal a fresh unpack of its layer over its parent (None: cannot tell).
+
+    The parent is trusted here: fsck checks it on its own, and a file that
+    came from a lower layer is shared by hard link, so a change to it shows
+    at the snapshot whose layer wrote it.
+    """
+    row = store.db.execute("SELECT parent, diff_id FROM snapshots WHERE chain_id=?", (str(chain_id),)).fetchone()
+    if row is None:
+        return None
+    parent = Digest.parse(row[0]) if row[0] else None
+    blob = store.db.execute("SELECT digest FROM layers WHERE diff_id=? LIMIT 1", (row[1],)).fetchone()
+    if blob is None or not store.blobs.has(Digest.parse(blob[0])):
+        return None
+    if parent is not None and not _complete(store, parent):
+        return None
+    work = store.layout.new_temp(".fsck")
+    work.mkdir()
+    try:
+        _unpack(store, lambda: store.blobs.open(Digest.parse(blob[0])), parent, work / ROOTFS)
+        # Only inodes that outlive this call may enter the shared cache: the
+        # fresh tree's own files are deleted below and their numbers reused.
+        kept = tree_digest(store.layout.snapshot(chain_id) / ROOTFS, hashed=hashed)
+        return kept == tree_digest(work / ROOTFS, hashed=_ReadThrough(hashed))
+    finally:
+        remove_tree(store, work)
+
+
+class _ReadThrough(dict):
+    """A cache that reads from ``shared`` but keeps its own additions to itself."""
+
+    def __init__(self, shared: dict):
+        super().__init__()
+        self.shared = shared
+
+    def __missing__(self, key):
+        if key in self.shared:
+            return self.shared[key]
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or key in self.shared
+
+
+def _build(store: "Store", layer, parent: Digest | None) -> None:
     work = store.layout.new_temp(".snapshot")
     rootfs = work / ROOTFS
     work.mkdir()
     try:
-        if parent is None:
-            rootfs.mkdir()
-        else:
-            _copy_tree(store.layout.snapshot(parent) / ROOTFS, rootfs)
-        with layer.open_blob() as blob:
-            apply_layer(blob, rootfs)
+        _unpack(store, layer.open_blob, parent, rootfs)
         marker = {"chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
-                  "parent": str(parent) if parent else None, "tree_digest": tree_digest(rootfs),
+                  "parent": str(parent) if parent else None, "tree_digest": tree_digest(rootfs, contents=False),
                   "created": time.time()}
         with open(work / MARKER, "w") as out:
             json.dump(marker, out, sort_keys=True)
@@ -108,14 +165,18 @@ def _record(store: "Store", layers, top: int) -> None:
 
 
 def _copy_tree(source: Path, target: Path) -> None:
-    """Copy keeping owners, modes, links, devices and xattrs (reflinks where the filesystem has them)."""
-    result = subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(target)], capture_output=True)
+    """Copy the directory skeleton keeping owners, modes and xattrs; every non-directory becomes a hard link."""
+    result = subprocess.run(["cp", "-a", "--link", str(source), str(target)], capture_output=True)
     if result.returncode != 0:
         raise StoreError(f"cannot copy snapshot {source}: {result.stderr.decode(errors='replace').strip()}")
 
 
-def tree_digest(root: Path) -> str:
-    """A digest over every entry's path, type, mode, owner, size, content or link target (not times)."""
+def tree_digest(root: Path, *, contents: bool = True, hashed: dict | None = None) -> str:
+    """A digest over every entry's path, type, mode, owner, size, link target and, with ``contents``, file bytes.
+
+    Not times. ``hashed`` caches content hashes by inode across calls, so the
+    hard links shared between snapshots are read once.
+    """
     outer = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -125,7 +186,15 @@ def tree_digest(root: Path) -> str:
             rel = os.path.relpath(path, root)
             line = f"{rel}\0{stat.S_IFMT(info.st_mode)}\0{stat.S_IMODE(info.st_mode):o}\0{info.st_uid}\0{info.st_gid}"
             if stat.S_ISREG(info.st_mode):
-                line += f"\0{info.st_size}\0{_file_hash(path)}"
+                line += f"\0{info.st_size}"
+                if contents:
+                    key = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+                    if hashed is None:
+                        line += f"\0{_file_hash(path)}"
+                    else:
+                        if key not in hashed:
+                            hashed[key] = _file_hash(path)
+                        line += f"\0{hashed[key]}"
             elif stat.S_ISLNK(info.st_mode):
                 line += f"\0{os.readlink(path)}"
             elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):

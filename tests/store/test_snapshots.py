@@ -68,3 +68,26 @@ def test_bad_layer_index(store):
     image = store.put_image(make_image({"f": b"1"}), tags=["x"])
     with pytest.raises(StoreError, match="no layer 5"):
         store.snapshot(image, upto_layer=5)
+
+
+def test_child_snapshot_never_changes_files_it_shares_with_its_parent(store):
+    # The child snapshot starts as hard links to the parent's files; a layer
+    # that rewrites, re-modes or deletes one of them must leave the parent alone.
+    image = store.put_image(make_image({"etc/conf": b"parent", "bin/tool": b"x", "gone": b"g"},
+                                       {"etc/conf": b"child!", "gone": None}), tags=["x"])
+    parent = store.snapshot(image, upto_layer=0)
+    child = store.snapshot(image)
+    assert tree(parent) == {"bin": None, "bin/tool": b"x", "etc": None, "etc/conf": b"parent", "gone": b"g"}
+    assert tree(child) == {"bin": None, "bin/tool": b"x", "etc": None, "etc/conf": b"child!"}
+    assert (parent / "bin/tool").stat().st_ino == (child / "bin/tool").stat().st_ino  # shared, not copied
+    assert store.fsck() == []
+
+
+def test_tampering_with_a_shared_file_is_caught_where_it_was_written(store):
+    image = store.put_image(make_image({"lib/a": b"aaaa"}, {"other": b"o"}), tags=["x"])
+    parent = store.snapshot(image, upto_layer=0)
+    store.snapshot(image)
+    (parent / "lib/a").write_bytes(b"AAAA")  # same size: only a content check sees it
+    errors = [str(p) for p in store.fsck() if p.is_error]
+    assert errors == [f"error: snapshot {image.layers()[0].chain_id}: "
+                      "files changed since it was unpacked (tree digest differs)"]

@@ -8,6 +8,7 @@ values; code keeps them apart by name (``digest`` vs ``diff_id``).
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -76,3 +77,20 @@ class Hasher:
 
     def digest(self) -> Digest:
         return Digest(self.algorithm, self._hash.hexdigest())
+
+
+class HashingReader(io.RawIOBase):
+    """Passes ``stream`` through unchanged, hashing what is read; ``hasher`` has the digest and size."""
+
+    def __init__(self, stream: BinaryIO, algorithm: str = "sha256"):
+        self.stream = stream
+        self.hasher = Hasher(algorithm)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        self.hasher.update(data)
+        buffer[: len(data)] = data
+        return len(data)

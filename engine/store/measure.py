@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from engine.errors import CorruptLayer
 from engine.layers.compression import open_decompressed
-from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.oci.digest import CHUNK, Digest, HashingReader
 
 
 @dataclass(frozen=True)
@@ -25,25 +25,10 @@ class LayerMeasure:
     content_size: int   # what Docker shows as the layer's SIZE
 
 
-class _HashingReader(io.RawIOBase):
-    def __init__(self, stream: BinaryIO):
-        self.stream = stream
-        self.hasher = Hasher()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
-        self.hasher.update(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def measure_layer(blob: BinaryIO, *, what: str = "layer") -> LayerMeasure:
     """Read ``blob`` (compressed or not) once; ``CorruptLayer`` naming ``what`` if it is not a tar."""
     with open_decompressed(blob) as stream:
-        reader = _HashingReader(stream)
+        reader = HashingReader(stream)
         content = 0
         try:
             with tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|") as tar:

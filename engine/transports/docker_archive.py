@@ -25,14 +25,14 @@ import re
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Sequence
 
 from engine.errors import ArchiveError, DigestMismatch, NotFound, UsageError
 from engine.image import Image
 from engine.oci import mediatypes as mt
 from engine.oci.config import parse_time
-from engine.oci.digest import CHUNK, Digest, Hasher
+from engine.oci.digest import CHUNK, Digest, HashingReader
 from engine.oci.manifest import Index, Manifest
 from engine.reference import Reference
 from engine.transports import oci_layout
@@ -213,23 +213,6 @@ class _TarWriter:
         self.tar.close()
 
 
-class _VerifyingReader(io.RawIOBase):
-    """Passes bytes through, hashing them; the sink checks ``digest`` after the copy."""
-
-    def __init__(self, stream: BinaryIO):
-        self.stream = stream
-        self.hasher = Hasher()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
-        self.hasher.update(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _uncompressed_layer(layer) -> tuple[BinaryIO, int, str | None]:
     """A readable uncompressed tar of the layer, its size, and a temp file to remove afterwards."""
     if is_uncompressed(layer.media_type):
@@ -244,7 +227,7 @@ def _write_layer(writer: _TarWriter, name: str, layer, mtime: int) -> None:
     stream, size, temp = _uncompressed_layer(layer)
     try:
         with stream:
-            reader = _VerifyingReader(stream)
+            reader = HashingReader(stream)
             writer.stream(name, io.BufferedReader(reader, CHUNK), size, mtime)
         if reader.hasher.digest() != layer.diff_id:
             raise DigestMismatch(f"layer {layer.digest}", str(layer.diff_id), str(reader.hasher.digest()))

@@ -6,18 +6,16 @@ window, so nothing is copied until a sink reads it.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import json
-import lzma
 import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Sequence
 
-from engine.errors import CorruptLayer
 from engine.oci import mediatypes as mt
 from engine.oci.descriptor import Descriptor
+from engine.errors import CorruptLayer
+from engine.layers.compression import open_decompressed
 from engine.oci.digest import Digest
 from engine.oci.manifest import Manifest
 
@@ -37,35 +35,6 @@ def docker_media_type(media_type: str) -> str:
 
 def is_uncompressed(media_type: str) -> bool:
     return mt.layer_compression(media_type) == "none"
-
-
-def compression_of(head: bytes) -> str | None:
-    """The compression a blob starts with, from its magic bytes (None: plain)."""
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"BZh"):
-        return "bzip2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return "zstd"
-    return None
-
-
-def open_decompressed(stream: BinaryIO, compression: str | None) -> BinaryIO:
-    if compression is None:
-        return stream
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    if compression == "bzip2":
-        return bz2.BZ2File(stream)
-    if compression == "xz":
-        return lzma.LZMAFile(stream)
-    if compression == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-    raise CorruptLayer(f"unsupported compression {compression}")
 
 
 class FileRange(io.RawIOBase):
@@ -116,8 +85,7 @@ class RangeLayer:
         stream = self.open_blob()
         if is_uncompressed(self.media_type):
             return stream
-        head = stream.peek(8)[:8]
-        return open_decompressed(stream, compression_of(head))
+        return open_decompressed(stream)
 
 
 @dataclass(frozen=True)

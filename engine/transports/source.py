@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from engine.errors import ArchiveError, DigestMismatch, NotFound
+from engine.errors import ArchiveError, CorruptLayer, DigestMismatch, NotFound
 from engine.oci import mediatypes as mt
-from engine.oci.digest import CHUNK, Digest, Hasher
-from engine.transports.memory import RangeLayer, compression_of, open_decompressed, open_range
+from engine.oci.digest import Digest
+from engine.layers.compression import detect, open_decompressed
+from engine.transports.memory import RangeLayer, open_range
 
 # Small JSON members (manifest.json, configs, index.json) are read whole; cap them.
 MAX_JSON_MEMBER = 64 << 20
@@ -148,12 +149,11 @@ class DirectorySource:
 def spool(stream: BinaryIO, directory: str | None = None) -> str:
     """Copy a (possibly compressed) stream into a temp tar file; the caller deletes it."""
     reader = stream if hasattr(stream, "peek") else __import__("io").BufferedReader(stream, 1 << 20)
-    head = reader.peek(8)[:8]
     # "<pid>-" names let the store tell live scratch from what a killed process left behind.
     fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-archive-", suffix=".tar", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(open_decompressed(reader, compression_of(head)), out, 1 << 20)
+            shutil.copyfileobj(open_decompressed(reader), out, 1 << 20)
     except BaseException:
         os.unlink(path)
         raise
@@ -163,16 +163,10 @@ def spool(stream: BinaryIO, directory: str | None = None) -> str:
 def is_compressed_file(path: str | os.PathLike) -> bool:
     try:
         with open(path, "rb") as handle:
-            return compression_of(handle.read(8)) is not None
+            return detect(handle.read(8)) != "none"
     except FileNotFoundError:
         raise NotFound(f"{path}: no such file") from None
 
-
-def _hash_stream(stream: BinaryIO) -> Digest:
-    hasher = Hasher()
-    while chunk := stream.read(CHUNK):
-        hasher.update(chunk)
-    return hasher.digest()
 
 
 class LayerVerifier:
@@ -186,13 +180,13 @@ class LayerVerifier:
         if where not in self._cache:
             try:
                 with open_range(where.path, where.offset, where.size) as stream:
-                    compression = compression_of(stream.peek(8)[:8])
-                    digest = _hash_stream(stream)
+                    compression = detect(stream.peek(8)[:8])
+                    digest = Digest.of_stream(stream)
                 diff_id = digest
-                if compression is not None:
-                    with open_range(where.path, where.offset, where.size) as stream:
-                        diff_id = _hash_stream(open_decompressed(stream, compression))
-            except (OSError, EOFError, ValueError) as error:
+                if compression != "none":
+                    with open_decompressed(open_range(where.path, where.offset, where.size)) as stream:
+                        diff_id = Digest.of_stream(stream)
+            except (OSError, EOFError, ValueError, CorruptLayer) as error:
                 raise ArchiveError(f"{self.source.label}: {name}: unreadable layer: {error}") from None
             self._cache[where] = (digest, diff_id, compression)
         return self._cache[where]
@@ -208,9 +202,9 @@ class LayerVerifier:
         if actual_diff_id != diff_id:
             raise DigestMismatch(f"{label}: layer diff_id", str(diff_id), str(actual_diff_id))
         if not media_type:
-            if compression not in (None, "gzip", "zstd"):
+            if compression not in ("none", "gzip", "zstd"):  # no media type names bzip2 or xz layers
                 raise ArchiveError(f"{label}: {compression}-compressed layers are not supported (use gzip or zstd)")
-            media_type = mt.layer_media_type(compression or "none", oci=oci)
+            media_type = mt.layer_media_type(compression, oci=oci)
         return RangeLayer(where.path, where.offset, where.size, actual_digest, actual_diff_id, media_type)
 
 

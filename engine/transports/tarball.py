@@ -8,19 +8,19 @@ Dockerfile-style ``--change`` lines; ``-m`` becomes the comment.
 from __future__ import annotations
 
 import os
-import platform as host_platform
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO, Sequence
 
-from engine.errors import ArchiveError, NotFound
+from engine.errors import ArchiveError, CorruptLayer, NotFound
 from engine.oci import mediatypes as mt
 from engine.oci.config import HistoryEntry, ImageConfig, format_time
 from engine.oci.digest import CHUNK, Hasher
 from engine.transports.changes import apply_changes
-from engine.transports.memory import ConfigImage, RangeLayer, compression_of, open_decompressed
+from engine.layers.compression import open_decompressed
+from engine.transports.memory import ConfigImage, RangeLayer
 from engine.transports.oci_layout import host_platform_spec
 
 
@@ -71,11 +71,11 @@ def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[st
         hasher = Hasher()
         try:
             with os.fdopen(fd, "wb") as out:
-                decompressed = open_decompressed(reader, compression_of(reader.peek(8)[:8]))
+                decompressed = open_decompressed(reader)
                 while chunk := decompressed.read(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
-        except (OSError, EOFError, ValueError) as error:
+        except (OSError, EOFError, ValueError, CorruptLayer) as error:
             raise ArchiveError(f"{label}: cannot decompress: {error}") from None
         finally:
             if isinstance(source, (str, os.PathLike)):

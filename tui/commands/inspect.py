@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from engine.errors import LayerlabError, NotFound
+from engine.errors import NotFound
 from engine.reference import Reference
 from tui.commands._image_group import add_both
 from tui.output import render_template

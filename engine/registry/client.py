@@ -1,0 +1,274 @@
+"""An HTTP client for the OCI distribution API, on the standard library.
+
+One ``RegistryClient`` per registry host. Each thread keeps its own
+keep-alive connection; auth state (the challenge learnt, tokens by scope) is
+shared. Plain http is used only for loopback hosts and registries the user
+names as insecure, and even then https is tried first, as Docker does.
+Every failure becomes a ``RegistryError`` (or ``NotFound``) of one line that
+names the registry and what was being fetched.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import threading
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any, BinaryIO
+
+from engine.errors import NotFound, RegistryError
+from engine.registry.auth import Authenticator, Credentials, DockerConfig
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+DOCKER_HUB_HOST = "registry-1.docker.io"
+INSECURE_ENV = "LAYERLAB_INSECURE_REGISTRIES"
+BLOCK = 1 << 20
+_REDIRECTS = (301, 302, 303, 307, 308)
+_UNSET: Any = object()
+
+
+def api_host(domain: str) -> str:
+    """The host that serves a reference's domain (Docker Hub's API lives elsewhere)."""
+    return DOCKER_HUB_HOST if domain == "docker.io" else domain
+
+
+def is_loopback(domain: str) -> bool:
+    host = domain.rsplit(":", 1)[0] if not domain.startswith("[") else domain.split("]")[0] + "]"
+    return host in LOOPBACK_HOSTS
+
+
+def insecure_from_env() -> set[str]:
+    return {name.strip() for name in os.environ.get(INSECURE_ENV, "").split(",") if name.strip()}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Message
+    body: bytes = b""
+    stream: BinaryIO | None = None   # set for streamed GETs; the caller closes it
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+
+class RegistryClient:
+    def __init__(self, domain: str, *, insecure: bool = False, credentials: Credentials | None = _UNSET,
+                 timeout: float = 60.0):
+        self.domain = domain
+        self.host = api_host(domain)
+        self.insecure = insecure or domain in insecure_from_env()
+        self.allow_http = self.insecure or is_loopback(domain)
+        if credentials is _UNSET:
+            credentials = DockerConfig().get(domain)
+        self.auth = Authenticator(domain, credentials)
+        self.timeout = timeout
+        self.scheme: str | None = None
+        self._scheme_lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- connections ----------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.insecure:
+            # Docker accepts any certificate from a registry named insecure.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _new_connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        if scheme == "https":
+            return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self._ssl_context(),
+                                               blocksize=BLOCK)
+        return http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=BLOCK)
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        conn = pool.get((scheme, netloc))
+        if conn is None:
+            conn = pool[(scheme, netloc)] = self._new_connection(scheme, netloc)
+        return conn
+
+    def _drop_connection(self, scheme: str, netloc: str) -> None:
+        pool = getattr(self._local, "pool", {})
+        conn = pool.pop((scheme, netloc), None)
+        if conn is not None:
+            conn.close()
+
+    def _choose_scheme(self) -> str:
+        with self._scheme_lock:
+            if self.scheme is None:
+                self.scheme = "https"
+                if self.allow_http:
+                    try:
+                        self._roundtrip("https", self.host, "GET", "/v2/", {}, None, timeout=5)
+                    except (ssl.SSLError, OSError, http.client.HTTPException):
+                        self.scheme = "http"
+            return self.scheme
+
+    def _roundtrip(self, scheme: str, netloc: str, method: str, target: str, headers: dict, body,
+                   *, timeout: float | None = None, stream: bool = False) -> Response:
+        """One request on the thread's connection; a stale keep-alive connection is retried once."""
+        for attempt in (1, 2):
+            conn = self._connection(scheme, netloc)
+            if timeout is not None:
+                conn.timeout = timeout
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                raw = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop_connection(scheme, netloc)
+                rewindable = body is None or isinstance(body, bytes) or _rewind(body)
+                if attempt == 2 or not rewindable:
+                    raise
+                continue
+            except BaseException:
+                self._drop_connection(scheme, netloc)
+                raise
+            finally:
+                if timeout is not None:
+                    conn.timeout = self.timeout
+            if stream and raw.status < 300:
+                # The caller owns this connection now; the next request opens another.
+                self._local.pool.pop((scheme, netloc), None)
+                return Response(raw.status, raw.headers, stream=raw)
+            data = raw.read()  # HEAD reads nothing, but the connection must see the response finished
+            if raw.will_close:
+                self._drop_connection(scheme, netloc)
+            return Response(raw.status, raw.headers, data)
+        raise AssertionError("unreachable")
+
+    # -- requests ------------------------------------------------------------------
+    def request(self, method: str, target: str, *, scope: str, what: str, headers: dict | None = None,
+                body: bytes | BinaryIO | None = None, ok: tuple[int, ...] = (200,),
+                stream: bool = False) -> Response:
+        """Send a request to ``target`` (a ``/v2/…`` path or an absolute URL the registry gave).
+
+        Answers a 401 by authenticating for ``scope`` and trying once more,
+        follows redirects (dropping credentials when they leave this host), and
+        raises for any status not in ``ok``; ``what`` names the request in errors.
+        """
+        scheme, netloc, path = self._split(target)
+        send_headers = dict(headers or {})
+        if body is None and method in ("PUT", "POST", "PATCH"):
+            send_headers.setdefault("Content-Length", "0")
+        authorization = self.auth.header(scope)
+        for _ in range(6):
+            if authorization and netloc == self.host:
+                send_headers["Authorization"] = authorization
+            else:
+                send_headers.pop("Authorization", None)
+            try:
+                response = self._roundtrip(scheme, netloc, method, path, send_headers, body, stream=stream)
+            except (OSError, http.client.HTTPException) as error:
+                raise RegistryError(f"{self.domain}: {what}: {_describe(error)}") from None
+            if response.status == 401 and netloc == self.host and "Authorization" not in send_headers \
+                    or response.status == 401 and authorization and _expired(response):
+                authorization = self.auth.answer(response.header("WWW-Authenticate"), scope, self._fetch_token)
+                if body is not None and not isinstance(body, bytes) and not _rewind(body):
+                    raise RegistryError(f"{self.domain}: {what}: authentication needed mid-upload")
+                continue
+            if response.status in _REDIRECTS and method in ("GET", "HEAD"):
+                location = response.header("Location")
+                if not location:
+                    raise RegistryError(f"{self.domain}: {what}: redirect without a Location")
+                scheme, netloc, path = self._split(urllib.parse.urljoin(f"{scheme}://{netloc}{path}", location))
+                continue
+            if response.status not in ok:
+                if response.stream is not None:
+                    response.stream.close()
+                raise _status_error(self.domain, what, response)
+            return response
+        raise RegistryError(f"{self.domain}: {what}: too many redirects or authentication rounds")
+
+    def _split(self, target: str) -> tuple[str, str, str]:
+        if target.startswith("/"):
+            return self._choose_scheme(), self.host, target
+        parts = urllib.parse.urlsplit(target)
+        if parts.scheme == "http" and parts.netloc == self.host and not self.allow_http:
+            raise RegistryError(f"{self.domain}: refusing plain http to a registry not named insecure")
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return parts.scheme, parts.netloc, path or "/"
+
+    def _fetch_token(self, realm: str, service: str, scope: str,
+                     credentials: Credentials | None) -> tuple[str, int]:
+        query = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query) if query else realm
+        request = urllib.request.Request(url)
+        if credentials is not None and not credentials.is_token:
+            request.add_header("Authorization", credentials.basic_header())
+        context = self._ssl_context() if url.startswith("https:") else None
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as answer:
+                data = json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):
+                raise RegistryError(f"{self.domain}: the token server refused the credentials "
+                                    f"(run: layerlab login {self.domain})") from None
+            raise RegistryError(f"{self.domain}: token server {realm} answered {error.code}") from None
+        except (OSError, ValueError) as error:
+            raise RegistryError(f"{self.domain}: cannot get a token from {realm}: {_describe(error)}") from None
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not token:
+            raise RegistryError(f"{self.domain}: token server {realm} sent no token")
+        return token, int(data.get("expires_in") or 60)
+
+    def ping(self) -> Response:
+        """``GET /v2/`` with whatever credentials we hold: proves the registry answers and accepts them."""
+        return self.request("GET", "/v2/", scope="", what="checking the registry")
+
+    def close(self) -> None:
+        for conn in getattr(self._local, "pool", {}).values():
+            conn.close()
+        self._local.pool = {}
+
+
+def _rewind(body) -> bool:
+    try:
+        body.seek(0)
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _expired(response: Response) -> bool:
+    return 'error="invalid_token"' in response.header("WWW-Authenticate")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the registry running?)"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "the registry closed the connection"
+    if isinstance(error, http.client.IncompleteRead):
+        return "the registry closed the connection mid-transfer"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error: {error.reason or error}"
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return text
+
+
+def _status_error(domain: str, what: str, response: Response) -> Exception:
+    detail = ""
+    try:
+        errors = json.loads(response.body).get("errors") or []
+        detail = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    detail = detail or response.body[:200].decode(errors="replace").strip() or http.client.responses.get(
+        response.status, "")
+    if response.status == 404:
+        return NotFound(f"{domain}: {what}: not found ({detail})")
+    if response.status in (401, 403):
+        return RegistryError(f"{domain}: {what}: access denied ({detail}); run: layerlab login {domain}")
+    return RegistryError(f"{domain}: {what}: registry answered {response.status} ({detail})")

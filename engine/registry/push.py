@@ -1,0 +1,120 @@
+"""Push: store image -> registry.
+
+Each layer goes up as a compressed blob: one already compressed is sent as
+it is; one stored uncompressed (``docker load``, our own builds) is gzipped
+once into the store and the result remembered in ``registry.db``, so the
+next push sends the same bytes without compressing again. Blobs go up in
+parallel (existence check, cross-repository mount, then upload); the
+manifest goes last, so a registry never names a blob it does not hold.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable
+
+from engine.errors import DigestMismatch
+from engine.events import EventSink, discard
+from engine.layers.compression import HEAD_SIZE, compress_to, detect
+from engine.oci import mediatypes as mt
+from engine.oci.descriptor import Descriptor
+from engine.oci.digest import Digest
+from engine.oci.manifest import Manifest
+from engine.reference import Reference
+from engine.registry.blobs import upload_blob
+from engine.registry.client import RegistryClient
+from engine.registry.manifests import put_manifest
+from engine.registry.state import RegistryState
+
+PARALLEL_BLOBS = 4
+COMPRESSED_OWNER = "registry:compressed-layers"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    reference: Reference
+    digest: Digest              # of the manifest pushed
+    media_type: str
+    size: int                   # bytes of the manifest
+    blobs: dict[str, str] = field(default_factory=dict)   # digest -> "exists" | "mounted" | "pushed"
+
+
+@dataclass(frozen=True)
+class _Blob:
+    descriptor: Descriptor
+    open: Callable[[], BinaryIO]
+
+
+def push(ref: Reference | str, store, *, source: str | None = None, events: EventSink | None = None,
+         insecure: bool = False, client: RegistryClient | None = None) -> PushResult:
+    """Push the store's image ``source`` (default: ``ref`` itself) to ``ref``."""
+    events = events if events is not None else discard
+    ref = Reference.parse(ref) if isinstance(ref, str) else ref
+    image = store.image(source or str(ref))
+    client = client or RegistryClient(ref.domain, insecure=insecure)
+    state = RegistryState(store.root)
+    try:
+        raw, media_type, blobs = _manifest_and_blobs(store, image, state)
+        if ref.digest is not None and Digest.of_bytes(raw) != ref.digest:
+            raise DigestMismatch(f"push {ref.familiar}", str(ref.digest), str(Digest.of_bytes(raw)))
+        outcome: dict[str, str] = {}
+        with ThreadPoolExecutor(max_workers=PARALLEL_BLOBS) as pool:
+            futures = {blob.descriptor.digest: pool.submit(
+                upload_blob, client, ref.path, blob.descriptor.digest, blob.descriptor.size, blob.open, state,
+                events=events) for blob in blobs}
+            errors = [f.exception() for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        for digest, future in futures.items():
+            outcome[str(digest)] = future.result()
+        digest = put_manifest(client, ref.path, str(ref.digest or ref.tag or "latest"), raw, media_type)
+        return PushResult(ref, digest, media_type, len(raw), outcome)
+    finally:
+        state.close()
+
+
+def _manifest_and_blobs(store, image, state: RegistryState) -> tuple[bytes, str, list[_Blob]]:
+    """The manifest to send (the stored one when its layers are distributable) and every blob it names."""
+    oci = image.manifest_media_type == mt.OCI_MANIFEST
+    layer_blobs = []
+    for layer in image.layers():
+        layer_blobs.append(_distributable(store, state, layer, oci=oci))
+    config = Descriptor(mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG, image.id, len(image.config_bytes()))
+    stored = Manifest.parse(image.manifest_bytes(), media_type=image.manifest_media_type)
+    if [d.digest for d in stored.layers] == [b.descriptor.digest for b in layer_blobs] and \
+            all(mt.layer_compression(d.media_type) != "none" for d in stored.layers):
+        raw, media_type = stored.raw, stored.media_type
+    else:
+        manifest = Manifest.build(config, [b.descriptor for b in layer_blobs],
+                                  media_type=mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST)
+        raw, media_type = manifest.to_bytes(), manifest.media_type
+    config_blob = _Blob(config, lambda: store.blobs.open(image.id))
+    return raw, media_type, [*dict((b.descriptor.digest, b) for b in layer_blobs).values(), config_blob]
+
+
+def _distributable(store, state: RegistryState, layer, *, oci: bool) -> _Blob:
+    with layer.open_blob() as blob:
+        kind = detect(blob.read(HEAD_SIZE))
+    if kind != "none":
+        media_type = mt.layer_media_type(kind, oci=oci) if kind in ("gzip", "zstd") else layer.media_type
+        return _Blob(Descriptor(media_type, layer.digest, layer.size), layer.open_blob)
+    digest, size = compressed_layer(store, state, layer)
+    return _Blob(Descriptor(mt.layer_media_type("gzip", oci=oci), digest, size), lambda: store.blobs.open(digest))
+
+
+def compressed_layer(store, state: RegistryState, layer) -> tuple[Digest, int]:
+    """The gzip blob of an uncompressed layer: made once, kept in the store, remembered by diff ID."""
+    known = state.compressed(layer.diff_id)
+    if known is not None and store.blobs.has(known[0]):
+        return known
+    ref = f"compress-{layer.diff_id}"
+    store.blobs.writer(ref).abort()   # a compression cut off earlier cannot be resumed
+    ingest = store.blobs.writer(ref)
+    with layer.open_uncompressed() as source, open(ingest.data_path, "wb") as target:
+        compress_to(source, target, "gzip")
+    digest = ingest.commit(what=f"gzip of layer {layer.diff_id}")
+    store.add_ref(COMPRESSED_OWNER, digest)   # gc keeps it, so the next push does not recompress
+    size = store.blobs.size(digest)
+    state.remember_compressed(layer.diff_id, digest, size)
+    return digest, size

@@ -25,8 +25,7 @@ from engine.registry.client import BLOCK, RegistryClient, _describe
 from engine.registry.manifests import pull_scope, push_scope
 from engine.registry.state import RegistryState
 
-MONOLITHIC_MAX = 32 << 20    # blobs up to this size go in one PUT
-CHUNK_SIZE = 32 << 20
+CHUNK_SIZE = 32 << 20    # blobs up to this size go in one PUT, larger ones in chunks of it
 
 
 def fetch_blob(client: RegistryClient, repository: str, descriptor: Descriptor, store, *,
@@ -91,8 +90,10 @@ def blob_exists(client: RegistryClient, repository: str, digest: Digest) -> bool
 
 def upload_blob(client: RegistryClient, repository: str, digest: Digest, size: int,
                 open_blob: Callable[[], BinaryIO], state: RegistryState, *,
-                events: EventSink = discard) -> str:
-    """Put a blob in ``repository``; returns how: "exists", "mounted" or "pushed"."""
+                events: EventSink = discard, chunk_size: int = CHUNK_SIZE) -> str:
+    """Put a blob in ``repository``; returns how: "exists", "mounted" or "pushed".
+
+    Blobs larger than ``chunk_size`` (and resumed uploads) go in PATCH chunks of that size."""
     scope = push_scope(repository)
     if blob_exists(client, repository, digest):
         state.remember_seen(client.domain, repository, digest)
@@ -122,7 +123,7 @@ def upload_blob(client: RegistryClient, repository: str, digest: Digest, size: i
         location = _location(client, response)
     label = f"uploading blob {digest} to {repository}"
     with open_blob() as blob:
-        if size <= MONOLITHIC_MAX and offset == 0:
+        if size <= chunk_size and offset == 0:
             events(TransferProgress(str(digest), 0, size, "push"))
             client.request("PUT", _with_digest(location, digest), scope=scope, what=label, body=blob,
                            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
@@ -130,7 +131,7 @@ def upload_blob(client: RegistryClient, repository: str, digest: Digest, size: i
         else:
             blob.seek(offset)
             while offset < size:
-                length = min(CHUNK_SIZE, size - offset)
+                length = min(chunk_size, size - offset)
                 body = io.BytesIO(blob.read(length))
                 response = client.request(
                     "PATCH", location, scope=scope, what=f"{label} (at byte {offset} of {size})", body=body,

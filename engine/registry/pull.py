@@ -65,6 +65,8 @@ def pull(ref: Reference | str, store, *, platform: Platform | str | None = None,
     """
     events = events if events is not None else discard
     ref = Reference.parse(ref) if isinstance(ref, str) else ref
+    if isinstance(platform, str):
+        platform = Platform.parse(platform)   # a typo fails before any network traffic
     client = client or RegistryClient(ref.domain, insecure=insecure)
     resolved = resolve(client, ref, platform)
     manifest = resolved.manifest

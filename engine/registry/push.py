@@ -22,7 +22,7 @@ from engine.oci.descriptor import Descriptor
 from engine.oci.digest import Digest
 from engine.oci.manifest import Manifest
 from engine.reference import Reference
-from engine.registry.blobs import upload_blob
+from engine.registry.blobs import CHUNK_SIZE, upload_blob
 from engine.registry.client import RegistryClient
 from engine.registry.manifests import put_manifest
 from engine.registry.state import RegistryState
@@ -47,8 +47,13 @@ class _Blob:
 
 
 def push(ref: Reference | str, store, *, source: str | None = None, events: EventSink | None = None,
-         insecure: bool = False, client: RegistryClient | None = None) -> PushResult:
-    """Push the store's image ``source`` (default: ``ref`` itself) to ``ref``."""
+         insecure: bool = False, client: RegistryClient | None = None,
+         chunk_size: int = CHUNK_SIZE) -> PushResult:
+    """Push the store's image ``source`` (default: ``ref`` itself) to ``ref``.
+
+    Blobs above ``chunk_size`` bytes go up in chunks; a push cut off between
+    chunks resumes from the last one the registry confirmed.
+    """
     events = events if events is not None else discard
     ref = Reference.parse(ref) if isinstance(ref, str) else ref
     image = store.image(source or str(ref))
@@ -62,7 +67,7 @@ def push(ref: Reference | str, store, *, source: str | None = None, events: Even
         with ThreadPoolExecutor(max_workers=PARALLEL_BLOBS) as pool:
             futures = {blob.descriptor.digest: pool.submit(
                 upload_blob, client, ref.path, blob.descriptor.digest, blob.descriptor.size, blob.open, state,
-                events=events) for blob in blobs}
+                events=events, chunk_size=chunk_size) for blob in blobs}
             errors = [f.exception() for f in futures.values() if f.exception() is not None]
         if errors:
             raise errors[0]

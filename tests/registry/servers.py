@@ -47,7 +47,8 @@ class Registry:
             "log:", "  level: error", "  accesslog:", "    disabled: true",
             "storage:", "  filesystem:", f"    rootdirectory: {self.workdir / 'data'}",
             "  delete:", "    enabled: true",
-            "http:", f"  addr: {self.host}",
+            # A fixed secret keeps upload URLs valid across a restart (a random one is made otherwise).
+            "http:", f"  addr: {self.host}", "  secret: layerlab-test-upload-state",
         ]
         if self.auth:
             lines.append("auth:")

@@ -201,7 +201,12 @@ class _Copier:
         self.staging.set_owner(target, owner)
         path = self.staging.host(target)
         if not is_link:
-            mode = self.req.chmod if self.req.chmod is not None else stat.S_IMODE(st.st_mode)
+            if self.req.chmod is not None:
+                mode = self.req.chmod
+            else:
+                mode = stat.S_IMODE(st.st_mode)
+                if not self.preserve_owner and stat.S_ISREG(st.st_mode):
+                    mode = _as_after_chown(mode)
             os.chmod(path, mode)
         seconds = int(st.st_mtime) * 1_000_000_000  # Docker's tar keeps whole seconds
         os.utime(path, ns=(seconds, seconds), follow_symlinks=not is_link)
@@ -295,6 +300,15 @@ class _Copier:
                     seen.add((st.st_dev, st.st_ino))
                     total += st.st_size
         return CopyResult(files=files, bytes=total, owners=dict(self.staging.owners))
+
+
+def _as_after_chown(mode: int) -> int:
+    """The classic builder chowns each copied file after writing it, and Linux then drops
+    set-user-ID, and set-group-ID on a group-executable file; the layer shows that."""
+    mode &= ~stat.S_ISUID
+    if mode & stat.S_IXGRP:
+        mode &= ~stat.S_ISGID
+    return mode
 
 
 def _flag_excludes(patterns: list[str]) -> Callable[[str], bool]:

@@ -20,9 +20,19 @@ from tests.build_conformance.harness import (
 pytestmark = pytest.mark.peers
 
 
+def build_command_missing() -> str | None:
+    """Why every case must fail for now, when ``layerlab build`` is not a command yet."""
+    from tui.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    return None if "build" in commands else "layerlab build is not a command yet"
+
+
 def _params():
+    missing = build_command_missing()
     for case in all_cases():
-        marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+        reason = missing or case.xfail
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         yield pytest.param(case, id=case.name, marks=marks)
 
 

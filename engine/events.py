@@ -159,9 +159,28 @@ class WatchChange:
     dockerfile_changed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StepFlip:
+    """One step a watch-mode rebuild ran again: ``before`` is how it went last time
+    ("hit", "miss", or "new" when the previous build had no such step)."""
+
+    step: StepRef
+    before: str
+    reason: str
+    causes: tuple[Cause, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRebuilt:
+    """After a watch-mode rebuild: the steps rebuilt this time, compared with the previous build, and why."""
+
+    flipped: tuple[StepFlip, ...]
+    image_id: str = ""
+
+
 Event = Union[
     BuildStarted, StepStarted, StepCached, StepRebuilt, StepLog, StepFinished, StepFailed,
-    BuildFinished, BuildFailed, TransferProgress, WatchChange,
+    BuildFinished, BuildFailed, TransferProgress, WatchChange, WatchRebuilt,
 ]
 
 EventSink = Callable[[Event], None]

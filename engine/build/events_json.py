@@ -18,6 +18,7 @@ or changed in meaning; a reader ignores fields it does not know.
     build.error        error, step ({<step>} or null)
     transfer.progress  digest, done, total (0 = unknown), action
     watch.change       paths [..], dockerfile_changed
+    watch.rebuilt      flipped [{step {<step>}, before "hit"|"miss"|"new", reason, causes [..]}], image_id
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Callable, Mapping, TextIO
 from engine.errors import UsageError
 from engine.events import (
     BuildFailed, BuildFinished, BuildStarted, Cause, Event, StepCached, StepFailed, StepFinished, StepLog,
-    StepRebuilt, StepRef, StepStarted, TransferProgress, WatchChange,
+    StepFlip, StepRebuilt, StepRef, StepStarted, TransferProgress, WatchChange, WatchRebuilt,
 )
 
 SCHEMA_VERSION = 1
@@ -46,6 +47,7 @@ _TYPES: dict[type, str] = {
     BuildFailed: "build.error",
     TransferProgress: "transfer.progress",
     WatchChange: "watch.change",
+    WatchRebuilt: "watch.rebuilt",
 }
 
 EVENT_TYPES = tuple(sorted(set(_TYPES.values())))
@@ -62,6 +64,8 @@ def _plain(value: Any) -> Any:
         return {f.name: getattr(value, f.name) for f in fields(Cause)}
     if isinstance(value, StepRef):
         return _step_fields(value)
+    if isinstance(value, StepFlip):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(StepFlip)}
     return value
 
 
@@ -117,6 +121,11 @@ def from_json(obj: Mapping[str, Any]) -> Event:
                 kwargs["step"] = _step_from(obj)
         elif f.name == "causes":
             kwargs["causes"] = tuple(Cause(**cause) for cause in obj.get("causes", ()))
+        elif f.name == "flipped":
+            kwargs["flipped"] = tuple(
+                StepFlip(_step_from(flip["step"]), flip["before"], flip["reason"],
+                         tuple(Cause(**cause) for cause in flip.get("causes", ())))
+                for flip in obj.get("flipped", ()))
         elif f.name in obj:
             value = obj[f.name]
             kwargs[f.name] = tuple(value) if isinstance(value, list) else value

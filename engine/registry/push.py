@@ -84,7 +84,7 @@ def _manifest_and_blobs(store, image, state: RegistryState) -> tuple[bytes, str,
     oci = image.manifest_media_type == mt.OCI_MANIFEST
     layer_blobs = []
     for layer in image.layers():
-        layer_blobs.append(_distributable(store, state, layer, oci=oci))
+        layer_blobs.append(distributable(store, state, layer, oci=oci))
     config = Descriptor(mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG, image.id, len(image.config_bytes()))
     stored = Manifest.parse(image.manifest_bytes(), media_type=image.manifest_media_type)
     if [d.digest for d in stored.layers] == [b.descriptor.digest for b in layer_blobs] and \
@@ -98,7 +98,8 @@ def _manifest_and_blobs(store, image, state: RegistryState) -> tuple[bytes, str,
     return raw, media_type, [*dict((b.descriptor.digest, b) for b in layer_blobs).values(), config_blob]
 
 
-def _distributable(store, state: RegistryState, layer, *, oci: bool) -> _Blob:
+def distributable(store, state: RegistryState, layer, *, oci: bool) -> _Blob:
+    """The blob a registry gets for ``layer``: itself when compressed, else its gzip (made once)."""
     with layer.open_blob() as blob:
         kind = detect(blob.read(HEAD_SIZE))
     if kind != "none":

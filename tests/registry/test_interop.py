@@ -82,3 +82,15 @@ def test_docker_push_then_layerlab_pull(docker, registry, busybox_store, tmp_pat
     image = pull(name, fresh)
     assert str(image.id) == docker_id
     assert [str(layer.diff_id) for layer in image.layers()] == image.config.data["rootfs"]["diff_ids"]
+
+    # ... and a build stands on it.
+    from engine.build.executor import BuildRequest, build
+    from engine.events import EventList
+
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {name}\nCOPY note.txt /note.txt\n")
+    (context / "note.txt").write_text("built on a pulled base\n")
+    built = build(BuildRequest(context_dir=context, tags=[f"{unique}-app:1"]), fresh, EventList())
+    result = fresh.image(built.image_id)
+    assert [layer.diff_id for layer in result.layers()][:-1] == [layer.diff_id for layer in image.layers()]

@@ -1,0 +1,152 @@
+"""Each instruction's effect on the config and the history, as the classic builder writes them."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.store import Store
+from tests.build.conftest import write_context
+
+
+def built(cli, root, context, *extra):
+    result = cli("build", "-q", *extra, str(context))
+    assert result.code == 0, result.err
+    store = Store.open(root)
+    image = store.image(result.out.strip())
+    return store, image
+
+
+def test_metadata_instructions_config_and_history(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+MAINTAINER someone <a@b.c>
+ARG VERSION=1.0
+ENV APP_HOME=/srv/app MODE=$VERSION
+LABEL org.example.version=$VERSION other="two words"
+WORKDIR $APP_HOME
+WORKDIR sub
+USER nobody
+EXPOSE 8080 53/udp
+VOLUME ["/data", "/cache"]
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5m --timeout=3s --retries=3 CMD wget -q localhost
+ENTRYPOINT ["sh", "-c"]
+""")
+    store, image = built(cli, root, context, "--label", "cli=yes")
+    config = image.config.data["config"]
+    assert config["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                             "APP_HOME=/srv/app", "MODE=1.0"]
+    assert config["Labels"] == {"org.example.version": "1.0", "other": "two words", "cli": "yes"}
+    assert config["WorkingDir"] == "/srv/app/sub"
+    assert config["User"] == "nobody"
+    assert config["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert config["Volumes"] == {"/data": {}, "/cache": {}}
+    assert config["StopSignal"] == "SIGINT"
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 300 * 10**9,
+                                     "Timeout": 3 * 10**9, "Retries": 3}
+    assert config["Entrypoint"] == ["sh", "-c"]
+    assert config["Cmd"] is None  # ENTRYPOINT drops the base's CMD
+    assert image.config.author == "someone <a@b.c>"
+    created_by = [h.created_by for h in image.config.history][2:]
+    assert created_by == [
+        "/bin/sh -c #(nop)  MAINTAINER someone <a@b.c>",
+        "/bin/sh -c #(nop)  ARG VERSION=1.0",
+        "/bin/sh -c #(nop)  ENV APP_HOME=/srv/app MODE=1.0",
+        "/bin/sh -c #(nop)  LABEL org.example.version=1.0 other=two words",
+        "/bin/sh -c #(nop) WORKDIR /srv/app",
+        "/bin/sh -c #(nop) WORKDIR /srv/app/sub",
+        "/bin/sh -c #(nop)  USER nobody",
+        "/bin/sh -c #(nop)  EXPOSE 53/udp 8080/tcp",
+        "/bin/sh -c #(nop)  VOLUME [/data /cache]",
+        "/bin/sh -c #(nop)  STOPSIGNAL SIGINT",
+        '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "wget -q localhost"] "5m0s" "3s" "0s" \'\\x03\'}',
+        '/bin/sh -c #(nop)  ENTRYPOINT ["sh" "-c"]',
+        "/bin/sh -c #(nop)  LABEL cli=yes",
+    ]
+    assert all(h.empty_layer for h in image.config.history[1:])
+    assert len(image.layers()) == 1
+    # every step is an image whose parent is the step before, as the classic builder leaves them
+    chain, current = [], image
+    while current.parent is not None:
+        chain.append(current)
+        current = store.image(str(current.parent))
+    assert len(chain) == 13 and str(current.id) == str(store.resolve("busybox"))
+    assert image.config.data["container_config"]["Cmd"] == ["/bin/sh", "-c", "#(nop) ", "LABEL cli=yes"]
+    assert config["Image"] == str(chain[1].id)
+
+
+def test_cmd_after_entrypoint_is_kept_and_shell_form_uses_shell(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+CMD echo "$HOME"
+ENTRYPOINT ["/bin/sh", "-c"]
+SHELL ["/bin/sh", "-xc"]
+RUN echo shell-form
+CMD echo again
+""")
+    _, image = built(cli, root, context)
+    config = image.config.data["config"]
+    assert config["Cmd"] == ["/bin/sh", "-xc", "echo again"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c"]
+    assert config["Shell"] == ["/bin/sh", "-xc"]
+    history = [h.created_by for h in image.config.history]
+    assert history[2] == '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "echo \\"$HOME\\""]'
+    assert history[4] == "/bin/sh -c #(nop)  SHELL [/bin/sh -xc]"
+    assert history[5] == "/bin/sh -xc echo shell-form"
+
+
+def test_arg_and_env_precedence_in_run(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+ARG WHO=default
+ARG SHADOW=from-arg
+ENV SHADOW=from-env
+RUN echo "$WHO $SHADOW" > /out.txt
+""")
+    store, image = built(cli, root, context, "--build-arg", "WHO=cli")
+    assert (store.snapshot(image) / "out.txt").read_text() == "cli from-env\n"
+    # only the unshadowed arg is in the RUN's CREATED BY, with its value
+    assert image.config.history[-1].created_by == '|1 WHO=cli /bin/sh -c echo "$WHO $SHADOW" > /out.txt'
+    assert "WHO=cli" not in image.config.data["config"]["Env"]
+
+
+def test_workdir_is_created_by_the_next_run_and_a_run_that_changes_nothing_adds_no_layer(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN true
+WORKDIR /newdir/sub
+RUN pwd > where.txt
+""")
+    store, image = built(cli, root, context)
+    history = image.config.history
+    assert [h.empty_layer for h in history[2:]] == [True, True, False]
+    assert len(image.layers()) == 2
+    rootfs = store.snapshot(image)
+    assert (rootfs / "newdir" / "sub" / "where.txt").read_text() == "/newdir/sub\n"
+    assert oct((rootfs / "newdir").stat().st_mode & 0o777) == oct(0o755)
+
+
+def test_user_name_resolved_for_run_and_chown(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+COPY --chown=nobody:nobody a.txt /a.txt
+USER nobody
+RUN id -u > /tmp/uid
+""", {"a.txt": "a"})
+    store, image = built(cli, root, context)
+    rootfs = store.snapshot(image)
+    assert (rootfs / "tmp" / "uid").read_text() == "65534\n"
+    import tarfile
+
+    with image.layers()[1].open_uncompressed() as blob:
+        members = {m.name: m for m in tarfile.open(fileobj=blob, mode="r|")}
+    assert (members["a.txt"].uid, members["a.txt"].gid) == (65534, 65534)
+    assert image.config.history[2].created_by.startswith("/bin/sh -c #(nop) COPY --chown=nobody:nobodyfile:")
+
+
+def test_onbuild_triggers_run_in_the_child_only(cli, root, base, tmp_path):
+    parent = write_context(tmp_path / "parent", """FROM busybox
+ONBUILD RUN echo triggered > /trigger.txt
+""")
+    assert cli("build", "-q", "-t", "withtrigger", str(parent)).code == 0
+    child = write_context(tmp_path / "child", "FROM withtrigger\nRUN cat /trigger.txt\n")
+    store, image = built(cli, root, child)
+    assert (store.snapshot(image) / "trigger.txt").read_text() == "triggered\n"
+    assert image.config.data["config"]["OnBuild"] == []
+    assert store.image("withtrigger").config.data["config"]["OnBuild"] == ["RUN echo triggered > /trigger.txt"]
+    assert "/bin/sh -c echo triggered > /trigger.txt" in [h.created_by for h in image.config.history]

@@ -102,12 +102,12 @@ class SourceFinder:
             raise BuildError(f"{self.command} failed: forbidden path outside the build context: {pattern}")
         pivot = split_pivot(pattern)[0] if parents else "."
         if has_wildcards(cleaned):
-            matches = [rel for rel in self.walk() if go_match(cleaned, rel)]
+            matches = [rel for rel in self.walk() if go_match(cleaned, rel) and not self.extra_excludes(rel)]
         else:
             matches = [cleaned]
-        return [self._one(name, pivot, wildcard=has_wildcards(cleaned)) for name in matches]
+        return [self._one(name, pivot) for name in matches]
 
-    def _one(self, name: str, pivot: str, *, wildcard: bool) -> Source:
+    def _one(self, name: str, pivot: str) -> Source:
         rel = resolve_in_scope(name, self._lookup, self._readlink) if name != "." else ""
         st = self._lookup(rel) if rel else os.lstat(self.root)
         if st is None or (rel and self.extra_excludes(name)):

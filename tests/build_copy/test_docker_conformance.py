@@ -19,7 +19,7 @@ import os
 import tarfile
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -27,6 +27,8 @@ from typing import Callable
 import pytest
 
 from engine.build.copy_ops import CopyRequest, stage_copy
+from engine.dockerfile.dockerignore import Matcher
+from engine.layers.write import write_layer_from_dir
 from tests.build_copy.trees import docker_layers, layer_rows, rootfs_from, staged_rows
 from tests.peers import need_program
 
@@ -135,7 +137,8 @@ class Case:
     instruction: str                  # the COPY/ADD compared; "{url}" is the test server
     request: Callable[[str], CopyRequest]
     setup: Callable[[Path], None]
-    marks: list = field(default_factory=list)
+    ignore: str = ""                  # .dockerignore text
+    from_stage: CopyRequest | None = None  # what the --from stage adds on top of the base, staged by us
 
 
 def _context_basic(context: Path) -> None:
@@ -194,6 +197,15 @@ CASES = [
     Case("add-tar-bz2", [], "ADD pkg.tar.bz2 /y", _req("pkg.tar.bz2", "/y", is_add=True), _context_basic),
     Case("add-plain-tar", [], "ADD pkg.tar /z/", _req("pkg.tar", "/z/", is_add=True), _context_basic),
     Case("add-not-a-tar", [], "ADD fake.tar.gz /f/", _req("fake.tar.gz", "/f/", is_add=True), _context_basic),
+    Case("dockerignore-inside-dir", [], "COPY . /all/", _req(".", "/all/"), _context_basic,
+         ignore="tree/secret\n*.tar*\nmerge\n"),
+    Case("from-stage-keeps-owners", [f"AS src", "ADD pkg.tar.gz /src/", "FROM {base}"], "COPY --from=src /src /p",
+         _req("/src", "/p", from_source="src"), _context_basic,
+         from_stage=CopyRequest(["pkg.tar.gz"], "/src/", is_add=True)),
+    Case("from-stage-with-chown", [f"AS src", "ADD pkg.tar.gz /src/", "FROM {base}"],
+         "COPY --from=src --chown=9:9 /src/pkg/bin/run /src/pkg /q/",
+         _req("/src/pkg/bin/run", "/src/pkg", "/q/", from_source="src", chown=(9, 9)), _context_basic,
+         from_stage=CopyRequest(["pkg.tar.gz"], "/src/", is_add=True)),
     Case("add-url", [], "ADD {url}/payload.bin /dl/", _req("{url}/payload.bin", "/dl/", is_add=True),
          _context_basic),
     Case("add-url-new-name", [], "ADD --chown=7:8 {url}/payload.bin /got",
@@ -206,7 +218,11 @@ def test_staged_layer_matches_docker(case: Case, docker, docker_base: str, web: 
     context = tmp_path / "context"
     context.mkdir()
     case.setup(context)
-    lines = [f"FROM {docker_base}", *case.before, case.instruction.replace("{url}", web)]
+    if case.ignore:
+        (context / ".dockerignore").write_text(case.ignore)
+    before = [line.replace("{base}", docker_base) for line in case.before]
+    first = f"FROM {docker_base} {before.pop(0)}" if before and before[0].startswith("AS ") else f"FROM {docker_base}"
+    lines = [first, *before, case.instruction.replace("{url}", web)]
     (context / "Dockerfile").write_text("\n".join(lines) + "\n")
     tag = f"{docker_base.split(':')[0]}:{case.name}"
     try:
@@ -218,7 +234,55 @@ def test_staged_layer_matches_docker(case: Case, docker, docker_base: str, web: 
     expected = layer_rows(layers[-1])
 
     image_root = rootfs_from(layers[:-1], tmp_path / "rootfs")
+    source_root = context
+    if case.from_stage is not None:
+        source_root = _stage_rootfs(case.from_stage, context, layers[:-1], tmp_path / "stage")
     out = tmp_path / "out"
     out.mkdir()
-    stage_copy(case.request(web), source_root=context, source_excluder=None, image_root=image_root, out_dir=out)
+    excluder = Matcher.for_context(context) if case.ignore else None
+    stage_copy(case.request(web), source_root=source_root, source_excluder=excluder, image_root=image_root,
+               out_dir=out)
     assert staged_rows(out) == expected
+
+
+def _stage_rootfs(request: CopyRequest, context: Path, base: list[bytes], where: Path) -> Path:
+    """The rootfs of a stage that is the base plus one COPY/ADD, staged by us."""
+    staged = where / "staged"
+    staged.mkdir(parents=True)
+    base_root = rootfs_from(base, where / "base")
+    stage_copy(request, source_root=context, source_excluder=None, image_root=base_root, out_dir=staged)
+    layer = io.BytesIO()
+    write_layer_from_dir(staged, layer)
+    return rootfs_from([*base, layer.getvalue()], where / "rootfs")
+
+
+ERRORS = [
+    ("missing", "COPY missing.txt /x", _req("missing.txt", "/x")),
+    ("ignored", "COPY secret.txt /x", _req("secret.txt", "/x")),
+    ("several-without-slash", "COPY a.txt b.txt /x", _req("a.txt", "b.txt", "/x")),
+    ("wildcard-no-match", "COPY *.none /x/", _req("*.none", "/x/")),
+    ("url-in-copy", "COPY http://127.0.0.1:1/f /x", _req("http://127.0.0.1:1/f", "/x")),
+]
+
+
+@pytest.mark.parametrize("instruction,request_for", [case[1:] for case in ERRORS], ids=[case[0] for case in ERRORS])
+def test_error_text_matches_docker(instruction: str, request_for, docker, docker_base: str, tmp_path: Path) -> None:
+    from engine.errors import BuildError
+
+    context = tmp_path / "context"
+    context.mkdir()
+    _file(context, "a.txt")
+    _file(context, "b.txt")
+    _file(context, "secret.txt")
+    (context / ".dockerignore").write_text("secret.txt\n")
+    (context / "Dockerfile").write_text(f"FROM {docker_base}\n{instruction}\n")
+    tag = f"{docker_base.split(':')[0]}:failing"
+    built = docker.run("build", "--network", "none", "-q", "-t", tag, str(context), check=False)
+    docker.run("rmi", "-f", tag, check=False)
+    assert built.returncode != 0
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BuildError) as raised:
+        stage_copy(request_for(""), source_root=context, source_excluder=Matcher.for_context(context),
+                   image_root=None, out_dir=out)
+    assert str(raised.value) in built.stderr.decode()

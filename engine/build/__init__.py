@@ -6,4 +6,19 @@
 - ``reasons``: why a step missed, named concretely.
 - ``cache_records``: key -> result records in ``ROOT/buildcache.db``; ``probe``.
 - ``events_json``: the versioned JSON-lines form of ``engine.events``.
+- ``planner``: which stages a build needs and what each waits for.
+- ``dispatch``: a stage's runConfig and the config-only instructions.
+- ``step_run``: RUN's argv, env and ``--mount``s for the runtime.
+- ``onbuild``: a base image's ONBUILD triggers as instructions.
+- ``executor``: ``build(request, store, events) -> BuildResult``.
+- ``printers``: plain, tty and ``--explain`` text from the events.
 """
+
+
+def __getattr__(name: str):
+    # build() pulls in the runtime and the store; import it only when asked for
+    if name in ("build", "BuildRequest", "BuildResult", "StepError", "StepSummary"):
+        from engine.build import executor
+
+        return getattr(executor, name)
+    raise AttributeError(name)

@@ -1,0 +1,83 @@
+"""RUN as an unprivileged user: the whole build runs as nobody, so RUN goes through bubblewrap."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine.runtime.bubblewrap import userns_unavailable_reason
+from engine.store import Store
+from tests.conftest import REPO
+from tests.peers import need_program
+
+NOBODY = 65534
+RUN_CLI = "import sys; sys.path.insert(0, sys.argv[1]); from tui.cli import main; sys.exit(main(sys.argv[2:]))"
+
+
+def _python_for_nobody(setpriv: str) -> str:
+    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
+        if candidate and subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                                         "env", "-i", "PATH=/usr/bin:/bin", candidate, "-c",
+                                         "import sys; assert sys.version_info >= (3, 11)"],
+                                        capture_output=True, cwd="/").returncode == 0:
+            return candidate
+    pytest.fail("no Python 3.11+ that nobody can execute")
+
+
+@pytest.fixture
+def area():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    reason = userns_unavailable_reason()
+    if reason:
+        pytest.fail(f"cannot test an unprivileged build: {reason}")
+    path = Path(tempfile.mkdtemp(prefix="layerlab-unpriv-build-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_unprivileged_build_runs_run_steps_with_bubblewrap(area):
+    setpriv = need_program("setpriv")
+    need_program("bwrap")
+    busybox = need_program("busybox")
+    python = _python_for_nobody(setpriv)
+    context = area / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("""FROM busybox
+COPY a.txt /a.txt
+RUN echo "uid=$(id -u)" > /who.txt && rm /a.txt && mkdir -p /data && echo x > /data/x
+RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > /ok.txt
+""")
+    (context / "a.txt").write_text("a")
+    for path in [area, *area.rglob("*")]:
+        os.lchown(path, NOBODY, NOBODY)
+
+    def layerlab(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
+                               "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/",
+                               # the test's own packages (zstandard...), for an interpreter that lacks them
+                               f"PYTHONPATH={sysconfig.get_paths()['purelib']}", python, "-c", RUN_CLI, str(REPO),
+                               "--root", str(area / "root"), *args], capture_output=True, text=True, cwd="/")
+
+    assert layerlab("bootstrap", "busybox", "--busybox", busybox).returncode == 0
+    first = layerlab("build", "--progress", "plain", "-t", "rootless", str(context))
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "Successfully tagged rootless" in first.stdout
+    second = layerlab("build", "--progress", "plain", str(context))
+    assert second.returncode == 0 and second.stdout.count("CACHED") == 3
+    with Store.open(area / "root") as store:
+        image = store.image("rootless")
+        rootfs = store.snapshot(image)
+        assert (rootfs / "who.txt").read_text() == "uid=0\n"  # root inside the user namespace
+        assert (rootfs / "ok.txt").read_text() == "ok\n"
+        assert not (rootfs / "a.txt").exists() and (rootfs / "data" / "x").read_text() == "x\n"
+        assert not (rootfs / "scratch").exists() or not any((rootfs / "scratch").iterdir())
+        assert len(image.layers()) == 4

@@ -221,10 +221,13 @@ class _Copier:
                 self.staging.set_owner(target, self.owner)
             if self.req.chmod is not None:
                 os.chmod(self.staging.host(target), self.req.chmod)
-        self._copy_children(host, source_rel, "", target, {})
+        with os.scandir(self.staging.host(target)) as listing:
+            fresh = next(listing, None) is None
+        self._copy_children(host, source_rel, "", target, {}, fresh=fresh)
 
     def _copy_children(self, host_dir: str, source_rel: str, inner: str, target_dir: str,
-                       inodes: dict[tuple[int, int], str]) -> None:
+                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
+        """Copy a directory's entries; ``fresh`` says the staged ``target_dir`` started empty."""
         try:
             names = sorted(os.listdir(host_dir), key=os.fsencode)
         except OSError as error:
@@ -243,23 +246,24 @@ class _Copier:
             if not is_dir and self.rules.excluded(child_rel):
                 continue
             if is_dir:
-                self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes)
+                self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
             else:
+                if not fresh:
+                    self.staging.clear(target, keep_dir=False)
                 self._copy_entry(child_host, st, target, inodes)
 
     def _copy_subdir(self, host: str, st: os.stat_result, source_rel: str, inner: str, target: str,
-                     inodes: dict[tuple[int, int], str]) -> None:
-        staged = self.staging.staged(target)
+                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
+        staged = None if fresh else self.staging.staged(target)
         if staged is not None and not stat.S_ISDIR(staged.st_mode):
             self.staging.clear(target, keep_dir=False)
             staged = None
         if staged is None:
             os.mkdir(self.staging.host(target), 0o700)
-        self._copy_children(host, source_rel, inner, target, inodes)
+        self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
         self._finish(target, st, is_link=False)
 
     def _copy_entry(self, host: str, st: os.stat_result, target: str, inodes: dict[tuple[int, int], str]) -> None:
-        self.staging.clear(target, keep_dir=False)
         path = self.staging.host(target)
         mode = st.st_mode
         if stat.S_ISREG(mode):

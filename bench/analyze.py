@@ -1,34 +1,34 @@
 """Benchmark: analyse a generated 100,000-file, 10-layer image.
 
-    python bench/analyze.py [--files 100000] [--layers 10] [--workdir DIR] [--runs 3]
+    python bench/analyze.py [--runs 3] [--quick] [--workdir DIR] [--json FILE]
 
 Generates deterministic layer tars (files added, rewritten and deleted,
 a whiteout of a directory, an opaque directory), plus a docker-archive of
-them, then runs in a child process each (so peak RSS is that run's alone):
+them, then times, each run in a child process (so peak RSS is that run's alone):
 
-- floor:    just reading every layer with ``tarfile`` in streaming mode
-- analyze:  ``engine.analysis.analyze`` + ``waste_report`` (what `layerlab analyze` does)
-
-and prints the median wall time of ``--runs`` runs and the peak RSS.
+- ``engine.analysis.analyze`` + ``waste_report`` over the layer tars (the
+  engine's work alone, imports not counted);
+- ``layerlab analyze --source docker-archive:...`` end to end, as a person runs it;
+- the floor: ``tar -t`` of every layer, and Python's ``tarfile`` streaming
+  every header (the least an analysis can read).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
-import os
 import random
-import statistics
-import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.harness import Measure, Options, Scenario, command, layerlab, python_call, python_env, script_main, shell  # noqa: E402,E501
+
+SCRIPT = Path(__file__).resolve()
 
 
 def _add_file(tar: tarfile.TarFile, path: str, size: int, rng: random.Random) -> None:
@@ -111,91 +111,54 @@ def write_docker_archive(workdir: Path, layer_paths: list[Path]) -> Path:
     return archive
 
 
-_FLOOR = """
-import resource, sys, tarfile, time, json
-start = time.perf_counter()
-count = 0
-for path in sys.argv[1:]:
-    with tarfile.open(path, "r|") as tar:
-        for member in tar:
-            count += 1
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "n": count}))
-"""
-
-_ANALYZE = """
-import resource, sys, time, json
-start = time.perf_counter()
-from engine.analysis import LayerSource, analyze, waste_report
-sources = [LayerSource(open=(lambda p=p: open(p, "rb")), instruction=f"RUN layer {i}")
-           for i, p in enumerate(sys.argv[1:])]
-analysis = analyze(sources)
-report = waste_report(analysis)
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "n": len(analysis.entries), "paths": len(analysis.paths),
-                  "efficiency": analysis.dive.efficiency, "reclaimable": report.reclaimable_bytes}))
-"""
-
-_ARCHIVE = """
-import resource, sys, time, json
-start = time.perf_counter()
-from engine.analysis import analyze, waste_report
-from engine.analysis.sources import open_source
-image = open_source("docker-archive:" + sys.argv[1], store=None)
-analysis = analyze(image.layer_sources(), base_layers=image.base_layers())
-report = waste_report(analysis)
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "n": len(analysis.entries), "efficiency": analysis.dive.efficiency,
-                  "reclaimable": report.reclaimable_bytes}))
-"""
-
-
-def run_child(code: str, args: list[str]) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
-    if result.returncode:
-        raise SystemExit(f"child failed:\n{result.stderr}")
-    return json.loads(result.stdout)
-
-
-def measure(name: str, code: str, args: list[str], runs: int) -> dict:
-    results = [run_child(code, args) for _ in range(runs)]
-    median = statistics.median(r["seconds"] for r in results)
-    peak = max(r["rss_kb"] for r in results) / 1024
-    extra = {k: v for k, v in results[0].items() if k not in ("seconds", "rss_kb")}
-    print(f"{name:<10} median {median:6.2f} s   peak RSS {peak:6.1f} MB   {extra}")
-    return {"name": name, "median_seconds": median, "peak_rss_mb": peak, **extra}
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--layers", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None)
-    options = parser.parse_args()
-    workdir = options.workdir or Path(tempfile.gettempdir()) / f"layerlab-bench-analyze-{options.files}-{options.layers}"
-    layer_paths = sorted(workdir.glob("layer*.tar"), key=lambda p: int(p.stem[5:])) if workdir.exists() else []
-    if len(layer_paths) != options.layers:
-        started = time.perf_counter()
-        layer_paths = generate(workdir, options.files, options.layers)
-        print(f"generated {options.layers} layers in {time.perf_counter() - started:.1f} s at {workdir}")
+def scenarios(options: Options) -> list[Scenario]:
+    files = 5_000 if options.quick else 100_000
+    layers = 10
+    workdir = options.workdir / f"analyze-{files}"
+    layer_paths = [workdir / f"layer{i}.tar" for i in range(layers)]
     archive = workdir / "image.tar"
-    if not archive.exists():
+
+    def setup() -> dict:
+        generate(workdir, files, layers)
         write_docker_archive(workdir, layer_paths)
-    size_mb = sum(p.stat().st_size for p in layer_paths) / 1e6
-    print(f"image: {options.files} files, {options.layers} layers, {size_mb:.0f} MB of layer tars")
-    args = [str(p) for p in layer_paths]
-    measure("floor", _FLOOR, args, options.runs)
-    measure("analyze", _ANALYZE, args, options.runs)
-    try:
-        measure("archive", _ARCHIVE, [str(archive)], options.runs)
-    except SystemExit as failure:
-        print(f"archive    skipped: {failure}")
-    return 0
+        return {"files": files, "layers": layers, "layer_tar_bytes": sum(p.stat().st_size for p in layer_paths)}
+
+    def measures() -> list[Measure]:
+        return [
+            Measure("layerlab analyze (API, layer tars)", "layerlab", python_call(SCRIPT, "analyze_work", *layer_paths)),
+            Measure("layerlab analyze --source docker-archive (CLI)", "layerlab", command(
+                layerlab(workdir / "root", "analyze", "--json", "--source", f"docker-archive:{archive}"),
+                env=python_env(), cwd=REPO)),
+            # The floor: every layer read once, every header seen; no tool can analyse with less.
+            Measure("tar -t of every layer", "floor", command(shell('for f; do tar -tf "$f"; done', *layer_paths)),
+                    needs=("tar",)),
+            Measure("python tarfile stream of every layer", "floor", python_call(SCRIPT, "tarfile_work", *layer_paths)),
+        ]
+
+    return [Scenario("analyze", f"analysis of a {files:,}-file, {layers}-layer image", setup, measures)]
+
+
+def analyze_work(*paths: str):
+    from engine.analysis import LayerSource, analyze, waste_report
+
+    def work() -> None:
+        sources = [LayerSource(open=(lambda p=p: open(p, "rb")), instruction=f"RUN layer {i}")
+                   for i, p in enumerate(paths)]
+        analysis = analyze(sources)
+        waste_report(analysis)
+
+    return work
+
+
+def tarfile_work(*paths: str):
+    def work() -> None:
+        for path in paths:
+            with tarfile.open(path, "r|") as tar:
+                for _ in tar:
+                    pass
+
+    return work
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(script_main(scenarios, __doc__))

@@ -46,27 +46,36 @@ def extract_archive(path: Path, staging: Staging, dest_rel: str, *, command: str
     """Unpack the tar at ``path`` into the staged physical directory ``dest_rel``."""
     staging.ensure_dirs(dest_rel, mode=0o755, owner=(0, 0))
     target = Path(staging.host(dest_rel))
+    staged_before = set(_directories(target))
     try:
         with open(path, "rb") as blob:
             apply_layer(blob, target)
         listed = _listed_names(path)
     except LayerError as error:
         raise BuildError(f"{command} failed: {path.name}: {error}") from None
-    _fix_implied_dirs(staging, dest_rel, target, listed)
+    _fix_implied_dirs(staging, dest_rel, target, listed | staged_before)
 
 
-def _fix_implied_dirs(staging: Staging, dest_rel: str, target: Path, listed: set[str]) -> None:
+def _directories(target: Path):
+    """Target-relative paths of the real directories under ``target`` (symlinks not followed)."""
     for directory, subdirs, _files in os.walk(target):
         for name in subdirs:
             full = os.path.join(directory, name)
-            inner = os.path.relpath(full, target)
-            if inner in listed or os.path.islink(full):
-                continue
-            rel = f"{dest_rel}/{inner}" if dest_rel else inner
-            image_st = staging.in_image(rel)
-            if image_st is not None and stat.S_ISDIR(image_st.st_mode):
-                os.chmod(full, stat.S_IMODE(image_st.st_mode))
-                staging.set_owner(rel, (image_st.st_uid, image_st.st_gid))
-            else:
-                os.chmod(full, 0o755)
-                staging.set_owner(rel, (0, 0))
+            if not os.path.islink(full):
+                yield os.path.relpath(full, target)
+
+
+def _fix_implied_dirs(staging: Staging, dest_rel: str, target: Path, keep: set[str]) -> None:
+    """Directories the unpack created without a tar entry: Docker's 0755 root, or the image's own."""
+    for inner in list(_directories(target)):
+        if inner in keep:
+            continue
+        full = os.path.join(target, inner)
+        rel = f"{dest_rel}/{inner}" if dest_rel else inner
+        image_st = staging.in_image(rel)
+        if image_st is not None and stat.S_ISDIR(image_st.st_mode):
+            os.chmod(full, stat.S_IMODE(image_st.st_mode))
+            staging.set_owner(rel, (image_st.st_uid, image_st.st_gid))
+        else:
+            os.chmod(full, 0o755)
+            staging.set_owner(rel, (0, 0))

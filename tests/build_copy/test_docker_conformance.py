@@ -225,11 +225,16 @@ def test_staged_layer_matches_docker(case: Case, docker, docker_base: str, web: 
     lines = [first, *before, case.instruction.replace("{url}", web)]
     (context / "Dockerfile").write_text("\n".join(lines) + "\n")
     tag = f"{docker_base.split(':')[0]}:{case.name}"
+    # a --from stage is built and tagged first, so that removing the tag leaves no untagged image behind
+    tags = [f"{tag}-src", tag] if case.from_stage is not None else [tag]
     try:
+        if case.from_stage is not None:
+            docker.run("build", "--network", "none", "-q", "--target", "src", "-t", tags[0], str(context))
         docker.run("build", "--network", "none", "-q", "-t", tag, str(context))
         docker.run("save", "-o", str(tmp_path / "image.tar"), tag)
     finally:
-        docker.run("rmi", "-f", tag, check=False)
+        for name in tags:
+            docker.run("rmi", "-f", name, check=False)
     layers = docker_layers(tmp_path / "image.tar")
     expected = layer_rows(layers[-1])
 

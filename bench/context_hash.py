@@ -1,9 +1,9 @@
 """Benchmark: hashing a 20,000-file (~200 MB) build context, cold and stat-cached.
 
-    python bench/context_hash.py [--files 20000] [--megabytes 200] [--runs 5] [--dir DIR]
+    python bench/context_hash.py [--runs 3] [--quick] [--workdir DIR] [--json FILE]
 
-Generates a deterministic context once (same seed, same bytes every time),
-then measures, each ``--runs`` times, and prints medians:
+Generates a deterministic context (same seed, same bytes every time; also
+the context ``bench/build.py`` builds), then times, each run in a child:
 
 - cold: every file read and checksummed (empty stat cache);
 - warm: the no-op rebuild case, every file stat'ed, none read (stat cache hit);
@@ -15,21 +15,18 @@ The page cache is not dropped, so "cold" measures hashing, not the disk.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import random
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import Measure, Options, Scenario, command, python_call, script_main, shell, tree_size  # noqa: E402
 from engine.build.context import StatCache, hash_context  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
 
 SEED = 20_000
 
@@ -58,61 +55,50 @@ def generate(target: Path, files: int, megabytes: int) -> None:
     stamp.write_text(spec)
 
 
-def timed(action) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+def scenarios(options: Options) -> list[Scenario]:
+    files, megabytes = (1_000, 10) if options.quick else (20_000, 200)
+    context = options.workdir / f"context-{files}-{megabytes}"
+    cache_path = options.workdir / "context-statcache.db"
 
+    def setup() -> dict:
+        generate(context, files, megabytes)
+        # Files younger than the racy-timestamp margin are never trusted from the
+        # stat cache; let the fresh context age past it.
+        time.sleep(max(0.0, 2.5 - (time.time() - (context / ".generated").stat().st_mtime)))
+        count, total = tree_size(context)
+        return {"files": count, "bytes": total}
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20_000)
-    parser.add_argument("--megabytes", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "layerlab-bench-context")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-
-    context = args.dir / f"ctx-{args.files}-{args.megabytes}"
-    generate(context, args.files, args.megabytes)
-    # Files younger than the racy-timestamp margin are never trusted from the
-    # stat cache; let the fresh context age past it.
-    time.sleep(max(0.0, 2.5 - (time.time() - (context / ".generated").stat().st_mtime)))
-    total = sum(p.stat().st_size for p in context.rglob("*") if p.is_file())
-
-    cold, warm, floor = [], [], []
-    cache_path = args.dir / "statcache.db"
-    for _ in range(args.runs):
+    def forget_cache(n: int) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{cache_path}{suffix}").unlink(missing_ok=True)
-        with StatCache(cache_path) as cache:
-            cold.append(timed(lambda: hash_context(context, stat_cache=cache)))
-        with StatCache(cache_path) as cache:
-            result = {}
-            warm.append(timed(lambda: result.setdefault("ctx", hash_context(context, stat_cache=cache))))
-            if result["ctx"].files_read:
-                raise SystemExit(f"stat cache missed {result['ctx'].files_read} files on a no-op re-hash")
-        floor.append(timed(lambda: subprocess.run(
-            f"tar -C {context} -cf - . | sha256sum", shell=True, check=True, capture_output=True)))
 
-    report = {
-        "files": args.files,
-        "bytes": total,
-        "runs": args.runs,
-        "cpus": os.cpu_count(),
-        "cold_median_s": round(statistics.median(cold), 3),
-        "warm_median_s": round(statistics.median(warm), 3),
-        "tar_sha256sum_median_s": round(statistics.median(floor), 3),
-    }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print(f"context: {args.files} files, {total / 1e6:.1f} MB, {os.cpu_count()} CPUs, {args.runs} runs")
-        print(f"cold hash (no stat cache)   median {report['cold_median_s']:.3f} s")
-        print(f"warm re-hash (stat cache)   median {report['warm_median_s']:.3f} s")
-        print(f"floor: tar c | sha256sum    median {report['tar_sha256sum_median_s']:.3f} s")
-    return 0
+    def measures() -> list[Measure]:
+        return [
+            Measure("layerlab hash (cold, every file read)", "layerlab",
+                    python_call(SCRIPT, "hash_work", context, cache_path, False), prepare=forget_cache),
+            Measure("layerlab re-hash (stat cache, no-op)", "layerlab",
+                    python_call(SCRIPT, "hash_work", context, cache_path, True), prepare=forget_cache),
+            Measure("tar c | sha256sum", "floor", command(shell('tar -C "$1" -cf - . | sha256sum', context)),
+                    needs=("tar", "sha256sum")),
+        ]
+
+    return [Scenario("context-hash", f"checksum a {files:,}-file, {megabytes} MB build context", setup, measures)]
+
+
+def hash_work(context: str, cache_path: str, warm: bool):
+    """Hash ``context``; when ``warm``, after an untimed pass that fills the stat cache."""
+    if warm:
+        with StatCache(Path(cache_path)) as cache:
+            hash_context(context, stat_cache=cache)
+
+    def work() -> None:
+        with StatCache(Path(cache_path)) as cache:
+            result = hash_context(context, stat_cache=cache)
+        if warm and result.files_read:
+            raise SystemExit(f"stat cache missed {result.files_read} files on a no-op re-hash")
+
+    return work
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(script_main(scenarios, __doc__))

@@ -526,12 +526,13 @@ def table(result: ScenarioResult) -> str:
     rows = ["| tool | role | median s | spread (min–max) | peak RSS | layerlab / best peer | layerlab / floor |",
             "|---|---|---:|---:|---:|---:|---:|"]
     for tool in result.tools:
+        name = tool.tool.replace("|", "\\|")
         if tool.status != "ok":
-            rows.append(f"| {tool.tool} | {tool.role} | {tool.status}: {tool.reason[:80]} | | | | |")
+            rows.append(f"| {name} | {tool.role} | {tool.status}: {tool.reason[:80]} | | | | |")
             continue
         spread = f"{_seconds(tool.min)}–{_seconds(tool.max)}" if len(tool.seconds) > 1 else "—"
         rss = f"{tool.peak_rss_bytes / 2**20:.0f} MiB" if tool.peak_rss_bytes else "—"
-        rows.append(f"| {tool.tool} | {tool.role} | {_seconds(tool.median)} | {spread} | {rss} | "
+        rows.append(f"| {name} | {tool.role} | {_seconds(tool.median)} | {spread} | {rss} | "
                     f"{_times(tool.vs_best_peer)} | {_times(tool.vs_floor)} |")
     notes = []
     if result.best_peer:

@@ -1,73 +1,111 @@
 """Benchmark: write and apply a 100,000-file layer.
 
-    python bench/layers_apply.py [--files 100000] [--dirs 1000] [--size 256] [--workdir DIR]
+    python bench/layers_apply.py [--runs 3] [--quick] [--workdir DIR] [--json FILE]
 
-Builds a tree of ``--files`` small files spread over ``--dirs`` directories,
-then times ``write_layer_from_dir`` (tree -> tar), ``apply_layer`` of the
-plain tar and of its gzip form onto empty targets, and ``tar -x`` of the
-same tar for a floor.
+Builds a tree of 100,000 small files over 1,000 directories, then times
+two scenarios, each run in a child:
+
+- layer-write: ``write_layer_from_dir`` (tree -> tar, diff ID computed on
+  the way) against ``tar -c | sha256sum`` (the floor);
+- layer-apply: ``apply_layer`` of the plain tar and of its gzip form onto an
+  empty target against ``tar -x`` of the same tar (the floor).
 """
 
 from __future__ import annotations
 
-import argparse
-import io
-import os
+import random
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.layers.apply import apply_layer  # noqa: E402
-from engine.layers.compression import compress_to  # noqa: E402
-from engine.layers.write import write_layer_from_dir  # noqa: E402
+from bench.harness import Measure, Options, Scenario, command, python_call, script_main, shell  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
+SEED = 100_000
 
 
-def timed(label: str, action) -> object:
-    start = time.perf_counter()
-    result = action()
-    print(f"{label:<28} {time.perf_counter() - start:7.2f} s")
-    return result
+def generate(source: Path, files: int, dirs: int, size: int) -> None:
+    payload = random.Random(SEED).randbytes(size)
+    for index in range(files):
+        directory = source / f"d{index % dirs:04d}"
+        if index < dirs:
+            directory.mkdir(parents=True)
+        (directory / f"f{index:06d}").write_bytes(payload)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--dirs", type=int, default=1_000)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--workdir")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="layers-bench-", dir=args.workdir))
-    try:
-        source = work / "source"
-        payload = os.urandom(args.size)
-        for index in range(args.files):
-            directory = source / f"d{index % args.dirs:04d}"
-            if index < args.dirs:
-                directory.mkdir(parents=True)
-            (directory / f"f{index:06d}").write_bytes(payload)
-        tar_path, gz_path = work / "layer.tar", work / "layer.tar.gz"
-        with open(tar_path, "wb") as out:
-            blob = timed("write_layer_from_dir", lambda: write_layer_from_dir(source, out))
-        with open(tar_path, "rb") as src, open(gz_path, "wb") as dst:
-            timed("compress_to gzip", lambda: compress_to(src, dst))
-        print(f"tar: {blob.size / 1e6:.1f} MB, gzip: {gz_path.stat().st_size / 1e6:.1f} MB, {args.files} files")
-        for label, path in (("apply_layer (tar)", tar_path), ("apply_layer (tar.gz)", gz_path)):
-            target = work / "target"
-            with open(path, "rb") as blob_file:
-                stats = timed(label, lambda: apply_layer(blob_file, target))
-            assert stats.diff_id == blob.diff_id, "diff ID changed on the way"
-            shutil.rmtree(target)
-        target = work / "tar-x"
+def scenarios(options: Options) -> list[Scenario]:
+    files, dirs, size = (2_000, 20, 256) if options.quick else (100_000, 1_000, 256)
+    work = options.workdir / f"layers-{files}"
+    source, tar_path, gz_path, target = work / "source", work / "layer.tar", work / "layer.tar.gz", work / "target"
+    made: dict = {}
+
+    def setup() -> dict:
+        if not made:
+            generate(source, files, dirs, size)
+            from engine.layers.compression import compress_to
+            from engine.layers.write import write_layer_from_dir
+
+            with open(tar_path, "wb") as out:
+                made["diff_id"] = str(write_layer_from_dir(source, out).diff_id)
+            with open(tar_path, "rb") as src, open(gz_path, "wb") as dst:
+                compress_to(src, dst)
+            made.update(files=files, tar_bytes=tar_path.stat().st_size, gzip_bytes=gz_path.stat().st_size)
+        return {k: v for k, v in made.items() if k != "diff_id"}
+
+    def empty_target(n: int) -> None:
+        shutil.rmtree(target, ignore_errors=True)
         target.mkdir()
-        timed("tar -x (floor)", lambda: subprocess.run(["tar", "-x", "-f", str(tar_path), "-C", str(target)], check=True))
-    finally:
-        shutil.rmtree(work)
+
+    def write_measures() -> list[Measure]:
+        return [
+            Measure("layerlab write_layer_from_dir", "layerlab", python_call(SCRIPT, "write_work", source, work / "out.tar")),
+            Measure("tar -c | sha256sum", "floor",
+                    command(shell('tar -C "$1" -cf - . | sha256sum', source)), needs=("tar", "sha256sum")),
+        ]
+
+    def apply_measures() -> list[Measure]:
+        return [
+            Measure("layerlab apply_layer (tar)", "layerlab",
+                    python_call(SCRIPT, "apply_work", tar_path, target, made["diff_id"]), prepare=empty_target),
+            Measure("layerlab apply_layer (tar.gz)", "layerlab",
+                    python_call(SCRIPT, "apply_work", gz_path, target, made["diff_id"]), prepare=empty_target),
+            Measure("tar -x", "floor", command(["tar", "-x", "-f", tar_path, "-C", target]), prepare=empty_target,
+                    needs=("tar",)),
+        ]
+
+    def cleanup() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+
+    return [
+        Scenario("layer-write", f"write a {files:,}-file directory as a layer tar", setup, write_measures),
+        Scenario("layer-apply", f"apply a {files:,}-file layer to an empty directory", setup, apply_measures,
+                 cleanup=cleanup),
+    ]
+
+
+def write_work(source: str, out_path: str):
+    from engine.layers.write import write_layer_from_dir
+
+    def work() -> None:
+        with open(out_path, "wb") as out:
+            write_layer_from_dir(Path(source), out)
+
+    return work
+
+
+def apply_work(blob_path: str, target: str, diff_id: str):
+    from engine.layers.apply import apply_layer
+
+    def work() -> None:
+        with open(blob_path, "rb") as blob:
+            stats = apply_layer(blob, Path(target))
+        if str(stats.diff_id) != diff_id:
+            raise SystemExit(f"diff ID changed on the way: {stats.diff_id} != {diff_id}")
+
+    return work
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(script_main(scenarios, __doc__))

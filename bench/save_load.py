@@ -1,96 +1,124 @@
-"""save/load throughput: layerlab vs docker on a deterministic 200 MB, 10-layer image.
+"""save and load: layerlab vs docker vs skopeo on a deterministic 200 MB, 10-layer image.
 
-Usage: python bench/save_load.py [--runs 3] [--mb 200] [--layers 10]
+    python bench/save_load.py [--runs 3] [--quick] [--workdir DIR] [--json FILE]
 
-Every run starts from the same state: for load, the image is absent (a fresh
-layerlab root; ``docker rmi`` first); for save, it is present. Prints the
-median seconds, MB/s and the layerlab/docker time ratio (lower is better for us).
+Every run starts from the same state. load: the image is absent (a fresh
+layerlab root; ``docker rmi`` first; a fresh OCI layout for ``skopeo copy
+docker-archive: oci:``). save: it is present (layerlab and docker loaded it
+once, untimed; skopeo copies from an OCI layout of the same image). The
+floors: ``sha256sum`` of the archive (load must read and hash every byte)
+and ``cp`` of it (save must write every byte).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.oci.config import ImageConfig  # noqa: E402
-from engine.transports.docker_archive import write_docker_archive  # noqa: E402
-from engine.transports.memory import BytesLayer, ConfigImage  # noqa: E402
-from tests.transports.helpers import layer_tar  # noqa: E402
+from bench.harness import (  # noqa: E402
+    BenchError, Measure, Options, Scenario, command, docker_ready, find_program, layerlab, python_env, script_main,
+    synthetic_image,
+)
 
-TAG = "layerlab-bench:200mb"
-
-
-def make_image(total_mb: int, layer_count: int) -> ConfigImage:
-    rng = random.Random(20240101)
-    per_layer = total_mb * 1_000_000 // layer_count
-    layers = []
-    for index in range(layer_count):
-        # half random (incompressible), half repeated text, like real layers
-        text = f"line {index}\n".encode()
-        data = rng.randbytes(per_layer // 2) + (text * (per_layer // 2 // len(text) + 1))[: per_layer - per_layer // 2]
-        layers.append(BytesLayer(layer_tar({f"layer{index}/data.bin": data})))
-    config = ImageConfig.from_dict({
-        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z", "config": {"Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in layers]},
-        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(layer_count)],
-    })
-    return ConfigImage(config.to_bytes(), tuple(layers))
+TAG = "layerlab-bench-saveload:latest"
 
 
-def timed(command: list[str], env: dict | None = None) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
+class ImageFiles:
+    """The image as a docker-archive, an OCI layout and a loaded layerlab store; made once, shared."""
+
+    def __init__(self, work: Path, total_bytes: int, layers: int) -> None:
+        self.work, self.total_bytes, self.layers = work, total_bytes, layers
+        self.archive, self.layout, self.store = work / "image.tar", work / "layout", work / "store"
+        self.facts: dict = {}
+
+    def make(self) -> dict:
+        if self.facts:
+            return self.facts
+        from engine.transports.docker_archive import write_docker_archive
+        from engine.transports.oci_layout import write_oci_layout
+
+        self.work.mkdir(parents=True, exist_ok=True)
+        image = synthetic_image(self.total_bytes, self.layers)
+        with open(self.archive, "wb") as out:
+            write_docker_archive([(image, [TAG])], out)
+        write_oci_layout([(image, [TAG])], self.layout)
+        del image
+        check(layerlab(self.store, "load", "-q", "-i", self.archive))
+        self.facts = {"layers": self.layers, "archive_bytes": self.archive.stat().st_size}
+        return self.facts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--mb", type=int, default=200)
-    parser.add_argument("--layers", type=int, default=10)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="layerlab-bench-"))
-    layerlab = [sys.executable, "-m", "tui.cli"]
-    try:
-        archive = work / "image.tar"
-        with open(archive, "wb") as out:
-            write_docker_archive([(make_image(args.mb, args.layers), [TAG])], out)
-        size_mb = archive.stat().st_size / 1e6
-        results: dict[str, list[float]] = {k: [] for k in ("layerlab load", "docker load", "layerlab save",
-                                                          "docker save")}
-        for run in range(args.runs):
-            root = work / f"root{run}"
-            env = dict(os.environ, LAYERLAB_ROOT=str(root))
-            os.chdir(HERE)
-            results["layerlab load"].append(timed(layerlab + ["load", "-i", str(archive)], env))
-            subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True)
-            results["docker load"].append(timed(["docker", "load", "-i", str(archive)]))
-            results["layerlab save"].append(timed(layerlab + ["save", "-o", str(work / "ours.tar"), TAG], env))
-            results["docker save"].append(timed(["docker", "save", "-o", str(work / "theirs.tar"), TAG]))
-            shutil.rmtree(root)
-        print(f"archive: {size_mb:.0f} MB, {args.layers} layers, {args.runs} runs (medians)")
-        medians = {name: statistics.median(times) for name, times in results.items()}
-        for name, median in medians.items():
-            print(f"  {name:14s} {median:6.2f} s  {size_mb / median:7.1f} MB/s   runs: "
-                  + ", ".join(f"{t:.2f}" for t in results[name]))
-        for verb in ("load", "save"):
-            print(f"  {verb} ratio layerlab/docker: {medians['layerlab ' + verb] / medians['docker ' + verb]:.2f}")
-    finally:
+def check(argv: list) -> None:
+    result = subprocess.run([str(a) for a in argv], capture_output=True, env=python_env())
+    if result.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, argv[:4]))} failed: {result.stderr.decode(errors='replace')[-1500:]}")
+
+
+def docker_rmi() -> None:
+    if find_program("docker"):
         subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+
+
+def scenarios(options: Options) -> list[Scenario]:
+    megabytes = 20 if options.quick else 200
+    files = ImageFiles(options.workdir / f"saveload-{megabytes}", megabytes * 1_000_000, 10)
+    work = files.work
+    docker_here = bool(find_program("docker")) and docker_ready()
+
+    def fresh(path: Path):
+        def prepare(n: int) -> None:
+            shutil.rmtree(path, ignore_errors=True)
+            Path(f"{path}.tar").unlink(missing_ok=True)
+        return prepare
+
+    def load_measures() -> list[Measure]:
+        measures = [
+            Measure("layerlab load", "layerlab", command(layerlab(work / "root", "load", "-q", "-i", files.archive),
+                                                         env=python_env()), prepare=fresh(work / "root")),
+            Measure("skopeo copy docker-archive: oci:", "peer",
+                    command(["skopeo", "copy", "-q", f"docker-archive:{files.archive}", f"oci:{work / 'oci-out'}:x"]),
+                    prepare=fresh(work / "oci-out"), needs=("skopeo",)),
+            Measure("sha256sum of the archive", "floor", command(["sha256sum", files.archive]), needs=("sha256sum",)),
+        ]
+        if docker_here:
+            measures.insert(1, Measure("docker load", "peer", command(["docker", "load", "-q", "-i", files.archive]),
+                                       prepare=lambda n: docker_rmi(), rss=False))
+        return measures
+
+    def save_measures() -> list[Measure]:
+        out = work / "out.tar"
+        drop = lambda n: out.unlink(missing_ok=True)  # noqa: E731
+        measures = [
+            Measure("layerlab save", "layerlab", command(layerlab(files.store, "save", "-o", out, TAG), env=python_env()),
+                    prepare=drop),
+            Measure("skopeo copy oci: docker-archive:", "peer",
+                    command(["skopeo", "copy", "-q", f"oci:{files.layout}:latest", f"docker-archive:{out}:{TAG}"]),
+                    prepare=drop, needs=("skopeo",)),
+            Measure("cp of the archive", "floor", command(["cp", files.archive, out]), prepare=drop),
+        ]
+        if docker_here:
+            subprocess.run(["docker", "load", "-q", "-i", str(files.archive)], capture_output=True, check=True)
+            measures.insert(1, Measure("docker save", "peer", command(["docker", "save", "-o", out, TAG]),
+                                       prepare=drop, rss=False))
+        return measures
+
+    def cleanup() -> None:
+        docker_rmi()
+        for leftover in ("root", "oci-out", "out.tar"):
+            path = work / leftover
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    description = f"{megabytes} MB, 10-layer image"
+    return [
+        Scenario("load", f"load of a {description} from a docker-archive", files.make, load_measures, cleanup),
+        Scenario("save", f"save of a {description} to a docker-archive", files.make, save_measures, cleanup),
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(script_main(scenarios, __doc__))

@@ -129,7 +129,7 @@ def import_cache(store, records, ref: Reference | str, *, events: EventSink | No
     if manifest.config.media_type != CACHE_CONFIG_TYPE:
         raise RegistryError(f"{ref.familiar}: not a layerlab build cache (config type {manifest.config.media_type!r})")
     data = _parse_config(fetch_small_blob(client, ref.path, manifest.config, what="build cache config"), ref)
-    fetch_layers(client, ref.path, manifest, store, events)
+    measured = fetch_layers(client, ref.path, manifest, store, events)
     images = 0
     for entry in data["images"]:
         try:
@@ -141,7 +141,7 @@ def import_cache(store, records, ref: Reference | str, *, events: EventSink | No
             raise RegistryError(f"{ref.familiar}: build cache image entry is malformed: {error}") from None
         if not store.blobs.has(image_id):
             raise RegistryError(f"{ref.familiar}: build cache names image {image_id} but does not carry its config")
-        store.put_image(ConfigImage(store.blobs.read(image_id), layers))
+        store.put_image(ConfigImage(store.blobs.read(image_id), layers), measured=measured)
         images += 1
     from engine.build.cache_key import StepInputs
 

@@ -23,6 +23,7 @@ from engine.registry.blobs import fetch_blob, fetch_small_blob
 from engine.registry.client import RegistryClient
 from engine.registry.manifests import FetchedManifest, fetch_manifest, host_default_platform
 from engine.registry.state import RegistryState
+from engine.store.measure import LayerMeasure, measure_layer
 from engine.transports.memory import ConfigImage, RangeLayer, diff_ids_of
 
 PARALLEL_LAYERS = 4
@@ -76,12 +77,13 @@ def pull(ref: Reference | str, store, *, platform: Platform | str | None = None,
     diff_ids = diff_ids_of(config_raw, f"config of {ref.familiar}")
     if len(diff_ids) != len(manifest.layers):
         raise ArchiveError(f"{ref.familiar}: manifest has {len(manifest.layers)} layers, config {len(diff_ids)} diff_ids")
-    fetch_layers(client, ref.path, manifest, store, events)
+    measured = fetch_layers(client, ref.path, manifest, store, events)
     layers = tuple(RangeLayer(str(store.blobs.path(d.digest)), 0, d.size, d.digest, diff_id, d.media_type)
                    for d, diff_id in zip(manifest.layers, diff_ids))
     image = ConfigImage(config_raw, layers, manifest=manifest.raw)
     tags = [str(ref)] if ref.tag and ref.digest is None else []
-    stored = store.put_image(image, tags=tags, repo_digests=[f"{ref.repository}@{resolved.top.digest}"])
+    stored = store.put_image(image, tags=tags, repo_digests=[f"{ref.repository}@{resolved.top.digest}"],
+                             measured=measured)
     state = RegistryState(store.root)
     try:
         for descriptor in manifest.layers:
@@ -98,21 +100,34 @@ def _config(client: RegistryClient, ref: Reference, manifest: Manifest, store) -
     return fetch_small_blob(client, ref.path, manifest.config, what=f"config of {ref.familiar}")
 
 
-def fetch_layers(client: RegistryClient, repository: str, manifest: Manifest, store, events: EventSink) -> None:
-    """Fetch every layer blob not yet in the store, several at once; the first failure is raised."""
+def fetch_layers(client: RegistryClient, repository: str, manifest: Manifest, store,
+                 events: EventSink) -> dict[Digest, LayerMeasure]:
+    """Fetch every blob not yet in the store, several at once; the first failure is raised.
+
+    Each layer fetched is measured (diff ID, sizes) in its own thread as soon
+    as it is in, so ``put_image`` need not read the layers again one by one.
+    """
     unique = {d.digest: d for d in manifest.layers}
     missing = [d for d in unique.values() if not store.blobs.has(d.digest)]
     for descriptor in unique.values():
         if descriptor not in missing:
             events_done(events, descriptor)
     if not missing:
-        return
+        return {}
     with ThreadPoolExecutor(max_workers=min(PARALLEL_LAYERS, len(missing))) as pool:
-        futures = [pool.submit(fetch_blob, client, repository, d, store, events=events, what="layer")
-                   for d in missing]
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        futures = {d.digest: pool.submit(_fetch_and_measure, client, repository, d, store, events) for d in missing}
+        errors = [f.exception() for f in futures.values() if f.exception() is not None]
     if errors:
         raise errors[0]
+    return {digest: f.result() for digest, f in futures.items() if f.result() is not None}
+
+
+def _fetch_and_measure(client: RegistryClient, repository: str, descriptor, store,
+                       events: EventSink) -> LayerMeasure | None:
+    fetch_blob(client, repository, descriptor, store, events=events, what="layer")
+    if not mt.is_layer(descriptor.media_type):
+        return None
+    return measure_layer(store.blobs.open(descriptor.digest), what=f"layer {descriptor.digest} of {repository}")
 
 
 def events_done(events: EventSink, descriptor) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
 from engine.image import Image
@@ -26,7 +26,7 @@ from engine.reference import Reference
 from engine.store.content import ContentStore
 from engine.store.layout import Layout, RootLock
 from engine.store.meta import connect, transaction
-from engine.store.measure import measure_layer
+from engine.store.measure import LayerMeasure, measure_layer
 from engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
 
 _HEX_PREFIX = re.compile(r"^[a-f0-9]{1,64}$")
@@ -87,12 +87,16 @@ class Store:
     # == writing images ================================================================
     def put_image(self, image: Image, *, tags: Sequence[str] = (), parent: str | Digest | None = None,
                   repo_digests: Sequence[str] = (),
-                  progress: Callable[[PutProgress], None] | None = None) -> StoredImage:
+                  progress: Callable[[PutProgress], None] | None = None,
+                  measured: Mapping[Digest, LayerMeasure] | None = None) -> StoredImage:
         """Copy ``image`` in (verifying every digest and diff ID), record it, then tag it.
 
         Blobs go in first; the image, its layers and its tags are then one
         transaction, so a crash leaves at worst unreferenced blobs (gc removes
         them), never a half image. A tag that named another image moves here.
+        ``measured`` holds ``measure_layer`` results a caller already took of
+        blobs in this store (a pull measures layers in parallel as they
+        arrive); their diff IDs are still checked against the config.
         """
         config_raw = image.config_bytes()
         image_id = Digest.of_bytes(config_raw)
@@ -127,7 +131,7 @@ class Store:
             self._report(progress, PutProgress("manifest", manifest_digest, 0, len(layers)))
             layer_rows = []
             for index, layer in enumerate(layers):
-                layer_rows.append(self._put_layer(layer, index, image_id))
+                layer_rows.append(self._put_layer(layer, index, image_id, (measured or {}).get(layer.digest)))
                 self._report(progress, PutProgress("layer", layer.digest, index, len(layers)))
             chains = chain_ids(diff_ids)
             with transaction(self.db):
@@ -163,7 +167,8 @@ class Store:
         if progress is not None:
             progress(event)
 
-    def _put_layer(self, layer, index: int, image_id: Digest) -> tuple[str, str, str, int, int, int]:
+    def _put_layer(self, layer, index: int, image_id: Digest,
+                   measured: LayerMeasure | None = None) -> tuple[str, str, str, int, int, int]:
         """Ingest one layer blob and measure it (diff ID, tar size, content size); verified once per blob."""
         what = f"layer {index} ({layer.digest}) of image {image_id.short}"
         known = self.db.execute("SELECT diff_id, uncompressed_size, content_size FROM layers WHERE digest=?",
@@ -175,7 +180,8 @@ class Store:
                     known["uncompressed_size"], known["content_size"])
         with layer.open_blob() as blob:
             self.blobs.ingest(blob, layer.digest, what=what)
-        measured = measure_layer(self.blobs.open(layer.digest), what=what)
+        if measured is None:
+            measured = measure_layer(self.blobs.open(layer.digest), what=what)
         if measured.diff_id != layer.diff_id:
             raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), str(measured.diff_id))
         return (str(layer.digest), str(measured.diff_id), layer.media_type, self.blobs.size(layer.digest),

@@ -12,12 +12,10 @@ removed by the next build.
 
 from __future__ import annotations
 
-import io
 import os
 import posixpath
 import secrets as random_ids
 import shutil
-import signal
 import tarfile
 import tempfile
 import threading
@@ -26,7 +24,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO, Callable
 
 from engine.build.cache_key import StepInputs, copy_command, created_by, nop_command
 from engine.build.cache_records import CacheDecision, CacheRecords, probe
@@ -54,10 +52,8 @@ from engine.runtime import ProcessSpec, default_runtime, resolve_user, run_in_la
 from engine.runtime.rootfs import is_mounted, unmount
 from engine.transports.memory import ConfigImage, RangeLayer
 
-try:  # COPY/ADD file operations; a minimal stand-in until the full module is there
-    from engine.build.copy_ops import CopyRequest, stage_copy
-except ImportError:  # pragma: no cover - depends on what is installed alongside
-    from engine.build.copy_standin import CopyRequest, stage_copy
+from engine.build.copy_ops import CopyRequest, stage_copy
+from engine.store.layout import pid_alive
 
 # The diff ID of a layer that adds nothing (a tar of two zero blocks): Docker marks it empty_layer.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
@@ -154,16 +150,6 @@ def _short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_workspace(path: Path) -> None:
     """Remove a build's scratch directory, unmounting anything a killed run left mounted there."""
     if not path.exists():
@@ -188,7 +174,7 @@ def clean_stale_workspaces(tmp_dir: Path) -> None:
         if not entry.name.startswith(WORKSPACE_PREFIX):
             continue
         pid_text = entry.name[len(WORKSPACE_PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             remove_workspace(entry)
 
 

@@ -1,0 +1,92 @@
+"""bench/run end to end on the two cheap scenarios, and the schema other scripts are read with.
+
+No timing is asserted: the numbers only have to exist and be consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.peers import need_program
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from bench.harness import ScenarioResult  # noqa: E402
+
+
+def run_bench(*args: str, workdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "bench" / "run"), *args, "--workdir", str(workdir)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def test_quick_run_writes_the_documented_shape(tmp_path):
+    need_program("tar")
+    out = tmp_path / "result.json"
+    done = run_bench("parse", "analyze", "--quick", "--runs", "1", "--json", str(out), workdir=tmp_path / "work")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["schema"] == "layerlab-bench/1"
+    assert report["options"] == {"runs": 1, "quick": True}
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["memory_bytes"] > 0
+    assert [s["name"] for s in report["scenarios"]] == ["parse", "analyze"]
+    for scenario in report["scenarios"]:
+        assert scenario["status"] == "ok", scenario
+        for tool in scenario["tools"]:
+            assert tool["status"] == "ok", tool
+            assert tool["role"] in ("layerlab", "peer", "floor")
+            assert len(tool["seconds"]) == 1 and tool["seconds"][0] > 0
+            assert tool["median"] == tool["min"] == tool["max"] == tool["seconds"][0]
+    analyze = report["scenarios"][1]
+    assert analyze["data"]["files"] == 5000 and analyze["data"]["layers"] == 10
+    assert analyze["floor"] == "tar -t of every layer"
+    ours = [t for t in analyze["tools"] if t["role"] == "layerlab"]
+    floor = next(t for t in analyze["tools"] if t["role"] == "floor")
+    assert ours and all(t["peak_rss_bytes"] > 1_000_000 for t in ours)
+    for tool in ours:
+        assert tool["vs_floor"] == pytest.approx(tool["median"] / floor["median"])
+        assert tool["vs_best_peer"] is None  # no peer analyses; only the floor
+    # The table on stdout carries the same scenarios; the data was cleaned away.
+    assert "### parse:" in done.stdout and "### analyze:" in done.stdout
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_unknown_scenario_is_refused(tmp_path):
+    done = run_bench("no-such-thing", workdir=tmp_path)
+    assert done.returncode == 2
+    assert "unknown scenario no-such-thing" in done.stderr
+
+
+def test_scripts_without_json_file_are_reported_not_failed():
+    listed = subprocess.run([sys.executable, str(REPO / "bench" / "run"), "--list"], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = dict(line.split()[0:1] + [" ".join(line.split()[2:])] for line in listed.stdout.splitlines())
+    assert rows["parse"] == "wired" and rows["load"] == "wired"
+    assert {rows[name] for name in ("build-cold", "push", "tui-first-paint")} <= {"wired", "not yet wired"}
+
+
+def test_results_from_a_json_program_get_medians_and_ratios():
+    result = ScenarioResult.from_dict({
+        "name": "push", "tools": [
+            {"tool": "layerlab push", "role": "layerlab", "seconds": [3.0, 1.0, 2.0], "peak_rss_bytes": 50_000_000},
+            {"tool": "skopeo copy", "role": "peer", "seconds": [4.0, 4.0, 5.0]},
+            {"tool": "docker push", "role": "peer", "seconds": [8.0]},
+            {"tool": "sha256sum", "role": "floor", "seconds": [0.5, 0.5, 0.5]},
+            {"tool": "crane", "role": "peer", "status": "skipped", "reason": "not installed"},
+        ]})
+    ours = result.tools[0]
+    assert (ours.median, ours.min, ours.max) == (2.0, 1.0, 3.0)
+    assert result.best_peer == "skopeo copy"
+    assert ours.vs_best_peer == pytest.approx(0.5) and ours.vs_floor == pytest.approx(4.0)
+    assert result.tools[1].vs_best_peer is None  # ratios belong to layerlab rows only
+
+
+def test_a_tool_with_an_unknown_role_is_refused():
+    with pytest.raises(ValueError, match="role"):
+        ScenarioResult.from_dict({"name": "x", "tools": [{"tool": "t", "role": "winner", "seconds": [1]}]})

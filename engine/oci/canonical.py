@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.errors import ArchiveError
+
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -30,3 +32,14 @@ def docker_json(obj: Any, *, sort_keys: bool = True) -> bytes:
         if char in text:
             text = text.replace(char, escape)
     return text.encode("utf-8")
+
+
+def load_json_object(raw: bytes, where: str) -> dict[str, Any]:
+    """Parse ``raw`` as a JSON object; ``ArchiveError`` naming ``where`` otherwise."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ArchiveError(f"{where}: not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ArchiveError(f"{where}: expected a JSON object")
+    return data

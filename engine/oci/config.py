@@ -10,13 +10,12 @@ fields are kept and never an error. Changes go through ``ImageConfig.evolve``
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from engine.errors import ArchiveError
-from engine.oci.canonical import docker_json
+from engine.oci.canonical import docker_json, load_json_object
 from engine.oci.digest import Digest
 
 
@@ -171,12 +170,7 @@ class ImageConfig:
     @classmethod
     def parse(cls, raw: bytes, *, where: str = "image config") -> "ImageConfig":
         """Parse config bytes; ``ArchiveError`` naming ``where`` when they are not a JSON object."""
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ArchiveError(f"{where}: not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise ArchiveError(f"{where}: expected a JSON object")
+        data = load_json_object(raw, where)
         rootfs = data.get("rootfs")
         if rootfs is not None and not isinstance(rootfs, dict):
             raise ArchiveError(f"{where}: rootfs is not an object")

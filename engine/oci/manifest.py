@@ -6,25 +6,14 @@ sha256 of those bytes. Unknown fields are kept in ``extra``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from engine.errors import ArchiveError, NotFound
 from engine.oci import mediatypes as mt
-from engine.oci.canonical import canonical_json
+from engine.oci.canonical import canonical_json, load_json_object
 from engine.oci.descriptor import Descriptor, Platform
 from engine.oci.digest import Digest
-
-
-def _load_object(raw: bytes, where: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ArchiveError(f"{where}: not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ArchiveError(f"{where}: expected a JSON object")
-    return data
 
 
 @dataclass(frozen=True)
@@ -41,7 +30,7 @@ class Manifest:
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", where: str = "manifest") -> "Manifest":
         """Parse manifest bytes; ``media_type`` (e.g. a Content-Type) is used when the JSON has none."""
-        data = _load_object(raw, where)
+        data = load_json_object(raw, where)
         if data.get("schemaVersion") != 2:
             raise ArchiveError(f"{where}: unsupported schemaVersion {data.get('schemaVersion')!r}")
         kind = str(data.get("mediaType") or media_type or mt.OCI_MANIFEST)
@@ -111,7 +100,7 @@ class Index:
 
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", where: str = "index") -> "Index":
-        data = _load_object(raw, where)
+        data = load_json_object(raw, where)
         if data.get("schemaVersion") != 2:
             raise ArchiveError(f"{where}: unsupported schemaVersion {data.get('schemaVersion')!r}")
         manifests = data.get("manifests")
@@ -159,7 +148,7 @@ class Index:
 
 def parse_any(raw: bytes, *, media_type: str = "", where: str = "manifest") -> Manifest | Index:
     """A manifest or an index, decided by mediaType (or the presence of ``manifests``)."""
-    data = _load_object(raw, where)
+    data = load_json_object(raw, where)
     kind = str(data.get("mediaType") or media_type or "")
     if mt.is_index(kind) or (not kind and "manifests" in data):
         return Index.parse(raw, media_type=kind, where=where)

@@ -14,11 +14,11 @@ import json
 import os
 import platform as host_platform
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from engine.errors import ArchiveError, DigestMismatch, NotFound
+from engine.fsutil import atomic_write
 from engine.image import Image
 from engine.oci import mediatypes as mt
 from engine.oci.descriptor import Descriptor, Platform
@@ -132,21 +132,13 @@ def _write_blob(blobs_dir: Path, digest: Digest, chunks: Iterable[bytes]) -> Non
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".ingest-")
-    try:
+    with atomic_write(target, prefix=".ingest-") as out:
         hasher = Hasher(digest.algorithm)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                hasher.update(chunk)
-                out.write(chunk)
+        for chunk in chunks:
+            hasher.update(chunk)
+            out.write(chunk)
         if hasher.digest() != digest:
             raise DigestMismatch(f"blob written to {target}", str(digest), str(hasher.digest()))
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _read_chunks(stream) -> Iterable[bytes]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from engine.errors import UsageError
+from engine.fsutil import atomic_write
 from engine.reference import Reference
 from engine.transports.docker_archive import open_docker_archive, write_docker_archive
 from engine.transports.oci_layout import read_oci_layout, write_oci_layout
@@ -78,17 +78,8 @@ def save_command(args, ctx) -> int:
         out.flush()
         return 0
     target = Path(args.output)
-    # Write beside the target and rename, so a failed save never leaves half an archive under its name.
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write_docker_archive(images, out, layout=layout)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    with atomic_write(target) as out:  # a failed save never leaves half an archive under its name
+        write_docker_archive(images, out, layout=layout)
     return 0
 
 

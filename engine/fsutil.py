@@ -1,0 +1,28 @@
+"""Small file-system helpers shared by the engine and its front ends."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+@contextmanager
+def atomic_write(target: Path, *, mode: int = 0o644, prefix: str | None = None) -> Iterator[BinaryIO]:
+    """Write ``target`` through a temp file beside it, renamed into place only when the block succeeds.
+
+    A failed or interrupted write never leaves half a file under the target's name.
+    """
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, temp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

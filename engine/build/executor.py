@@ -53,6 +53,7 @@ from engine.runtime.rootfs import is_mounted, unmount
 from engine.transports.memory import ConfigImage, RangeLayer
 
 from engine.build.copy_ops import CopyRequest, stage_copy
+from engine.registry.pull import ensure_image
 from engine.store.layout import pid_alive
 
 # The diff ID of a layer that adds nothing (a tar of two zero blocks): Docker marks it empty_layer.
@@ -127,8 +128,6 @@ def build(request: BuildRequest, store, events: EventSink) -> BuildResult:
     """Build ``request`` into ``store``, reporting to ``events``; raises a ``LayerlabError`` on failure."""
     if request.network not in NETWORKS:
         raise UsageError(f"--network {request.network}: expected one of {', '.join(NETWORKS)}")
-    if request.pull:
-        raise UsageError("--pull: this build pulls nothing; load or bootstrap the base image into the store first")
     return _Build(request, store, events).run()
 
 
@@ -401,11 +400,15 @@ class _Build:
             image = ImageConfig.new(architecture=host.architecture, variant=host.variant)
         else:
             try:
-                stored = self.store.image(stage_plan.base)
-            except NotFound:
-                raise StepError(f"{self.dockerfile.filename}:{stage.line}: FROM {stage_plan.base}: no such image "
-                                "in the store (load it, or make one with `layerlab bootstrap busybox`)",
-                                step=ref) from None
+                # Docker's rule: a base in the store is used as it is; a missing one (or any, with --pull) is pulled.
+                stored = ensure_image(stage_plan.base, self.store, pull="always" if self.request.pull else "missing",
+                                      events=self.events)
+            except LayerlabError as error:
+                why = ("--pull: pulling it failed" if self.request.pull
+                       else "no such image in the store, and pulling it failed")
+                hint = "" if self.request.pull else " (load it, or make one with `layerlab bootstrap busybox`)"
+                raise StepError(f"{self.dockerfile.filename}:{stage.line}: FROM {stage_plan.base}: {why}: "
+                                f"{error.one_line()}{hint}", step=ref) from None
             image_id, image = str(stored.id), stored.config
         config = dict(image.data.get("config") or {})
         base_env = dict(item.partition("=")[::2] for item in config.get("Env") or [])

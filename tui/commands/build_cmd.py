@@ -9,12 +9,14 @@ import sys
 import threading
 from pathlib import Path
 
+from engine.build.cache_records import CacheRecords
 from engine.build.events_json import json_lines_sink
 from engine.build.executor import BuildRequest, StepError, build
 from engine.build.printers import PlainPrinter, TtyPrinter, explain_lines
 from engine.build.step_run import parse_secret_flag
 from engine.errors import UsageError
 from engine.events import discard
+from engine.registry.cache import export_cache, import_cache, parse_cache_option
 
 
 def register(subparsers) -> None:
@@ -30,7 +32,10 @@ def register(subparsers) -> None:
     parser.add_argument("--no-cache", action="store_true", help="rebuild every step")
     parser.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE",
                         help="rebuild the steps of this stage")
-    parser.add_argument("--pull", action="store_true", help="(not supported: bases come from the store)")
+    parser.add_argument("--pull", action="store_true", help="always ask the registry for a newer base image")
+    parser.add_argument("--cache-from", action="append", default=[], metavar="registry:REF",
+                        help="import a build cache a build exported to a registry (repeatable)")
+    parser.add_argument("--cache-to", metavar="registry:REF", help="export this store's build cache to a registry")
     parser.add_argument("--network", default="default", choices=("default", "none", "host"),
                         help="network for RUN (default = the host's)")
     parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
@@ -104,6 +109,12 @@ def _raise_on_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _transfer_cache(transfer, option: str, store, events) -> None:
+    """Move build cache records and their images between the store and a registry (``registry:REF``)."""
+    with CacheRecords(store.root) as records:
+        transfer(store, records, parse_cache_option(option), events=events)
+
+
 def build_command(args, ctx) -> int:
     request = make_request(args)
     events = _sink(args.progress, args.quiet)
@@ -119,6 +130,8 @@ def build_command(args, ctx) -> int:
         except KeyboardInterrupt:
             stop.set()
         return 0
+    for option in args.cache_from:
+        _transfer_cache(import_cache, option, ctx.store, events)
     previous = _raise_on_sigterm()
     try:
         result = build(request, ctx.store, events)
@@ -130,6 +143,8 @@ def build_command(args, ctx) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if args.cache_to:
+        _transfer_cache(export_cache, args.cache_to, ctx.store, events)
     if args.iidfile:
         Path(args.iidfile).write_text(result.image_id)
     if args.quiet:

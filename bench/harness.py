@@ -482,20 +482,24 @@ def tree_size(path: Path) -> tuple[int, int]:
 # ---------------------------------------------------------------- output
 
 
-def document(results: Sequence[ScenarioResult], options: Options, started: float) -> dict:
+def document(results: Sequence[ScenarioResult], *, runs: int, quick: bool = False, started: float | None = None) -> dict:
+    started = time.time() if started is None else started
     return {
         "schema": SCHEMA,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "machine": machine(),
         "peers": peers(),
-        "options": {"runs": options.runs, "quick": options.quick},
-        "scenarios": [asdict(result) for result in results],
+        "options": {"runs": runs, "quick": quick},
+        "scenarios": [asdict(result.finish()) for result in results],
     }
 
 
-def write_json(path: Path, results: Sequence[ScenarioResult], options: Options, started: float) -> None:
-    Path(path).write_text(json.dumps(document(results, options, started), indent=2) + "\n")
+def write_json(path: Path, results: Sequence[ScenarioResult], *, runs: int, quick: bool = False,
+               started: float | None = None) -> None:
+    """Write ``results`` in the common schema; a ``--json FILE`` program (form b) may call this too."""
+    document_ = document(results, runs=runs, quick=quick, started=started)
+    Path(path).write_text(json.dumps(document_, indent=2) + "\n")
 
 
 def format_data(data: dict) -> str:
@@ -584,7 +588,7 @@ def script_main(build: Callable[[Options], list[Scenario]], doc: str, argv: Sequ
             stop_children()
     print("\n".join(table(result) for result in results))
     if args.json:
-        write_json(args.json, results, options, started)
+        write_json(args.json, results, runs=options.runs, quick=options.quick, started=started)
     return 1 if any(r.status == "failed" for r in results) else 0
 
 

@@ -90,3 +90,57 @@ def test_results_from_a_json_program_get_medians_and_ratios():
 def test_a_tool_with_an_unknown_role_is_refused():
     with pytest.raises(ValueError, match="role"):
         ScenarioResult.from_dict({"name": "x", "tools": [{"tool": "t", "role": "winner", "seconds": [1]}]})
+
+
+def load_runner():
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+
+    loader = SourceFileLoader("bench_runner", str(REPO / "bench" / "run"))
+    module = module_from_spec(spec_from_loader("bench_runner", loader))
+    loader.exec_module(module)
+    return module
+
+
+PROGRAM = '''
+import argparse, json, sys
+sys.path.insert(0, {repo!r})
+from bench.harness import ScenarioResult, ToolResult, write_json
+parser = argparse.ArgumentParser()
+parser.add_argument("--json", metavar="FILE")
+parser.add_argument("--runs", type=int, default=3)
+parser.add_argument("--quick", action="store_true")
+args = parser.parse_args()
+runs = [float(n + 1) for n in range(args.runs)]
+write_json(args.json, [ScenarioResult("push", "pushed", data={{"quick": args.quick}}, tools=[
+    ToolResult("layerlab push", "layerlab", seconds=runs),
+    ToolResult("skopeo copy", "peer", seconds=[r * 2 for r in runs]),
+])], runs=args.runs, quick=args.quick)
+'''
+
+
+def test_a_json_program_is_run_with_the_common_options_and_read_back(tmp_path):
+    from bench.harness import Options
+
+    runner = load_runner()
+    script = tmp_path / "registry.py"
+    script.write_text(PROGRAM.format(repo=str(REPO)))
+    results = runner.run_program(script, ["push", "pull"], Options(workdir=tmp_path, runs=2, quick=True))
+    push, pull = results
+    assert push.status == "ok" and push.data == {"quick": True}
+    assert push.tools[0].seconds == [1.0, 2.0] and push.tools[0].vs_best_peer == pytest.approx(0.5)
+    assert (pull.status, pull.reason) == ("failed", "registry.py did not report it")
+
+
+def test_a_program_without_json_file_is_not_yet_wired(tmp_path):
+    from bench.harness import Options
+
+    runner = load_runner()
+    script = tmp_path / "build.py"
+    script.write_text("import argparse\nargparse.ArgumentParser().add_argument('--json', action='store_true')\n"
+                      "p = argparse.ArgumentParser(); p.add_argument('--json', action='store_true'); p.parse_args()\n")
+    results = runner.run_program(script, ["build-cold"], Options(workdir=tmp_path, runs=1))
+    assert [(r.name, r.status) for r in results] == [("build-cold", "not yet wired")]
+    assert "--json FILE" in results[0].reason
+    missing = runner.run_program(tmp_path / "absent.py", ["tui-first-paint"], Options(workdir=tmp_path, runs=1))
+    assert missing[0].status == "not yet wired" and "does not exist" in missing[0].reason

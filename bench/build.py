@@ -50,7 +50,7 @@ def timed(command: list[str], **kwargs) -> tuple[float, str]:
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{' '.join(command[:4])}… failed:\n{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
-    return elapsed, result.stdout.decode(errors="replace")
+    return elapsed, (result.stdout + result.stderr).decode(errors="replace")
 
 
 def layerlab_command(root: Path, *args: str) -> list[str]:
@@ -124,7 +124,7 @@ class Buildah:
         elapsed, out = timed(["buildah", "bud", "--layers", *flags, "--isolation", "chroot", "--runtime", "runc",
                               "--network", "host", "-t", self.tag, "-f", str(self.context / "Dockerfile.buildah"),
                               str(self.context)])
-        self.made.update(re.findall(r"^--> ([0-9a-f]{12,})", out, flags=re.M))
+        self.made.update(re.findall(r"^(?:--> |COMMIT.*\n--> )?([0-9a-f]{12,64})$", out, flags=re.M))
         return elapsed
 
     def close(self) -> None:

@@ -338,6 +338,9 @@ def _measure_tool(measure: Measure, runs: int, log: Callable[[str], None]) -> To
         for n in range(runs):
             if measure.prepare:
                 measure.prepare(n)
+            # Earlier runs' writes and deletions (with online discard, a deleted
+            # 100,000-file tree is seconds of work) must not be billed to this one.
+            os.sync()
             sample = measure.run(n)
             tool.seconds.append(sample.seconds)
             if sample.peak_rss_bytes is not None:

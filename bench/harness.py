@@ -304,6 +304,10 @@ class BenchError(Exception):
     """A tool failed or a scenario could not be prepared; the row or scenario reports it."""
 
 
+class Unavailable(BenchError):
+    """What a scenario needs is not here (say, no Docker engine): the scenario is skipped, not failed."""
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -311,15 +315,18 @@ def measure_scenario(scenario: Scenario, options: Options, *, log: Callable[[str
     result = ScenarioResult(scenario.name, scenario.description)
     try:
         if scenario.needs_docker and not docker_ready():
-            raise BenchError("docker is not available")
+            raise Unavailable("docker is not available")
         started = time.perf_counter()
         result.data = scenario.setup()
         log(f"  data ready in {time.perf_counter() - started:.1f} s: {format_data(result.data)}")
         for measure in scenario.measures():
             result.tools.append(_measure_tool(measure, options.runs, log))
-    except BenchError as error:
-        result.status, result.reason = ("skipped" if "not available" in str(error) else "failed"), str(error)
-        log(f"  {result.status}: {error}")
+    except Unavailable as error:
+        result.status, result.reason = "skipped", str(error)
+        log(f"  skipped: {error}")
+    except Exception as error:  # one broken scenario must not lose the others' results
+        result.status, result.reason = "failed", f"{type(error).__name__}: {error}"
+        log(f"  failed: {result.reason}")
     finally:
         if scenario.cleanup:
             scenario.cleanup()

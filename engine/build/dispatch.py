@@ -11,16 +11,17 @@ that description, in the classic builder's exact words (``#(nop)  CMD
 from __future__ import annotations
 
 import copy
+import dataclasses
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from engine.build.cache_key import DEFAULT_SHELL, nop_command, nop_command_string
-from engine.dockerfile.args import StageScope
+from engine.dockerfile.args import PROXY_ARGS, StageScope
 from engine.dockerfile.gotext import go_quote, go_quote_list
 from engine.dockerfile.instructions import (
-    Cmd, Entrypoint, Env, Expose, Healthcheck, Instruction, Label, Maintainer, OnBuild, Shell, StopSignal, User,
-    Volume, Workdir,
+    ArgInstruction, Cmd, Entrypoint, Env, Expose, Healthcheck, Instruction, Label, Maintainer, OnBuild, Shell, StopSignal, User,
+    Expander, Volume, Workdir,
 )
 from engine.errors import BuildError
 from engine.oci.config import ImageConfig
@@ -83,6 +84,35 @@ class StageState:
         keyed = {name: self.config[name] for name in KEY_FIELDS if self.config.get(name) not in (None, "", [], {})}
         keyed.update({name: value for name, value in extra.items() if value not in (None, "", [], {}, False)})
         return keyed
+
+
+def classic_variables(state: StageState, cli_args: Mapping[str, str]) -> dict[str, str]:
+    """What the classic builder expands a word against: the config's Env, then the args it does not shadow.
+
+    An ENV value always beats a build arg of the same name (the base image's
+    ENV too), whatever order they came in; declared ARGs with a value and
+    proxy args given with ``--build-arg`` fill the names ENV leaves free.
+    """
+    values = {name: cli_args[name] for name in sorted(PROXY_ARGS) if name in cli_args}
+    values.update({name: value for name, value in state.scope.declared_args.items() if value is not None})
+    values.update(item.partition("=")[::2] for item in state.env)
+    return values
+
+
+def declare_args(state: StageState, instruction: ArgInstruction, expander: Expander) -> list[str]:
+    """Declare ARG's names in the stage; returns its words as the history writes them."""
+    words = []
+    for spec in instruction.args:
+        default = None if spec.value is None else expander.word(spec.value, spec.position)
+        words.append(spec.key if default is None else f"{spec.key}={default}")
+        if spec.key in state.scope.build_args:
+            value: str | None = state.scope.build_args[spec.key]
+        elif default is not None:
+            value = default
+        else:
+            value = state.scope.global_args.get(spec.key)
+        state.scope.declared_args[spec.key] = value
+    return words
 
 
 def set_env(env: list[str], name: str, value: str) -> list[str]:
@@ -158,6 +188,11 @@ def healthcheck_comment(check: dict[str, Any]) -> str:
     return f"HEALTHCHECK &{{{go_quote_list(list(test))} {durations} {_go_rune(int(check.get('Retries', 0)))}}}"
 
 
+def sorted_expose(instruction: Expose) -> Expose:
+    """EXPOSE's words sorted as written, before expansion: the classic builder's parser sorts them."""
+    return dataclasses.replace(instruction, ports=sorted(instruction.ports))
+
+
 def _command_line(state: StageState, instruction: Cmd | Entrypoint) -> list[str]:
     if not instruction.shell_form:
         return list(instruction.command)
@@ -222,13 +257,12 @@ def apply_metadata(state: StageState, instruction: Instruction) -> MetaResult:
         return MetaResult(config, nop_command("USER " + instruction.user, shell=shell))
     if isinstance(instruction, Expose):
         ports = dict(config.get("ExposedPorts") or {})
-        names = []
         for port in instruction.ports:
             name = port if "/" in port else f"{port}/tcp"
             ports.setdefault(name.lower(), {})
-            names.append(name.lower())
         config["ExposedPorts"] = ports
-        return MetaResult(config, nop_command("EXPOSE " + " ".join(sorted(names)), shell=shell))
+        # The description keeps the ports as written (in the order ``sorted_expose`` put them).
+        return MetaResult(config, nop_command("EXPOSE " + " ".join(instruction.ports), shell=shell))
     if isinstance(instruction, Volume):
         volumes = dict(config.get("Volumes") or {})
         for volume in instruction.volumes:
@@ -240,7 +274,8 @@ def apply_metadata(state: StageState, instruction: Instruction) -> MetaResult:
         return MetaResult(config, nop_command("STOPSIGNAL " + instruction.signal, shell=shell))
     if isinstance(instruction, Shell):
         config["Shell"] = list(instruction.shell)
-        return MetaResult(config, nop_command(f"SHELL [{' '.join(instruction.shell)}]", shell=shell))
+        # The classic builder changes the shell first, so SHELL's own description starts with the new one.
+        return MetaResult(config, nop_command(f"SHELL [{' '.join(instruction.shell)}]", shell=tuple(instruction.shell)))
     if isinstance(instruction, Healthcheck):
         check: dict[str, Any] = {"Test": list(instruction.test)}
         if instruction.test != ["NONE"]:
@@ -260,5 +295,6 @@ def apply_metadata(state: StageState, instruction: Instruction) -> MetaResult:
     raise BuildError(f"{instruction.name or type(instruction).__name__} is not a metadata instruction")
 
 
-__all__ = ["CONTAINER_CONFIG_DEFAULTS", "KEY_FIELDS", "MetaResult", "StageState", "apply_metadata", "full_config",
-           "go_duration", "healthcheck_comment", "normalize_workdir", "set_env"]
+__all__ = ["CONTAINER_CONFIG_DEFAULTS", "KEY_FIELDS", "MetaResult", "StageState", "apply_metadata", "classic_variables",
+           "declare_args", "full_config",
+           "go_duration", "healthcheck_comment", "normalize_workdir", "set_env", "sorted_expose"]

@@ -29,7 +29,9 @@ from typing import Any, BinaryIO, Callable
 from engine.build.cache_key import StepInputs, copy_command, created_by, nop_command
 from engine.build.cache_records import CacheDecision, CacheRecords, probe
 from engine.build.context import BuildContext, StatCache
-from engine.build.dispatch import StageState, apply_metadata, full_config
+from engine.build.dispatch import (
+    StageState, apply_metadata, classic_variables, declare_args, full_config, sorted_expose,
+)
 from engine.build.onbuild import parse_triggers
 from engine.build.planner import BuildPlan, StagePlan, plan_build, stage_reference
 from engine.build.step_run import parse_mount, run_argv, run_cmd, run_env, runtime_mounts
@@ -38,7 +40,7 @@ from engine.dockerfile.args import Platform, StageScope, platform_args, resolve_
 from engine.dockerfile.ast import Position
 from engine.dockerfile.dockerignore import Matcher
 from engine.dockerfile.instructions import (
-    Add, ArgInstruction, Copy, Dockerfile, Env, Instruction, KeyValue, Label, Run,
+    Add, ArgInstruction, Copy, Dockerfile, Expander, Expose, Instruction, KeyValue, Label, Run,
 )
 from engine.errors import BuildError, LayerlabError, NotFound, UsageError
 from engine.events import (
@@ -501,16 +503,13 @@ class _Build:
 
     # == preparing a step: its key material and, on a miss, what to do ===============================
     def _prepare(self, state: StageState, instruction: Instruction) -> "_Prepared":
-        expander = state.scope.expander()
+        expander = Expander(classic_variables(state, self.build_args), self.dockerfile.escape_token,
+                            self.dockerfile.filename)
         if isinstance(instruction, ArgInstruction):
-            words = []
-            for spec in instruction.args:
-                words.append(spec.key if spec.value is None else f"{spec.key}={expander.word(spec.value, spec.position)}")
-            state.scope.declare(instruction)
+            words = declare_args(state, instruction, expander)
             return _Prepared(nop_command("ARG " + " ".join(words), shell=state.shell))
-        if isinstance(instruction, Env):
-            expanded = state.scope.apply_env(instruction)
-            return self._meta(state, expanded)
+        if isinstance(instruction, Expose):
+            instruction = sorted_expose(instruction)
         if isinstance(instruction, Run):
             return self._prepare_run(state, instruction.expand(expander))
         if isinstance(instruction, (Copy, Add)):

@@ -55,7 +55,7 @@ ENTRYPOINT ["sh", "-c"]
         "/bin/sh -c #(nop) WORKDIR /srv/app",
         "/bin/sh -c #(nop) WORKDIR /srv/app/sub",
         "/bin/sh -c #(nop)  USER nobody",
-        "/bin/sh -c #(nop)  EXPOSE 53/udp 8080/tcp",
+        "/bin/sh -c #(nop)  EXPOSE 53/udp 8080",  # sorted as written, no /tcp added
         "/bin/sh -c #(nop)  VOLUME [/data /cache]",
         "/bin/sh -c #(nop)  STOPSIGNAL SIGINT",
         '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "wget -q localhost"] "5m0s" "3s" "0s" \'\\x03\'}',
@@ -89,7 +89,8 @@ CMD echo again
     assert config["Shell"] == ["/bin/sh", "-xc"]
     history = [h.created_by for h in image.config.history]
     assert history[2] == '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "echo \\"$HOME\\""]'
-    assert history[4] == "/bin/sh -c #(nop)  SHELL [/bin/sh -xc]"
+    # the classic builder switches shells first, so SHELL's own entry already runs under the new one
+    assert history[4] == "/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]"
     assert history[5] == "/bin/sh -xc echo shell-form"
 
 

@@ -1,0 +1,51 @@
+"""Where the classic builder differs from BuildKit, layerlab follows the classic builder."""
+
+from __future__ import annotations
+
+from engine.store import Store
+from tests.build.conftest import write_context
+
+
+def built(cli, root, context, *extra):
+    result = cli("build", "-q", *extra, str(context))
+    assert result.code == 0, result.err
+    store = Store.open(root)
+    return store, store.image(result.out.strip())
+
+
+def test_env_beats_a_later_arg_of_the_same_name(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+ARG A=a-default
+ENV B=$A PATH=/env-path:/bin
+ARG B=arg-b
+ARG PATH=/arg-path
+LABEL b=$B path=$PATH
+RUN echo "$B $PATH" > /out.txt
+""")
+    store, image = built(cli, root, context, "--build-arg", "A=from-cli")
+    labels = image.config.data["config"]["Labels"]
+    assert labels == {"b": "from-cli", "path": "/env-path:/bin"}
+    assert (store.snapshot(image) / "out.txt").read_text() == "from-cli /env-path:/bin\n"
+    # shadowed args stay out of the RUN's CREATED BY
+    assert image.config.history[-1].created_by == '|1 A=from-cli /bin/sh -c echo "$B $PATH" > /out.txt'
+
+
+def test_expose_history_keeps_ports_as_written_and_sorted(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+ARG WEB="80 81"
+EXPOSE 443/tcp $WEB 53/UDP
+""")
+    _, image = built(cli, root, context)
+    # sorted before expansion, as the classic parser does: "$WEB" sorts first
+    assert image.config.history[-1].created_by == "/bin/sh -c #(nop)  EXPOSE 80 81 443/tcp 53/UDP"
+    assert image.config.data["config"]["ExposedPorts"] == {"80/tcp": {}, "81/tcp": {}, "443/tcp": {}, "53/udp": {}}
+
+
+def test_shell_entry_runs_under_the_new_shell(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+SHELL ["/bin/sh", "-e", "-c"]
+SHELL ["/bin/sh", "-c"]
+""")
+    _, image = built(cli, root, context)
+    assert [h.created_by for h in image.config.history[-2:]] == [
+        "/bin/sh -e -c #(nop)  SHELL [/bin/sh -e -c]", "/bin/sh -c #(nop)  SHELL [/bin/sh -c]"]

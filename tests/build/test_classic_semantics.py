@@ -49,3 +49,26 @@ SHELL ["/bin/sh", "-c"]
     _, image = built(cli, root, context)
     assert [h.created_by for h in image.config.history[-2:]] == [
         "/bin/sh -e -c #(nop)  SHELL [/bin/sh -e -c]", "/bin/sh -c #(nop)  SHELL [/bin/sh -c]"]
+
+
+def test_run_as_a_named_user_has_its_primary_group_among_its_groups(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", r"""FROM busybox
+RUN echo "app:x:1000:1001::/home/app:/bin/sh" >> /etc/passwd \
+ && printf "staff:x:1001:\nextra:x:900:app\nother:x:1500:root\n" >> /etc/group
+USER app
+RUN grep Groups /proc/self/status > /tmp/implicit
+USER app:other
+RUN grep Groups /proc/self/status > /tmp/explicit
+USER root
+RUN grep Groups /proc/self/status > /tmp/root
+""")
+    store, image = built(cli, root, context)
+    rootfs = store.snapshot(image)
+
+    def groups(name: str) -> list[str]:
+        return (rootfs / "tmp" / name).read_text().split()[1:]
+
+    # what Docker 20.10 gives each (read from its own builds of this Dockerfile)
+    assert groups("implicit") == ["900", "1001"]
+    assert groups("explicit") == ["1500"]
+    assert groups("root") == ["0", "1500"]

@@ -100,9 +100,14 @@ class LayerlabApp(App[None]):
 
     def action_show_panel(self, panel: str) -> None:
         self.query_one(TabbedContent).active = panel
+        # Now, not after a refresh: a key already queued behind this one must land in the new panel,
+        # not in whatever took focus when the old panel hid (the image filter, which eats digits).
+        self.focus_active_panel()
+
+    def focus_active_panel(self) -> None:
         focus_target = {"images": "#images-table", "history": "#history-table", "files": "#file-tree",
-                        "build": "#build-log"}[panel]
-        self.call_after_refresh(self.query_one(focus_target).focus)
+                        "build": "#build-log"}[self.active_panel]
+        self.query_one(focus_target).focus()
 
     @property
     def active_panel(self) -> str:

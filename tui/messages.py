@@ -130,14 +130,22 @@ class BuildLog:
     """
 
     lines: deque[tuple[int, str]] = field(default_factory=deque)
+    pending: bool = False  # a BuildLogPending is on its way; no need to post another
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def append(self, step: int, line: str) -> None:
+    def append(self, step: int, line: str) -> bool:
+        """Keep a line; True when the caller should post ``BuildLogPending`` (none is outstanding)."""
         with self._lock:
             self.lines.append((step, line))
+            if self.pending:
+                return False
+            self.pending = True
+            return True
 
     def drain(self, limit: int = 5000) -> list[tuple[int, str]]:
         with self._lock:
+            # Cleared before taking lines, so a line added after this drain posts a new message.
+            self.pending = False
             count = min(limit, len(self.lines))
             return [self.lines.popleft() for _ in range(count)]
 
@@ -160,8 +168,9 @@ class EngineEventBridge:
     """An engine ``EventSink`` that posts the matching message to a widget (the Build panel).
 
     Safe to call from the worker thread that runs the build: ``post_message``
-    is thread-safe, and log lines go through a ``BuildLog`` so a flood of them
-    costs the UI one coalesced message per refresh.
+    is thread-safe, and log lines go through a ``BuildLog`` that posts only
+    when no drain is outstanding, so a flood of lines costs the UI one
+    message per drain, not one per line.
     """
 
     def __init__(self, target) -> None:
@@ -187,8 +196,7 @@ class EngineEventBridge:
             case events.StepRebuilt(step=step):
                 return StepRebuilt(step.index, event.reason)
             case events.StepLog(step=step):
-                self.log.append(step.index, event.line)
-                return BuildLogPending(self.log)
+                return BuildLogPending(self.log) if self.log.append(step.index, event.line) else None
             case events.StepFinished(step=step):
                 return StepFinished(step.index, event.duration, event.layer_size or None)
             case events.StepFailed(step=step):

@@ -193,8 +193,9 @@ class BuildPanel(Vertical):
         lines = message.log.drain()
         if lines:
             self.query_one(Log).write_lines([f"#{step} {line}" for step, line in lines])
-        if message.log.lines:
+        if message.log.lines and not message.log.pending:
             # More arrived than one drain takes: come back after this refresh.
+            message.log.pending = True
             self.post_message(BuildLogPending(message.log))
 
     def action_clear_log(self) -> None:

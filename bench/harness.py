@@ -250,12 +250,17 @@ def _launcher() -> _Launcher:
 
 
 def python_call(script: Path, function: str, *args: object, warmup: bool = False) -> Callable[[int], Sample]:
-    """Time ``function(*args)()`` from ``script`` inside a fresh interpreter (see the module docstring)."""
+    """Time ``function(*args)()`` from ``script`` inside a fresh interpreter (see the module docstring).
+
+    An argument that is callable is called with the run number first (say, a target directory per run).
+    """
 
     def run(n: int) -> Sample:
+        values = [arg(n) if callable(arg) else arg for arg in args]
         with tempfile.NamedTemporaryFile(prefix="layerlab-bench-result-") as reply:
             argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(script), function,
-                    json.dumps([str(a) if isinstance(a, Path) else a for a in args]), "1" if warmup else "0", reply.name]
+                    json.dumps([str(a) if isinstance(a, Path) else a for a in values]), "1" if warmup else "0",
+                    reply.name]
             try:
                 whole = run_child(argv, env=python_env(), cwd=REPO)
             except BenchError as error:

@@ -27,7 +27,9 @@ from typing import Any, Mapping, Sequence
 from engine.build.context import FileEntry
 
 DEFAULT_SHELL: tuple[str, ...] = ("/bin/sh", "-c")
-KEY_VERSION = 1
+# 2: WORKDIR commits its directory, RUN drops writes under a VOLUME, ENV beats ARG; results keyed
+# under 1 were made without that and must not answer for these steps.
+KEY_VERSION = 2
 
 
 def _env_keys(env: Sequence[str]) -> set[str]:

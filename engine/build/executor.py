@@ -33,6 +33,7 @@ from engine.build.dispatch import (
     StageState, apply_metadata, classic_variables, declare_args, full_config, sorted_expose,
 )
 from engine.build.onbuild import parse_triggers
+from engine.build.workdir import single_owner, stage_workdir
 from engine.build.planner import BuildPlan, StagePlan, plan_build, stage_reference
 from engine.build.step_run import parse_mount, run_argv, run_cmd, run_env, runtime_mounts
 from engine.dockerfile import load_dockerfile
@@ -40,7 +41,7 @@ from engine.dockerfile.args import Platform, StageScope, platform_args, resolve_
 from engine.dockerfile.ast import Position
 from engine.dockerfile.dockerignore import Matcher
 from engine.dockerfile.instructions import (
-    Add, ArgInstruction, Copy, Dockerfile, Expander, Expose, Instruction, KeyValue, Label, Run,
+    Add, ArgInstruction, Copy, Dockerfile, Expander, Expose, Instruction, KeyValue, Label, Run, Workdir,
 )
 from engine.errors import BuildError, LayerlabError, NotFound, UsageError
 from engine.events import (
@@ -514,6 +515,8 @@ class _Build:
             return self._prepare_run(state, instruction.expand(expander))
         if isinstance(instruction, (Copy, Add)):
             return self._prepare_copy(state, instruction.expand(expander), instruction)
+        if isinstance(instruction, Workdir):
+            return self._prepare_workdir(state, instruction.expand(expander))
         return self._meta(state, instruction.expand(expander))
 
     def _meta(self, state: StageState, instruction: Instruction) -> "_Prepared":
@@ -523,6 +526,31 @@ class _Build:
         if result.maintainer is not None:
             state.maintainer = result.maintainer
         return _Prepared(result.command)
+
+    def _prepare_workdir(self, state: StageState, workdir: Workdir) -> "_Prepared":
+        """WORKDIR commits a layer that creates the directory (empty when it exists), as the classic builder does."""
+        prepared = self._meta(state, workdir)
+        path = state.workdir
+        where = self._where(workdir)
+
+        def execute(ref: StepRef) -> tuple[Path, LayerBlob] | None:
+            step_dir = Path(tempfile.mkdtemp(prefix=f"step{ref.index}-", dir=self.workspace))
+            try:
+                image_root = self.store.snapshot(self.store.image(state.image_id)) if state.image_id else None
+                out_dir = step_dir / "add"
+                out_dir.mkdir()
+                try:
+                    owners = stage_workdir(out_dir, image_root, path, where)
+                    owner = single_owner(owners, where)
+                except BuildError as error:
+                    raise StepError(error.one_line(), step=ref) from None
+                return self._write_layer(out_dir, step_dir, overlay=False, owner=owner)
+            except BaseException:
+                remove_workspace(step_dir)
+                raise
+
+        prepared.execute = execute
+        return prepared
 
     def _prepare_run(self, state: StageState, run: Run) -> "_Prepared":
         where = self._where(run)
@@ -555,7 +583,7 @@ class _Build:
                 mounts=runtime_mounts(mounts, store_root=self.store.root, context_root=self.context_root,
                                       stage_roots=stage_roots, secrets=self.request.secrets, where=where),
                 additional_gids=docker_additional_gids(user))
-            self._precreate_workdir(lowers[0], step_dir / "run", state.workdir)
+            self._precreate_workdir(lowers[0], step_dir / "run", state.workdir, where)
 
             def on_output(stream: str, line: bytes) -> None:
                 self.events(StepLog(ref, stream, line.decode("utf-8", errors="replace").rstrip("\r")))
@@ -571,21 +599,11 @@ class _Build:
             remove_workspace(step_dir)
             raise
 
-    def _precreate_workdir(self, lower: Path, run_dir: Path, workdir: str) -> None:
-        """The working directory a RUN starts in exists before it runs, root-owned 0755, as Docker makes it."""
-        if workdir in ("", "/"):
-            return
-        relative = workdir.strip("/")
-        if os.path.lexists(lower / relative):
-            return
+    def _precreate_workdir(self, lower: Path, run_dir: Path, workdir: str, where: str) -> None:
+        """The working directory a RUN starts in exists before it runs, as Docker makes it at container create."""
         upper = run_dir / "upper"
         upper.mkdir(parents=True, exist_ok=True)
-        current = upper
-        for part in relative.split("/"):
-            current = current / part
-            if not current.exists():
-                current.mkdir(mode=0o755)
-                os.chmod(current, 0o755)
+        stage_workdir(upper, lower, workdir, where)
 
     def _stage_root(self, name: str, instruction: Instruction) -> Path:
         index = stage_reference(self.dockerfile, name, len(self.dockerfile.stages))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 import pytest
 
 from engine.store import Store
@@ -62,8 +65,10 @@ ENTRYPOINT ["sh", "-c"]
         '/bin/sh -c #(nop)  ENTRYPOINT ["sh" "-c"]',
         "/bin/sh -c #(nop)  LABEL cli=yes",
     ]
-    assert all(h.empty_layer for h in image.config.history[1:])
-    assert len(image.layers()) == 1
+    # WORKDIR commits the directories it creates (two layers); every other instruction is config only
+    assert [h.created_by for h in image.config.history[1:] if not h.empty_layer] == [
+        "/bin/sh -c #(nop) WORKDIR /srv/app", "/bin/sh -c #(nop) WORKDIR /srv/app/sub"]
+    assert len(image.layers()) == 3
     # every step is an image whose parent is the step before, as the classic builder leaves them
     chain, current = [], image
     while current.parent is not None:
@@ -108,19 +113,52 @@ RUN echo "$WHO $SHADOW" > /out.txt
     assert "WHO=cli" not in image.config.data["config"]["Env"]
 
 
-def test_workdir_is_created_by_the_next_run_and_a_run_that_changes_nothing_adds_no_layer(cli, root, base, tmp_path):
+def test_workdir_commits_a_layer_creating_the_directory_and_a_run_that_changes_nothing_adds_none(
+        cli, root, base, tmp_path):
     context = write_context(tmp_path / "ctx", """FROM busybox
 RUN true
-WORKDIR /newdir/sub
+RUN chmod 0700 /tmp
+WORKDIR /tmp/newdir/sub
+WORKDIR /bin
 RUN pwd > where.txt
 """)
     store, image = built(cli, root, context)
     history = image.config.history
-    assert [h.empty_layer for h in history[2:]] == [True, True, False]
-    assert len(image.layers()) == 2
+    assert [h.empty_layer for h in history[2:]] == [True, False, False, True, False]
+    assert len(image.layers()) == 4
     rootfs = store.snapshot(image)
-    assert (rootfs / "newdir" / "sub" / "where.txt").read_text() == "/newdir/sub\n"
-    assert oct((rootfs / "newdir").stat().st_mode & 0o777) == oct(0o755)
+    assert (rootfs / "bin" / "where.txt").read_text() == "/bin\n"
+    assert oct((rootfs / "tmp" / "newdir").stat().st_mode & 0o7777) == oct(0o755)
+    assert oct((rootfs / "tmp" / "newdir" / "sub").stat().st_mode & 0o7777) == oct(0o755)
+    # the existing parent is copied up with its own mode, not made 0755
+    assert oct((rootfs / "tmp").stat().st_mode & 0o7777) == oct(0o700)
+    workdir_layer = image.layers()[2]
+    names = sorted(m.name for m in tarfile.open(fileobj=io.BytesIO(store.blobs.read(workdir_layer.digest))))
+    assert names == ["tmp", "tmp/newdir", "tmp/newdir/sub"]
+
+
+def test_run_recreates_a_removed_workdir_through_a_symlink(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN mkdir /real && ln -s /real /link
+WORKDIR /link/made
+RUN rmdir /real/made
+RUN pwd > /here.txt
+""")
+    store, image = built(cli, root, context)
+    rootfs = store.snapshot(image)
+    assert (rootfs / "here.txt").read_text() == "/real/made\n"  # the kernel reports the physical path
+    assert (rootfs / "real" / "made").is_dir() and (rootfs / "link").is_symlink()
+
+
+def test_workdir_over_a_file_fails_naming_the_step(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN touch /afile
+WORKDIR /afile
+""")
+    result = cli("build", str(context))
+    assert result.code != 0
+    assert "Dockerfile:3" in result.err and "/afile is not a directory" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_user_name_resolved_for_run_and_chown(cli, root, base, tmp_path):

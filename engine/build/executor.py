@@ -33,6 +33,7 @@ from engine.build.dispatch import (
     StageState, apply_metadata, classic_variables, declare_args, full_config, sorted_expose,
 )
 from engine.build.onbuild import parse_triggers
+from engine.build.volumes import volume_mounts
 from engine.build.workdir import single_owner, stage_workdir
 from engine.build.planner import BuildPlan, StagePlan, plan_build, stage_reference
 from engine.build.step_run import parse_mount, run_argv, run_cmd, run_env, runtime_mounts
@@ -576,14 +577,17 @@ class _Build:
             lowers = [self._snapshot(state.image_id, step_dir)]
             user = resolve_user(state.config.get("User") or "0", lowers)
             stage_roots = {name: self._stage_root(name, run) for name in {m.from_ for m in mounts if m.from_}}
+            self._precreate_workdir(lowers[0], step_dir / "run", state.workdir, where)
+            volumes = volume_mounts(state.config.get("Volumes") or {}, upper=step_dir / "run" / "upper",
+                                    lower=lowers[0] if state.image_id else None, scratch=step_dir / "volumes",
+                                    where=where)
             spec = ProcessSpec(
                 args=run_argv(run, state.shell), env=run_env(state.env, args, self.build_args),
                 cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
                 hostname=random_ids.token_hex(6),
-                mounts=runtime_mounts(mounts, store_root=self.store.root, context_root=self.context_root,
-                                      stage_roots=stage_roots, secrets=self.request.secrets, where=where),
+                mounts=volumes + runtime_mounts(mounts, store_root=self.store.root, context_root=self.context_root,
+                                                stage_roots=stage_roots, secrets=self.request.secrets, where=where),
                 additional_gids=docker_additional_gids(user))
-            self._precreate_workdir(lowers[0], step_dir / "run", state.workdir, where)
 
             def on_output(stream: str, line: bytes) -> None:
                 self.events(StepLog(ref, stream, line.decode("utf-8", errors="replace").rstrip("\r")))

@@ -21,26 +21,38 @@ WORKDIR_MODE = 0o755
 ROOT = (0, 0)
 
 
-def stage_workdir(out_dir: Path, image_root: Path | None, workdir: str, where: str) -> dict[str, tuple[int, int]]:
-    """Stage in ``out_dir`` what creating ``workdir`` over ``image_root`` adds.
+def stage_directory(out_dir: Path, image_root: Path | None, path: str, where: str, *,
+                    not_a_dir: str) -> tuple[str, bool, dict[str, tuple[int, int]]]:
+    """Make sure directory ``path`` exists in ``out_dir`` over ``image_root``.
 
-    Returns the owners the staged entries should have but could not be given
-    (only when not running as root), keyed by root-relative path.
+    Returns its physical root-relative path (symlinks followed in the rootfs),
+    whether it was there already, and the owners staged entries should have
+    but could not be given (only when not running as root). ``not_a_dir`` is
+    the error when something else is in the way.
     """
-    if workdir in ("", "/"):
-        return {}
     staging = Staging(out_dir, image_root, "WORKDIR")
-    rel = staging.resolve(workdir)
-    found = staging.lookup(rel) if rel else None
+    rel = staging.resolve(path)
+    if not rel:
+        return rel, True, {}
+    found = staging.lookup(rel)
     if found is not None:
         if not stat.S_ISDIR(found.st_mode):
-            raise BuildError(f"{where}: Cannot mkdir: {workdir} is not a directory")
-        return {}
+            raise BuildError(f"{where}: {not_a_dir}")
+        return rel, True, {}
     try:
         staging.ensure_dirs(rel, mode=WORKDIR_MODE, owner=ROOT)
     except BuildError as error:
         raise BuildError(f"{where}: {error.one_line()}") from None
-    return dict(staging.owners)
+    return rel, False, dict(staging.owners)
+
+
+def stage_workdir(out_dir: Path, image_root: Path | None, workdir: str, where: str) -> dict[str, tuple[int, int]]:
+    """Stage in ``out_dir`` what creating ``workdir`` over ``image_root`` adds; returns owners not set."""
+    if workdir in ("", "/"):
+        return {}
+    _, _, owners = stage_directory(out_dir, image_root, workdir, where,
+                                   not_a_dir=f"Cannot mkdir: {workdir} is not a directory")
+    return owners
 
 
 def single_owner(owners: dict[str, tuple[int, int]], where: str) -> tuple[int, int] | None:
@@ -51,4 +63,4 @@ def single_owner(owners: dict[str, tuple[int, int]], where: str) -> tuple[int, i
     return distinct.pop() if distinct else None
 
 
-__all__ = ["WORKDIR_MODE", "single_owner", "stage_workdir"]
+__all__ = ["WORKDIR_MODE", "single_owner", "stage_directory", "stage_workdir"]

@@ -72,3 +72,32 @@ RUN grep Groups /proc/self/status > /tmp/root
     assert groups("implicit") == ["900", "1001"]
     assert groups("explicit") == ["1500"]
     assert groups("root") == ["0", "1500"]
+
+
+def test_run_after_volume_sees_the_content_but_its_writes_there_are_dropped(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN mkdir -p /data && echo before > /data/before.txt && chmod 0750 /data
+VOLUME /data /logs
+RUN cat /data/before.txt > /seen.txt && echo after > /data/after.txt && echo log > /logs/log.txt \\
+ && stat -c %a /data > /data-mode.txt
+""")
+    store, image = built(cli, root, context)
+    rootfs = store.snapshot(image)
+    assert (rootfs / "seen.txt").read_text() == "before\n"
+    assert (rootfs / "data-mode.txt").read_text() == "750\n"  # the volume is a copy of the directory
+    assert sorted(p.name for p in (rootfs / "data").iterdir()) == ["before.txt"]
+    # the new volume's mount point is in the RUN's layer, empty, root 0755
+    assert (rootfs / "logs").is_dir() and not any((rootfs / "logs").iterdir())
+    assert oct((rootfs / "logs").stat().st_mode & 0o7777) == oct(0o755)
+
+
+def test_volume_over_a_file_fails_the_next_run(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN touch /afile
+VOLUME /afile
+RUN true
+""")
+    result = cli("build", str(context))
+    assert result.code != 0
+    assert "Dockerfile:4" in result.err and "cannot mount volume over existing file" in result.err
+    assert "Traceback" not in result.err

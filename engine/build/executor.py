@@ -36,7 +36,9 @@ from engine.build.onbuild import parse_triggers
 from engine.build.volumes import volume_mounts
 from engine.build.workdir import single_owner, stage_workdir
 from engine.build.planner import BuildPlan, StagePlan, plan_build, stage_reference
-from engine.build.step_run import parse_mount, run_argv, run_cmd, run_env, runtime_mounts
+from engine.build.step_run import (
+    heredoc_script_mount, parse_mount, run_argv, run_cmd, run_env, runtime_mounts,
+)
 from engine.dockerfile import load_dockerfile
 from engine.dockerfile.args import Platform, StageScope, platform_args, resolve_global_args
 from engine.dockerfile.ast import Position
@@ -581,6 +583,9 @@ class _Build:
             volumes = volume_mounts(state.config.get("Volumes") or {}, upper=step_dir / "run" / "upper",
                                     lower=lowers[0] if state.image_id else None, scratch=step_dir / "volumes",
                                     where=where)
+            script = heredoc_script_mount(run, step_dir, where)
+            if script is not None:
+                volumes.append(script)
             spec = ProcessSpec(
                 args=run_argv(run, state.shell), env=run_env(state.env, args, self.build_args),
                 cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -109,8 +110,50 @@ def command_text(run: Run) -> str:
     return text
 
 
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+HEREDOC_PIPES = "/dev/pipes"
+
+
+def lone_heredoc(run: Run):
+    """The heredoc when it is the whole command (``RUN <<EOT``), else None.
+
+    BuildKit then runs the body itself: a body starting with ``#!`` as an
+    executable file, any other through the shell, so that ``RUN <<EOT`` does
+    what it reads as rather than feed the script to no command.
+    """
+    if not run.shell_form or len(run.heredocs) != 1:
+        return None
+    match = _HEREDOC_WORD.match(" ".join(run.command).strip())
+    if match is None or not match.group(3).strip() or len(match.group(3).split()) != 1:
+        return None
+    return run.heredocs[0]
+
+
 def run_argv(run: Run, shell: tuple[str, ...]) -> list[str]:
-    return [*shell, command_text(run)] if run.shell_form else list(run.command)
+    if not run.shell_form:
+        return list(run.command)
+    heredoc = lone_heredoc(run)
+    if heredoc is None:
+        return [*shell, command_text(run)]
+    body = heredoc.chomped_content()
+    if body.startswith("#!"):
+        return [f"{HEREDOC_PIPES}/{heredoc.name}"]
+    return [*shell, body]
+
+
+def heredoc_script_mount(run: Run, scratch: Path, where: str) -> MountSpec | None:
+    """For a lone ``#!`` heredoc: the directory holding it as an executable file, read-only at /dev/pipes."""
+    heredoc = lone_heredoc(run)
+    if heredoc is None or not heredoc.chomped_content().startswith("#!"):
+        return None
+    if "/" in heredoc.name or heredoc.name in ("", ".", ".."):
+        raise BuildError(f"{where}: heredoc name {heredoc.name!r} cannot name a file")
+    directory = scratch / "pipes"
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / heredoc.name
+    script.write_text(heredoc.chomped_content(), encoding="utf-8", errors="surrogateescape")
+    script.chmod(0o755)
+    return MountSpec("bind", HEREDOC_PIPES, source=directory, readonly=True)
 
 
 def run_cmd(run: Run, shell: tuple[str, ...], declared: Mapping[str, str | None], env: list[str]
@@ -189,5 +232,5 @@ def parse_secret_flag(text: str) -> tuple[str, Path]:
     return secret_id, path.resolve()
 
 
-__all__ = ["MountRequest", "command_text", "parse_mount", "parse_secret_flag", "run_argv", "run_cmd", "run_env",
+__all__ = ["HEREDOC_PIPES", "MountRequest", "command_text", "heredoc_script_mount", "lone_heredoc", "parse_mount", "parse_secret_flag", "run_argv", "run_cmd", "run_env",
            "runtime_mounts"]

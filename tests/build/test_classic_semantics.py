@@ -101,3 +101,31 @@ RUN true
     assert result.code != 0
     assert "Dockerfile:4" in result.err and "cannot mount volume over existing file" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_lone_heredoc_runs_its_body(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN <<EOT
+echo one > /plain.txt
+echo "$0" >> /plain.txt
+EOT
+RUN <<-EOT
+\tmkdir -p /chomped && echo tabs > /chomped/file.txt
+\tEOT
+RUN <<'EOT'
+#!/bin/sh -e
+echo "script $0" > /script.txt
+EOT
+RUN <<EOT cat > /fed.txt
+fed to cat
+EOT
+""")
+    store, image = built(cli, root, context)
+    rootfs = store.snapshot(image)
+    assert (rootfs / "plain.txt").read_text() == "one\n/bin/sh\n"
+    assert (rootfs / "chomped" / "file.txt").read_text() == "tabs\n"
+    # a #! body runs as its own program, from a read-only file that never reaches the image
+    assert (rootfs / "script.txt").read_text() == "script /dev/pipes/EOT\n"
+    assert not (rootfs / "dev" / "pipes").exists()
+    # a heredoc with a command is still that command's stdin
+    assert (rootfs / "fed.txt").read_text() == "fed to cat\n"

@@ -15,8 +15,11 @@ ctime. Paths the excluder rejects (``.dockerignore``) are never seen.
 
 from __future__ import annotations
 
+import functools
+import grp
 import hashlib
 import os
+import pwd
 import posixpath
 import re
 import sqlite3
@@ -170,13 +173,21 @@ class BuildContext:
     ``owner="root"`` records every entry as 0:0, as the docker client does when
     it sends a context (the classic builder then never sees an owner change);
     the default ``"keep"`` keys on the real owner.
+
+    ``headers="image"`` hashes an image's rootfs (``COPY --from``) the way the
+    classic builder does there: its headers come from the files on disk, so
+    the mode carries Go's file-type bits and uname/gname are the names the
+    host gives the owner; a context's headers (the default) have neither.
     """
 
     def __init__(self, root: Path | str, *, excluder: Excluder | None = None,
                  stat_cache: StatCache | None = None, owner: str = "keep",
-                 racy_margin_ns: int = _RACY_MARGIN_NS):
+                 racy_margin_ns: int = _RACY_MARGIN_NS, headers: str = "context"):
         if owner not in ("keep", "root"):
             raise ValueError(f"owner must be 'keep' or 'root', not {owner!r}")
+        if headers not in ("context", "image"):
+            raise ValueError(f"headers must be 'context' or 'image', not {headers!r}")
+        self.headers = headers
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotFound(f"{root}: build context is not a directory")
@@ -279,10 +290,15 @@ class BuildContext:
         # gname (which moby leaves empty), concatenated as name+value.
         name = rel + "/" if st.kind == "dir" else rel
         major, minor = (os.major(st.rdev), os.minor(st.rdev)) if st.kind in ("char", "block") else (0, 0)
+        mode, uname, gname = st.mode, "", ""
+        if self.headers == "image":
+            mode |= _GO_TYPE_BITS[st.kind]
+            uname, gname = _host_user_name(st.uid), _host_group_name(st.gid)
         hasher = hashlib.sha256()
         hasher.update(
-            f"name{name}mode{st.mode}uid{st.uid}gid{st.gid}size{st.size}typeflag{st.typeflag}"
-            f"linkname{self._link(rel, st)}unamegnamedevmajor{major}devminor{minor}".encode("utf-8", "surrogateescape")
+            f"name{name}mode{mode}uid{st.uid}gid{st.gid}size{st.size}typeflag{st.typeflag}"
+            f"linkname{self._link(rel, st)}uname{uname}gname{gname}devmajor{major}devminor{minor}"
+            .encode("utf-8", "surrogateescape")
         )
         capability = _capability(self.root / rel) if st.kind == "file" else None
         if capability is not None:
@@ -415,6 +431,28 @@ def _exclusion_rules(excluder) -> tuple[Callable[[str], bool], Callable[[str], b
     if prune is None:
         prune = (lambda rel: False) if getattr(excluder, "has_exceptions", False) else excluded
     return excluded, prune
+
+
+# archive/tar's c_IS* bits, which moby's FileInfoHeader puts back into a header's mode.
+_GO_TYPE_BITS = {"file": 0o100000, "dir": 0o40000, "symlink": 0o120000, "fifo": 0o10000, "char": 0o20000,
+                 "block": 0o60000}
+
+
+@functools.lru_cache(maxsize=256)
+def _host_user_name(uid: int) -> str:
+    # Go's tar.FileInfoHeader looks the owner up on the host (the daemon's), not in the image.
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _host_group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
 
 
 def _capability(path: Path) -> bytes | None:

@@ -642,7 +642,7 @@ class _Build:
         if from_name:
             source_root = self._stage_root(from_name, copy)
             excluder = None
-            context = BuildContext(source_root)
+            context = BuildContext(source_root, headers="image")
         else:
             source_root = self.context_root
             excluder = self._matcher.matches if self._matcher and self._matcher.patterns else None

@@ -8,6 +8,7 @@ as a one-line notification: an engine error never takes the app down.
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +22,8 @@ from textual.worker import Worker, WorkerState
 from engine.errors import LayerlabError
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
 from tui.config import TuiConfig
-from tui.messages import DockerfileChanged, ImageSelected, LayerSelected, StoreChanged
+from tui.messages import (BuildFinished, DockerfileChanged, EngineEventBridge, ImageSelected, LayerSelected,
+                          StoreChanged)
 from tui.screens.help import HelpScreen, binding_rows
 from tui.widgets.build import BuildPanel
 from tui.widgets.files import FilesPanel
@@ -58,6 +60,7 @@ class LayerlabApp(App[None]):
         self.watch_context = watch
         self.initial_theme = self.themes.resolve(theme or self.config.theme or DEFAULT_THEME).name
         self.context_watcher: Worker | None = None
+        self.stop_watching = threading.Event()
 
     # -- set-up --------------------------------------------------------------
 
@@ -90,6 +93,8 @@ class LayerlabApp(App[None]):
             self.read_dockerfile(())
             if self.watch_context:
                 self.context_watcher = self.watch_context_dir(self.context)
+                if self.catalog is not None:
+                    self.watch_builds(self.context)
         self.query_one("#images-table").focus()
 
     @property
@@ -167,6 +172,36 @@ class LayerlabApp(App[None]):
             yield SystemCommand("Re-read Dockerfile", f"Read {self.context / DOCKERFILE} again",
                                 lambda: self.read_dockerfile(()))
         yield SystemCommand("Help", "Every key binding and its id", self.action_help)
+
+    # -- builds ------------------------------------------------------------------
+
+    def action_build_context(self) -> None:
+        if self.context is None or self.catalog is None:
+            self.notify("no build context open: layerlab tui CONTEXT", severity="warning")
+            return
+        if self.watch_context:
+            self.notify("watch mode builds on every change; save a file to rebuild")
+            return
+        self.action_show_panel("build")
+        self.build_once(self.context)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="build", description="build")
+    def build_once(self, context: Path) -> None:
+        self.catalog.build(context, EngineEventBridge(self.query_one(BuildPanel)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="build", description="watch build")
+    def watch_builds(self, context: Path) -> None:
+        self.catalog.watch_and_build(context, EngineEventBridge(self.query_one(BuildPanel)), self.stop_watching)
+
+    @on(BuildFinished)
+    def build_finished(self, message: BuildFinished) -> None:
+        # The new image is ready in History and Files; the Build panel stays in view.
+        self.query_one(HistoryPanel).show_image(message.image_ref)
+        self.query_one(FilesPanel).show_image(message.image_ref)
+        self.query_one(ImagesPanel).reload()
+
+    def on_unmount(self) -> None:
+        self.stop_watching.set()
 
     # -- workers -----------------------------------------------------------------
 

@@ -99,11 +99,14 @@ class StepRebuilt(Message):
 
 
 class StepFinished(Message):
-    def __init__(self, step: int, seconds: float, size: int | None = None) -> None:
+    """A step is done; ``cache`` is "hit", "miss" or "base" (a FROM), as the engine says."""
+
+    def __init__(self, step: int, seconds: float, size: int | None = None, cache: str = "") -> None:
         super().__init__()
         self.step = step
         self.seconds = seconds
         self.size = size
+        self.cache = cache
 
 
 class BuildFinished(Message):
@@ -118,6 +121,23 @@ class BuildFailed(Message):
         super().__init__()
         self.step = step
         self.message = message
+
+
+class ContextChanged(Message):
+    """Watch mode saw these context paths change; a rebuild follows."""
+
+    def __init__(self, paths: tuple[str, ...], dockerfile_changed: bool) -> None:
+        super().__init__()
+        self.paths = paths
+        self.dockerfile_changed = dockerfile_changed
+
+
+class StepsFlipped(Message):
+    """After a watch rebuild: each rebuilt step, how it went the build before ("hit", "miss", "new"), and why."""
+
+    def __init__(self, flips: tuple[tuple[int, str, str], ...]) -> None:
+        super().__init__()
+        self.flips = flips
 
 
 @dataclass
@@ -198,11 +218,15 @@ class EngineEventBridge:
             case events.StepLog(step=step):
                 return BuildLogPending(self.log) if self.log.append(step.index, event.line) else None
             case events.StepFinished(step=step):
-                return StepFinished(step.index, event.duration, event.layer_size or None)
+                return StepFinished(step.index, event.duration, event.layer_size or None, event.cache)
             case events.StepFailed(step=step):
                 return BuildFailed(step.index, event.error)
             case events.BuildFinished():
                 return BuildFinished(event.tags[0] if event.tags else event.image_id, event.duration)
             case events.BuildFailed():
                 return BuildFailed(event.step.index if event.step else None, event.error)
+        if type(event).__name__ == "WatchChange":
+            return ContextChanged(tuple(event.paths), bool(event.dockerfile_changed))
+        if type(event).__name__ == "WatchRebuilt":
+            return StepsFlipped(tuple((flip.step.index, flip.before, flip.reason) for flip in event.flipped))
         return None

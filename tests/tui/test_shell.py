@@ -103,32 +103,39 @@ async def test_command_palette_offers_panel_commands(make_app):
         assert app.query_one(TabbedContent).active == "build"
 
 
+async def wait_for(pilot, condition, seconds: float = 15) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
 async def test_tag_and_remove_follow_docker_untag_rules(make_app, store):
+    from tui.screens.dialogs import ConfirmScreen, PromptScreen
+
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one("#images-table", DataTable)
-        for _ in range(100):
-            if table.row_count == 3:
-                break
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: table.row_count == 3)
         table.move_cursor(row=1)  # demo/app:1.0
-        await pilot.press("t", *"demo/app:2.0", "enter")
-        for _ in range(100):
-            if table.row_count == 4:
-                break
-            await pilot.pause(0.02)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"demo/app:2.0", "enter")
+        await wait_for(pilot, lambda: table.row_count == 4)
         assert "demo/app:2.0" in [str(key.value) for key in table.rows]
         table.move_cursor(row=1)
         await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Untag demo/app:1.0" in str(app.screen.query_one("#confirm-question").content)
         await pilot.press("n")  # declined: nothing changes
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await pilot.pause(0.1)
         assert table.row_count == 4
-        await pilot.press("d", "y")
-        for _ in range(100):
-            if table.row_count == 3:
-                break
-            await pilot.pause(0.02)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table.row_count == 3)
         assert "demo/app:1.0" not in [str(key.value) for key in table.rows]
         assert store.image("demo/app:latest")  # the image stays under its other tags
 

@@ -19,11 +19,12 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Log, Static
 
-from tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, DockerfileChanged, StepCached,
-                          StepFinished, StepRebuilt, StepStarted)
+from tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, ContextChanged, DockerfileChanged,
+                          StepCached, StepFinished, StepRebuilt, StepsFlipped, StepStarted)
 from tui.widgets.sources import human_size
 
-MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "": " "}
+MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
+FINISHED_MARKS = {"hit": "cached", "miss": "rebuilt", "base": "base"}
 LOG_LINES_KEPT = 20_000
 
 
@@ -32,7 +33,7 @@ class StepState:
     step: int
     line: int
     instruction: str
-    mark: str = "running"  # running, cached, rebuilt, failed
+    mark: str = "running"  # running, cached, rebuilt, failed, base (a FROM: neither cached nor built)
     reason: str = ""
     seconds: float | None = None
     size: int | None = None
@@ -86,6 +87,7 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
 
 class BuildPanel(Vertical):
     BINDINGS = [
+        Binding("b", "app.build_context", "Build", id="build.start", tooltip="Build the open context now"),
         Binding("c", "clear_log", "Clear log", id="build.clear_log", tooltip="Empty the build log"),
         Binding("f", "toggle_follow", "Follow log", id="build.follow", tooltip="Keep the log scrolled to the end"),
     ]
@@ -108,7 +110,9 @@ class BuildPanel(Vertical):
 
     def colours(self) -> dict[str, str]:
         variables = self.app.theme_variables
-        return {mark: variables.get(f"gutter-{mark}", "") for mark in ("cached", "rebuilt", "running", "failed")}
+        colours = {mark: variables.get(f"gutter-{mark}", "") for mark in ("cached", "rebuilt", "running", "failed")}
+        colours["base"] = "dim"
+        return colours
 
     def redraw(self) -> None:
         view = self.query_one(DockerfileView)
@@ -172,6 +176,8 @@ class BuildPanel(Vertical):
         if state is not None:
             state.seconds = message.seconds
             state.size = message.size
+            if state.mark == "running" and message.cache in FINISHED_MARKS:
+                state.mark = FINISHED_MARKS[message.cache]
             self.redraw()
 
     @on(BuildFinished)
@@ -186,6 +192,28 @@ class BuildPanel(Vertical):
         if message.step is not None:
             self.set_mark(message.step, "failed", message.message)
         self.build.status = f"build failed: {message.message}"
+        self.redraw()
+
+    @on(ContextChanged)
+    def context_changed(self, message: ContextChanged) -> None:
+        names = ", ".join(message.paths[:4]) + (" …" if len(message.paths) > 4 else "")
+        what = "Dockerfile" if message.dockerfile_changed and not names else names
+        self.build.status = f"changed: {what}; rebuilding…"
+        self.query_one(Log).write_line(f"── changed: {what} ──")
+        self.redraw()
+
+    @on(StepsFlipped)
+    def steps_flipped(self, message: StepsFlipped) -> None:
+        """The engine's own comparison with the previous build replaces the panel's guess."""
+        for state in self.build.steps.values():
+            state.flipped = False
+        for step, before, _reason in message.flips:
+            state = self.build.steps.get(step)
+            if state is not None:
+                state.flipped = before == "hit"
+        flipped = [str(step) for step, before, _ in message.flips if before == "hit"]
+        if flipped:
+            self.build.status += f"  ·  cached → rebuilt: step {', '.join(flipped)}"
         self.redraw()
 
     @on(BuildLogPending)

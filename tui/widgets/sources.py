@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import tarfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from engine.errors import CorruptLayer, NotFound
 from engine.image import Image
@@ -130,6 +131,19 @@ class StoreCatalog:
 
     def watch_path(self) -> Path | None:
         return self.root
+
+    def build(self, context: Path, events: Callable) -> Any:
+        """Build ``context`` (its ``Dockerfile``) into the store, reporting engine events to ``events``."""
+        from engine.build import BuildRequest, build
+
+        return build(BuildRequest(context_dir=context), self.store, events)
+
+    def watch_and_build(self, context: Path, events: Callable, stop: threading.Event) -> None:
+        """Build now, then again on every relevant change in ``context``, until ``stop`` is set."""
+        from engine.build import BuildRequest
+        from engine.build.watch import watch_and_build
+
+        watch_and_build(BuildRequest(context_dir=context), self.store, events, stop)
 
 
 # -- an image's history -----------------------------------------------------------

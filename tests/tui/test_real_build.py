@@ -1,0 +1,96 @@
+"""Real builds from the Build panel: marks from the engine's events, and watch-mode rebuilds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.peers import need_program
+from tui.messages import BuildFinished, StepsFlipped
+from tui.widgets.build import DockerfileView
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+DOCKERFILE = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\n"
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "hello.txt").write_text("hello\n")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def runtime():
+    need_program("runc")
+
+
+def view_lines(app) -> list[str]:
+    return str(app.query_one(DockerfileView).content).splitlines()
+
+
+async def wait_for(pilot, condition, seconds: float = 60) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"condition never became true; Dockerfile view:\n" + "\n".join(view_lines(pilot.app)))
+
+
+async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path):
+    app = make_app(context=context)
+    finished: list[BuildFinished] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: finished.append(m)
+                            if isinstance(m, BuildFinished) else None) as pilot:
+        await pilot.press("4", "b")
+        await wait_for(pilot, lambda: len(finished) >= 1)
+        lines = view_lines(app)
+        assert lines[1].startswith(" ↻ 2 COPY") and lines[2].startswith(" ↻ 3 RUN")
+        # The finished image is open in History.
+        history = app.query_one("#history-table", DataTable)
+        await wait_for(pilot, lambda: history.row_count >= 3)
+        assert any("hello.txt" in str(history.get_cell(key, "created_by")) for key in history.rows)
+
+        await pilot.press("b")
+        await wait_for(pilot, lambda: len({id(m) for m in finished}) >= 2)
+        await pilot.pause(0.1)
+        lines = view_lines(app)
+        assert lines[1].startswith(" ✓ 2 COPY") and lines[2].startswith(" ✓ 3 RUN")
+
+        (context / "hello.txt").write_text("hello again\n")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: len({id(m) for m in finished}) >= 3)
+        await pilot.pause(0.1)
+        lines = view_lines(app)
+        assert lines[1].startswith(" ↻ 2 COPY") and "hello.txt" in lines[1] and "cached → rebuilt" in lines[1]
+        assert lines[2].startswith(" ↻ 3 RUN")
+
+
+async def test_watch_rebuild_marks_the_steps_an_edit_flipped(make_app, context: Path):
+    app = make_app(context=context, watch=True)
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m)
+                            if isinstance(m, (BuildFinished, StepsFlipped)) else None) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, BuildFinished) for m in seen))
+        # A file no step copies: the rebuild is all cache hits, and nothing flips.
+        (context / "notes.txt").write_text("not copied\n")
+        await wait_for(pilot, lambda: any(isinstance(m, StepsFlipped) for m in seen))
+        assert next(m for m in seen if isinstance(m, StepsFlipped)).flips == ()
+        await pilot.pause(0.1)
+        assert view_lines(app)[1].startswith(" ✓ 2 COPY")
+        seen.clear()
+        (context / "hello.txt").write_text("edited\n")
+        await wait_for(pilot, lambda: any(isinstance(m, StepsFlipped) for m in seen))
+        flips = next(m for m in seen if isinstance(m, StepsFlipped)).flips
+        assert [(step, before) for step, before, _ in flips] == [(2, "hit"), (3, "hit")]
+        await pilot.pause(0.1)
+        lines = view_lines(app)
+        assert lines[0][1] in "✓●" and "1 FROM" in lines[0]  # the base is not rebuilt
+        assert lines[1].startswith(" ↻ 2 COPY") and "cached → rebuilt" in lines[1] and "hello.txt" in lines[1]
+        assert "cached → rebuilt: step 2, 3" in str(app.query_one("#build-status").content)

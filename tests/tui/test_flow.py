@@ -115,7 +115,6 @@ async def test_image_to_layer_to_file_preview(make_app):
 async def test_binary_preview_removed_files_and_waste(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        files = app.query_one(FilesPanel)
         app.post_message(LayerSelected("demo/app:1.0", 1))
         tree = app.query_one(LayerTree)
         await wait_for(pilot, lambda: find_node(tree, "app") is not None)

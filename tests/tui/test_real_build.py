@@ -40,7 +40,7 @@ async def wait_for(pilot, condition, seconds: float = 60) -> None:
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError(f"condition never became true; Dockerfile view:\n" + "\n".join(view_lines(pilot.app)))
+    raise AssertionError("condition never became true; Dockerfile view:\n" + "\n".join(view_lines(pilot.app)))
 
 
 async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path):

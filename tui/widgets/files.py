@@ -132,8 +132,7 @@ class FilesPanel(Horizontal):
     def load_entries(self, key: tuple) -> None:
         ref, layer_index, stacked = key
         image = self.app.catalog.open_image(ref)
-        layers = list(image.layers())
-        entries = stacked_entries(layers, layer_index) if stacked else layer_changes(layers, layer_index)
+        entries = stacked_entries(image, layer_index) if stacked else layer_changes(image, layer_index)
         self.post_message(self.EntriesLoaded(key, entries, instruction_of_layer(image, layer_index)))
 
     @on(EntriesLoaded)
@@ -186,8 +185,7 @@ class FilesPanel(Horizontal):
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview", description="reading a file")
     def load_preview(self, key: tuple, path: str) -> None:
         ref, layer_index, _ = key
-        layers = list(self.app.catalog.open_image(ref).layers())
-        self.post_message(self.PreviewReady(path, read_file(layers, layer_index, path)))
+        self.post_message(self.PreviewReady(path, read_file(self.app.catalog.open_image(ref), layer_index, path)))
 
     @on(PreviewReady)
     def preview_ready(self, message: PreviewReady) -> None:
@@ -222,8 +220,7 @@ class FilesPanel(Horizontal):
     @work(thread=True, exit_on_error=False, group="extract", description="extracting a file")
     def extract_file(self, key: tuple, path: str, destination: Path) -> None:
         ref, layer_index, _ = key
-        layers = list(self.app.catalog.open_image(ref).layers())
-        data = read_file(layers, layer_index, path, limit=-1)
+        data = read_file(self.app.catalog.open_image(ref), layer_index, path, limit=None)
         if destination.exists():
             self.app.call_from_thread(self.app.notify, f"{destination} exists; not overwritten", severity="error")
             return
@@ -248,8 +245,9 @@ class FilesPanel(Horizontal):
         text = Text(f"waste: {human_size(total)} in the worst {len(message.rows)} offenders\n", style="bold")
         for row in message.rows:
             instruction = " ".join(row.instruction.split())[:50]
-            text.append(f"{human_size(row.wasted):>8}  /{row.path}  ", style=self.colours()["removed"])
-            text.append(f"layer {row.layer_index}: {instruction}\n", style="dim")
+            text.append(f"{human_size(row.wasted):>8}  /{row.path}", style=self.colours()["removed"])
+            text.append(f"  {row.how}\n" if row.how else "\n", style="italic")
+            text.append(f"{'':>8}  shipped by layer {row.layer_index}: {instruction}\n", style="dim")
         summary.update(text)
 
     # -- toggles ----------------------------------------------------------------

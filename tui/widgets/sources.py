@@ -1,25 +1,21 @@
 """What the panels read from the engine, in the shapes the panels draw.
 
-This is the one module that knows the store's and the layers' API; when the
-engine's analysis lands, ``layer_changes``/``stacked_entries``/``waste``
-become calls into it and nothing else in the app changes. Everything here
-may block (it reads tars), so panels call it from thread workers only.
+This is the one module that knows the engine's API: the store (images, tags,
+builds) and ``engine.analysis`` (layer changes, stacked trees, file
+contents, waste). Everything here may block (it reads tars and SQLite), so
+panels call it from thread workers only.
 """
 
 from __future__ import annotations
 
 import json
-import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol
 
-from engine.errors import CorruptLayer, NotFound
 from engine.image import Image
 
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_MARKER = ".wh..wh..opq"
 PREVIEW_LIMIT = 256 * 1024
 
 
@@ -68,6 +64,7 @@ class WasteRow:
     wasted: int  # bytes shipped in a lower layer but hidden by a later one
     layer_index: int
     instruction: str
+    how: str = ""  # e.g. "overwritten by layer 2"
 
 
 class Catalog(Protocol):
@@ -180,163 +177,106 @@ def instruction_of_layer(image: Image, layer_index: int) -> str:
     return ""
 
 
-# -- a layer's files ----------------------------------------------------------------
+# -- a layer's files (engine.analysis) ----------------------------------------------
+
+_ANALYSES: dict[str, Any] = {}  # config digest -> ImageAnalysis, the few most recent
+_ANALYSES_KEPT = 3
+# One image's analysis is shared by the panel's workers (tree, preview, waste); its tree cache is not
+# thread-safe, so calls into it take turns.
+_ANALYSIS_LOCK = threading.RLock()
+
+_KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardlink"}
+_CHANGES = {"A": "added", "M": "modified", "D": "removed"}
 
 
-def _clean(name: str) -> str:
-    name = name.lstrip("/")
-    while name.startswith("./"):
-        name = name[2:]
-    return name.rstrip("/")
+def image_analysis(image: Image) -> Any:
+    """The engine's analysis of ``image`` (every layer read once), cached by image ID."""
+    from engine.analysis import LayerSource, analyze
+
+    key = str(image.config_digest)
+    with _ANALYSIS_LOCK:
+        if key in _ANALYSES:
+            return _ANALYSES[key]
+        layers = list(image.layers())
+        instructions = {row.layer_index: row.created_by for row in history_rows(image) if row.layer_index is not None}
+        sources = [LayerSource(open=layer.open_uncompressed, instruction=instructions.get(index, ""),
+                               diff_id=str(layer.diff_id), label=f"layer {index}")
+                   for index, layer in enumerate(layers)]
+        analysis = analyze(sources)
+        while len(_ANALYSES) >= _ANALYSES_KEPT:
+            _ANALYSES.pop(next(iter(_ANALYSES)))
+        _ANALYSES[key] = analysis
+        return analysis
 
 
-def _kind(member: tarfile.TarInfo) -> str:
-    if member.isdir():
-        return "dir"
-    if member.issym():
-        return "symlink"
-    if member.islnk():
-        return "hardlink"
-    if member.isfile():
-        return "file"
-    return "other"
+def _entry(path: str, info: Any, change: str = "") -> FileEntry:
+    path = path.lstrip("/")
+    if info is None:  # a directory implied by its children
+        return FileEntry(path, "dir", 0, 0o755, change)
+    kind = _KINDS.get(info.type_name, "other")
+    size = info.size if kind == "file" else 0
+    return FileEntry(path, kind, size, info.mode, change, info.linkname or "")
 
 
-def _members(layer: Any) -> Iterator[tarfile.TarInfo]:
-    stream = layer.open_uncompressed()
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
-            yield from archive
-    except tarfile.TarError as error:
-        raise CorruptLayer(f"layer {getattr(layer, 'diff_id', '?')}: {error}") from None
-    finally:
-        stream.close()
-
-
-def _raw_entries(layer: Any) -> Iterator[tuple[str, FileEntry | None]]:
-    """(path, entry) per tar member; entry None means a whiteout removing ``path``."""
-    for member in _members(layer):
-        path = _clean(member.name)
-        if not path:
-            continue
-        parent, _, base = path.rpartition("/")
-        if base == OPAQUE_MARKER:
-            continue
-        if base.startswith(WHITEOUT_PREFIX):
-            target = base[len(WHITEOUT_PREFIX):]
-            yield (f"{parent}/{target}" if parent else target), None
-            continue
-        yield path, FileEntry(path, _kind(member), member.size if member.isfile() else 0,
-                              member.mode, link_target=member.linkname)
-
-
-def layer_changes(layers: Sequence[Any], index: int) -> list[FileEntry]:
+def layer_changes(image: Image, index: int) -> list[FileEntry]:
     """What layer ``index`` adds, modifies and removes relative to the layers below it."""
-    below: dict[str, FileEntry] = {}
-    for layer in layers[:index]:
-        _apply(below, _raw_entries(layer))
-    changes: list[FileEntry] = []
-    for path, entry in _raw_entries(layers[index]):
-        if entry is None:
-            old = below.get(path)
-            changes.append(FileEntry(path, old.kind if old else "other", old.size if old else 0,
-                                     old.mode if old else 0, change="removed"))
-        elif entry.kind == "dir" and path in below:
-            continue  # a directory re-listed only to carry its children
-        else:
-            change = "modified" if path in below else "added"
-            changes.append(FileEntry(entry.path, entry.kind, entry.size, entry.mode, change, entry.link_target))
-    return changes
+    with _ANALYSIS_LOCK:
+        changes = image_analysis(image).layer_changes(index)
+    return [_entry(change.path, change.entry if change.code != "D" else None, _CHANGES.get(change.code, ""))
+            if change.code != "D" else FileEntry(change.path.lstrip("/"), "other", 0, 0, "removed")
+            for change in changes]
 
 
-def _apply(tree: dict[str, FileEntry], entries: Iterator[tuple[str, FileEntry | None]]) -> None:
-    for path, entry in entries:
-        if entry is None:
-            prefix = path + "/"
-            for existing in [p for p in tree if p == path or p.startswith(prefix)]:
-                del tree[existing]
-        else:
-            tree[path] = entry
-
-
-def stacked_entries(layers: Sequence[Any], index: int) -> list[FileEntry]:
+def stacked_entries(image: Image, index: int) -> list[FileEntry]:
     """The whole filesystem as of layer ``index`` (all layers up to it applied)."""
-    tree: dict[str, FileEntry] = {}
-    for layer in layers[: index + 1]:
-        _apply(tree, _raw_entries(layer))
-    return list(tree.values())
+    with _ANALYSIS_LOCK:
+        return [_entry(path, info) for path, info in image_analysis(image).tree(index).walk("/")]
 
 
-def read_file(layers: Sequence[Any], index: int, path: str, limit: int = PREVIEW_LIMIT) -> bytes:
-    """Up to ``limit`` bytes of ``path`` as of layer ``index`` (from the topmost layer that has it)."""
-    for layer_index in range(index, -1, -1):
-        found = _read_from_layer(layers[layer_index], path, limit)
-        if found is _WHITED_OUT:
-            break
-        if found is not None:
-            if isinstance(found, _HardLink):
-                return read_file(layers, layer_index, found.target, limit)
-            return found
-    raise NotFound(f"{path}: not in layer {index} or below")
+class _Kept:
+    """A write-only sink that keeps the first ``limit`` bytes (all when ``limit`` is None)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.kept = 0
+
+    def write(self, data: bytes) -> int:
+        if self.limit is None or self.kept < self.limit:
+            part = data if self.limit is None else data[: self.limit - self.kept]
+            self.parts.append(part)
+            self.kept += len(part)
+        return len(data)
 
 
-class _HardLink(str):
-    @property
-    def target(self) -> str:
-        return str(self)
+def read_file(image: Image, index: int, path: str, limit: int | None = PREVIEW_LIMIT) -> bytes:
+    """Up to ``limit`` bytes of ``/path`` as of layer ``index``; a symlink reads as its target's name."""
+    from engine.analysis.extract import cat
 
-
-_WHITED_OUT = object()
-
-
-def _read_from_layer(layer: Any, path: str, limit: int) -> Any:
-    parent, _, base = path.rpartition("/")
-    whiteout = f"{parent}/{WHITEOUT_PREFIX}{base}" if parent else WHITEOUT_PREFIX + base
-    stream = layer.open_uncompressed()
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
-            for member in archive:
-                name = _clean(member.name)
-                if name == whiteout:
-                    return _WHITED_OUT
-                if name != path:
-                    continue
-                if member.issym():
-                    return f"symbolic link to {member.linkname}\n".encode()
-                if member.islnk():
-                    return _HardLink(_clean(member.linkname))
-                if not member.isfile():
-                    return b""
-                handle = archive.extractfile(member)
-                return handle.read(limit) if handle else b""
-    except tarfile.TarError as error:
-        raise CorruptLayer(f"layer {getattr(layer, 'diff_id', '?')}: {error}") from None
-    finally:
-        stream.close()
-    return None
+    with _ANALYSIS_LOCK:
+        analysis = image_analysis(image)
+        info = analysis.tree(index).entry("/" + path)
+        if info is not None and info.type_name == "symlink":
+            return f"symbolic link to {info.linkname}\n".encode()
+        sink = _Kept(limit)
+        cat(analysis, "/" + path, sink, layer=index)
+    return b"".join(sink.parts)
 
 
 def waste(image: Image, top: int = 10) -> list[WasteRow]:
-    """Bytes shipped in one layer and hidden (overwritten or removed) by a later one."""
-    layers = list(image.layers())
-    seen: dict[str, tuple[int, int]] = {}  # path -> (size, layer index) of the visible copy
-    wasted: list[WasteRow] = []
-    instructions = {row.layer_index: row.created_by for row in history_rows(image) if row.layer_index is not None}
-    for layer_index, layer in enumerate(layers):
-        for path, entry in _raw_entries(layer):
-            hidden = seen.pop(path, None)
-            if hidden is not None and hidden[0] > 0:
-                wasted.append(WasteRow(path, hidden[0], hidden[1], instructions.get(hidden[1], "")))
-            if entry is None:
-                prefix = path + "/"
-                for child in [p for p in seen if p.startswith(prefix)]:
-                    size, where = seen.pop(child)
-                    if size:
-                        wasted.append(WasteRow(child, size, where, instructions.get(where, "")))
-            elif entry.kind == "file":
-                seen[path] = (entry.size, layer_index)
-    wasted.sort(key=lambda row: row.wasted, reverse=True)
-    return wasted[:top]
+    """The worst offenders: bytes a layer ships that a later one hides, with the instruction that shipped them."""
+    from engine.analysis import waste_report
+
+    with _ANALYSIS_LOCK:
+        report = waste_report(image_analysis(image))
+    rows = []
+    for offender in sorted(report.offenders, key=lambda o: o.bytes, reverse=True)[:top]:
+        example = offender.examples[0].lstrip("/") if offender.examples else offender.category
+        if offender.files > 1:
+            example += f" (+{offender.files - 1} more)"
+        rows.append(WasteRow(example, offender.bytes, offender.stored_layer, offender.stored_instruction,
+                             how=f"{offender.how} by layer {offender.caused_by_layer}"))
+    return rows
 
 
 def is_binary(data: bytes) -> bool:

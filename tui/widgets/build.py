@@ -71,7 +71,8 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
             out.append("  ")
             if state.flipped:
                 out.append("cached → rebuilt ", style=f"bold reverse {colours.get('rebuilt', '')}")
-            if state.reason:
+            # A miss names its cause; a hit's record details would only crowd the line.
+            if state.reason and mark in ("rebuilt", "failed"):
                 out.append(state.reason, style=f"italic {colours.get(mark, '')}")
             extras = []
             if state.seconds is not None:
@@ -183,7 +184,9 @@ class BuildPanel(Vertical):
     @on(BuildFinished)
     def build_finished(self, message: BuildFinished) -> None:
         cached = sum(1 for s in self.build.steps.values() if s.mark == "cached")
-        self.build.status = (f"built {message.image_ref} in {message.seconds:.1f}s: "
+        ref = message.image_ref
+        shown = ref.split(":", 1)[1][:12] if ref.startswith("sha256:") else ref
+        self.build.status = (f"built {shown} in {message.seconds:.1f}s: "
                              f"{cached} cached, {len(self.build.steps) - cached} rebuilt")
         self.redraw()
 

@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 from engine.build.cache_key import StepInputs
 from engine.build.reasons import explain_hit, explain_miss, summary
+from engine.dbfile import open_shared_db
 from engine.errors import StoreError
 from engine.events import Cause
 
@@ -75,19 +76,6 @@ class CacheDecision:
         return "hit" if self.record is not None else "miss"
 
 
-def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
-    # Switching a new database to WAL needs it to itself, and SQLite answers "locked" at once
-    # (no busy handler) when another process is opening it at the same moment: retry briefly.
-    for attempt in range(attempts):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
-
-
 class CacheRecords:
     """The build cache of one store root."""
 
@@ -95,10 +83,7 @@ class CacheRecords:
         self.path = Path(root) / DB_NAME
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout=30000")
-            _enable_wal(self._db)
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_shared_db(self.path)
             with self._write():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)

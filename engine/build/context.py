@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from engine.dbfile import open_shared_db
 from engine.errors import BuildError, NotFound, StoreError
 
 Excluder = Callable[[str], bool]
@@ -113,10 +114,7 @@ class StatCache:
     def __init__(self, path: Path | str | None = None):
         target = ":memory:" if path is None else str(path)
         try:
-            self._db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_shared_db(target)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS stat_cache (context TEXT NOT NULL, path TEXT NOT NULL,"
                 " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL,"

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from engine.dbfile import open_shared_db
 from engine.errors import StoreError
 from engine.oci.digest import Digest
 
@@ -53,9 +54,7 @@ class RegistryState:
         self.path = Path(root) / DB_NAME
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_shared_db(self.path)
             for statement in _SCHEMA.split(";"):
                 self._db.execute(statement)
         except sqlite3.Error as error:

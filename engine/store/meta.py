@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from engine.dbfile import open_shared_db
 from engine.errors import StoreError
 
 SCHEMA_VERSION = 2
@@ -95,12 +96,8 @@ class StoreConnection(sqlite3.Connection):
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating) the metadata database."""
     try:
-        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False,
-                             factory=StoreConnection)
+        db = open_shared_db(path, timeout=60, synchronous="FULL", factory=StoreConnection)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout = 60000")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
         with transaction(db):
             version = _version(db)

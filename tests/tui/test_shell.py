@@ -147,3 +147,18 @@ def test_cli_rejects_a_bad_theme_and_a_missing_context(cli, tmp_path: Path):
     assert result.code == 2 and "not a directory" in result.err
     result = cli("tui", "--watch")
     assert result.code == 2 and "--watch needs a CONTEXT" in result.err
+
+
+async def test_images_refresh_when_another_process_changes_the_store(make_app, root: Path):
+    import subprocess
+    import sys
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#images-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        await pilot.pause(0.5)  # the store watcher is up
+        subprocess.run([sys.executable, "-m", "tui.cli", "--root", str(root), "tag", "busybox:latest", "mine:1"],
+                       check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
+        await wait_for(pilot, lambda: table.row_count == 4)
+        assert "mine:1" in [str(key.value) for key in table.rows]

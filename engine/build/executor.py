@@ -592,7 +592,7 @@ class _Build:
                 hostname=random_ids.token_hex(6),
                 mounts=volumes + runtime_mounts(mounts, store_root=self.store.root, context_root=self.context_root,
                                                 stage_roots=stage_roots, secrets=self.request.secrets, where=where),
-                additional_gids=docker_additional_gids(user))
+                additional_gids=user.docker_gids)
 
             def on_output(stream: str, line: bytes) -> None:
                 self.events(StepLog(ref, stream, line.decode("utf-8", errors="replace").rstrip("\r")))
@@ -762,12 +762,6 @@ class _Prepared:
     sources: dict = field(default_factory=dict)
     execute: Callable[[StepRef], tuple[Path, LayerBlob] | None] | None = None
     is_run: bool = False
-
-
-def docker_additional_gids(user) -> list[int]:
-    """The supplementary groups Docker 20.10 gives a process: always its primary group, plus
-    the groups /etc/group lists the user in when USER names no group."""
-    return sorted({user.gid, *user.additional_gids})
 
 
 def _copy_dest(dest: str, state: StageState, image_root: Path | None) -> str:

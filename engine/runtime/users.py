@@ -27,6 +27,12 @@ class ResolvedUser:
         """The ``uid:gid`` form ``ProcessSpec.user`` takes."""
         return f"{self.uid}:{self.gid}"
 
+    @property
+    def docker_gids(self) -> list[int]:
+        """The supplementary groups Docker 20.10 gives a process: always its primary group, plus
+        the groups /etc/group lists the user in when USER names no group."""
+        return sorted({self.gid, *self.additional_gids})
+
 
 def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
     """Resolve a Dockerfile/``-u`` USER against the stack ``lowers`` (bottom -> top)."""

@@ -129,3 +129,14 @@ EOT
     assert not (rootfs / "dev" / "pipes").exists()
     # a heredoc with a command is still that command's stdin
     assert (rootfs / "fed.txt").read_text() == "fed to cat\n"
+
+
+def test_layerlab_run_gives_a_user_the_same_groups_as_a_build_step(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", r"""FROM busybox
+RUN echo "app:x:1000:1001::/home/app:/bin/sh" >> /etc/passwd \
+ && printf "staff:x:1001:\nextra:x:900:app\n" >> /etc/group
+""")
+    built(cli, root, context, "-t", "groups:1")[0].close()
+    result = cli("run", "--rm", "-u", "app", "groups:1", "grep", "Groups", "/proc/self/status")
+    assert result.code == 0, result.err
+    assert result.out.split()[1:] == ["900", "1001"]

@@ -59,3 +59,12 @@ class Image(Protocol):
     def layers(self) -> Sequence[Layer]:
         """Layers bottom to top, matching ``rootfs.diff_ids`` in the config."""
         ...
+
+
+def layer_content_size(layer: Layer) -> int:
+    """What ``history`` and ``images`` call a layer's SIZE: its file contents, not its tar length.
+
+    The store measures this when it takes a layer in; a layer from a source
+    that does not (an archive being read) falls back to its blob size.
+    """
+    return int(getattr(layer, "content_size", layer.size))

@@ -125,6 +125,15 @@ class ImageRecord:
     def dangling(self) -> bool:
         return not self.tags
 
+    @property
+    def intermediate(self) -> bool:
+        """A build step's image: no name of any kind, and other images build on it.
+
+        ``images`` without ``-a`` hides these, as Docker does; a dangling image
+        nothing builds on (a tag moved away from it) still shows.
+        """
+        return not self.tags and not self.repo_digests and self.children > 0
+
 
 def labels_json(config: ImageConfig) -> str:
     return json.dumps(config.config.labels, sort_keys=True)

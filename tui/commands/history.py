@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.commands._image_group import add_both
+from engine.image import layer_content_size
 from engine.oci.config import parse_time
 from tui.output import created_since, format_rows, human_size
 
@@ -56,9 +57,7 @@ def history_rows(store, image, *, no_trunc: bool, human: bool, now: datetime | N
             image_id = image_id.split(":")[-1][:12]
         size = 0
         if layer_index is not None and layer_index < len(layers):
-            layer = layers[layer_index]
-            # Docker's SIZE is the layer's file contents, not its tar length.
-            size = getattr(layer, "content_size", layer.size)
+            size = layer_content_size(layers[layer_index])
         created = parse_time(entry.created)
         created_by = entry.created_by if no_trunc else _ellipsis(entry.created_by, CREATED_BY_WIDTH)
         rows.append({

@@ -132,7 +132,7 @@ def images_command(args, ctx) -> int:
     records = store.images()
     if not args.all:
         # Untagged images that others build on are intermediate layers of a build: hidden, as docker does.
-        records = [r for r in records if r.tags or r.repo_digests or not getattr(r, "children", 0)]
+        records = [r for r in records if not r.intermediate]
     records = [r for r in records if _matches(r, filters, store)]
     rows = image_rows(store, records, digests=args.digests, no_trunc=args.no_trunc)
     if args.quiet:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from engine.image import Image
+from engine.image import Image, layer_content_size
 
 PREVIEW_LIMIT = 256 * 1024
 
@@ -27,6 +27,7 @@ class ImageRow:
     tag: str
     created: str
     size: int
+    intermediate: bool = False  # a build step's image: hidden unless all images are shown (``images -a``)
 
     @property
     def short_id(self) -> str:
@@ -75,6 +76,11 @@ class Catalog(Protocol):
     def tag(self, source: str, target: str) -> None: ...
     def remove(self, ref: str, force: bool = False) -> None: ...
     def watch_path(self) -> Path | None: ...
+    def save(self, ref: str, target: Path, format: str) -> None: ...
+    def push(self, source: str, target: str, events: Callable) -> Any: ...
+
+
+SAVE_FORMATS = {"docker-archive": "a docker save tar (pre-25 layout)", "oci-layout": "an OCI image layout directory"}
 
 
 # -- the store -----------------------------------------------------------------
@@ -108,13 +114,14 @@ class StoreCatalog:
             image_id = str(getattr(record, "id", None) or getattr(record, "image_id"))
             created = _created_text(getattr(record, "created", None))
             size = int(getattr(record, "size", 0) or 0)
+            intermediate = bool(getattr(record, "intermediate", False))
             # Familiar names ("busybox:latest") as Docker shows them; the store resolves them back.
             tags = [str(t) for t in (getattr(record, "familiar_tags", None) or getattr(record, "tags", None) or ())]
             if not tags:
-                rows.append(ImageRow(image_id, image_id, "<none>", "<none>", created, size))
+                rows.append(ImageRow(image_id, image_id, "<none>", "<none>", created, size, intermediate))
             for tag in tags:
                 repository, name = _split_tag(tag)
-                rows.append(ImageRow(tag, image_id, repository, name, created, size))
+                rows.append(ImageRow(tag, image_id, repository, name, created, size, intermediate))
         return rows
 
     def open_image(self, ref: str) -> Image:
@@ -128,6 +135,30 @@ class StoreCatalog:
 
     def watch_path(self) -> Path | None:
         return self.root
+
+    def save(self, ref: str, target: Path, format: str) -> None:
+        """Write ``ref`` to ``target``: a docker-archive file (whole or not at all) or an OCI layout directory."""
+        from engine.errors import UsageError
+        from engine.fsutil import atomic_write
+        from engine.transports.docker_archive import write_docker_archive
+        from engine.transports.oci_layout import write_oci_layout
+
+        image = self.store.image(ref)
+        # Saving by ID keeps no tag, as docker save does; by name keeps that name.
+        tags = [] if ref.startswith("sha256:") else [ref]
+        if format == "oci-layout":
+            write_oci_layout([(image, tags)], target)
+        elif format == "docker-archive":
+            with atomic_write(target) as out:
+                write_docker_archive([(image, tags)], out)
+        else:
+            raise UsageError(f"unknown save format {format!r} (expected one of: {', '.join(SAVE_FORMATS)})")
+
+    def push(self, source: str, target: str, events: Callable) -> Any:
+        """Push the store's image ``source`` to the reference ``target``, reporting ``TransferProgress``."""
+        from engine.registry.push import push
+
+        return push(target, self.store, source=source, events=events)
 
     def build(self, context: Path, events: Callable) -> Any:
         """Build ``context`` (its ``Dockerfile``) into the store, reporting engine events to ``events``."""
@@ -159,14 +190,14 @@ def history_rows(image: Image) -> list[HistoryRow]:
     for index, entry in enumerate(history):
         empty = bool(entry.get("empty_layer"))
         own_layer = None if empty or layer_index >= len(layers) else layer_index
-        size = 0 if own_layer is None else int(layers[own_layer].size)
+        size = 0 if own_layer is None else layer_content_size(layers[own_layer])
         rows.append(HistoryRow(index, _created_text(entry.get("created")), entry.get("created_by", ""),
                                entry.get("comment", ""), empty, own_layer, size))
         if own_layer is not None:
             layer_index += 1
     # Layers without history entries (some importers write none) still show.
     for extra in range(layer_index, len(layers)):
-        rows.append(HistoryRow(len(rows), "", "", "", False, extra, int(layers[extra].size)))
+        rows.append(HistoryRow(len(rows), "", "", "", False, extra, layer_content_size(layers[extra])))
     return rows
 
 

@@ -1,0 +1,98 @@
+"""Images panel: intermediate images hidden as ``images`` hides them, history sizes, save and push."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Label, RadioSet
+
+from engine.image import layer_content_size
+from tests.registry.servers import Registry
+from tests.tui.conftest import BINARY, HELLO_PY, app_image, layer_tar, open_store
+from engine.bootstrap import busybox_image
+from engine.oci.config import ImageConfig
+from engine.transports.memory import BytesLayer, ConfigImage
+from engine.transports.docker_archive import read_docker_archive
+from engine.transports.oci_layout import read_oci_layout
+from tui.messages import ImageSelected
+from tui.widgets.images import ImagesPanel
+from tui.widgets.sources import StoreCatalog, human_size
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+
+
+def column(table: DataTable, key: str) -> list[str]:
+    return [str(table.get_cell(row_key, key)) for row_key in table.rows]
+
+
+async def wait_for(pilot, condition, tries: int = 400) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
+def on_top(base, files: dict[str, bytes], created_by: str) -> ConfigImage:
+    """``base`` plus one layer, as a build step would commit it."""
+    layer = BytesLayer(layer_tar(files))
+    layers = (*base.layers(), layer)
+    data = json.loads(base.config_bytes())
+    data["rootfs"] = {"type": "layers", "diff_ids": [str(item.diff_id) for item in layers]}
+    data["history"] = data["history"] + [{"created": "2024-05-01T10:00:00Z", "created_by": created_by}]
+    return ConfigImage(ImageConfig.from_dict(data).to_bytes(), layers)
+
+
+@pytest.fixture
+def build_store(root: Path):
+    """busybox, two untagged build steps under a tagged top, and a dangling image nothing builds on."""
+    store = open_store(root)
+    base = busybox_image()
+    base_id = store.put_image(base, tags=["busybox:latest"]).id
+    step1 = on_top(base, {"one.txt": b"1\n"}, "COPY one.txt /")
+    step1_id = store.put_image(step1, parent=str(base_id)).id
+    step2 = on_top(step1, {"two.txt": b"22\n"}, "COPY two.txt /")
+    step2_id = store.put_image(step2, parent=str(step1_id)).id
+    store.put_image(on_top(step2, {"three.txt": b"333\n"}, "COPY three.txt /"), tags=["built:1"],
+                    parent=str(step2_id))
+    store.put_image(on_top(base, {"old.txt": b"old\n"}, "COPY old.txt /"))  # a tag moved away: dangling
+    yield store
+    store.close()
+
+
+async def test_intermediate_images_hidden_until_all_is_asked_for(build_store, root: Path, config):
+    from tui.app import LayerlabApp
+
+    app = LayerlabApp(StoreCatalog(build_store, root), config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#images-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        # What `layerlab images` lists: the two tags and the dangling image without children.
+        assert sorted(column(table, "repository")) == ["<none>", "built", "busybox"]
+        assert "intermediate hidden" in str(app.query_one("#images-status", Label).content)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: table.row_count == 5)
+        assert column(table, "repository").count("<none>") == 3
+        await pilot.press("A")
+        await wait_for(pilot, lambda: table.row_count == 3)
+
+
+async def test_history_sizes_are_layer_contents(make_app, store):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(ImageSelected("demo/app:1.0"))
+        history = app.query_one("#history-table", DataTable)
+        await wait_for(pilot, lambda: history.row_count == 5)
+        passwd = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"
+        copy_contents = len(HELLO_PY) + len(BINARY) + len(passwd)
+        sizes = column(history, "size")
+        assert sizes[2] == human_size(copy_contents)  # the COPY: its three files, not its tar
+        assert sizes[4] == "0B"  # a whiteout ships no file contents
+        base_layer = store.image("busybox:latest").layers()[0]
+        assert sizes[0] == human_size(layer_content_size(base_layer))
+        assert layer_content_size(base_layer) < base_layer.uncompressed_size

@@ -557,8 +557,7 @@ def table(result: ScenarioResult) -> str:
     if result.best_peer:
         notes.append(f"best peer: {result.best_peer}")
     if result.floor:
-        notes.append(f"floor: {result.floor} (the least any tool must spend reading the same bytes; "
-                     "layerlab / floor of 1.00x would match it)")
+        notes.append(f"floor: {result.floor}")
     return "\n".join([head, "", *rows, *([""] + ["; ".join(notes)] if notes else []), ""])
 
 

@@ -144,3 +144,19 @@ def test_a_program_without_json_file_is_not_yet_wired(tmp_path):
     assert "--json FILE" in results[0].reason
     missing = runner.run_program(tmp_path / "absent.py", ["tui-first-paint"], Options(workdir=tmp_path, runs=1))
     assert missing[0].status == "not yet wired" and "does not exist" in missing[0].reason
+
+
+def test_peak_rss_is_the_childs_own_not_the_harnesss():
+    from bench.harness import command, stop_children
+
+    ballast = bytearray(300 * 2**20)  # the harness grows, as it does when it generates data
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    try:
+        small = command(["true"])(0)
+        big = command([sys.executable, "-c", "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])"])(0)
+    finally:
+        stop_children()
+    assert small.peak_rss_bytes < 100 * 2**20
+    assert big.peak_rss_bytes > 200 * 2**20
+    assert small.seconds > 0 and big.seconds > 0
+    del ballast

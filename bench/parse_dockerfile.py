@@ -22,7 +22,7 @@ SCRIPT = Path(__file__).resolve()
 
 BLOCKS = [
     lambda r, i: [f"# step {i}: install tools"],
-    lambda r, i: [f"RUN apt-get update \\", f"    && apt-get install -y pkg{i} tool{r.randint(0, 99)} \\",
+    lambda r, i: ["RUN apt-get update \\", f"    && apt-get install -y pkg{i} tool{r.randint(0, 99)} \\",
                   "    && rm -rf /var/lib/apt/lists/*"],
     lambda r, i: [f"ENV APP_{i}=value{i} PATH=/opt/{i}/bin:$PATH HOME_{i}=\"/home/u {i}\""],
     lambda r, i: [f"COPY --chown=1000:1000 --chmod=644 src/{i}/ /app/{i}/"],

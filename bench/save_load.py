@@ -12,7 +12,6 @@ and ``cp`` of it (save must write every byte).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

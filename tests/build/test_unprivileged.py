@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -14,21 +12,10 @@ import pytest
 
 from engine.runtime.bubblewrap import userns_unavailable_reason
 from engine.store import Store
-from tests.conftest import REPO
 from tests.peers import need_program
+from tests.unprivileged import NOBODY, as_user, python_for, stage_code
 
-NOBODY = 65534
 RUN_CLI = "import sys; sys.path.insert(0, sys.argv[1]); from tui.cli import main; sys.exit(main(sys.argv[2:]))"
-
-
-def _python_for_nobody(setpriv: str) -> str:
-    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
-        if candidate and subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                                         "env", "-i", "PATH=/usr/bin:/bin", candidate, "-c",
-                                         "import sys; assert sys.version_info >= (3, 11)"],
-                                        capture_output=True, cwd="/").returncode == 0:
-            return candidate
-    pytest.fail("no Python 3.11+ that nobody can execute")
 
 
 @pytest.fixture
@@ -48,7 +35,8 @@ def test_unprivileged_build_runs_run_steps_with_bubblewrap(area):
     setpriv = need_program("setpriv")
     need_program("bwrap")
     busybox = need_program("busybox")
-    python = _python_for_nobody(setpriv)
+    python = python_for(NOBODY, setpriv)
+    code = stage_code(area)
     context = area / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text("""FROM busybox
@@ -61,10 +49,7 @@ RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > 
         os.lchown(path, NOBODY, NOBODY)
 
     def layerlab(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
-                               "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/",
-                               # the test's own packages (zstandard...), for an interpreter that lacks them
-                               f"PYTHONPATH={sysconfig.get_paths()['purelib']}", python, "-c", RUN_CLI, str(REPO),
+        return subprocess.run([*as_user(NOBODY, setpriv), python, "-c", RUN_CLI, str(code),
                                "--root", str(area / "root"), *args], capture_output=True, text=True, cwd="/")
 
     assert layerlab("bootstrap", "busybox", "--busybox", busybox).returncode == 0

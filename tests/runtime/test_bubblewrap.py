@@ -7,7 +7,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
 from engine.runtime.bubblewrap import userns_unavailable_reason
 from tests.peers import need_program
 from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
+from tests.unprivileged import NOBODY, as_user, python_for, stage_code
 
 pytestmark = pytest.mark.peers
 
-REPO = Path(__file__).resolve().parents[2]
-NOBODY = 65534
 DOCKER_DEFAULT_CAPS_MASK = 0x00000000A80425FB
 PROBE = ("echo pid=$$; echo host=$(hostname); "
          "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ,); "
@@ -63,23 +61,6 @@ def test_bubblewrap_as_root_over_overlay(bwrap_runtime, busybox_rootfs, tmp_path
     assert mounts_under(tmp_path) == []
 
 
-def as_user(uid: int, setpriv: str) -> list[str]:
-    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-            "env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/"]
-
-
-def _python_for(uid: int, setpriv: str) -> str:
-    """A Python >= 3.11 the unprivileged user may execute (the test's own may sit in a private home)."""
-    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
-        if not candidate:
-            continue
-        probe = subprocess.run([*as_user(uid, setpriv), candidate, "-c",
-                                "import sys; assert sys.version_info >= (3, 11)"], capture_output=True, cwd="/")
-        if probe.returncode == 0:
-            return candidate
-    pytest.fail(f"no Python 3.11+ that uid {uid} can execute")
-
-
 @pytest.fixture
 def unprivileged_area():
     """A world-traversable scratch dir with a busybox rootfs owned by nobody; removed afterwards."""
@@ -103,10 +84,11 @@ def unprivileged_area():
 def run_as_nobody(area: Path, script: str, **extra) -> dict:
     setpriv = need_program("setpriv")
     need_program("bwrap")
-    python = _python_for(NOBODY, setpriv)
+    python = python_for(NOBODY, setpriv)
+    code = stage_code(area, "tests/runtime/unprivileged_run.py")
     request = {"lowers": [str(area / "rootfs")], "workspace": str(area / "ws"),
                "spec": {"args": ["/bin/sh", "-c", script], "env": ["PATH=/bin"], "hostname": "rootless"}, **extra}
-    done = subprocess.run([*as_user(NOBODY, setpriv), python, str(REPO / "tests" / "runtime" / "unprivileged_run.py"), str(REPO),
+    done = subprocess.run([*as_user(NOBODY, setpriv), python, str(code / "tests" / "runtime" / "unprivileged_run.py"), str(code),
                            json.dumps(request)], capture_output=True, text=True, cwd="/")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -230,3 +230,63 @@ class EngineEventBridge:
         if type(event).__name__ == "WatchRebuilt":
             return StepsFlipped(tuple((flip.step.index, flip.before, flip.reason) for flip in event.flipped))
         return None
+
+
+# -- transfers (push) ----------------------------------------------------------------
+
+
+@dataclass
+class TransferBoard:
+    """Bytes moved per blob of one push, written by the worker's event sink and read by the panel.
+
+    Like ``BuildLog``: the sink updates the board and posts ``TransfersChanged``
+    only when none is outstanding, so a chunked upload costs the UI one
+    message per redraw, not one per chunk.
+    """
+
+    action: str
+    target: str
+    blobs: dict[str, tuple[int, int]] = field(default_factory=dict)  # digest -> (done, total), in push order
+    error: str = ""
+    finished: bool = False
+    pending: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def update(self, digest: str, done: int, total: int) -> bool:
+        """Record progress; True when the caller should post ``TransfersChanged``."""
+        with self._lock:
+            self.blobs[digest] = (done, total)
+            if self.pending:
+                return False
+            self.pending = True
+            return True
+
+    def snapshot(self) -> list[tuple[str, int, int]]:
+        with self._lock:
+            self.pending = False
+            return [(digest, done, total) for digest, (done, total) in self.blobs.items()]
+
+
+class TransfersChanged(Message):
+    """A push moved bytes, finished or failed; the board says how far each blob got."""
+
+    def __init__(self, board: TransferBoard) -> None:
+        super().__init__()
+        self.board = board
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TransfersChanged) and message.board is self.board
+
+
+class TransferEventBridge:
+    """An engine ``EventSink`` for a push: ``TransferProgress`` events onto a ``TransferBoard``."""
+
+    def __init__(self, target, board: TransferBoard) -> None:
+        self.target = target
+        self.board = board
+
+    def __call__(self, event) -> None:
+        from engine import events
+
+        if isinstance(event, events.TransferProgress) and self.board.update(event.digest, event.done, event.total):
+            self.target.post_message(TransfersChanged(self.board))

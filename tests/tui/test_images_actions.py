@@ -96,3 +96,106 @@ async def test_history_sizes_are_layer_contents(make_app, store):
         base_layer = store.image("busybox:latest").layers()[0]
         assert sizes[0] == human_size(layer_content_size(base_layer))
         assert layer_content_size(base_layer) < base_layer.uncompressed_size
+
+
+async def select_ref(pilot, app, ref: str) -> None:
+    table = app.query_one("#images-table", DataTable)
+    await wait_for(pilot, lambda: table.row_count > 0)
+    keys = [str(key.value) for key in table.rows]
+    table.focus()
+    table.move_cursor(row=keys.index(ref))
+
+
+async def test_save_writes_a_docker_archive_or_an_oci_layout(make_app, store, tmp_path: Path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select_ref(pilot, app, "demo/app:1.0")
+        archive = tmp_path / "app.tar"
+        await pilot.press("S")
+        path = app.screen.query_one("#save-path", Input)
+        assert path.value == "demo_app_1.0.tar"
+        path.value = str(archive)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "saved" in str(app.query_one("#transfer-status", Label).content))
+        [(image, tags)] = read_docker_archive(archive)
+        assert tags == ["demo/app:1.0"]
+        assert image.config_digest == store.image("demo/app:1.0").id
+
+        layout = tmp_path / "layout"
+        await pilot.press("S")
+        screen = app.screen
+        screen.query_one("#save-format", RadioSet).focus()
+        await pilot.press("down", "enter")  # the second format: an OCI layout
+        assert screen.format == "oci-layout"
+        assert screen.query_one("#save-path", Input).value == "demo_app_1.0"  # the suggestion follows the format
+        screen.query_one("#save-path", Input).value = str(layout)
+        screen.query_one("#save-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (layout / "index.json").exists()
+                       and "saved" in str(app.query_one("#transfer-status", Label).content))
+        [(image, tags)] = read_oci_layout(layout)
+        assert image.config_digest == store.image("demo/app:1.0").id
+
+
+async def test_save_into_a_missing_directory_fails_in_one_line(make_app, tmp_path: Path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select_ref(pilot, app, "busybox:latest")
+        await pilot.press("S")
+        app.screen.query_one("#save-path", Input).value = str(tmp_path / "missing" / "out.tar")
+        await pilot.press("enter")
+        status = app.query_one("#transfer-status", Label)
+        await wait_for(pilot, lambda: "save failed" in str(status.content))
+        assert "\n" not in str(status.content)
+        assert not (tmp_path / "missing").exists()
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))  # never the user's credentials
+    server = Registry(tmp_path / "registry").start()
+    yield server
+    server.stop()
+
+
+def registry_manifest(registry: Registry, repository: str, tag: str) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{registry.host}/v2/{repository}/manifests/{tag}", headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+async def test_push_to_a_real_registry_shows_each_layer(make_app, store, registry: Registry):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select_ref(pilot, app, "demo/app:1.0")
+        await pilot.press("p")
+        target = app.screen.query_one("#prompt-input", Input)
+        assert target.value == "demo/app:1.0"  # prefilled with the tag
+        target.value = f"{registry.host}/demo/app:pushed"
+        await pilot.press("enter")
+        status = app.query_one("#transfer-status", Label)
+        await wait_for(pilot, lambda: str(status.content).startswith("pushed to"))
+        lines = str(status.content).splitlines()
+        image = store.image("demo/app:1.0")
+        assert len(lines) == 1 + len(image.layers()) + 1  # a line per layer and the config
+        assert all(" done " in line for line in lines[1:])
+        manifest = registry_manifest(registry, "demo/app", "pushed")
+        assert manifest["config"]["digest"] == str(image.id)
+        assert len(manifest["layers"]) == len(image.layers())
+
+
+async def test_push_failure_is_one_line(make_app, registry: Registry):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await select_ref(pilot, app, "busybox:latest")
+        registry.stop()  # nothing answers there now
+        await pilot.press("p")
+        app.screen.query_one("#prompt-input", Input).value = f"{registry.host}/gone/busybox:1"
+        await pilot.press("enter")
+        status = app.query_one("#transfer-status", Label)
+        await wait_for(pilot, lambda: "failed" in str(status.content))
+        head = str(status.content).splitlines()[0]
+        assert head.startswith(f"push to {registry.host}/gone/busybox:1 failed: ")

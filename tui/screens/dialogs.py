@@ -1,13 +1,16 @@
-"""Small modal screens: confirm a destructive action, ask for one line of text, show a document."""
+"""Small modal screens: confirm a destructive action, ask for one line of text, a save target, show a document."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -58,6 +61,57 @@ class PromptScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    path: Path
+    format: str  # a key of ``tui.widgets.sources.SAVE_FORMATS``
+
+
+class SaveScreen(ModalScreen[SaveRequest | None]):
+    """Where to save an image and in which format; None when cancelled.
+
+    The suggested path follows the format (``name.tar`` for an archive, ``name``
+    for a layout directory) until the user edits it.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save.cancel", tooltip="Close without saving")]
+
+    def __init__(self, ref: str, stem: str, formats: dict[str, str]) -> None:
+        super().__init__()
+        self.ref = ref
+        self.stem = stem
+        self.formats = formats
+        self.format = next(iter(formats))
+
+    def suggestion(self, format: str) -> str:
+        return f"{self.stem}.tar" if format == "docker-archive" else self.stem
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Save {self.ref} to (enter saves, tab picks the format)")
+            yield Input(self.suggestion(self.format), id="save-path")
+            with RadioSet(id="save-format"):
+                for index, (name, what) in enumerate(self.formats.items()):
+                    yield RadioButton(f"{name}: {what}", value=index == 0, name=name)
+
+    def on_mount(self) -> None:
+        self.query_one("#save-path", Input).focus()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        path = self.query_one("#save-path", Input)
+        previous, self.format = self.format, event.pressed.name or self.format
+        if path.value == self.suggestion(previous):
+            path.value = self.suggestion(self.format)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value.strip()
+        self.dismiss(SaveRequest(Path(value).expanduser(), self.format) if value else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,9 +1,15 @@
-"""The Images panel: every image in the store, filter as you type, sort, tag, remove, inspect."""
+"""The Images panel: the store's images, filter as you type, sort, tag, remove, inspect, save, push.
+
+Like ``layerlab images``, it hides intermediate build images unless all are
+asked for (``A``, the panel's ``-a``).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,11 +18,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label
 
-from tui.messages import ImageSelected
-from tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen
-from tui.widgets.sources import ImageRow, human_size
+from engine.errors import LayerlabError
+from tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
+from tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
+from tui.widgets.sources import SAVE_FORMATS, ImageRow, human_size
 
 SORT_KEYS = ("repository", "created", "size")
+TRANSFER_LINES_SHOWN = 8
 
 
 def matches(row: ImageRow, needle: str) -> bool:
@@ -41,6 +49,11 @@ class ImagesPanel(Vertical):
                 tooltip="Untag or remove the selected image (asks first)"),
         Binding("i", "inspect", "Inspect", id="images.inspect", tooltip="Show the image's config JSON"),
         Binding("a", "analyze", "Analyze", id="images.analyze", tooltip="Layers, files and waste of the image"),
+        Binding("S", "save", "Save", id="images.save",
+                tooltip="Save the selected image to a docker-archive file or an OCI layout directory"),
+        Binding("p", "push", "Push", id="images.push", tooltip="Push the selected image to a registry"),
+        Binding("A", "toggle_all", "All images", id="images.all",
+                tooltip="Show intermediate build images too (images -a), or hide them again"),
         Binding("r", "reload", "Reload", id="images.reload", tooltip="Read the store again"),
     ]
 
@@ -52,11 +65,14 @@ class ImagesPanel(Vertical):
         super().__init__(**kwargs)
         self.rows: list[ImageRow] = []
         self.sort_key = "repository"
+        self.show_all = False
+        self.transfer: TransferBoard | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: repository, tag or ID  (/)", id="image-filter")
         yield DataTable(id="images-table", cursor_type="row", zebra_stripes=True)
         yield Label("", id="images-status")
+        yield Label("", id="transfer-status")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -87,7 +103,8 @@ class ImagesPanel(Vertical):
         table = self.query_one(DataTable)
         selected = self.selected_ref()
         needle = self.query_one("#image-filter", Input).value.strip()
-        visible = sorted_rows([r for r in self.rows if not needle or matches(r, needle)], self.sort_key)
+        listed = [r for r in self.rows if self.show_all or not r.intermediate]
+        visible = sorted_rows([r for r in listed if not needle or matches(r, needle)], self.sort_key)
         table.clear()
         for row in visible:
             table.add_row(row.repository, row.tag, row.short_id, row.created, human_size(row.size), key=row.ref)
@@ -95,8 +112,11 @@ class ImagesPanel(Vertical):
             for index, row in enumerate(visible):
                 if row.ref == selected:
                     table.move_cursor(row=index)
+        hidden = len(self.rows) - len(listed)
         self.query_one("#images-status", Label).update(
-            f"{len(visible)} of {len(self.rows)} images  ·  sorted by {self.sort_key}")
+            f"{len(visible)} of {len(listed)} images  ·  sorted by {self.sort_key}"
+            + (f"  ·  {hidden} intermediate hidden (A shows all)" if hidden else "")
+            + ("  ·  all images (A hides intermediate)" if self.show_all else ""))
 
     def selected_ref(self) -> str | None:
         table = self.query_one(DataTable)
@@ -131,6 +151,10 @@ class ImagesPanel(Vertical):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.refill()
 
     def action_analyze(self) -> None:
         ref = self.selected_ref()
@@ -186,3 +210,93 @@ class ImagesPanel(Vertical):
             catalog.remove(args[0])
             self.app.call_from_thread(self.app.notify, f"removed {args[0]}")
         self.app.call_from_thread(self.load_rows)
+
+    # -- save and push ---------------------------------------------------------------
+
+    def action_save(self) -> None:
+        ref = self.selected_ref()
+        if ref is None:
+            return
+        row = self.row_for(ref)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ref if row is None or row.repository != "<none>" else row.short_id)
+
+        def save_to(request: SaveRequest | None) -> None:
+            if request is not None:
+                self.save_image(ref, request)
+
+        self.app.push_screen(SaveScreen(ref, stem, SAVE_FORMATS), save_to)
+
+    @work(thread=True, exit_on_error=False, group="save", description="saving")
+    def save_image(self, ref: str, request: SaveRequest) -> None:
+        self.app.call_from_thread(self.show_transfer, f"saving {ref} to {request.path} ({request.format})…")
+        try:
+            self.app.catalog.save(ref, request.path, request.format)
+        except LayerlabError as error:
+            self.app.call_from_thread(self.show_transfer, f"save failed: {error.one_line()}")
+            raise
+        except OSError as error:
+            self.app.call_from_thread(self.show_transfer, f"save failed: {request.path}: {error.strerror}")
+            raise
+        self.app.call_from_thread(self.show_transfer, f"saved {ref} to {request.path} ({request.format})")
+        self.app.call_from_thread(self.app.notify, f"saved {ref} to {request.path}")
+
+    def action_push(self) -> None:
+        ref = self.selected_ref()
+        row = self.row_for(ref) if ref else None
+        if row is None:
+            return
+
+        def push_to(target: str | None) -> None:
+            if target:
+                self.push_image(ref, target)
+
+        prefill = ref if row.repository != "<none>" else ""
+        self.app.push_screen(PromptScreen(f"Push {ref} to", value=prefill, placeholder="registry/repository:tag"),
+                             push_to)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="push", description="pushing")
+    def push_image(self, source: str, target: str) -> None:
+        board = TransferBoard("push", target)
+        self.transfer = board
+        self.post_message(TransfersChanged(board))
+        try:
+            self.app.catalog.push(source, target, TransferEventBridge(self, board))
+        except LayerlabError as error:
+            board.error = error.one_line()
+            raise
+        except Exception as error:
+            board.error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            board.finished = True
+            self.post_message(TransfersChanged(board))
+
+    def show_transfer(self, text: str) -> None:
+        self.query_one("#transfer-status", Label).update(text)
+
+    @on(TransfersChanged)
+    def transfers_changed(self, message: TransfersChanged) -> None:
+        board = message.board
+        if board is not self.transfer:
+            return  # an earlier push reporting late
+        blobs = board.snapshot()
+        self.show_transfer(transfer_text(board, blobs))
+
+
+def transfer_text(board: TransferBoard, blobs: list[tuple[str, int, int]]) -> str:
+    """One line per blob (short digest, bytes moved of total), then how the push ended."""
+    lines = []
+    for digest, done, total in blobs[:TRANSFER_LINES_SHOWN]:
+        short = digest.split(":", 1)[-1][:12]
+        state = "done" if total and done >= total else "pushing"
+        lines.append(f"  {short}  {state:<7} {human_size(done)} / {human_size(total)}")
+    done_count = sum(1 for _digest, done, total in blobs if total and done >= total)
+    if board.error:
+        head = f"push to {board.target} failed: {board.error}"
+    elif board.finished:
+        head = f"pushed to {board.target}: {len(blobs)} blobs"
+    else:
+        head = f"pushing to {board.target}: {done_count} of {len(blobs)} blobs done"
+    if len(blobs) > TRANSFER_LINES_SHOWN:
+        lines.append(f"  … {len(blobs) - TRANSFER_LINES_SHOWN} more")
+    return "\n".join([head, *lines])

@@ -72,7 +72,9 @@ class ImagesPanel(Vertical):
         yield Input(placeholder="filter: repository, tag or ID  (/)", id="image-filter")
         yield DataTable(id="images-table", cursor_type="row", zebra_stripes=True)
         yield Label("", id="images-status")
-        yield Label("", id="transfer-status")
+        status = Label("", id="transfer-status")
+        status.display = False  # only while a save or push has something to say
+        yield status
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -272,7 +274,9 @@ class ImagesPanel(Vertical):
             self.post_message(TransfersChanged(board))
 
     def show_transfer(self, text: str) -> None:
-        self.query_one("#transfer-status", Label).update(text)
+        status = self.query_one("#transfer-status", Label)
+        status.update(text)
+        status.display = bool(text)
 
     @on(TransfersChanged)
     def transfers_changed(self, message: TransfersChanged) -> None:

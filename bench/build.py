@@ -1,214 +1,239 @@
-"""Benchmark: building a 20,000-file (~200 MB) context with layerlab, docker and buildah, in one run.
+"""build-cold, build-noop, build-one-file: layerlab vs docker (classic builder) vs buildah.
 
-    python bench/build.py [--files 20000] [--megabytes 200] [--runs 3] [--dir DIR] [--json]
+    python bench/build.py [--runs 3] [--quick] [--workdir DIR] [--json FILE] [SCENARIO ...]
 
-The context is deterministic (``bench/context_hash.py``'s generator) and the
-Dockerfile is ``FROM busybox`` / ``COPY . /ctx`` / ``RUN ls /ctx | wc -l > /count``.
-Every builder starts from the same busybox image (our bootstrap, docker-loaded,
-buildah-pulled from the same archive; buildah's chroot isolation allows only
-the host network, the others run with none). Medians over ``--runs`` of:
+The context is deterministic (``bench/context_hash.py``'s generator: 20,000
+files, ~200 MB; ``--quick``: 1,000 files, 10 MB) and the Dockerfile, kept
+outside it, is ``FROM base`` / ``COPY . /ctx`` / ``RUN ls /ctx | wc -l > /count``.
+Every builder starts from the same busybox image: layerlab's bootstrap, saved
+once and loaded into docker and buildah under a tag unique to this run.
 
-- cold: no cache (layerlab: a fresh store root, base loaded untimed; docker and
-  buildah: ``--no-cache``);
-- no-op: a rebuild with nothing changed;
-- one file: a rebuild after one file's content changed.
+- build-cold: nothing cached (layerlab: a fresh store root holding only the
+  base, so the context's stat cache is empty too; docker and buildah:
+  ``--no-cache``);
+- build-noop: a rebuild with nothing changed, after one untimed build;
+- build-one-file: a rebuild after one file's content changed (new content
+  every run, written untimed).
 
-Ratios are layerlab / docker (targets: no-op <= 0.5, cold <= 1.0). layerlab
-runs as a child process, so its peak RSS is ``getrusage(RUSAGE_CHILDREN)``
-taken before any other builder runs. Docker uses the classic builder
-(``DOCKER_BUILDKIT=0``); the images made here are removed afterwards.
+Docker runs with ``DOCKER_BUILDKIT=0`` (layerlab builds as the classic builder
+does); buildah with ``--layers`` (its step cache) and runc. Docker's work
+happens in its daemon, so its row has no peak RSS. Each scenario removes what
+it made: the store roots, and in docker and buildah the images it built (by
+the IDs their ``--iidfile`` reported) and its base tag, nothing else.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.context_hash import generate  # noqa: E402
+from bench.harness import (  # noqa: E402
+    BenchError, Measure, Options, Scenario, command, docker_env, docker_ready, find_program, layerlab, python_env,
+    script_main, tree_size,
+)
 
 DOCKERFILE = "FROM {base}\nCOPY . /ctx\nRUN ls /ctx | wc -l > /count\n"
-SCENARIOS = ("cold", "noop", "one_file")
+# Files younger than this are never trusted from layerlab's stat cache (racy timestamps).
+RACY_SECONDS = 2.5
 
 
-def timed(command: list[str], **kwargs) -> tuple[float, str]:
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, **kwargs)
-    elapsed = time.perf_counter() - start
+def run_checked(argv: list, **kwargs) -> str:
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])}… failed:\n{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
-    return elapsed, (result.stdout + result.stderr).decode(errors="replace")
+        raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {result.returncode}: "
+                         f"{(result.stdout + result.stderr)[-1500:].strip()}")
+    return result.stdout
 
 
-def layerlab_command(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--root", str(root), *args]
+class BuildData:
+    """The context, the base image (a layerlab root and a docker-archive of it); made once, shared."""
+
+    def __init__(self, work: Path, files: int, megabytes: int) -> None:
+        self.work, self.files, self.megabytes = work, files, megabytes
+        self.context = work / "context"
+        self.victim = self.context / "d000" / "f00.bin"
+        self.base_root, self.archive = work / "base-root", work / "base.tar"
+        self.dockerfile = work / "Dockerfile"
+        # Shared daemons (docker, buildah's storage): our names are unique, and only they are removed.
+        self.base = f"layerlab-bench-build-base-{uuid.uuid4().hex[:12]}:latest"
+        self.tag = f"layerlab-bench-build-{uuid.uuid4().hex[:12]}:latest"
+        self.facts: dict = {}
+        self.original = b""
+
+    def make(self) -> dict:
+        if self.facts:
+            return self.facts
+        self.work.mkdir(parents=True, exist_ok=True)
+        generate(self.context, self.files, self.megabytes)
+        (self.context / ".dockerignore").write_text(".generated\n")
+        self.original = self.victim.read_bytes()
+        run_checked(layerlab(self.base_root, "bootstrap", "busybox"), env=python_env())
+        run_checked(layerlab(self.base_root, "tag", "busybox:latest", self.base), env=python_env())
+        run_checked(layerlab(self.base_root, "save", "-o", self.archive, self.base), env=python_env())
+        self.dockerfile.write_text(DOCKERFILE.format(base=self.base))
+        age = time.time() - (self.context / ".dockerignore").stat().st_mtime
+        time.sleep(max(0.0, RACY_SECONDS - age))
+        count, total = tree_size(self.context)
+        self.facts = {"files": count, "bytes": total}
+        return self.facts
+
+    def restore_victim(self) -> None:
+        if self.original and self.victim.read_bytes() != self.original:
+            self.victim.write_bytes(self.original)
+
+    def edit_victim(self, tool: str, n: int) -> None:
+        self.victim.write_bytes(self.original + f"edit {tool} {n} {uuid.uuid4().hex}\n".encode())
 
 
-class Layerlab:
-    name = "layerlab"
+class LayerlabBuilds:
+    """Store roots under ``work``: each starts as a copy of the base root (copied untimed)."""
 
-    def __init__(self, work: Path, context: Path) -> None:
-        self.work, self.context, self.fresh = work, context, 0
-        self.root = self._new_root()
+    def __init__(self, data: BuildData, name: str) -> None:
+        self.data, self.root = data, data.work / f"root-{name}"
+        self.warm = False
 
-    def _new_root(self) -> Path:
-        self.fresh += 1
-        root = self.work / f"root{self.fresh}"
-        if root.exists():
-            shutil.rmtree(root)
-        subprocess.run(layerlab_command(root, "bootstrap", "busybox"), check=True, capture_output=True, cwd=REPO)
-        return root
+    def fresh(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.copytree(self.data.base_root, self.root, symlinks=True)
+        self.warm = False
 
-    def build(self, cold: bool) -> float:
-        if cold:
-            shutil.rmtree(self.root)
-            self.root = self._new_root()
-        return timed(layerlab_command(self.root, "build", "-q", "--network", "none", "-t", "bench:latest",
-                                      "-f", str(self.context / "Dockerfile"), str(self.context)), cwd=REPO)[0]
+    def argv(self, *flags: str) -> list[str]:
+        return layerlab(self.root, "build", "-q", "--network", "none", *flags, "-t", "bench:latest",
+                        "-f", self.data.dockerfile, self.data.context)
+
+    def build(self, cold: bool = False) -> Measure:
+        def prepare(n: int) -> None:
+            if cold:
+                self.fresh()
+                return
+            if not self.warm:
+                self.fresh()
+                self.data.restore_victim()
+                run_checked(self.argv(), env=python_env())
+                self.warm = True
+
+        return Measure("layerlab build", "layerlab", command(self.argv(), env=python_env()), prepare=prepare)
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class Docker:
-    name = "docker"
+class PeerBuilds:
+    """docker or buildah on a shared daemon/storage: our base tag, and images we built by their IDs."""
 
-    def __init__(self, work: Path, context: Path, archive: Path) -> None:
-        self.context, self.made = context, set()
-        self.tag = f"layerlab-bench-build:{uuid.uuid4().hex[:8]}"
-        loaded = subprocess.run(["docker", "load", "-i", str(archive)], check=True, capture_output=True).stdout
-        self.base = loaded.decode().split("Loaded image:")[-1].strip()
-        self.env = dict(os.environ, DOCKER_BUILDKIT="0")
+    def __init__(self, data: BuildData, program: str, scenario: str) -> None:
+        self.data, self.program, self.scenario = data, program, scenario
+        self.iids = data.work / f"iids-{program}-{scenario}"
+        self.base_loaded = self.warm = False
 
-    def build(self, cold: bool) -> float:
-        flags = ["--no-cache"] if cold else []
-        elapsed, out = timed(["docker", "build", "--network", "none", "--rm", *flags, "-t", self.tag,
-                              "-f", str(self.context / "Dockerfile.docker"), str(self.context)], env=self.env)
-        self.made.update(re.findall(r"^ ---> ([0-9a-f]{12})$", out, flags=re.M))
-        return elapsed
+    @property
+    def docker(self) -> bool:
+        return self.program == "docker"
+
+    def load_base(self) -> None:
+        if self.base_loaded:
+            return
+        if self.docker:
+            run_checked(["docker", "load", "-q", "-i", self.data.archive])
+        else:
+            # The archive's only tag is our unique name; buildah keeps it (as localhost/NAME).
+            run_checked(["buildah", "pull", "-q", f"docker-archive:{self.data.archive}"])
+        self.base_loaded = True
+
+    def argv(self, n: int | str, *flags: str) -> list[str]:
+        self.iids.mkdir(exist_ok=True)
+        iidfile = self.iids / f"{n}"
+        if self.docker:
+            return ["docker", "build", "-q", "--network", "none", "--rm", *flags, "--iidfile", iidfile,
+                    "-t", self.data.tag, "-f", self.data.dockerfile, self.data.context]
+        return ["buildah", "bud", "-q", "--layers", "--pull=false", "--runtime", "runc", "--network", "none",
+                *flags, "--iidfile", iidfile, "-t", self.data.tag, "-f", self.data.dockerfile, self.data.context]
+
+    def env(self) -> dict | None:
+        return docker_env() if self.docker else None
+
+    def build(self, cold: bool = False) -> Measure:
+        name = "docker build (DOCKER_BUILDKIT=0)" if self.docker else "buildah bud --layers"
+        flags = ("--no-cache",) if cold else ()
+
+        def prepare(n: int) -> None:
+            self.load_base()
+            if not cold and not self.warm:
+                self.data.restore_victim()
+                run_checked(self.argv("warm"), env=self.env())
+                self.warm = True
+
+        return Measure(name, "peer", command(lambda n: self.argv(n, *flags), env=self.env()), prepare=prepare,
+                       needs=(self.program,), rss=not self.docker)
 
     def close(self) -> None:
-        subprocess.run(["docker", "rmi", "-f", self.tag], capture_output=True)
-        for _ in range(3):  # children before parents; what is still in use elsewhere stays
-            subprocess.run(["docker", "rmi", "-f", *self.made], capture_output=True)
-        subprocess.run(["docker", "rmi", self.base], capture_output=True)
+        built = sorted({path.read_text().strip() for path in self.iids.glob("*")} if self.iids.exists() else set())
+        if self.docker:
+            # rmi of an image also removes its untagged parents: the COPY step's image goes with it.
+            for image in built:
+                subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+            if self.base_loaded:
+                subprocess.run(["docker", "rmi", self.data.base], capture_output=True)  # untags; the ID may be shared
+        else:
+            # Likewise: buildah rmi prunes the dangling step images under it.
+            for image in built:
+                subprocess.run(["buildah", "rmi", image], capture_output=True)
+            if self.base_loaded:
+                subprocess.run(["buildah", "rmi", f"localhost/{self.data.base}"], capture_output=True)
+        shutil.rmtree(self.iids, ignore_errors=True)
+        self.base_loaded = self.warm = False
 
 
-class Buildah:
-    name = "buildah"
+def scenarios(options: Options) -> list[Scenario]:
+    files, megabytes = (1_000, 10) if options.quick else (20_000, 200)
+    data = BuildData(options.workdir / f"build-{files}-{megabytes}", files, megabytes)
+    docker_here = bool(find_program("docker")) and docker_ready()
 
-    def __init__(self, work: Path, context: Path, archive: Path) -> None:
-        self.context, self.made = context, set()
-        self.tag = f"localhost/layerlab-bench-build:{uuid.uuid4().hex[:8]}"
-        self.base = f"localhost/layerlab-bench-busybox:{uuid.uuid4().hex[:8]}"
-        pulled = subprocess.run(["buildah", "pull", "-q", f"docker-archive:{archive}"], check=True,
-                                capture_output=True).stdout.decode().split()[-1]
-        subprocess.run(["buildah", "tag", pulled, self.base], check=True, capture_output=True)
-        (context / "Dockerfile.buildah").write_text(DOCKERFILE.format(base=self.base))
+    def builders(scenario: str) -> tuple[LayerlabBuilds, list[PeerBuilds]]:
+        peers = [PeerBuilds(data, "buildah", scenario)]
+        if docker_here:
+            peers.insert(0, PeerBuilds(data, "docker", scenario))
+        return LayerlabBuilds(data, scenario), peers
 
-    def build(self, cold: bool) -> float:
-        flags = ["--no-cache"] if cold else []
-        elapsed, out = timed(["buildah", "bud", "--layers", *flags, "--isolation", "chroot", "--runtime", "runc",
-                              "--network", "host", "-t", self.tag, "-f", str(self.context / "Dockerfile.buildah"),
-                              str(self.context)])
-        self.made.update(re.findall(r"^(?:--> |COMMIT.*\n--> )?([0-9a-f]{12,64})$", out, flags=re.M))
-        return elapsed
+    def scenario(name: str, description: str, cold: bool = False, one_file: bool = False) -> Scenario:
+        ours, peers = builders(name)
 
-    def close(self) -> None:
-        subprocess.run(["buildah", "rmi", "-f", self.tag], capture_output=True)
-        for _ in range(3):  # only the images this run made, children before parents
-            subprocess.run(["buildah", "rmi", "-f", *self.made], capture_output=True)
-        subprocess.run(["buildah", "rmi", "-f", self.base], capture_output=True)
+        def edited(measure: Measure, tool: str) -> Measure:
+            if not one_file:
+                return measure
+            prepare = measure.prepare
 
+            def edit_then(n: int) -> None:
+                prepare(n)
+                data.edit_victim(tool, n)
+            measure.prepare = edit_then
+            return measure
 
-def measure(builder, context: Path, runs: int) -> dict[str, float]:
-    victim = context / "d000" / "f00.bin"
-    original = victim.read_bytes()
-    times: dict[str, list[float]] = {name: [] for name in SCENARIOS}
-    try:
-        for run in range(runs):
-            times["cold"].append(builder.build(cold=True))
-        builder.build(cold=False)  # settle: the no-op runs follow a build of this exact context
-        for run in range(runs):
-            times["noop"].append(builder.build(cold=False))
-        for run in range(runs):
-            victim.write_bytes(original + f"edit {builder.name} {run}\n".encode())
-            times["one_file"].append(builder.build(cold=False))
-    finally:
-        victim.write_bytes(original)
-    return {name: statistics.median(values) for name, values in times.items()}
+        def measures() -> list[Measure]:
+            return [edited(ours.build(cold), "layerlab"), *(edited(p.build(cold), p.program) for p in peers)]
 
+        def cleanup() -> None:
+            ours.close()
+            for peer in peers:
+                peer.close()
+            data.restore_victim()
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20_000)
-    parser.add_argument("--megabytes", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--dir", type=Path, help="keep the generated context here (reused when identical)")
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    args = parser.parse_args()
+        return Scenario(name, f"{description} of a {files:,}-file, {megabytes} MB context (COPY then RUN)",
+                        data.make, measures, cleanup)
 
-    work = Path(tempfile.mkdtemp(prefix="layerlab-bench-build-"))
-    context = args.dir or work / "context"
-    generate(context, args.files, args.megabytes)
-    (context / ".dockerignore").write_text(".generated\n")
-    (context / "Dockerfile").write_text(DOCKERFILE.format(base="busybox"))
-
-    results: dict[str, dict[str, float]] = {}
-    ours = Layerlab(work, context)
-    archive = work / "busybox.tar"
-    subprocess.run(layerlab_command(ours.root, "save", "-o", str(archive), "busybox:latest"), check=True, cwd=REPO)
-    try:
-        results["layerlab"] = measure(ours, context, args.runs)
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
-            docker = Docker(work, context, archive)
-            (context / "Dockerfile.docker").write_text(DOCKERFILE.format(base=docker.base))
-            try:
-                results["docker"] = measure(docker, context, args.runs)
-            finally:
-                docker.close()
-        if shutil.which("buildah"):
-            buildah = Buildah(work, context, archive)
-            try:
-                results["buildah"] = measure(buildah, context, args.runs)
-            finally:
-                buildah.close()
-    finally:
-        ours.close()
-        shutil.rmtree(work, ignore_errors=True)
-
-    ratios = {name: results["layerlab"][name] / results["docker"][name] for name in SCENARIOS} \
-        if "docker" in results else {}
-    report = {"files": args.files, "megabytes": args.megabytes, "runs": args.runs, "seconds": results,
-              "layerlab_over_docker": ratios, "layerlab_peak_rss_mb": round(peak_rss_mb, 1),
-              "targets": {"noop": 0.5, "cold": 1.0}}
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
-    print(f"context: {args.files} files, ~{args.megabytes} MB; medians of {args.runs} runs (seconds)")
-    print(f"{'builder':10} {'cold':>8} {'no-op':>8} {'one file':>9}")
-    for name, row in results.items():
-        print(f"{name:10} {row['cold']:8.2f} {row['noop']:8.2f} {row['one_file']:9.2f}")
-    for name, ratio in ratios.items():
-        target = report["targets"].get(name)
-        verdict = "" if target is None else ("  (target <= %.1f: %s)" % (target, "met" if ratio <= target else "MISSED"))
-        print(f"layerlab/docker {name:9} {ratio:5.2f}{verdict}")
-    print(f"layerlab peak RSS: {peak_rss_mb:.0f} MB")
+    return [
+        scenario("build-cold", "cold build", cold=True),
+        scenario("build-noop", "no-op rebuild"),
+        scenario("build-one-file", "rebuild after one file changed", one_file=True),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(script_main(scenarios, __doc__))

@@ -1,226 +1,230 @@
-"""Push and pull through a local registry: layerlab vs skopeo copy vs docker, same image, same run.
+"""push and pull through a local registry: layerlab vs skopeo copy vs docker, same image, same run.
 
-Usage: python bench/registry.py [--runs 3] [--mb 200] [--layers 10]
+    python bench/registry.py [--runs 3] [--quick] [--workdir DIR] [--json FILE] [push] [pull]
 
-The image: 10 layers, 200 MB of layer data (half random, half repeated text).
-Every measurement gets a fresh ``docker-registry`` on 127.0.0.1 (empty
-storage, so nothing is skipped or mounted) and a fresh destination:
+The image: 10 layers, 200 MB of layer data (``--quick``: 20 MB), half random,
+half repeated text, deterministic. The registry is Debian's ``docker-registry``
+on 127.0.0.1 with its storage in the work directory.
 
-- push: layerlab from a store that holds the image with gzip layers (as a
-  pull leaves it), also "cold" from a store that holds it uncompressed (as
-  ``docker load`` or a build leaves it: the first push compresses); skopeo
-  from an OCI layout with the same gzip layers; docker from its own store
-  (it compresses on every push).
-- pull: layerlab into an empty store; skopeo into an empty OCI layout;
-  docker after ``docker rmi`` of the image (it also unpacks the layers).
+- push: every run goes to a fresh, empty registry (started untimed), so no
+  blob is skipped or mounted. layerlab from a store holding the image with
+  gzip layers (as a pull leaves it), and again from one holding it
+  uncompressed (as a load or a build leaves it: it compresses first; what
+  it remembers about earlier compressions is dropped before every run);
+  skopeo from an OCI layout with the same gzip layers; docker from its own
+  store (it compresses on every push).
+- pull: one registry, seeded untimed. layerlab into an empty store; skopeo
+  into an empty OCI layout; docker after ``docker rmi`` (it also unpacks).
 
-Prints median seconds of each, and layerlab's time over the others' (lower
-is better for layerlab).
+Docker's work happens in its daemon, so its rows have no peak RSS. Only the
+tags this run made (unique names) are removed from docker afterwards.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import io
-import os
-import random
 import shutil
-import statistics
 import subprocess
 import sys
-import tarfile
-import tempfile
-import time
+import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.oci.config import ImageConfig  # noqa: E402
-from engine.store import Store  # noqa: E402
-from engine.transports.docker_archive import write_docker_archive  # noqa: E402
-from engine.transports.memory import BytesLayer, ConfigImage  # noqa: E402
-from engine.transports.oci_layout import write_oci_layout  # noqa: E402
-from tests.registry.images import GzipLayer  # noqa: E402
-from tests.registry.servers import Registry  # noqa: E402
+from bench.harness import (  # noqa: E402
+    BenchError, Measure, Options, Scenario, Unavailable, command, docker_ready, find_program, layerlab, python_env,
+    script_main, synthetic_image,
+)
 
-REPO = "bench/registry"
+REPOSITORY = "bench/registry"
+SEED = 20240102
 
 
-def layer_tar(name: str, data: bytes) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), 0, 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def make_images(total_mb: int, layer_count: int) -> tuple[ConfigImage, ConfigImage]:
-    """The same image twice: with plain tar layers and with gzip layers (same config, same ID)."""
-    rng = random.Random(20240102)
-    per_layer = total_mb * 1_000_000 // layer_count
-    plain, packed = [], []
-    for index in range(layer_count):
-        text = f"line {index}\n".encode()
-        data = rng.randbytes(per_layer // 2) + (text * (per_layer // 2 // len(text) + 1))[: per_layer - per_layer // 2]
-        tar = layer_tar(f"layer{index}/data.bin", data)
-        layer = BytesLayer(tar)
-        plain.append(layer)
-        packed.append(GzipLayer(gzip.compress(tar, compresslevel=6, mtime=0), layer.diff_id))
-    config = ImageConfig.from_dict({
-        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z", "config": {"Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in plain]},
-        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(layer_count)],
-    }).to_bytes()
-    return ConfigImage(config, tuple(plain)), ConfigImage(config, tuple(packed))
-
-
-def run(command: list[str], env: dict | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, env=env)
+def run_checked(argv: list, **kwargs) -> str:
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.decode(errors='replace')[-2000:]}")
+        raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {result.returncode}: "
+                         f"{(result.stdout + result.stderr)[-1500:].strip()}")
+    return result.stdout
 
 
-def layerlab(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--root", str(root), *args]
+class Registries:
+    """One ``docker-registry`` at a time under ``work``; ``fresh()`` replaces it with an empty one."""
+
+    def __init__(self, work: Path) -> None:
+        self.work, self.count, self.current = work, 0, None
+
+    def fresh(self):
+        from tests.registry.servers import Registry
+
+        self.stop()
+        self.count += 1
+        self.current = Registry(self.work / f"registry-{self.count}").start()
+        return self.current
+
+    def reference(self, tag: object) -> str:
+        return f"{self.current.host}/{REPOSITORY}:{tag}"
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            shutil.rmtree(self.current.workdir, ignore_errors=True)
+            self.current = None
 
 
-class Bench:
-    def __init__(self, work: Path):
-        self.work = work
-        self.counter = 0
+class RegistryData:
+    """The image in a gzip-layer store, a plain-layer store, an OCI layout and a docker-archive; made once."""
 
-    def fresh_registry(self) -> Registry:
-        self.counter += 1
-        return Registry(self.work / f"registry-{self.counter}").start()
+    def __init__(self, work: Path, megabytes: int, layers: int) -> None:
+        self.work, self.megabytes, self.layers = work, megabytes, layers
+        self.gzip_root, self.plain_root = work / "store-gzip", work / "store-plain"
+        self.layout, self.archive = work / "layout", work / "image.tar"
+        # docker's daemon is shared: a name no one else uses, removed at the end.
+        self.tag = f"layerlab-bench-registry-{uuid.uuid4().hex[:12]}:latest"
+        self.facts: dict = {}
+        self.image_id = ""
 
-    def measure(self, label: str, runs: int, prepare, command) -> float:
-        """Median seconds of ``command(registry, n)`` after ``prepare(registry, n)`` (untimed)."""
-        times = []
-        for n in range(runs):
-            registry = self.fresh_registry()
-            try:
-                prepare(registry, n)
-                start = time.perf_counter()
-                run(command(registry, n), env=dict(os.environ, PYTHONPATH=str(HERE)))
-                times.append(time.perf_counter() - start)
-            finally:
-                registry.stop()
-                shutil.rmtree(registry.workdir, ignore_errors=True)
-        median = statistics.median(times)
-        print(f"  {label:<34} {median:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times)})", flush=True)
-        return median
+    def make(self) -> dict:
+        if self.facts:
+            return self.facts
+        if not find_program("docker-registry"):
+            raise Unavailable("docker-registry is not installed")
+        from engine.store import Store
+        from engine.transports.docker_archive import write_docker_archive
+        from engine.transports.memory import ConfigImage
+        from engine.transports.oci_layout import write_oci_layout
+        from tests.registry.images import GzipLayer
 
+        self.work.mkdir(parents=True, exist_ok=True)
+        plain = synthetic_image(self.megabytes * 1_000_000, self.layers, seed=SEED)
+        packed = ConfigImage(plain.config, tuple(
+            GzipLayer(gzip.compress(layer.data, compresslevel=6, mtime=0), layer.diff_id)
+            for layer in plain.image_layers))
+        with Store.open(self.gzip_root) as store:
+            stored = store.put_image(packed, tags=[self.tag])
+            write_oci_layout([(stored, [self.tag])], str(self.layout))
+        with Store.open(self.plain_root) as store:
+            store.put_image(plain, tags=[self.tag])
+        with open(self.archive, "wb") as out:
+            write_docker_archive([(plain, [self.tag])], out)
+        self.image_id = str(plain.config_digest)
+        self.facts = {"layers": self.layers, "layer_bytes": sum(layer.size for layer in plain.image_layers),
+                      "gzip_bytes": sum(layer.size for layer in packed.image_layers)}
+        return self.facts
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--mb", type=int, default=200)
-    parser.add_argument("--layers", type=int, default=10)
-    args = parser.parse_args()
-    docker, skopeo = shutil.which("docker"), shutil.which("skopeo")
-    work = Path(tempfile.mkdtemp(prefix="layerlab-bench-registry-"))
-    bench = Bench(work)
-    tag = f"layerlab-bench-registry:{os.getpid()}"
-    try:
-        print(f"making a {args.mb} MB, {args.layers}-layer image ...", flush=True)
-        plain, packed = make_images(args.mb, args.layers)
-        warm_root, cold_root = work / "warm", work / "cold"
-        with Store.open(warm_root) as store:
-            stored = store.put_image(packed, tags=[tag])
-            write_oci_layout([(stored, [tag])], str(work / "layout"))
-        with Store.open(cold_root) as store:
-            store.put_image(plain, tags=[tag])
-        archive = work / "image.tar"
-        with open(archive, "wb") as out:
-            write_docker_archive([(plain, [tag])], out)
-        sizes = sum(layer.size for layer in packed.image_layers) / 1e6
-        print(f"compressed size {sizes:.0f} MB; medians of {args.runs}\n\npush", flush=True)
+    def layout_reference(self) -> str:
+        import json
 
-        results: dict[str, float] = {}
-        nothing = lambda registry, n: None  # noqa: E731
-        results["layerlab push"] = bench.measure(
-            "layerlab push (gzip layers)", args.runs, nothing,
-            lambda r, n: layerlab(warm_root, "push", "-q", f"{r.host}/{REPO}:{n}") if _tag(warm_root, tag, r, n)
-            else [])
-
-        def cold_prepare(registry, n):
-            shutil.rmtree(cold_root / "registry.db", ignore_errors=True)
-            for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
-                (cold_root / name).unlink(missing_ok=True)
-            _tag(cold_root, tag, registry, n)
-        results["layerlab push cold"] = bench.measure(
-            "layerlab push (compress first)", args.runs, cold_prepare,
-            lambda r, n: layerlab(cold_root, "push", "-q", f"{r.host}/{REPO}:{n}"))
-        if skopeo:
-            results["skopeo push"] = bench.measure(
-                "skopeo copy oci: -> docker://", args.runs, nothing,
-                lambda r, n: [skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci:{work / 'layout'}:{tag.split(':')[-1]}",
-                              f"docker://{r.host}/{REPO}:{n}"])
-        if docker:
-            run([docker, "load", "-i", str(archive)])
-
-            def docker_prepare(registry, n):
-                run([docker, "tag", tag, f"{registry.host}/{REPO}:{n}"])
-            results["docker push"] = bench.measure(
-                "docker push", args.runs, docker_prepare, lambda r, n: [docker, "push", f"{r.host}/{REPO}:{n}"])
-            _docker_cleanup(docker, tag)
-
-        print("\npull", flush=True)
-
-        def seeded(registry, n):
-            run(layerlab(warm_root, "push", "-q", f"{registry.host}/{REPO}:{n}"))
-            shutil.rmtree(work / "pull-root", ignore_errors=True)
-            shutil.rmtree(work / "pull-layout", ignore_errors=True)
-
-        def _tag_then_seed(registry, n):
-            _tag(warm_root, tag, registry, n)
-            seeded(registry, n)
-        results["layerlab pull"] = bench.measure(
-            "layerlab pull", args.runs, _tag_then_seed,
-            lambda r, n: layerlab(work / "pull-root", "pull", "-q", f"{r.host}/{REPO}:{n}"))
-        if skopeo:
-            results["skopeo pull"] = bench.measure(
-                "skopeo copy docker:// -> oci:", args.runs, _tag_then_seed,
-                lambda r, n: [skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{r.host}/{REPO}:{n}",
-                              f"oci:{work / 'pull-layout'}:x"])
-        if docker:
-            def docker_pull_prepare(registry, n):
-                _tag_then_seed(registry, n)
-                _docker_cleanup(docker, tag)
-            results["docker pull"] = bench.measure(
-                "docker pull", args.runs, docker_pull_prepare, lambda r, n: [docker, "pull", f"{r.host}/{REPO}:{n}"])
-            _docker_cleanup(docker, tag)
-
-        print("\nratios (layerlab / other; at most 1.0 is the goal)")
-        for direction in ("push", "pull"):
-            ours = results[f"layerlab {direction}"]
-            for other in ("skopeo", "docker"):
-                if f"{other} {direction}" in results:
-                    print(f"  {direction} vs {other:<7} {ours / results[f'{other} {direction}']:.2f}")
-        if "docker push" in results:
-            print(f"  push (compress first) vs docker {results['layerlab push cold'] / results['docker push']:.2f}")
-        return 0
-    finally:
-        if docker:
-            _docker_cleanup(docker, tag)
-        shutil.rmtree(work, ignore_errors=True)
+        index = json.loads((self.layout / "index.json").read_text())
+        names = [m.get("annotations", {}).get("org.opencontainers.image.ref.name") for m in index["manifests"]]
+        return f"oci:{self.layout}:{next(name for name in names if name)}"
 
 
-def _tag(root: Path, tag: str, registry: Registry, n: int) -> bool:
-    run(layerlab(root, "tag", tag, f"{registry.host}/{REPO}:{n}"), env=dict(os.environ, PYTHONPATH=str(HERE)))
-    return True
+class DockerTags:
+    """Names this run gave an image in docker; ``remove()`` untags them, so the image goes with its last one."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def load(self, archive: Path, tag: str) -> None:
+        run_checked(["docker", "load", "-q", "-i", archive])
+        self.names.append(tag)
+
+    def tag(self, source: str, name: str) -> None:
+        run_checked(["docker", "tag", source, name])
+        self.names.append(name)
+
+    def remove(self) -> None:
+        for name in reversed(self.names):
+            subprocess.run(["docker", "rmi", name], capture_output=True)
+        self.names.clear()
 
 
-def _docker_cleanup(docker: str, tag: str) -> None:
-    names = subprocess.run([docker, "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
-                           text=True).stdout.split()
-    doomed = [name for name in names if f"/{REPO}:" in name or name == tag]
-    if doomed:
-        subprocess.run([docker, "rmi", "-f", *doomed], capture_output=True)
+def scenarios(options: Options) -> list[Scenario]:
+    megabytes = 20 if options.quick else 200
+    data = RegistryData(options.workdir / f"registry-{megabytes}", megabytes, 10)
+    registries = Registries(data.work / "registries")
+    docker_tags = DockerTags()
+    docker_here = bool(find_program("docker")) and docker_ready()
+    env = python_env()
+
+    def on_fresh_registry(then=None):
+        def prepare(n: int) -> None:
+            registries.fresh()
+            if then:
+                then(n)
+        return prepare
+
+    def push_measures() -> list[Measure]:
+        def tag_in(root: Path):
+            return lambda n: run_checked(layerlab(root, "tag", data.tag, registries.reference(n)), env=env)
+
+        def forget_compressions(n: int) -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{data.plain_root / 'registry.db'}{suffix}").unlink(missing_ok=True)
+            tag_in(data.plain_root)(n)
+
+        def push(root: Path):
+            return command(lambda n: layerlab(root, "push", "-q", registries.reference(n)), env=env)
+
+        measures = [
+            Measure("layerlab push (gzip layers stored)", "layerlab", push(data.gzip_root),
+                    prepare=on_fresh_registry(tag_in(data.gzip_root))),
+            Measure("layerlab push (compress first)", "layerlab", push(data.plain_root),
+                    prepare=on_fresh_registry(forget_compressions)),
+            Measure("skopeo copy oci: docker://", "peer",
+                    command(lambda n: ["skopeo", "copy", "-q", "--dest-tls-verify=false", data.layout_reference(),
+                                       f"docker://{registries.reference(n)}"]),
+                    prepare=on_fresh_registry(), needs=("skopeo",)),
+        ]
+        if docker_here:
+            docker_tags.load(data.archive, data.tag)
+            measures.append(Measure(
+                "docker push", "peer", command(lambda n: ["docker", "push", registries.reference(n)]),
+                prepare=on_fresh_registry(lambda n: docker_tags.tag(data.tag, registries.reference(n))), rss=False))
+        return measures
+
+    def pull_measures() -> list[Measure]:
+        registries.fresh()
+        run_checked(layerlab(data.gzip_root, "tag", data.tag, registries.reference("pull")), env=env)
+        run_checked(layerlab(data.gzip_root, "push", "-q", registries.reference("pull")), env=env)
+        reference = registries.reference("pull")
+        pull_root, pull_layout = data.work / "pull-root", data.work / "pull-layout"
+        measures = [
+            Measure("layerlab pull", "layerlab", command(layerlab(pull_root, "pull", "-q", reference), env=env),
+                    prepare=lambda n: shutil.rmtree(pull_root, ignore_errors=True)),
+            Measure("skopeo copy docker:// oci:", "peer",
+                    command(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{reference}",
+                             f"oci:{pull_layout}:latest"]),
+                    prepare=lambda n: shutil.rmtree(pull_layout, ignore_errors=True), needs=("skopeo",)),
+        ]
+        if docker_here:
+            docker_tags.names.append(reference)
+
+            def docker_absent(n: int) -> None:
+                subprocess.run(["docker", "rmi", reference], capture_output=True)
+                held = subprocess.run(["docker", "image", "inspect", data.image_id], capture_output=True)
+                if held.returncode == 0:
+                    raise BenchError(f"docker still holds image {data.image_id[:19]} under another name; "
+                                     "a pull would download nothing")
+
+            measures.append(Measure("docker pull", "peer", command(["docker", "pull", "-q", reference]),
+                                    prepare=docker_absent, rss=False))
+        return measures
+
+    def cleanup() -> None:
+        registries.stop()
+        if docker_here:
+            docker_tags.remove()
+        for leftover in ("pull-root", "pull-layout", "registries"):
+            shutil.rmtree(data.work / leftover, ignore_errors=True)
+
+    description = f"{megabytes} MB, 10-layer image"
+    return [
+        Scenario("push", f"push of a {description} to a local registry", data.make, push_measures, cleanup),
+        Scenario("pull", f"pull of a {description} from a local registry", data.make, pull_measures, cleanup),
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(script_main(scenarios, __doc__))

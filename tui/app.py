@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from engine.errors import LayerlabError
@@ -29,6 +29,7 @@ from tui.widgets.build import BuildPanel
 from tui.widgets.files import FilesPanel
 from tui.widgets.history import HistoryPanel
 from tui.widgets.images import ImagesPanel
+from tui.widgets.key_hints import KeyHints
 from tui.widgets.sources import Catalog
 
 PANELS = ("images", "history", "files", "build")
@@ -78,7 +79,7 @@ class LayerlabApp(App[None]):
                 yield FilesPanel(id="files-panel")
             with TabPane("Build", id="build"):
                 yield BuildPanel(id="build-panel")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         for entry in self.themes.themes.values():

@@ -166,8 +166,13 @@ class BuildLog:
         with self._lock:
             # Cleared before taking lines, so a line added after this drain posts a new message.
             self.pending = False
-            count = min(limit, len(self.lines))
-            return [self.lines.popleft() for _ in range(count)]
+            if len(self.lines) <= limit:
+                # The usual case: hand over the whole deque; the writer, waiting on this lock, is not
+                # held up by copying.
+                taken, self.lines = self.lines, deque()
+            else:
+                taken = [self.lines.popleft() for _ in range(limit)]
+        return list(taken)
 
 
 class BuildLogPending(Message):

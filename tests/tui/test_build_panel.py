@@ -96,6 +96,9 @@ async def test_engine_events_through_the_bridge_and_log_flood(make_app, context:
             bridge(events.StepLog(step, "stdout", f"line {number}"))
         bridge(events.StepRebuilt(step, "file hello.txt changed"))
         log = app.query_one("#build-log", Log)
+        await wait_for(pilot, lambda: not bridge.log.lines and len(panel.log_lines) == 3001)
+        assert log.line_count == 0  # the Images panel is in view: the log widget waits
+        await pilot.press("4")
         await wait_for(pilot, lambda: log.line_count >= 3001)
         assert log.lines[-1] == "#2 line 2999"
         assert not bridge.log.lines

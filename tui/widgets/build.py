@@ -4,19 +4,28 @@ It renders the stream of build messages from ``tui.messages`` and decides
 nothing itself: which step was cached or rebuilt, and why, comes in the
 messages. Between builds it remembers the last marks, so a rebuild shows
 which steps flipped from cached to rebuilt.
+
+The log can show one step's lines only: ``[`` and ``]`` (or a click on a
+Dockerfile line) pick the step, ``a`` shows every step again. The panel
+keeps the lines itself and writes to the log widget only while it is on
+screen, so a build flooding its log costs nothing while another panel is
+in view.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Label, Log, Static
 
 from tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, ContextChanged, DockerfileChanged,
@@ -51,11 +60,22 @@ class BuildState:
 
 
 class DockerfileView(Static):
-    """The Dockerfile with its gutter (see ``render_dockerfile``)."""
+    """The Dockerfile with its gutter (see ``render_dockerfile``); a click on a line picks its step's log."""
+
+    @dataclass
+    class LineClicked(Message):
+        line: int  # 1-based
+
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.LineClicked(event.y + 1))
 
 
-def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str]) -> Text:
-    """One row per line: gutter mark, line number, highlighted code, then reason and timing."""
+def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str],
+                      selected_line: int | None = None) -> Text:
+    """One row per line: gutter mark, line number, highlighted code, then reason and timing.
+
+    ``selected_line`` (the step whose log is shown alone) has its number in reverse.
+    """
     lines = text.splitlines() or [""]
     highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
     by_line = build.by_line()
@@ -65,7 +85,8 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
         state = by_line.get(number)
         mark = state.mark if state else ""
         out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
-        out.append(f"{number:>{width}} ", style="dim")
+        out.append(f"{number:>{width}}", style="reverse bold" if number == selected_line else "dim")
+        out.append(" ")
         out.append_text(code)
         if state is not None:
             out.append("  ")
@@ -91,6 +112,11 @@ class BuildPanel(Vertical):
         Binding("b", "app.build_context", "Build", id="build.start", tooltip="Build the open context now"),
         Binding("c", "clear_log", "Clear log", id="build.clear_log", tooltip="Empty the build log"),
         Binding("f", "toggle_follow", "Follow log", id="build.follow", tooltip="Keep the log scrolled to the end"),
+        Binding("left_square_bracket", "select_step(-1)", "Previous step's log", id="build.prev_step",
+                tooltip="Show only the previous step's log lines", show=False),
+        Binding("right_square_bracket", "select_step(1)", "Step log", id="build.next_step",
+                tooltip="Show only the next step's log lines ([ for the previous one)"),
+        Binding("a", "show_all_steps", "All steps", id="build.all_steps", tooltip="Show every step's log lines"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -98,6 +124,9 @@ class BuildPanel(Vertical):
         self.dockerfile_path: Path | None = None
         self.dockerfile_text = ""
         self.build = BuildState()
+        self.log_lines: deque[tuple[int | None, str]] = deque(maxlen=LOG_LINES_KEPT)  # None: a separator
+        self.unwritten: deque[str] = deque(maxlen=LOG_LINES_KEPT)  # shown lines not yet in the log widget
+        self.log_step: int | None = None  # the step whose lines the log shows alone; None shows all
 
     def compose(self) -> ComposeResult:
         yield Label("No build context open: layerlab tui CONTEXT", id="build-title")
@@ -117,8 +146,13 @@ class BuildPanel(Vertical):
 
     def redraw(self) -> None:
         view = self.query_one(DockerfileView)
-        view.update(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours()))
-        self.query_one("#build-status", Label).update(self.build.status)
+        selected = self.build.steps.get(self.log_step) if self.log_step is not None else None
+        view.update(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours(),
+                                      selected.line if selected else None))
+        status = self.build.status
+        if selected is not None:
+            status += f"  ·  log: step {selected.step} only ({selected.instruction[:40]}); a shows all"
+        self.query_one("#build-status", Label).update(status)
 
     # -- the context -------------------------------------------------------------
 
@@ -142,7 +176,9 @@ class BuildPanel(Vertical):
     def build_started(self, message: BuildStarted) -> None:
         self.build = BuildState(previous_marks={s.line: s.mark for s in self.build.steps.values()},
                                 status=f"building {message.target}…")
-        self.query_one(Log).write_line(f"── build {message.target} ──")
+        if self.log_step is not None:
+            self.show_step_log(None)  # a new build's steps may not match the old numbers
+        self.add_log_lines([(None, f"── build {message.target} ──")])
         self.redraw()
 
     @on(StepStarted)
@@ -202,7 +238,7 @@ class BuildPanel(Vertical):
         names = ", ".join(message.paths[:4]) + (" …" if len(message.paths) > 4 else "")
         what = "Dockerfile" if message.dockerfile_changed and not names else names
         self.build.status = f"changed: {what}; rebuilding…"
-        self.query_one(Log).write_line(f"── changed: {what} ──")
+        self.add_log_lines([(None, f"── changed: {what} ──")])
         self.redraw()
 
     @on(StepsFlipped)
@@ -223,13 +259,76 @@ class BuildPanel(Vertical):
     def log_pending(self, message: BuildLogPending) -> None:
         lines = message.log.drain()
         if lines:
-            self.query_one(Log).write_lines([f"#{step} {line}" for step, line in lines])
+            self.add_log_lines(lines)
         if message.log.lines and not message.log.pending:
             # More arrived than one drain takes: come back after this refresh.
             message.log.pending = True
             self.post_message(BuildLogPending(message.log))
 
+    # -- the log ---------------------------------------------------------------------
+
+    def add_log_lines(self, lines: list[tuple[int | None, str]]) -> None:
+        self.log_lines.extend(lines)
+        wanted = self.log_step
+        self.unwritten.extend(text if step is None else f"#{step} {text}"
+                              for step, text in lines if wanted is None or step is None or step == wanted)
+        if self.on_screen():
+            self.write_unwritten()
+
+    def write_unwritten(self) -> None:
+        if self.unwritten:
+            lines = list(self.unwritten)
+            self.unwritten.clear()
+            self.query_one(Log).write_lines(lines)
+
+    def on_screen(self) -> bool:
+        """False while another panel is in view (the log widget then need not keep up)."""
+        node = self
+        while isinstance(node, Widget):
+            if not node.display:
+                return False
+            node = node.parent
+        return True
+
+    def on_show(self, _event: events.Show) -> None:
+        self.write_unwritten()
+
+    def refill_log(self) -> None:
+        """Write the log again from the kept lines, as the step filter asks."""
+        self.query_one(Log).clear()
+        self.unwritten.clear()
+        lines = list(self.log_lines)
+        self.log_lines.clear()
+        self.add_log_lines(lines)
+
+    def action_select_step(self, offset: int) -> None:
+        steps = sorted(self.build.steps)
+        if not steps:
+            self.app.notify("no build steps yet: b builds", severity="warning")
+            return
+        if self.log_step in steps:
+            index = max(0, min(len(steps) - 1, steps.index(self.log_step) + offset))
+        else:
+            index = 0 if offset > 0 else len(steps) - 1
+        self.show_step_log(steps[index])
+
+    def show_step_log(self, step: int | None) -> None:
+        self.log_step = step
+        self.refill_log()
+        self.redraw()
+
+    def action_show_all_steps(self) -> None:
+        self.show_step_log(None)
+
+    @on(DockerfileView.LineClicked)
+    def line_clicked(self, message: DockerfileView.LineClicked) -> None:
+        state = self.build.by_line().get(message.line)
+        if state is not None:
+            self.show_step_log(None if self.log_step == state.step else state.step)
+
     def action_clear_log(self) -> None:
+        self.log_lines.clear()
+        self.unwritten.clear()
         self.query_one(Log).clear()
 
     def action_toggle_follow(self) -> None:

@@ -1,0 +1,98 @@
+"""The Build panel's log, one step at a time: keys and a click on a Dockerfile line pick the step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Log
+
+from engine import events
+from tests.tui.test_build_panel import DOCKERFILE, SIZE, view_lines, wait_for
+from tui.messages import EngineEventBridge
+from tui.widgets.build import BuildPanel
+from tui.widgets.key_hints import KeyHints
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "hello.txt").write_text("hello\n")
+    return folder
+
+
+def steps() -> tuple[events.StepRef, events.StepRef]:
+    copy = events.StepRef(2, "", 2, 3, "COPY hello.txt /hello.txt", 2)
+    run = events.StepRef(3, "", 3, 3, "RUN cat /hello.txt", 4)
+    return copy, run
+
+
+async def test_a_step_key_filters_the_log_and_a_shows_all(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        panel = app.query_one(BuildPanel)
+        log = app.query_one("#build-log", Log)
+        bridge = EngineEventBridge(panel)
+        copy, run = steps()
+        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
+        bridge(events.StepStarted(copy))
+        bridge(events.StepLog(copy, "stdout", "copying hello.txt"))
+        bridge(events.StepStarted(run))
+        for number in range(3):
+            bridge(events.StepLog(run, "stdout", f"run line {number}"))
+        await wait_for(pilot, lambda: log.line_count == 5)
+        assert log.lines[1:] == ["#2 copying hello.txt", "#3 run line 0", "#3 run line 1", "#3 run line 2"]
+
+        await pilot.press("right_square_bracket")  # the first step
+        await wait_for(pilot, lambda: log.lines == ["── build " + str(context) + " ──", "#2 copying hello.txt"])
+        assert "log: step 2 only" in str(app.query_one("#build-status").content)
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: [line for line in log.lines if line.startswith("#")]
+                       == ["#3 run line 0", "#3 run line 1", "#3 run line 2"])
+        bridge(events.StepLog(run, "stdout", "run line 3"))
+        bridge(events.StepLog(copy, "stdout", "late copy line"))  # another step's line stays out of view
+        await wait_for(pilot, lambda: log.lines[-1] == "#3 run line 3")
+        await pilot.pause(0.1)
+        assert "#2 late copy line" not in log.lines
+        await pilot.press("a")
+        await wait_for(pilot, lambda: log.line_count == 7)
+        assert "#2 late copy line" in log.lines and "log: step" not in str(app.query_one("#build-status").content)
+
+
+async def test_clicking_a_dockerfile_line_shows_its_step(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        panel = app.query_one(BuildPanel)
+        log = app.query_one("#build-log", Log)
+        bridge = EngineEventBridge(panel)
+        copy, run = steps()
+        bridge(events.StepStarted(copy))
+        bridge(events.StepLog(copy, "stdout", "copying"))
+        bridge(events.StepStarted(run))
+        bridge(events.StepLog(run, "stdout", "running"))
+        await wait_for(pilot, lambda: log.line_count == 2)
+        await pilot.click("#dockerfile-view", offset=(10, 3))  # line 4: RUN cat /hello.txt
+        await wait_for(pilot, lambda: log.lines == ["#3 running"])
+        assert "RUN" in view_lines(app)[3]
+        await pilot.click("#dockerfile-view", offset=(10, 3))  # again: every step
+        await wait_for(pilot, lambda: log.line_count == 2)
+
+
+async def test_key_hints_follow_the_panel_and_a_click_presses_the_key(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        hints = app.query_one(KeyHints)
+        assert "S Save" in str(hints.render()) and "Step log" not in str(hints.render())
+        await pilot.press("4")
+        await pilot.pause()
+        text = str(hints.render())
+        assert "] Step log" in text and "S Save" not in text and text.rstrip().endswith("^p palette")
+        start = text.index(" 1 Images")
+        await pilot.click(KeyHints, offset=(start + 2, 0))
+        await wait_for(pilot, lambda: app.active_panel == "images")

@@ -35,6 +35,9 @@ from tui.widgets.sources import human_size
 MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
 FINISHED_MARKS = {"hit": "cached", "miss": "rebuilt", "base": "base"}
 LOG_LINES_KEPT = 20_000
+# Lines taken per drain: small enough that a flood never holds a key back for long (each drain runs
+# on the UI thread), large enough that a drain keeps up with any build.
+LOG_LINES_PER_DRAIN = 1000
 
 
 @dataclass
@@ -257,7 +260,7 @@ class BuildPanel(Vertical):
 
     @on(BuildLogPending)
     def log_pending(self, message: BuildLogPending) -> None:
-        lines = message.log.drain()
+        lines = message.log.drain(LOG_LINES_PER_DRAIN)
         if lines:
             self.add_log_lines(lines)
         if message.log.lines and not message.log.pending:

@@ -199,3 +199,19 @@ async def test_push_failure_is_one_line(make_app, registry: Registry):
         await wait_for(pilot, lambda: "failed" in str(status.content))
         head = str(status.content).splitlines()[0]
         assert head.startswith(f"push to {registry.host}/gone/busybox:1 failed: ")
+
+
+async def test_history_fits_size_and_bar_beside_a_long_instruction(make_app, store):
+    long_step = on_top(store.image("busybox:latest"), {"x.txt": b"x" * 500},
+                       "RUN " + " && ".join(f"echo step{number}" for number in range(40)))
+    image_id = str(store.put_image(long_step).id)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(ImageSelected(image_id))
+        history = app.query_one("#history-table", DataTable)
+        await wait_for(pilot, lambda: history.row_count == 3)
+        await pilot.pause()
+        assert column(history, "created_by")[2].endswith("…")
+        # Every column's right edge inside the screen: Size and the size bar are visible.
+        assert sum(column.get_render_width(history) for column in history.columns.values()) <= SIZE[0]
+        assert str(app.query_one("#history-title", Label).content).startswith(image_id[7:19] + ": 2 layers")

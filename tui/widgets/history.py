@@ -16,6 +16,19 @@ from tui.messages import LayerSelected
 from tui.widgets.sources import HistoryRow, history_rows, human_size
 
 BAR_WIDTH = 20
+# Index, created, size and bar columns with the table's cell padding; created-by gets the rest.
+OTHER_COLUMNS_WIDTH = 4 + 21 + 10 + BAR_WIDTH + 2 + 4
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def short_ref(ref: str | None) -> str:
+    """An image ID as Docker shows it (12 hex digits); a name as it is."""
+    if ref and ref.startswith("sha256:"):
+        return ref[len("sha256:"):][:12]
+    return ref or ""
 
 
 def size_bar(size: int, largest: int, width: int = BAR_WIDTH) -> str:
@@ -51,7 +64,7 @@ class HistoryPanel(Vertical):
 
     def show_image(self, ref: str) -> None:
         self.ref = ref
-        self.query_one("#history-title", Label).update(f"{ref}: loading…")
+        self.query_one("#history-title", Label).update(f"{short_ref(ref)}: loading…")
         self.load_history(ref)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history", description="reading image history")
@@ -73,17 +86,19 @@ class HistoryPanel(Vertical):
         largest = max((row.size for row in self.rows), default=0)
         layers = sum(1 for row in self.rows if row.layer_index is not None)
         total = sum(row.size for row in self.rows)
+        # Created-by takes what the other columns leave, so Size and the bar stay on screen.
+        created_by_width = max(20, self.app.size.width - OTHER_COLUMNS_WIDTH)  # this panel may be hidden
         for row in self.rows:
             if row.empty_layer and not self.show_empty:
                 continue
             style = "dim" if row.layer_index is None else ""
             created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
             table.add_row(Text(str(row.index), style=style), Text(row.created, style=style),
-                          Text(created_by[:90], style=style),
+                          Text(shorten(created_by, created_by_width), style=style),
                           Text(human_size(row.size) if row.layer_index is not None else "0B", style=style),
                           Text(size_bar(row.size, largest), style=bar_style), key=str(row.index))
         self.query_one("#history-title", Label).update(
-            f"{self.ref}: {layers} layers, {human_size(total)}  ·  enter opens a layer in Files")
+            f"{short_ref(self.ref)}: {layers} layers, {human_size(total)}  ·  enter opens a layer in Files")
 
     def row_by_key(self, key: str) -> HistoryRow | None:
         return next((row for row in self.rows if str(row.index) == key), None)

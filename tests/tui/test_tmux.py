@@ -88,3 +88,35 @@ def test_bare_layerlab_opens_the_app(tmux: Tmux, plain_catalog, root: Path, tmp_
     while time.monotonic() < deadline and tmux.alive():
         time.sleep(0.2)
     assert not tmux.alive()
+
+
+def test_watch_flow_rebuilds_after_an_edit(tmux: Tmux, store, root: Path, tmp_path: Path):
+    """The README's main job: `layerlab tui CONTEXT --watch`, keys through the panels, edit a file, see it rebuild."""
+    import shutil
+
+    need_program("runc")
+    context = tmp_path / "hello"
+    shutil.copytree(REPO / "sample_contexts" / "hello", context)
+    command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
+               f"{sys.executable} -m tui.cli --root {root} tui {context} --watch")
+    tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+    tmux.wait_for("busybox")
+    tmux.run("send-keys", "-t", "app", "4")
+    screen = tmux.wait_for("built ", timeout=60)
+    assert "COPY greeting.txt" in screen and "] Step log" in screen
+    (context / "greeting.txt").write_text("edited while watching\n")
+    screen = tmux.wait_for("greeting.txt: content changed", timeout=60)
+    screen = tmux.wait_for("2 cached", timeout=60)
+    tmux.run("send-keys", "-t", "app", "2")
+    screen = tmux.wait_for("enter opens a layer")
+    history_header = next(line for line in screen.splitlines() if "Created by" in line)
+    assert "Size" in history_header  # the Size column is not pushed off screen by a long instruction
+    # The COPY's size is the edited file's length, not its layer tar's.
+    assert f"{len('edited while watching')+1}B" in screen
+    tmux.run("send-keys", "-t", "app", "1")
+    screen = tmux.wait_for("intermediate hidden")
+    tmux.run("send-keys", "-t", "app", "q")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and tmux.alive():
+        time.sleep(0.2)
+    assert not tmux.alive()

@@ -74,6 +74,8 @@ def push(ref: Reference | str, store, *, source: str | None = None, events: Even
         for digest, future in futures.items():
             outcome[str(digest)] = future.result()
         digest = put_manifest(client, ref.path, str(ref.digest or ref.tag or "latest"), raw, media_type)
+        # as docker push does: the image now has a digest in that repository (images --digests shows it)
+        store.add_repo_digest(str(image.id), str(ref.name_only().with_digest(Digest.parse(str(digest)))))
         return PushResult(ref, digest, media_type, len(raw), outcome)
     finally:
         state.close()

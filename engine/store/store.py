@@ -293,6 +293,13 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO tags(name, image_id, added_at) VALUES(?,?,?)",
                             (name, str(image_id), time.time()))
 
+    def add_repo_digest(self, src: str, name: str) -> None:
+        """Record ``name`` (``repo@sha256:…``) as a repo digest of the image ``src`` names, as a push does."""
+        full = str(Reference.parse(name, default_tag=None))
+        image_id = self.resolve(src)
+        with transaction(self.db):
+            self.db.execute("INSERT OR IGNORE INTO repo_digests(name, image_id) VALUES(?,?)", (full, str(image_id)))
+
     def untag(self, name: str) -> Digest:
         """Remove one tag; the image stays (possibly dangling). Returns the image it named."""
         full = self._tag_name(name)

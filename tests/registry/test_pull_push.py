@@ -30,6 +30,7 @@ def test_push_then_pull_gives_the_same_image_and_records_the_repo_digest(registr
     result = push(f"{registry.host}/team/app:1", source, source="app:1")
     assert set(result.blobs.values()) == {"pushed"}
     assert result.media_type == mt.DOCKER_MANIFEST
+    assert source.image("app:1").repo_digests == (f"{registry.host}/team/app@{result.digest}",)
 
     target = Store.open(tmp_path / "b")
     events = EventList()

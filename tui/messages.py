@@ -223,7 +223,10 @@ class EngineEventBridge:
             case events.StepLog(step=step):
                 return BuildLogPending(self.log) if self.log.append(step.index, event.line) else None
             case events.StepFinished(step=step):
-                return StepFinished(step.index, event.duration, event.layer_size or None, event.cache)
+                # a FROM is neither cached nor built: the engine reports it as a hit on its base image
+                keyword = step.instruction.split(None, 1)[0].upper() if step.instruction.strip() else ""
+                cache = "base" if keyword == "FROM" else event.cache
+                return StepFinished(step.index, event.duration, event.layer_size or None, cache)
             case events.StepFailed(step=step):
                 return BuildFailed(step.index, event.error)
             case events.BuildFinished():

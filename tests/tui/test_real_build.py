@@ -51,7 +51,11 @@ async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path)
         await pilot.press("4", "b")
         await wait_for(pilot, lambda: len(finished) >= 1)
         lines = view_lines(app)
+        assert lines[0].startswith(" ● 1 FROM")  # a base: neither cached nor built
         assert lines[1].startswith(" ↻ 2 COPY") and lines[2].startswith(" ↻ 3 RUN")
+        # What the app builds is tagged after its context, so a rebuild moves the tag.
+        store = app.catalog.store
+        assert store.image(f"{context.name}:latest").id == store.image(finished[0].image_ref).id
         # The finished image is open in History.
         history = app.query_one("#history-table", DataTable)
         await wait_for(pilot, lambda: history.row_count >= 3)

@@ -222,11 +222,11 @@ class BuildPanel(Vertical):
 
     @on(BuildFinished)
     def build_finished(self, message: BuildFinished) -> None:
-        cached = sum(1 for s in self.build.steps.values() if s.mark == "cached")
+        marks = [s.mark for s in self.build.steps.values()]
         ref = message.image_ref
         shown = ref.split(":", 1)[1][:12] if ref.startswith("sha256:") else ref
         self.build.status = (f"built {shown} in {message.seconds:.1f}s: "
-                             f"{cached} cached, {len(self.build.steps) - cached} rebuilt")
+                             f"{marks.count('cached')} cached, {marks.count('rebuilt')} rebuilt")
         self.redraw()
 
     @on(BuildFailed)

@@ -9,6 +9,7 @@ panels call it from thread workers only.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,14 +165,21 @@ class StoreCatalog:
         """Build ``context`` (its ``Dockerfile``) into the store, reporting engine events to ``events``."""
         from engine.build import BuildRequest, build
 
-        return build(BuildRequest(context_dir=context), self.store, events)
+        return build(BuildRequest(context_dir=context, tags=[context_tag(context)]), self.store, events)
 
     def watch_and_build(self, context: Path, events: Callable, stop: threading.Event) -> None:
         """Build now, then again on every relevant change in ``context``, until ``stop`` is set."""
         from engine.build import BuildRequest
         from engine.build.watch import watch_and_build
 
-        watch_and_build(BuildRequest(context_dir=context), self.store, events, stop)
+        watch_and_build(BuildRequest(context_dir=context, tags=[context_tag(context)]), self.store, events, stop)
+
+
+def context_tag(context: Path) -> str:
+    """The tag the app gives what it builds: the context directory's name (``hello:latest``),
+    so each rebuild moves one tag instead of adding another untagged image."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", context.resolve().name.lower()).strip("._-")
+    return f"{name or 'context'}:latest"
 
 
 # -- an image's history -----------------------------------------------------------

@@ -24,7 +24,7 @@ from array import array
 from dataclasses import dataclass
 
 from engine.analysis import tarscan
-from engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable
+from engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
 
 
 @dataclass(frozen=True)
@@ -77,16 +77,7 @@ class DiveEfficiency:
         self.count[path_id] += 1
 
     def _stacked_subtree(self, path_id: int):
-        live, children = self.live, self.paths.children
-        pending = [path_id]
-        while pending:
-            node = pending.pop()
-            if not live[node]:
-                continue
-            yield node
-            kids = children[node]
-            if kids:
-                pending.extend(kids)
+        return live_subtree(self.live, self.paths.children, path_id)
 
     def add_layer(self, start: int, stop: int) -> None:
         self._grow()

@@ -78,6 +78,19 @@ class PathTable:
         return "/" + self.paths[path_id]
 
 
+def live_subtree(live, children, path_id: int):
+    """Path ``path_id`` and every path under it that ``live`` marks present, parents before children."""
+    pending = [path_id]
+    while pending:
+        node = pending.pop()
+        if not live[node]:
+            continue
+        yield node
+        kids = children[node]
+        if kids:
+            pending.extend(kids)
+
+
 @dataclass(frozen=True, slots=True)
 class EntryInfo:
     """One entry of one layer, as a plain value for callers."""

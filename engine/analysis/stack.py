@@ -14,7 +14,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from engine.analysis import tarscan
-from engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable
+from engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
 
 ADDED = "A"
 MODIFIED = "M"
@@ -75,16 +75,7 @@ class Stack:
 
     def subtree(self, path_id: int):
         """The live path and every live path under it, parents before children."""
-        live, children = self.live, self.paths.children
-        pending = [path_id]
-        while pending:
-            node = pending.pop()
-            if not live[node]:
-                continue
-            yield node
-            kids = children[node]
-            if kids:
-                pending.extend(kids)
+        return live_subtree(self.live, self.paths.children, path_id)
 
     def apply(self, layer: int, start: int, stop: int, superseded: list[Superseded] | None = None,
               want_changes: bool = True) -> LayerChanges | None:

@@ -16,8 +16,20 @@ from engine.oci.descriptor import Descriptor, Platform
 from engine.oci.digest import Digest
 
 
+class _Document:
+    """Bytes and digest of a manifest or index (which give ``raw`` and ``to_dict()``):
+    the bytes it was parsed from, else canonical JSON."""
+
+    def to_bytes(self) -> bytes:
+        return self.raw or canonical_json(self.to_dict())
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.of_bytes(self.to_bytes())
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_Document):
     media_type: str
     config: Descriptor
     layers: tuple[Descriptor, ...]
@@ -78,12 +90,6 @@ class Manifest:
         out.update(self.extra)
         return out
 
-    def to_bytes(self) -> bytes:
-        return self.raw or canonical_json(self.to_dict())
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of_bytes(self.to_bytes())
 
     @property
     def is_docker(self) -> bool:
@@ -91,7 +97,7 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_Document):
     media_type: str
     manifests: tuple[Descriptor, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -129,12 +135,6 @@ class Index:
         out.update(self.extra)
         return out
 
-    def to_bytes(self) -> bytes:
-        return self.raw or canonical_json(self.to_dict())
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of_bytes(self.to_bytes())
 
     def select(self, platform: Platform | str) -> Descriptor:
         """The first entry whose platform matches; ``NotFound`` listing the ones there are."""

@@ -35,7 +35,6 @@ class CliResult:
 def cli(root: Path):
     """Run ``layerlab --root ROOT ARGS…`` in-process; returns code, stdout, stderr."""
     from tui.cli import main
-    from tui import cli as cli_module  # noqa: F401  (imported for its side effects on first use)
 
     def run(*args: str, stdin: bytes | None = None) -> CliResult:
         out, err = io.StringIO(), io.StringIO()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import tarfile
 
-import pytest
 
 from engine.store import Store
 from tests.build.conftest import write_context

@@ -6,7 +6,6 @@ import hashlib
 import http.server
 import io
 import os
-import stat
 import tarfile
 import tempfile
 import threading

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 import uuid
 from pathlib import Path
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Label, RadioSet
 
-from engine.image import layer_content_size
-from tests.registry.servers import Registry
-from tests.tui.conftest import BINARY, HELLO_PY, app_image, layer_tar, open_store
 from engine.bootstrap import busybox_image
+from engine.image import layer_content_size
 from engine.oci.config import ImageConfig
-from engine.transports.memory import BytesLayer, ConfigImage
 from engine.transports.docker_archive import read_docker_archive
+from engine.transports.memory import BytesLayer, ConfigImage
 from engine.transports.oci_layout import read_oci_layout
+from tests.registry.servers import Registry
+from tests.tui.conftest import BINARY, HELLO_PY, layer_tar, open_store
 from tui.messages import ImageSelected
-from tui.widgets.images import ImagesPanel
 from tui.widgets.sources import StoreCatalog, human_size
 
 pytestmark = pytest.mark.anyio

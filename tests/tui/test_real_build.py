@@ -9,21 +9,17 @@ from textual.widgets import DataTable
 
 from tests.peers import need_program
 from tui.messages import BuildFinished, StepsFlipped
-from tui.widgets.build import DockerfileView
+
+from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
 
 pytestmark = pytest.mark.anyio
 
-SIZE = (120, 40)
 DOCKERFILE = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\n"
 
 
 @pytest.fixture
 def context(tmp_path: Path) -> Path:
-    folder = tmp_path / "hello"
-    folder.mkdir()
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    (folder / "hello.txt").write_text("hello\n")
-    return folder
+    return hello_context(tmp_path, DOCKERFILE)
 
 
 @pytest.fixture(autouse=True)
@@ -31,16 +27,6 @@ def runtime():
     need_program("runc")
 
 
-def view_lines(app) -> list[str]:
-    return str(app.query_one(DockerfileView).content).splitlines()
-
-
-async def wait_for(pilot, condition, seconds: float = 60) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true; Dockerfile view:\n" + "\n".join(view_lines(pilot.app)))
 
 
 async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path):

@@ -8,7 +8,8 @@ import pytest
 from textual.widgets import Log
 
 from engine import events
-from tests.tui.test_build_panel import DOCKERFILE, SIZE, view_lines, wait_for
+from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
+from tests.tui.test_build_panel import DOCKERFILE
 from tui.messages import EngineEventBridge
 from tui.widgets.build import BuildPanel
 from tui.widgets.key_hints import KeyHints
@@ -18,11 +19,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def context(tmp_path: Path) -> Path:
-    folder = tmp_path / "hello"
-    folder.mkdir()
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    (folder / "hello.txt").write_text("hello\n")
-    return folder
+    return hello_context(tmp_path, DOCKERFILE)
 
 
 def steps() -> tuple[events.StepRef, events.StepRef]:

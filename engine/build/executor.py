@@ -536,7 +536,7 @@ class _Build:
         path = state.workdir
         where = self._where(workdir)
 
-        def execute(ref: StepRef) -> tuple[Path, LayerBlob] | None:
+        def execute(ref: StepRef) -> _NewLayer | None:
             step_dir = Path(tempfile.mkdtemp(prefix=f"step{ref.index}-", dir=self.workspace))
             try:
                 image_root = self.store.snapshot(self.store.image(state.image_id)) if state.image_id else None
@@ -566,13 +566,13 @@ class _Build:
         if run.network:
             key_extra["network"] = run.network
 
-        def execute(ref: StepRef) -> tuple[Path, LayerBlob] | None:
+        def execute(ref: StepRef) -> _NewLayer | None:
             return self._execute_run(state, run, ref, args, mounts, "host" if network == "default" else network)
 
         return _Prepared(command, build_args=args, key_extra=key_extra, execute=execute, is_run=True)
 
     def _execute_run(self, state: StageState, run: Run, ref: StepRef, args: dict[str, str], mounts,
-                     network: str) -> tuple[Path, LayerBlob] | None:
+                     network: str) -> _NewLayer | None:
         where = self._where(run)
         step_dir = Path(tempfile.mkdtemp(prefix=f"step{ref.index}-", dir=self.workspace))
         try:
@@ -668,7 +668,7 @@ class _Build:
         key_extra = {"from": from_name, "link": copy.link, "excludes": list(copy.excludes),
                      "parents": getattr(copy, "parents", False)}
 
-        def execute(ref: StepRef) -> tuple[Path, LayerBlob] | None:
+        def execute(ref: StepRef) -> _NewLayer | None:
             step_dir = Path(tempfile.mkdtemp(prefix=f"step{ref.index}-", dir=self.workspace))
             try:
                 image_root = self.store.snapshot(self.store.image(state.image_id)) if state.image_id else None
@@ -705,7 +705,7 @@ class _Build:
                          key_extra=key_extra, execute=execute)
 
     def _write_layer(self, tree: Path, step_dir: Path, *, overlay: bool,
-                     owner: tuple[int, int] | None = None) -> tuple[Path, LayerBlob] | None:
+                     owner: tuple[int, int] | None = None) -> _NewLayer | None:
         layer_path = step_dir / "layer.tar"
         with open(layer_path, "wb") as out:
             if overlay:
@@ -714,10 +714,11 @@ class _Build:
                 blob = write_layer_from_dir(tree, out, owner=owner)
         if str(blob.diff_id) == EMPTY_LAYER_DIFF_ID:
             return None
-        return layer_path, blob
+        # A tree the tar copies as it stands can become the next snapshot by moving it (see _commit).
+        return _NewLayer(layer_path, blob, tree if not overlay and owner is None else None)
 
     # == committing =================================================================================
-    def _commit(self, state: StageState, command: tuple[str, ...], layer: tuple[Path, LayerBlob] | None, *,
+    def _commit(self, state: StageState, command: tuple[str, ...], layer: _NewLayer | None, *,
                 run_step: bool):
         container_id = random_ids.token_hex(32)
         now = _now()
@@ -737,20 +738,31 @@ class _Build:
             if author:
                 data["author"] = author
 
-        diff_id = layer[1].diff_id if layer else None
+        diff_id = layer.blob.diff_id if layer else None
         config = state.image.evolve(change).with_layer(
             diff_id, HistoryEntry(created=now, created_by=created_by(command), author=author,
                                   empty_layer=layer is None))
         parent = self.store.image(parent_id) if parent_id else None
         layers = list(parent.layers()) if parent else []
         if layer:
-            path, blob = layer
-            layers.append(RangeLayer(str(path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
+            blob = layer.blob
+            layers.append(RangeLayer(str(layer.path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
         stored = self.store.put_image(ConfigImage(config.to_bytes(), tuple(layers)), parent=parent_id or None)
         if layer:
-            remove_workspace(layer[0].parent)
-            return stored, stored.layers()[-1].content_size, str(layer[1].diff_id)
+            if layer.tree is not None:
+                # The next step's snapshot, made by moving the staged files rather than unpacking
+                # the tar just written from them (a COPY of a big context writes every file once).
+                self.store.adopt_snapshot(stored, layer.tree)
+            remove_workspace(layer.path.parent)
+            return stored, stored.layers()[-1].content_size, str(layer.blob.diff_id)
         return stored, 0, ""
+
+
+@dataclass
+class _NewLayer:
+    path: Path               # the layer tar, in the step's scratch dir
+    blob: LayerBlob
+    tree: Path | None        # the directory the tar copies exactly, when it may be moved into a snapshot
 
 
 @dataclass
@@ -760,7 +772,7 @@ class _Prepared:
     key_extra: dict[str, Any] = field(default_factory=dict)
     source_digest: str = ""
     sources: dict = field(default_factory=dict)
-    execute: Callable[[StepRef], tuple[Path, LayerBlob] | None] | None = None
+    execute: Callable[[StepRef], _NewLayer | None] | None = None
     is_run: bool = False
 
 

@@ -125,12 +125,24 @@ class _ReadThrough(dict):
         return dict.__contains__(self, key) or key in self.shared
 
 
-def _build(store: "Store", layer, parent: Digest | None) -> None:
+def _build(store: "Store", layer, parent: Digest | None, fill=None) -> bool:
+    """Make the snapshot of ``layer`` over ``parent``; ``fill(rootfs)`` may stand in for unpacking the blob.
+
+    Returns False (nothing changed in the store) when ``fill`` declines.
+    """
     work = store.layout.new_temp(".snapshot")
     rootfs = work / ROOTFS
     work.mkdir()
     try:
-        _unpack(store, layer.open_blob, parent, rootfs)
+        if fill is None:
+            _unpack(store, layer.open_blob, parent, rootfs)
+        else:
+            if parent is None:
+                rootfs.mkdir()
+            else:
+                _copy_tree(store.layout.snapshot(parent) / ROOTFS, rootfs)
+            if not fill(rootfs):
+                return False
         marker = {"chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
                   "parent": str(parent) if parent else None, "tree_digest": tree_digest(rootfs, contents=False),
                   "created": time.time()}
@@ -146,9 +158,64 @@ def _build(store: "Store", layer, parent: Digest | None) -> None:
             if not _complete(store, layer.chain_id):  # a peer finishing first is fine; anything else is not
                 raise
         fsync_dir(target.parent)
+        return True
     finally:
         if work.exists():
             remove_tree(store, work)
+
+
+def adopt_snapshot(store: "Store", image: StoredImage, staged: Path) -> bool:
+    """Make the snapshot of ``image``'s top layer by moving ``staged`` into a copy of its parent.
+
+    ``staged`` must hold exactly what the top layer's tar holds (it was written
+    from this tree, with no owner override, and it has no whiteouts): moving
+    it costs a rename per entry where unpacking the tar would write every
+    file again. Returns False, building nothing, when the tree meets
+    something in the parent a rename cannot settle as the tar would (a
+    directory replacing a file or a symlink, or the reverse); the snapshot is
+    then unpacked from the blob when it is first needed. ``staged`` is
+    consumed either way.
+    """
+    layers = image.layers()
+    top = len(layers) - 1
+    if top < 0 or _complete(store, layers[top].chain_id):
+        return True
+    with store.lock.shared():
+        parent = None
+        if top:
+            ensure_snapshot(store, image, top - 1)
+            parent = layers[top - 1].chain_id
+        if not _build(store, layers[top], parent, fill=lambda rootfs: _merge(staged, rootfs)):
+            return False
+        _record(store, layers, top)
+    return True
+
+
+def _merge(source: Path, target: Path) -> bool:
+    """Move ``source``'s entries into ``target`` as applying their tar would place them."""
+    for entry in os.scandir(source):
+        destination = target / entry.name
+        try:
+            existing = os.lstat(destination)
+        except FileNotFoundError:
+            existing = None
+        if entry.is_dir(follow_symlinks=False):
+            if existing is None:
+                os.rename(entry.path, destination)
+                continue
+            if not stat.S_ISDIR(existing.st_mode) or not _merge(Path(entry.path), destination):
+                return False
+            info = entry.stat(follow_symlinks=False)  # the tar's header for this directory wins
+            os.chown(destination, info.st_uid, info.st_gid)
+            os.chmod(destination, stat.S_IMODE(info.st_mode))
+            os.utime(destination, ns=(info.st_atime_ns, info.st_mtime_ns))
+            continue
+        if existing is not None:
+            if stat.S_ISDIR(existing.st_mode):
+                return False
+            os.unlink(destination)
+        os.rename(entry.path, destination)
+    return True
 
 
 def _record(store: "Store", layers, top: int) -> None:

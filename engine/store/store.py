@@ -346,6 +346,12 @@ class Store:
 
         return ensure_snapshot(self, image, upto_layer)
 
+    def adopt_snapshot(self, image: StoredImage, staged: Path) -> bool:
+        """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
+        from engine.store.snapshots import adopt_snapshot
+
+        return adopt_snapshot(self, image, staged)
+
     def snapshot_chain(self, image: StoredImage) -> list[Path]:
         from engine.store.snapshots import ensure_chain
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 
 
@@ -188,3 +189,30 @@ ONBUILD RUN echo triggered > /trigger.txt
     assert image.config.data["config"]["OnBuild"] == []
     assert store.image("withtrigger").config.data["config"]["OnBuild"] == ["RUN echo triggered > /trigger.txt"]
     assert "/bin/sh -c echo triggered > /trigger.txt" in [h.created_by for h in image.config.history]
+
+
+def test_copy_moves_its_staged_tree_into_the_next_snapshot_exactly(cli, root, base, tmp_path):
+    # The COPY's snapshot is made by moving the staged files, not by unpacking the tar written
+    # from them; fsck rebuilds every snapshot from its blob and compares shape and contents.
+    context = write_context(tmp_path / "ctx", "FROM busybox\nCOPY tree/ /etc/\nCOPY tree /opt/tree\n"
+                                              "COPY --chown=7:8 tree/a.txt /srv/a.txt\n")
+    tree = context / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("a\n")
+    (tree / "sub" / "b.sh").write_text("#!/bin/sh\n")
+    (tree / "sub" / "b.sh").chmod(0o4755)
+    os.symlink("a.txt", tree / "link")
+    os.link(tree / "a.txt", tree / "hard.txt")
+    tree.chmod(0o750)
+    result = cli("build", "-q", "-t", "adopted", str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        image = store.image("adopted")
+        top = store.root / "snapshots" / image.layers()[-1].chain_id.hex
+        assert (top / "snapshot.json").is_file()  # made by the build itself, before anything asked for it
+        rootfs = store.snapshot(image)
+        assert (rootfs / "opt/tree/sub/b.sh").read_text() == "#!/bin/sh\n"
+        assert os.readlink(rootfs / "etc/link") == "a.txt"
+        assert os.stat(rootfs / "srv/a.txt").st_uid == 7
+        assert (rootfs / "etc/passwd").is_file()  # the base's files are still there
+        assert store.fsck() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from engine.errors import StoreError
@@ -91,3 +93,35 @@ def test_tampering_with_a_shared_file_is_caught_where_it_was_written(store):
     errors = [str(p) for p in store.fsck() if p.is_error]
     assert errors == [f"error: snapshot {image.layers()[0].chain_id}: "
                       "files changed since it was unpacked (tree digest differs)"]
+
+
+def test_adopting_a_staged_tree_that_meets_a_directory_falls_back_to_the_blob(store, tmp_path):
+    # Layer 2 writes a file where layer 1 has a directory: a rename cannot settle that as the
+    # tar would, so nothing is adopted and the snapshot is unpacked from the blob when asked.
+    image = store.put_image(make_image({"etc/conf/x": b"dir child"}, {"etc/conf": b"now a file"}), tags=["x"])
+    store.snapshot(image, upto_layer=0)
+    staged = tmp_path / "staged"
+    (staged / "etc").mkdir(parents=True)
+    (staged / "etc" / "conf").write_bytes(b"now a file")
+    assert store.adopt_snapshot(image, staged) is False
+    assert not (store.root / "snapshots" / image.chain_id.hex).exists()
+    assert tree(store.snapshot(image))["etc/conf"] == b"now a file"
+    assert store.fsck() == []
+
+
+def test_adopting_a_staged_tree_gives_what_unpacking_gives(store, tmp_path):
+    image = store.put_image(make_image({"etc/a": b"1"}, {"etc/b": b"2", "opt/c": b"3"}), tags=["x"])
+    store.snapshot(image, upto_layer=0)
+    staged = tmp_path / "staged"
+    for path, content in {"etc/b": b"2", "opt/c": b"3"}.items():
+        (staged / path).parent.mkdir(parents=True, exist_ok=True)
+        (staged / path).write_bytes(content)
+    for directory in (staged / "etc", staged / "opt"):
+        directory.chmod(0o755)
+    for path in staged.rglob("*"):
+        os.utime(path, (1, 1))
+        if path.is_file():
+            path.chmod(0o644)
+    assert store.adopt_snapshot(image, staged) is True
+    assert tree(store.snapshot(image)) == {"etc": None, "etc/a": b"1", "etc/b": b"2", "opt": None, "opt/c": b"3"}
+    assert store.fsck() == []

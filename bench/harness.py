@@ -15,6 +15,8 @@ run's alone:
 - :func:`python_call`: ``module:function(*args)`` returns a zero-argument
   callable; only the callable is timed, inside the child, so interpreter
   start-up and data loading do not count. For work measured in milliseconds.
+  A callable that returns a number of seconds reports that instead of its
+  own duration (say, the 95th percentile of key latencies it measured).
 
 A scenario script plugs in either as a module with ``scenarios(options)``
 (run by ``bench/run`` in-process) or as any program that takes
@@ -277,9 +279,10 @@ def _child_main(script: str, function: str, args_json: str, warmup: str, reply: 
     if warmup == "1":
         work()
     start = time.perf_counter()
-    work()
+    reported = work()
     elapsed = time.perf_counter() - start
-    Path(reply).write_text(json.dumps({"seconds": elapsed}))
+    seconds = reported if isinstance(reported, (int, float)) and not isinstance(reported, bool) else elapsed
+    Path(reply).write_text(json.dumps({"seconds": seconds}))
 
 
 def load_module(path: Path):

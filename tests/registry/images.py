@@ -7,33 +7,19 @@ import io
 import random
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from engine.oci import mediatypes as mt
 from engine.oci.config import ImageConfig
 from engine.oci.digest import Digest
 from engine.transports.memory import BytesLayer, ConfigImage
+from tests.store.images import MemoryLayer
 
 
 @dataclass(frozen=True)
-class GzipLayer:
-    blob: bytes
-    diff_id: Digest
+class GzipLayer(MemoryLayer):
+    """A gzip layer blob held in memory (its ``diff_id`` as given, so a test may make it lie)."""
+
     media_type: str = mt.DOCKER_LAYER_GZIP
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of_bytes(self.blob)
-
-    @property
-    def size(self) -> int:
-        return len(self.blob)
-
-    def open_blob(self) -> BinaryIO:
-        return io.BytesIO(self.blob)
-
-    def open_uncompressed(self) -> BinaryIO:
-        return gzip.GzipFile(fileobj=io.BytesIO(self.blob))
 
 
 def layer_tar(name: str, size: int, seed: int) -> bytes:

@@ -35,21 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.context_hash import generate  # noqa: E402
 from bench.harness import (  # noqa: E402
-    BenchError, Measure, Options, Scenario, command, docker_env, docker_ready, find_program, layerlab, python_env,
-    script_main, tree_size,
+    Measure, Options, Scenario, command, docker_env, docker_ready, find_program, layerlab, python_env,
+    run_checked, script_main, tree_size,
 )
 
 DOCKERFILE = "FROM {base}\nCOPY . /ctx\nRUN ls /ctx | wc -l > /count\n"
 # Files younger than this are never trusted from layerlab's stat cache (racy timestamps).
 RACY_SECONDS = 2.5
-
-
-def run_checked(argv: list, **kwargs) -> str:
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {result.returncode}: "
-                         f"{(result.stdout + result.stderr)[-1500:].strip()}")
-    return result.stdout
 
 
 class BuildData:

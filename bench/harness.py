@@ -316,6 +316,15 @@ class Unavailable(BenchError):
     """What a scenario needs is not here (say, no Docker engine): the scenario is skipped, not failed."""
 
 
+def run_checked(argv: Sequence[object], **kwargs) -> str:
+    """Run an untimed helper command (setup, clean-up); ``BenchError`` with its output's tail if it fails."""
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {result.returncode}: "
+                         f"{(result.stdout + result.stderr)[-1500:].strip()}")
+    return result.stdout
+
+
 # ---------------------------------------------------------------- running
 
 

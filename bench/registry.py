@@ -33,19 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
     BenchError, Measure, Options, Scenario, Unavailable, command, docker_ready, find_program, layerlab, python_env,
-    script_main, synthetic_image,
+    run_checked, script_main, synthetic_image,
 )
 
 REPOSITORY = "bench/registry"
 SEED = 20240102
-
-
-def run_checked(argv: list, **kwargs) -> str:
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {result.returncode}: "
-                         f"{(result.stdout + result.stderr)[-1500:].strip()}")
-    return result.stdout
 
 
 class Registries:

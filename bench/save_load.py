@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
-    BenchError, Measure, Options, Scenario, command, docker_ready, find_program, layerlab, python_env, script_main,
-    synthetic_image,
+    Measure, Options, Scenario, command, docker_ready, find_program, layerlab, python_env, run_checked,
+    script_main, synthetic_image,
 )
 
 TAG = "layerlab-bench-saveload:latest"
@@ -47,15 +47,9 @@ class ImageFiles:
             write_docker_archive([(image, [TAG])], out)
         write_oci_layout([(image, [TAG])], self.layout)
         del image
-        check(layerlab(self.store, "load", "-q", "-i", self.archive))
+        run_checked(layerlab(self.store, "load", "-q", "-i", self.archive), env=python_env())
         self.facts = {"layers": self.layers, "archive_bytes": self.archive.stat().st_size}
         return self.facts
-
-
-def check(argv: list) -> None:
-    result = subprocess.run([str(a) for a in argv], capture_output=True, env=python_env())
-    if result.returncode != 0:
-        raise BenchError(f"{' '.join(map(str, argv[:4]))} failed: {result.stderr.decode(errors='replace')[-1500:]}")
 
 
 def docker_rmi() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from engine.build.step_run import parse_secret_flag
 from engine.errors import UsageError
 from engine.events import discard
 from engine.registry.cache import export_cache, import_cache, parse_cache_option
+from tui.keyvalues import key_values
 
 
 def register(subparsers) -> None:
@@ -49,25 +49,10 @@ def register(subparsers) -> None:
     parser.set_defaults(func=build_command)
 
 
-def _pairs(values: list[str], flag: str) -> dict[str, str]:
-    out = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not key:
-            raise UsageError(f"{flag} {value!r}: expected KEY=VALUE")
-        if not sep:
-            # Docker takes a bare name's value from the environment.
-            if key not in os.environ:
-                continue
-            rest = os.environ[key]
-        out[key] = rest
-    return out
-
-
 def make_request(args) -> BuildRequest:
-    request = BuildRequest(tags=list(args.tag), build_args=_pairs(args.build_arg, "--build-arg"),
+    request = BuildRequest(tags=list(args.tag), build_args=key_values(args.build_arg, "--build-arg"),
                            target=args.target, no_cache=args.no_cache, no_cache_filter=list(args.no_cache_filter),
-                           pull=args.pull, network=args.network, labels=_pairs(args.label, "--label"),
+                           pull=args.pull, network=args.network, labels=key_values(args.label, "--label"),
                            secrets=dict(parse_secret_flag(text) for text in args.secret))
     if args.context == "-" and args.file == "-":
         raise UsageError("the context and the Dockerfile cannot both come from stdin")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.errors import UsageError
 from engine.runtime import ProcessSpec, default_runtime, resolve_user, run_in_layers
+from tui.keyvalues import key_values
 
 
 def register(subparsers) -> None:
@@ -49,14 +50,7 @@ def command_line(config, entrypoint: str | None, command: list[str]) -> list[str
 
 def environment(config_env: list[str], overrides: list[str]) -> list[str]:
     env = {item.partition("=")[0]: item for item in config_env}
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not name:
-            raise UsageError(f"-e {item!r}: expected KEY=VALUE")
-        if not sep:
-            if name not in os.environ:
-                continue
-            value = os.environ[name]
+    for name, value in key_values(overrides, "-e").items():
         env[name] = f"{name}={value}"
     if not any(key == "PATH" for key in env):
         env["PATH"] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -6,7 +6,7 @@ Generates deterministic layer tars (files added, rewritten and deleted,
 a whiteout of a directory, an opaque directory), plus a docker-archive of
 them, then times, each run in a child process (so peak RSS is that run's alone):
 
-- ``engine.analysis.analyze`` + ``waste_report`` over the layer tars (the
+- ``layerlab.engine.analysis.analyze`` + ``waste_report`` over the layer tars (the
   engine's work alone, imports not counted);
 - ``layerlab analyze --source docker-archive:...`` end to end, as a person runs it;
 - the floor: ``cat | tar -t`` of every layer (every byte read, every header
@@ -139,7 +139,7 @@ def scenarios(options: Options) -> list[Scenario]:
 
 
 def analyze_work(*paths: str):
-    from engine.analysis import LayerSource, analyze, waste_report
+    from layerlab.engine.analysis import LayerSource, analyze, waste_report
 
     def work() -> None:
         sources = [LayerSource(open=(lambda p=p: open(p, "rb")), instruction=f"RUN layer {i}")

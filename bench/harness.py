@@ -305,7 +305,7 @@ def python_env(**extra: str) -> dict:
 
 def layerlab(root: Path, *args: object) -> list[str]:
     """argv of the layerlab CLI on store ``root``."""
-    return [sys.executable, "-m", "tui.cli", "--root", str(root), *(str(a) for a in args)]
+    return [sys.executable, "-m", "layerlab", "--root", str(root), *(str(a) for a in args)]
 
 
 class BenchError(Exception):
@@ -480,8 +480,8 @@ def layer_tar(files: dict[str, bytes]) -> bytes:
 
 def synthetic_image(total_bytes: int, layer_count: int, seed: int = 20240101):
     """A deterministic ``layer_count``-layer image of ``total_bytes`` of file data (a ConfigImage)."""
-    from engine.oci.config import ImageConfig
-    from engine.transports.memory import BytesLayer, ConfigImage
+    from layerlab.engine.oci.config import ImageConfig
+    from layerlab.engine.transports.memory import BytesLayer, ConfigImage
 
     rng = random.Random(seed)
     per_layer = total_bytes // layer_count

@@ -51,8 +51,8 @@ def scenarios(options: Options) -> list[Scenario]:
     def setup() -> dict:
         if not made:
             generate(source, files, dirs, size)
-            from engine.layers.compression import compress_to
-            from engine.layers.write import write_layer_from_dir
+            from layerlab.engine.layers.compression import compress_to
+            from layerlab.engine.layers.write import write_layer_from_dir
 
             with open(tar_path, "wb") as out:
                 made["diff_id"] = str(write_layer_from_dir(source, out).diff_id)
@@ -102,7 +102,7 @@ def scenarios(options: Options) -> list[Scenario]:
 
 
 def write_work(source: str, out_path: str):
-    from engine.layers.write import write_layer_from_dir
+    from layerlab.engine.layers.write import write_layer_from_dir
 
     def work() -> None:
         with open(out_path, "wb") as out:
@@ -112,7 +112,7 @@ def write_work(source: str, out_path: str):
 
 
 def apply_work(blob_path: str, target: str, diff_id: str):
-    from engine.layers.apply import apply_layer
+    from layerlab.engine.layers.apply import apply_layer
 
     def work() -> None:
         with open(blob_path, "rb") as blob:

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Measure, Options, Scenario, python_call, script_main  # noqa: E402
-from engine.dockerfile import instructions_from_ast, parse_dockerfile  # noqa: E402
+from layerlab.engine.dockerfile import instructions_from_ast, parse_dockerfile  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 

@@ -81,10 +81,10 @@ class RegistryData:
             return self.facts
         if not find_program("docker-registry"):
             raise Unavailable("docker-registry is not installed")
-        from engine.store import Store
-        from engine.transports.docker_archive import write_docker_archive
-        from engine.transports.memory import ConfigImage
-        from engine.transports.oci_layout import write_oci_layout
+        from layerlab.engine.store import Store
+        from layerlab.engine.transports.docker_archive import write_docker_archive
+        from layerlab.engine.transports.memory import ConfigImage
+        from layerlab.engine.transports.oci_layout import write_oci_layout
         from tests.registry.images import GzipLayer
 
         self.work.mkdir(parents=True, exist_ok=True)

@@ -38,8 +38,8 @@ class ImageFiles:
     def make(self) -> dict:
         if self.facts:
             return self.facts
-        from engine.transports.docker_archive import write_docker_archive
-        from engine.transports.oci_layout import write_oci_layout
+        from layerlab.engine.transports.docker_archive import write_docker_archive
+        from layerlab.engine.transports.oci_layout import write_oci_layout
 
         self.work.mkdir(parents=True, exist_ok=True)
         image = synthetic_image(self.total_bytes, self.layers)

@@ -28,18 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Measure, Options, Scenario, python_call, script_main  # noqa: E402
-from engine import events  # noqa: E402
-from engine.bootstrap import busybox_image  # noqa: E402
-from engine.oci.config import ImageConfig  # noqa: E402
-from engine.store import Store  # noqa: E402
-from engine.transports.memory import ConfigImage  # noqa: E402
+from layerlab.engine import events  # noqa: E402
+from layerlab.engine.bootstrap import busybox_image  # noqa: E402
+from layerlab.engine.oci.config import ImageConfig  # noqa: E402
+from layerlab.engine.store import Store  # noqa: E402
+from layerlab.engine.transports.memory import ConfigImage  # noqa: E402
 from textual.events import Key  # noqa: E402
 from textual.widgets import DataTable, Log, TabbedContent  # noqa: E402
-from tui.app import LayerlabApp  # noqa: E402
-from tui.config import TuiConfig  # noqa: E402
-from tui.messages import EngineEventBridge  # noqa: E402
-from tui.widgets.build import BuildPanel  # noqa: E402
-from tui.widgets.sources import StoreCatalog  # noqa: E402
+from layerlab.tui.app import LayerlabApp  # noqa: E402
+from layerlab.tui.config import TuiConfig  # noqa: E402
+from layerlab.tui.messages import EngineEventBridge  # noqa: E402
+from layerlab.tui.widgets.build import BuildPanel  # noqa: E402
+from layerlab.tui.catalog import StoreCatalog  # noqa: E402
 
 
 def fill_store(store: Store, count: int) -> None:

@@ -18,10 +18,10 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 
-from engine.errors import NotFound, UsageError
-from engine.oci.config import ImageConfig
-from engine.transports.memory import BytesLayer, ConfigImage
-from engine.transports.oci_layout import host_platform_spec
+from layerlab.engine.errors import NotFound, UsageError
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.transports.memory import BytesLayer, ConfigImage
+from layerlab.engine.transports.oci_layout import host_platform_spec
 
 DEFAULT_BUSYBOX = "/bin/busybox"
 DEFAULT_REF = "busybox:latest"

@@ -2,7 +2,7 @@
 
 The engine never prints. A build or a transfer calls an ``EventSink`` (any
 ``Callable[[Event], None]``) with these values; the CLI turns them into plain,
-tty or JSON-lines output (``engine.build.events_json``) and the TUI renders
+tty or JSON-lines output (``layerlab.engine.builder.events_json``) and the TUI renders
 the same stream. Events are plain values: equal when their fields are equal,
 safe to hand to another thread.
 

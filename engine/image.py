@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import BinaryIO, Protocol, Sequence, runtime_checkable
 
-from engine.oci.digest import Digest
+from layerlab.engine.oci.digest import Digest
 
 
 @runtime_checkable

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from engine.errors import InvalidReference
-from engine.oci.digest import Digest
+from layerlab.engine.errors import InvalidReference
+from layerlab.engine.oci.digest import Digest
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")

@@ -34,7 +34,7 @@ class CliResult:
 @pytest.fixture
 def cli(root: Path):
     """Run ``layerlab --root ROOT ARGS…`` in-process; returns code, stdout, stderr."""
-    from tui.cli import main
+    from layerlab.__main__ import main
 
     def run(*args: str, stdin: bytes | None = None) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
@@ -60,7 +60,7 @@ def cli_process(root: Path):
 
     def run(*args: str, input: bytes | None = None, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
         env = dict(os.environ, LAYERLAB_ROOT=str(root))
-        return subprocess.run([sys.executable, "-m", "tui.cli", *args], input=input, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "layerlab", *args], input=input, capture_output=True,
                               env=env, cwd=REPO, check=check, **kwargs)
 
     return run

@@ -18,7 +18,7 @@ import pytest
 
 NOBODY = 65534
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "tui", "themes")
+PACKAGES = ("engine", "cli", "tui", "themes")
 ENV = ("env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/")
 
 
@@ -47,7 +47,8 @@ def stage_code(area: Path, *extra_files: str) -> Path:
     code = area / "code"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
-        shutil.copytree(REPO / package, code / package, ignore=ignore)
+        shutil.copytree(REPO / package, code / "layerlab" / package, ignore=ignore)
+    shutil.copy2(REPO / "__main__.py", code / "layerlab" / "__main__.py")
     shutil.copytree(Path(zstandard.__file__).parent, code / "zstandard", ignore=ignore)
     for name in extra_files:
         target = code / name

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-from engine.errors import UsageError
+from layerlab.engine.errors import UsageError
 
 # Colours for layer changes and build marks; every theme may override them.
 VARIABLE_DEFAULTS: dict[str, str] = {

@@ -19,18 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from engine.errors import LayerlabError
-from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
-from tui.config import TuiConfig
-from tui.messages import (BuildFinished, DockerfileChanged, EngineEventBridge, ImageSelected, LayerSelected,
+from layerlab.engine.errors import LayerlabError
+from layerlab.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
+from layerlab.tui.config import TuiConfig
+from layerlab.tui.messages import (BuildFinished, DockerfileChanged, EngineEventBridge, ImageSelected, LayerSelected,
                           StoreChanged)
-from tui.screens.help import HelpScreen, binding_rows
-from tui.widgets.build import BuildPanel
-from tui.widgets.files import FilesPanel
-from tui.widgets.history import HistoryPanel
-from tui.widgets.images import ImagesPanel
-from tui.widgets.key_hints import KeyHints
-from tui.widgets.sources import Catalog
+from layerlab.tui.screens.help import HelpScreen, binding_rows
+from layerlab.tui.widgets.build import BuildPanel
+from layerlab.tui.widgets.files import FilesPanel
+from layerlab.tui.widgets.history import HistoryPanel
+from layerlab.tui.widgets.images import ImagesPanel
+from layerlab.tui.widgets.key_hints import KeyHints
+from layerlab.tui.catalog import Catalog
 
 PANELS = ("images", "history", "files", "build")
 DOCKERFILE = "Dockerfile"

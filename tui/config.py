@@ -19,8 +19,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import UsageError
-from engine.paths import config_dir
+from layerlab.engine.errors import UsageError
+from layerlab.engine.paths import config_dir
 
 CONFIG_FILE_NAME = "tui.toml"
 

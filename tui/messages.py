@@ -208,7 +208,7 @@ class EngineEventBridge:
             self.target.post_message(message)
 
     def translate(self, event) -> Message | None:
-        from engine import events
+        from layerlab.engine import events
 
         match event:
             case events.BuildStarted():
@@ -294,7 +294,7 @@ class TransferEventBridge:
         self.board = board
 
     def __call__(self, event) -> None:
-        from engine import events
+        from layerlab.engine import events
 
         if isinstance(event, events.TransferProgress) and self.board.update(event.digest, event.done, event.total):
             self.target.post_message(TransfersChanged(self.board))

@@ -6,9 +6,9 @@ layer tar + the instruction that made it), so any image source works.
 
 from __future__ import annotations
 
-from engine.analysis.analysis import Change, ImageAnalysis, LayerSource, LayerSummary, StackedTree, analyze
-from engine.analysis.dive import DiveScore
-from engine.analysis.waste import WasteReport, waste_report
+from layerlab.engine.analysis.image_analysis import Change, ImageAnalysis, LayerSource, LayerSummary, StackedTree, analyze
+from layerlab.engine.analysis.dive import DiveScore
+from layerlab.engine.analysis.waste import WasteReport, waste_report
 
 __all__ = ["Change", "ImageAnalysis", "LayerSource", "LayerSummary", "StackedTree", "analyze", "DiveScore",
            "WasteReport", "waste_report"]

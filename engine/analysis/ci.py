@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import NotFound, UsageError
+from layerlab.engine.errors import NotFound, UsageError
 
 RULES = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent")
 DEFAULTS = {"lowestEfficiency": "0.9", "highestWastedBytes": "disabled", "highestUserWastedPercent": "0.1"}

@@ -14,10 +14,10 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from engine.analysis import tarscan
-from engine.analysis.analysis import ImageAnalysis, StackedTree
-from engine.analysis.model import EntryInfo
-from engine.errors import CorruptLayer, NotFound, UsageError
+from layerlab.engine.analysis import tarscan
+from layerlab.engine.analysis.image_analysis import ImageAnalysis, StackedTree
+from layerlab.engine.analysis.model import EntryInfo
+from layerlab.engine.errors import CorruptLayer, NotFound, UsageError
 
 _MAX_SYMLINK_HOPS = 40
 _CHUNK = 1 << 20

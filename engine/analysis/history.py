@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from engine.errors import ArchiveError
+from layerlab.engine.errors import ArchiveError
 
 _ARGS_PREFIX = re.compile(r"^\|\d+(?:\s+\S+=\S*)*\s+")
 _BUILDKIT_SUFFIX = " # buildkit"

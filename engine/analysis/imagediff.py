@@ -11,10 +11,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from engine.analysis import tarscan
-from engine.analysis.analysis import ImageAnalysis, entry_json
-from engine.analysis.extract import content_digests, read_bytes
-from engine.analysis.model import EntryInfo
+from layerlab.engine.analysis import tarscan
+from layerlab.engine.analysis.image_analysis import ImageAnalysis, entry_json
+from layerlab.engine.analysis.extract import content_digests, read_bytes
+from layerlab.engine.analysis.model import EntryInfo
 
 TEXT_LIMIT = 1 << 20
 

@@ -6,8 +6,8 @@ import fnmatch
 import re
 from typing import Callable, Iterable
 
-from engine.analysis.model import EntryInfo
-from engine.errors import UsageError
+from layerlab.engine.analysis.model import EntryInfo
+from layerlab.engine.errors import UsageError
 
 
 def path_filter(glob: str | None = None, regex: str | None = None) -> Callable[[str], bool]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from engine.analysis import tarscan
-from engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
+from layerlab.engine.analysis import tarscan
+from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
 
 ADDED = "A"
 MODIFIED = "M"

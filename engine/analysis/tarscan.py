@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from engine.errors import CorruptLayer
+from layerlab.engine.errors import CorruptLayer
 
 BLOCK = 512
 _READ_CHUNK = 1 << 20

@@ -10,11 +10,11 @@ Public entry points::
 
 from __future__ import annotations
 
-from engine.dockerfile.ast import Arg, DockerfileAST, Flag, Heredoc, Node, Position
-from engine.dockerfile.instructions import Dockerfile, Expander, Instruction, Stage, instructions_from_ast
-from engine.dockerfile.parser import parse_dockerfile
-from engine.dockerfile.shell_lex import ShellLex
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.ast import Arg, DockerfileAST, Flag, Heredoc, Node, Position
+from layerlab.engine.dockerfile.instructions import Dockerfile, Expander, Instruction, Stage, instructions_from_ast
+from layerlab.engine.dockerfile.parser import parse_dockerfile
+from layerlab.engine.dockerfile.shell_lex import ShellLex
+from layerlab.engine.errors import DockerfileError
 
 __all__ = [
     "Arg", "Dockerfile", "DockerfileAST", "DockerfileError", "Expander", "Flag", "Heredoc", "Instruction", "Node",

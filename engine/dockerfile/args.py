@@ -20,8 +20,8 @@ import platform as host_platform
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from engine.dockerfile.instructions import ArgInstruction, Env, Expander, Stage
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.instructions import ArgInstruction, Env, Expander, Stage
+from layerlab.engine.errors import DockerfileError
 
 PROXY_ARGS = frozenset({
     "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.dockerfile.gotext import go_quote, go_quote_list, trim_space
+from layerlab.engine.dockerfile.gotext import go_quote, go_quote_list, trim_space
 
 
 @dataclass(frozen=True, slots=True)

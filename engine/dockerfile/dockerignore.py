@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import DockerfileError
+from layerlab.engine.errors import DockerfileError
 
 _ESCAPE_IN_REGEX = frozenset(".+()|{}$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from engine.dockerfile.ast import Flag, Position
+from layerlab.engine.dockerfile.ast import Flag, Position
 
 
 class FlagType(Enum):

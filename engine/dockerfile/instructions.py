@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from engine.dockerfile.ast import DockerfileAST, Heredoc, Node, Position
-from engine.dockerfile.flags import FlagError, FlagType, ParsedFlags, parse_flags, suggest
-from engine.dockerfile.parser import parse_heredoc
-from engine.dockerfile.shell_lex import ShellLex
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.ast import DockerfileAST, Heredoc, Node, Position
+from layerlab.engine.dockerfile.flags import FlagError, FlagType, ParsedFlags, parse_flags, suggest
+from layerlab.engine.dockerfile.parser import parse_heredoc
+from layerlab.engine.dockerfile.shell_lex import ShellLex
+from layerlab.engine.errors import DockerfileError
 
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*\Z")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.dockerfile.args import resolve_global_args
-from engine.dockerfile.instructions import Add, Copy, Dockerfile, Expander, Run, Stage
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.args import resolve_global_args
+from layerlab.engine.dockerfile.instructions import Add, Copy, Dockerfile, Expander, Run, Stage
+from layerlab.engine.errors import DockerfileError
 
 _INSTALL = re.compile(
     r"\b(npm (install|ci|i)\b|yarn( install)?\b|pnpm (install|i)\b|pip3? install|poetry install|pipenv install"

@@ -28,10 +28,10 @@ import json.decoder
 import re
 from dataclasses import dataclass
 
-from engine.dockerfile.ast import Arg, Directive, DockerfileAST, Flag, Heredoc, Node, Position
-from engine.dockerfile.gotext import go_quote, is_space, trim_left_space, trim_space
-from engine.dockerfile.shell_lex import ShellLex
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.ast import Arg, Directive, DockerfileAST, Flag, Heredoc, Node, Position
+from layerlab.engine.dockerfile.gotext import go_quote, is_space, trim_left_space, trim_space
+from layerlab.engine.dockerfile.shell_lex import ShellLex
+from layerlab.engine.errors import DockerfileError
 
 VALID_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_INSTRUCTIONS = frozenset({"add", "copy", "run"})

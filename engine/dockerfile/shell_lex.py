@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from engine.dockerfile.gotext import go_quote, is_space
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.gotext import go_quote, is_space
+from layerlab.engine.errors import DockerfileError
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 

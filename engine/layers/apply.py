@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.errors import CorruptLayer, LayerError, LayerTooLarge, UnsafeLayer
-from engine.layers.compression import open_decompressed
-from engine.layers.entries import entry_kind, entry_xattrs, iter_tar_members, open_tar_stream
-from engine.layers.names import clean_name, split_whiteout
-from engine.oci.digest import Digest, Hasher
+from layerlab.engine.errors import CorruptLayer, LayerError, LayerTooLarge, UnsafeLayer
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.layers.entries import entry_kind, entry_xattrs, iter_tar_members, open_tar_stream
+from layerlab.engine.layers.names import clean_name, split_whiteout
+from layerlab.engine.oci.digest import Digest, Hasher
 
 DEFAULT_MAX_UNCOMPRESSED = 64 << 30  # 64 GiB
 MAX_SYMLINK_HOPS = 40  # as the kernel's own limit

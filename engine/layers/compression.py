@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from engine.errors import CorruptLayer, UsageError
+from layerlab.engine.errors import CorruptLayer, UsageError
 
 KINDS = ("gzip", "zstd", "bzip2", "xz", "none")
 HEAD_SIZE = 6  # the longest magic (xz) is six bytes

@@ -6,9 +6,9 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-from engine.errors import CorruptLayer
-from engine.layers.compression import open_decompressed
-from engine.layers.names import clean_name, split_whiteout
+from layerlab.engine.errors import CorruptLayer
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.layers.names import clean_name, split_whiteout
 
 _KINDS = {
     tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 
-from engine.errors import UnsafeLayer
+from layerlab.engine.errors import UnsafeLayer
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from engine.oci.digest import Digest, Hasher
+from layerlab.engine.oci.digest import Digest, Hasher
 
 BLOCK = 512
 END_OF_ARCHIVE = b"\x00" * (2 * BLOCK)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from engine.errors import DigestMismatch
-from engine.oci.digest import Digest
+from layerlab.engine.errors import DigestMismatch
+from layerlab.engine.oci.digest import Digest
 
 
 class VerifyingReader(io.RawIOBase):

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
-from engine.errors import LayerError, NotFound
-from engine.layers.names import OPAQUE_MARKER, WHITEOUT_PREFIX, clean_name
-from engine.layers.tarformat import (
+from layerlab.engine.errors import LayerError, NotFound
+from layerlab.engine.layers.names import OPAQUE_MARKER, WHITEOUT_PREFIX, clean_name
+from layerlab.engine.layers.tarformat import (
     BLOCK_DEVICE, CHAR_DEVICE, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, TarHeader, TarStreamWriter,
 )
-from engine.oci.digest import Digest
+from layerlab.engine.oci.digest import Digest
 
 # overlayfs keeps its bookkeeping in these namespaces; it is never image content
 _OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")

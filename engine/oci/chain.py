@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from engine.oci.digest import Digest
+from layerlab.engine.oci.digest import Digest
 
 
 def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:

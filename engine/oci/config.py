@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from engine.errors import ArchiveError
-from engine.oci.canonical import docker_json, load_json_object
-from engine.oci.digest import Digest
+from layerlab.engine.errors import ArchiveError
+from layerlab.engine.oci.canonical import docker_json, load_json_object
+from layerlab.engine.oci.digest import Digest
 
 
 @dataclass(frozen=True)

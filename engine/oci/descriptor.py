@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from engine.errors import ArchiveError
-from engine.oci.digest import Digest
+from layerlab.engine.errors import ArchiveError
+from layerlab.engine.oci.digest import Digest
 
 
 @dataclass(frozen=True)

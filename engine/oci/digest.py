@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from engine.errors import InvalidReference
+from layerlab.engine.errors import InvalidReference
 
 _ALGORITHMS = {"sha256": 64, "sha512": 128}
 _HEX = re.compile(r"^[a-f0-9]+$")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from engine.errors import ArchiveError, NotFound
-from engine.oci import mediatypes as mt
-from engine.oci.canonical import canonical_json, load_json_object
-from engine.oci.descriptor import Descriptor, Platform
-from engine.oci.digest import Digest
+from layerlab.engine.errors import ArchiveError, NotFound
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.canonical import canonical_json, load_json_object
+from layerlab.engine.oci.descriptor import Descriptor, Platform
+from layerlab.engine.oci.digest import Digest
 
 
 class _Document:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import RegistryError
+from layerlab.engine.errors import RegistryError
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')

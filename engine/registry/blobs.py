@@ -17,13 +17,13 @@ import io
 import urllib.parse
 from typing import BinaryIO, Callable
 
-from engine.errors import DigestMismatch, LayerlabError, NotFound, RegistryError
-from engine.events import EventSink, TransferProgress, discard
-from engine.oci.descriptor import Descriptor
-from engine.oci.digest import Digest
-from engine.registry.client import BLOCK, RegistryClient, _describe
-from engine.registry.manifests import pull_scope, push_scope
-from engine.registry.state import RegistryState
+from layerlab.engine.errors import DigestMismatch, LayerlabError, NotFound, RegistryError
+from layerlab.engine.events import EventSink, TransferProgress, discard
+from layerlab.engine.oci.descriptor import Descriptor
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.registry.client import BLOCK, RegistryClient, _describe
+from layerlab.engine.registry.manifests import pull_scope, push_scope
+from layerlab.engine.registry.state import RegistryState
 
 CHUNK_SIZE = 32 << 20    # blobs up to this size go in one PUT, larger ones in chunks of it
 

@@ -20,21 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import LayerlabError, NotFound, RegistryError
-from engine.events import EventSink, discard
-from engine.oci import mediatypes as mt
-from engine.oci.canonical import canonical_json
-from engine.oci.descriptor import Descriptor
-from engine.oci.digest import Digest
-from engine.oci.manifest import Manifest
-from engine.reference import Reference
-from engine.registry.blobs import fetch_small_blob, upload_blob
-from engine.registry.client import RegistryClient
-from engine.registry.manifests import fetch_manifest, put_manifest
-from engine.registry.pull import fetch_layers
-from engine.registry.push import PARALLEL_BLOBS, distributable
-from engine.registry.state import RegistryState
-from engine.transports.memory import ConfigImage, RangeLayer
+from layerlab.engine.errors import LayerlabError, NotFound, RegistryError
+from layerlab.engine.events import EventSink, discard
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.canonical import canonical_json
+from layerlab.engine.oci.descriptor import Descriptor
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.reference import Reference
+from layerlab.engine.registry.blobs import fetch_small_blob, upload_blob
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.manifests import fetch_manifest, put_manifest
+from layerlab.engine.registry.pull import fetch_layers
+from layerlab.engine.registry.push import PARALLEL_BLOBS, distributable
+from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 
 CACHE_CONFIG_TYPE = "application/vnd.layerlab.buildcache.v1+json"
 IMAGE_CONFIG_IN_CACHE = mt.OCI_CONFIG
@@ -44,7 +44,7 @@ CACHE_PREFIX = "registry:"
 
 def parse_cache_option(text: str) -> Reference:
     """``registry:REF`` as ``--cache-to``/``--cache-from`` take it."""
-    from engine.errors import UsageError
+    from layerlab.engine.errors import UsageError
 
     if not text.startswith(CACHE_PREFIX):
         raise UsageError(f"unsupported cache location {text!r}: expected registry:NAME[:TAG]")
@@ -143,7 +143,7 @@ def import_cache(store, records, ref: Reference | str, *, events: EventSink | No
             raise RegistryError(f"{ref.familiar}: build cache names image {image_id} but does not carry its config")
         store.put_image(ConfigImage(store.blobs.read(image_id), layers), measured=measured)
         images += 1
-    from engine.build.cache_key import StepInputs
+    from layerlab.engine.builder.cache_key import StepInputs
 
     imported = 0
     for entry in data["records"]:

@@ -6,9 +6,9 @@ import json
 import re
 import urllib.parse
 
-from engine.errors import RegistryError
-from engine.registry.client import RegistryClient
-from engine.registry.manifests import pull_scope
+from layerlab.engine.errors import RegistryError
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.manifests import pull_scope
 
 PAGE = 100
 MAX_PAGES = 1000

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, BinaryIO
 
-from engine.errors import NotFound, RegistryError
-from engine.registry.auth import Authenticator, Credentials, DockerConfig
+from layerlab.engine.errors import NotFound, RegistryError
+from layerlab.engine.registry.auth import Authenticator, Credentials, DockerConfig
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 DOCKER_HUB_HOST = "registry-1.docker.io"

@@ -6,11 +6,11 @@ import json
 import platform as host_platform
 from dataclasses import dataclass
 
-from engine.errors import DigestMismatch, InvalidReference, RegistryError
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Platform
-from engine.oci.digest import Digest
-from engine.registry.client import RegistryClient
+from layerlab.engine.errors import DigestMismatch, InvalidReference, RegistryError
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Platform
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.registry.client import RegistryClient
 
 ACCEPT = ", ".join((mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST))
 MAX_MANIFEST = 4 << 20

@@ -12,19 +12,19 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from engine.errors import ArchiveError, NotFound, RegistryError
-from engine.events import EventSink, TransferProgress, discard
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Platform
-from engine.oci.digest import Digest
-from engine.oci.manifest import Index, Manifest
-from engine.reference import Reference
-from engine.registry.blobs import fetch_blob, fetch_small_blob
-from engine.registry.client import RegistryClient
-from engine.registry.manifests import FetchedManifest, fetch_manifest, host_default_platform
-from engine.registry.state import RegistryState
-from engine.store.measure import LayerMeasure, measure_layer
-from engine.transports.memory import ConfigImage, RangeLayer, diff_ids_of
+from layerlab.engine.errors import ArchiveError, NotFound, RegistryError
+from layerlab.engine.events import EventSink, TransferProgress, discard
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Platform
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Index, Manifest
+from layerlab.engine.reference import Reference
+from layerlab.engine.registry.blobs import fetch_blob, fetch_small_blob
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.manifests import FetchedManifest, fetch_manifest, host_default_platform
+from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store.measure import LayerMeasure, measure_layer
+from layerlab.engine.transports.memory import ConfigImage, RangeLayer, diff_ids_of
 
 PARALLEL_LAYERS = 4
 

@@ -14,18 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
-from engine.errors import DigestMismatch
-from engine.events import EventSink, discard
-from engine.layers.compression import HEAD_SIZE, compress_to, detect
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Descriptor
-from engine.oci.digest import Digest
-from engine.oci.manifest import Manifest
-from engine.reference import Reference
-from engine.registry.blobs import CHUNK_SIZE, upload_blob
-from engine.registry.client import RegistryClient
-from engine.registry.manifests import put_manifest
-from engine.registry.state import RegistryState
+from layerlab.engine.errors import DigestMismatch
+from layerlab.engine.events import EventSink, discard
+from layerlab.engine.layers.compression import HEAD_SIZE, compress_to, detect
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Descriptor
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.reference import Reference
+from layerlab.engine.registry.blobs import CHUNK_SIZE, upload_blob
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.manifests import put_manifest
+from layerlab.engine.registry.state import RegistryState
 
 PARALLEL_BLOBS = 4
 COMPRESSED_OWNER = "registry:compressed-layers"

@@ -17,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from engine.dbfile import open_shared_db
-from engine.errors import StoreError
-from engine.oci.digest import Digest
+from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.errors import StoreError
+from layerlab.engine.oci.digest import Digest
 
 DB_NAME = "registry.db"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.runtime.runner import BubblewrapRuntime, RuncRuntime, Runtime, default_runtime, run_in_layers
-from engine.runtime.rootfs import OverlayRootfs
-from engine.runtime.spec import MountSpec, ProcessSpec, RunResult
-from engine.runtime.users import ResolvedUser, resolve_user
+from layerlab.engine.runtime.runner import BubblewrapRuntime, RuncRuntime, Runtime, default_runtime, run_in_layers
+from layerlab.engine.runtime.rootfs import OverlayRootfs
+from layerlab.engine.runtime.spec import MountSpec, ProcessSpec, RunResult
+from layerlab.engine.runtime.users import ResolvedUser, resolve_user
 
 __all__ = ["BubblewrapRuntime", "MountSpec", "OverlayRootfs", "ProcessSpec", "ResolvedUser", "RunResult",
            "RuncRuntime", "Runtime", "default_runtime", "resolve_user", "run_in_layers"]

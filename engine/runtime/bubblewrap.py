@@ -23,12 +23,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from engine.errors import ContainerError
-from engine.runtime.container_files import prepare_mounts, write_etc_files
-from engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
-from engine.runtime.output import OutputCallback, pump_output
-from engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
-from engine.runtime.spec import ProcessSpec, RunResult
+from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
+from layerlab.engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
+from layerlab.engine.runtime.output import OutputCallback, pump_output
+from layerlab.engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
+from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 
 # Mounts the overlay inside the new namespace, then becomes bwrap.
 _MOUNT_THEN_EXEC = 'cd "$1" && mount -t overlay overlay -o "$2" merged && shift 2 && exec "$@"'

@@ -14,8 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import NotFound
-from engine.runtime.spec import MountSpec, ProcessSpec
+from layerlab.engine.errors import NotFound
+from layerlab.engine.runtime.spec import MountSpec, ProcessSpec
 
 _DEFAULT_HOSTS = """127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback

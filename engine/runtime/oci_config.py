@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.runtime.container_files import PreparedMount
-from engine.runtime.spec import ProcessSpec
+from layerlab.engine.runtime.container_files import PreparedMount
+from layerlab.engine.runtime.spec import ProcessSpec
 
 # Docker's default capability set; as a CapEff mask this is 0x00000000a80425fb.
 DOCKER_DEFAULT_CAPABILITIES = [

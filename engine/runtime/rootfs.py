@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from engine.errors import ContainerError
+from layerlab.engine.errors import ContainerError
 
 
 def prepare_overlay_dirs(lowers: list[Path], workspace: Path) -> list[str]:

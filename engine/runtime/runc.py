@@ -20,11 +20,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from engine.errors import ContainerError
-from engine.runtime.container_files import prepare_mounts, write_etc_files
-from engine.runtime.oci_config import runc_config
-from engine.runtime.output import OutputCallback, pump_output
-from engine.runtime.spec import ProcessSpec, RunResult
+from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
+from layerlab.engine.runtime.oci_config import runc_config
+from layerlab.engine.runtime.output import OutputCallback, pump_output
+from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 
 DEFAULT_STATE_DIR = Path("/run/layerlab/runc")
 

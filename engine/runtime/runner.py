@@ -14,14 +14,14 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from engine.errors import ContainerError
-from engine.runtime.bubblewrap import BubblewrapRuntime
-from engine.runtime.container_files import mount_targets
-from engine.runtime.output import OutputCallback
-from engine.runtime.rootfs import OverlayRootfs
-from engine.runtime.runc import RuncRuntime
-from engine.runtime.spec import ProcessSpec, RunResult
-from engine.runtime.stubs import make_mount_stubs
+from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime
+from layerlab.engine.runtime.container_files import mount_targets
+from layerlab.engine.runtime.output import OutputCallback
+from layerlab.engine.runtime.rootfs import OverlayRootfs
+from layerlab.engine.runtime.runc import RuncRuntime
+from layerlab.engine.runtime.spec import ProcessSpec, RunResult
+from layerlab.engine.runtime.stubs import make_mount_stubs
 
 __all__ = ["Runtime", "RuncRuntime", "BubblewrapRuntime", "default_runtime", "run_in_layers"]
 

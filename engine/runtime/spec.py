@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from engine.errors import UsageError
+from layerlab.engine.errors import UsageError
 
 MountKind = Literal["bind", "tmpfs", "cache", "secret"]
 NetworkMode = Literal["none", "host"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import NotFound, UsageError
-from engine.runtime.stubs import resolve
+from layerlab.engine.errors import NotFound, UsageError
+from layerlab.engine.runtime.stubs import resolve
 
 
 @dataclass(frozen=True)

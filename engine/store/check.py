@@ -23,16 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.errors import LayerlabError
-from engine.oci.chain import chain_ids
-from engine.oci.config import ImageConfig
-from engine.oci.digest import Digest
-from engine.oci.manifest import Manifest
-from engine.store.layout import temp_owner_alive
-from engine.store.measure import measure_layer
+from layerlab.engine.errors import LayerlabError
+from layerlab.engine.oci.chain import chain_ids
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.store.layout import temp_owner_alive
+from layerlab.engine.store.measure import measure_layer
 
 if TYPE_CHECKING:
-    from engine.store.store import Store
+    from layerlab.engine.store.facade import Store
 
 ERROR = "error"
 NOTE = "note"
@@ -164,7 +164,7 @@ def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) 
 
 
 def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
-    from engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
+    from layerlab.engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
 
     hashed: dict = {}  # content hashes by inode: snapshots share files by hard link
 
@@ -200,7 +200,7 @@ def _check_leftovers(store: "Store", problems: list[Problem]) -> None:
             problems.append(Problem(NOTE, f"tmp/{entry.name}", "left by a process that is gone (gc removes it)"))
     for entry in sorted(store.layout.ingest.iterdir()):
         problems.append(Problem(NOTE, f"ingest/{entry.name}", "partial ingest (resumable; gc removes it after a day)"))
-    from engine.store.delete import live_digests
+    from layerlab.engine.store.delete import live_digests
 
     live = live_digests(store)
     for digest in store.blobs.digests():

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from engine.errors import DigestMismatch, NotFound
-from engine.oci.digest import CHUNK, Digest, Hasher
-from engine.store.layout import Layout, RootLock, fsync_dir
+from layerlab.engine.errors import DigestMismatch, NotFound
+from layerlab.engine.oci.digest import CHUNK, Digest, Hasher
+from layerlab.engine.store.layout import Layout, RootLock, fsync_dir
 
 
 class ContentStore:

@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.errors import Conflict, NotFound
-from engine.oci.digest import Digest
-from engine.reference import Reference
-from engine.store.layout import temp_owner_alive
-from engine.store.meta import transaction
+from layerlab.engine.errors import Conflict, NotFound
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.reference import Reference
+from layerlab.engine.store.layout import temp_owner_alive
+from layerlab.engine.store.meta import transaction
 
 if TYPE_CHECKING:
-    from engine.store.store import Store
+    from layerlab.engine.store.facade import Store
 
 STALE_INGEST_SECONDS = 24 * 3600
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from engine.errors import StoreError
-from engine.oci.digest import Digest
+from layerlab.engine.errors import StoreError
+from layerlab.engine.oci.digest import Digest
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from engine.errors import CorruptLayer
-from engine.layers.compression import open_decompressed
-from engine.oci.digest import CHUNK, Digest, HashingReader
+from layerlab.engine.errors import CorruptLayer
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from engine.dbfile import open_shared_db
-from engine.errors import StoreError
+from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.errors import StoreError
 
 SCHEMA_VERSION = 2
 

@@ -1,4 +1,4 @@
-"""What the store hands out: stored images and layers (the ``engine.image`` protocols) and listing rows."""
+"""What the store hands out: stored images and layers (the ``layerlab.engine.image`` protocols) and listing rows."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, Sequence
 
-from engine.layers.compression import open_decompressed
-from engine.oci.config import ImageConfig, parse_time
-from engine.oci.digest import Digest
-from engine.reference import Reference
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.oci.config import ImageConfig, parse_time
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.reference import Reference
 
 if TYPE_CHECKING:
-    from engine.store.content import ContentStore
+    from layerlab.engine.store.content import ContentStore
 
 
 @dataclass(frozen=True)
 class StoredLayer:
-    """One layer of a stored image (implements ``engine.image.Layer``)."""
+    """One layer of a stored image (implements ``layerlab.engine.image.Layer``)."""
 
     digest: Digest
     diff_id: Digest
@@ -43,7 +43,7 @@ class StoredLayer:
 
 @dataclass(frozen=True)
 class StoredImage:
-    """An image in the store (implements ``engine.image.Image``).
+    """An image in the store (implements ``layerlab.engine.image.Image``).
 
     ``id`` is the config digest (Docker's image ID); ``tags`` and
     ``repo_digests`` are full normalized names (``docker.io/library/x:1``);

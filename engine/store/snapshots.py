@@ -27,15 +27,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import StoreError
-from engine.oci.digest import CHUNK, Digest
-from engine.store.delete import remove_tree, tree_size
-from engine.store.layout import fsync_dir
-from engine.store.meta import transaction
-from engine.store.records import StoredImage
+from layerlab.engine.errors import StoreError
+from layerlab.engine.oci.digest import CHUNK, Digest
+from layerlab.engine.store.delete import remove_tree, tree_size
+from layerlab.engine.store.layout import fsync_dir
+from layerlab.engine.store.meta import transaction
+from layerlab.engine.store.records import StoredImage
 
 if TYPE_CHECKING:
-    from engine.store.store import Store
+    from layerlab.engine.store.facade import Store
 
 ROOTFS = "rootfs"
 MARKER = "snapshot.json"
@@ -71,7 +71,7 @@ def _complete(store: "Store", chain_id: Digest) -> bool:
 
 def _unpack(store: "Store", open_blob, parent: Digest | None, rootfs: Path) -> None:
     """The parent snapshot's tree (hard links) with the layer ``open_blob()`` reads applied, at ``rootfs``."""
-    from engine.layers.apply import apply_layer  # imported here so fsck and gc work without it loaded
+    from layerlab.engine.layers.apply import apply_layer  # imported here so fsck and gc work without it loaded
 
     if parent is None:
         rootfs.mkdir()

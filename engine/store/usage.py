@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.oci.digest import Digest
+from layerlab.engine.oci.digest import Digest
 
 if TYPE_CHECKING:
-    from engine.store.store import Store
+    from layerlab.engine.store.facade import Store
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def disk_usage(store: "Store") -> DfReport:
                                      record.dangling))
     report.images_size = sum(layer_size.get(d, 0) for d in users)
     report.images_reclaimable = sum(layer_size.get(d, 0) for d, who in users.items() if who <= dangling)
-    from engine.store.delete import live_digests
+    from layerlab.engine.store.delete import live_digests
 
     live = live_digests(store)
     for digest in store.blobs.digests():

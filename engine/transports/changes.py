@@ -10,7 +10,7 @@ import json
 import shlex
 from typing import Any, Sequence
 
-from engine.errors import UsageError
+from layerlab.engine.errors import UsageError
 
 ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "WORKDIR", "VOLUME", "STOPSIGNAL", "ONBUILD")
 

@@ -28,16 +28,16 @@ import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Sequence
 
-from engine.errors import ArchiveError, DigestMismatch, NotFound, UsageError
-from engine.image import Image
-from engine.oci import mediatypes as mt
-from engine.oci.config import parse_time
-from engine.oci.digest import CHUNK, Digest, HashingReader
-from engine.oci.manifest import Index, Manifest
-from engine.reference import Reference
-from engine.transports import oci_layout
-from engine.transports.memory import ConfigImage, diff_ids_of, is_uncompressed
-from engine.transports.source import (LayerVerifier, TarSource, is_compressed_file, read_small, read_verified,
+from layerlab.engine.errors import ArchiveError, DigestMismatch, NotFound, UsageError
+from layerlab.engine.image import Image
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.config import parse_time
+from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
+from layerlab.engine.oci.manifest import Index, Manifest
+from layerlab.engine.reference import Reference
+from layerlab.engine.transports import oci_layout
+from layerlab.engine.transports.memory import ConfigImage, diff_ids_of, is_uncompressed
+from layerlab.engine.transports.archive_members import (LayerVerifier, TarSource, is_compressed_file, read_small, read_verified,
                                       spool)
 
 _CONFIG_NAME = re.compile(r"^(?:blobs/sha256/([a-f0-9]{64})|([a-f0-9]{64})\.json)$")
@@ -254,7 +254,7 @@ def _v1_ids(diff_ids: Sequence[Digest]) -> list[str]:
 
 
 def _chain(diff_ids: Sequence[Digest]) -> list[Digest]:
-    from engine.oci.chain import chain_ids
+    from layerlab.engine.oci.chain import chain_ids
 
     return chain_ids(diff_ids)
 
@@ -349,7 +349,7 @@ def _write_oci_blobs(writer: _TarWriter, image: Image, config: bytes, layers: li
 
 
 def _uncompressed_oci_manifest(config: bytes, layers: list) -> bytes:
-    from engine.oci.descriptor import Descriptor
+    from layerlab.engine.oci.descriptor import Descriptor
 
     sizes = []
     for layer in layers:

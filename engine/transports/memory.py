@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Sequence
 
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Descriptor
-from engine.errors import CorruptLayer
-from engine.layers.compression import open_decompressed
-from engine.oci.digest import Digest
-from engine.oci.manifest import Manifest
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Descriptor
+from layerlab.engine.errors import CorruptLayer
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Manifest
 
 _TO_OCI = {mt.DOCKER_LAYER_TAR: mt.OCI_LAYER_TAR, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP,
            mt.DOCKER_LAYER_ZSTD: mt.OCI_LAYER_ZSTD, mt.DOCKER_CONFIG: mt.OCI_CONFIG,
@@ -125,7 +125,7 @@ def build_manifest(config: bytes, layers: Sequence, *, oci: bool) -> bytes:
 
 def diff_ids_of(config: bytes, where: str) -> list[Digest]:
     """The ``rootfs.diff_ids`` of a config, as Digests; ``where`` names the source in errors."""
-    from engine.errors import ArchiveError, InvalidReference
+    from layerlab.engine.errors import ArchiveError, InvalidReference
 
     try:
         parsed = json.loads(config)

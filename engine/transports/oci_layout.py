@@ -17,16 +17,16 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from engine.errors import ArchiveError, DigestMismatch, NotFound
-from engine.fsutil import atomic_write
-from engine.image import Image
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Descriptor, Platform
-from engine.oci.digest import CHUNK, Digest, Hasher
-from engine.oci.manifest import Index, Manifest, parse_any
-from engine.reference import Reference
-from engine.transports.memory import ConfigImage, build_manifest, diff_ids_of, oci_media_type
-from engine.transports.source import DirectorySource, FileSource, LayerVerifier, read_verified
+from layerlab.engine.errors import ArchiveError, DigestMismatch, NotFound
+from layerlab.engine.fsutil import atomic_write
+from layerlab.engine.image import Image
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Descriptor, Platform
+from layerlab.engine.oci.digest import CHUNK, Digest, Hasher
+from layerlab.engine.oci.manifest import Index, Manifest, parse_any
+from layerlab.engine.reference import Reference
+from layerlab.engine.transports.memory import ConfigImage, build_manifest, diff_ids_of, oci_media_type
+from layerlab.engine.transports.archive_members import DirectorySource, FileSource, LayerVerifier, read_verified
 
 LAYOUT_FILE = "oci-layout"
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
@@ -62,7 +62,7 @@ def read_layout_images(source: FileSource, *, want: str | None = None) -> list[t
     if not source.exists("index.json"):
         raise ArchiveError(f"{source.label}: not an OCI layout (no index.json)")
     if source.exists(LAYOUT_FILE):
-        from engine.transports.source import read_small
+        from layerlab.engine.transports.archive_members import read_small
 
         try:
             version = json.loads(read_small(source, LAYOUT_FILE)).get("imageLayoutVersion")
@@ -70,7 +70,7 @@ def read_layout_images(source: FileSource, *, want: str | None = None) -> list[t
             version = None
         if not version:
             raise ArchiveError(f"{source.label}: {LAYOUT_FILE}: no imageLayoutVersion")
-    from engine.transports.source import read_small
+    from layerlab.engine.transports.archive_members import read_small
 
     index = Index.parse(read_small(source, "index.json"), where=f"{source.label}: index.json")
     verifier = LayerVerifier(source)

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO, Sequence
 
-from engine.errors import ArchiveError, CorruptLayer, NotFound
-from engine.oci import mediatypes as mt
-from engine.oci.config import HistoryEntry, ImageConfig, format_time
-from engine.oci.digest import CHUNK, Hasher
-from engine.transports.changes import apply_changes
-from engine.layers.compression import open_decompressed
-from engine.transports.memory import ConfigImage, RangeLayer
-from engine.transports.oci_layout import host_platform_spec
+from layerlab.engine.errors import ArchiveError, CorruptLayer, NotFound
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.config import HistoryEntry, ImageConfig, format_time
+from layerlab.engine.oci.digest import CHUNK, Hasher
+from layerlab.engine.transports.changes import apply_changes
+from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.transports.memory import ConfigImage, RangeLayer
+from layerlab.engine.transports.oci_layout import host_platform_spec
 
 
 @dataclass

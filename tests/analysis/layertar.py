@@ -6,7 +6,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from engine.analysis import LayerSource
+from layerlab.engine.analysis import LayerSource
 
 
 def layer_tar(*members: tuple, parents: bool = True) -> bytes:

@@ -124,9 +124,9 @@ def test_diff_two_archives_with_content(cli, archive, tmp_path):
 
 
 def test_images_in_the_store_and_oci_layouts(cli, archive, root, tmp_path):
-    from engine.store import Store
-    from engine.transports.docker_archive import open_docker_archive
-    from engine.transports.oci_layout import write_oci_layout
+    from layerlab.engine.store import Store
+    from layerlab.engine.transports.docker_archive import open_docker_archive
+    from layerlab.engine.transports.oci_layout import write_oci_layout
 
     with open_docker_archive(archive) as opened, Store.open(root) as store:
         image, tags = opened.images[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.analysis import analyze, waste_report
-from engine.analysis.history import HistoryRow, guess_base_layers, instruction_text, layer_instructions
+from layerlab.engine.analysis import analyze, waste_report
+from layerlab.engine.analysis.history import HistoryRow, guess_base_layers, instruction_text, layer_instructions
 from tests.analysis.layertar import layer_tar, sources
 
 

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from engine.analysis import analyze, waste_report
-from engine.analysis.sources import open_source
+from layerlab.engine.analysis import analyze, waste_report
+from layerlab.engine.analysis.image_sources import open_source
 from tests.peers import need_program
 
 pytestmark = pytest.mark.peers

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from engine.analysis import analyze
-from engine.analysis.extract import cat, copy_out
-from engine.analysis.imagediff import diff_images
-from engine.errors import NotFound, UsageError
+from layerlab.engine.analysis import analyze
+from layerlab.engine.analysis.extract import cat, copy_out
+from layerlab.engine.analysis.imagediff import diff_images
+from layerlab.engine.errors import NotFound, UsageError
 from tests.analysis.layertar import layer_tar, sources
 
 CONF_V1 = b"listen 80;\nroot /srv;\n"

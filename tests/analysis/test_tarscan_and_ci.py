@@ -7,9 +7,9 @@ import tarfile
 
 import pytest
 
-from engine.analysis import ci
-from engine.analysis.tarscan import clean_path, scan
-from engine.errors import CorruptLayer, UsageError
+from layerlab.engine.analysis import ci
+from layerlab.engine.analysis.tarscan import clean_path, scan
+from layerlab.engine.errors import CorruptLayer, UsageError
 
 
 def _tar(format_: int) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.analysis import analyze, waste_report
+from layerlab.engine.analysis import analyze, waste_report
 from tests.analysis.layertar import layer_tar, sources
 
 

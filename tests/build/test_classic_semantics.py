@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.build.conftest import write_context
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.build.conftest import write_context
 from tests.conftest import REPO
 
@@ -64,7 +64,7 @@ RUN echo after > /after.txt
 """)
     before = image_ids(root)
     env = dict(os.environ, LAYERLAB_ROOT=str(root))
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "build", "--progress", "plain", str(context)],
+    process = subprocess.Popen([sys.executable, "-m", "layerlab", "build", "--progress", "plain", str(context)],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     for line in process.stdout:
@@ -88,7 +88,7 @@ RUN echo after > /after.txt
 def test_sigterm_cleans_up(cli, root, base, tmp_path):
     context = write_context(tmp_path / "ctx", "FROM busybox\nRUN echo started; sleep 30\n")
     env = dict(os.environ, LAYERLAB_ROOT=str(root))
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "build", "--progress", "plain", str(context)],
+    process = subprocess.Popen([sys.executable, "-m", "layerlab", "build", "--progress", "plain", str(context)],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     for line in process.stdout:

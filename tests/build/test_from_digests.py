@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine.build.context import BuildContext
+from layerlab.engine.builder.context import BuildContext
 from tests.build.conftest import write_context
 
 # The digests Docker 20.10's classic builder wrote for these very files (root-owned, on a host
@@ -47,7 +47,7 @@ COPY --from=first /shared /shared
 """)
     result = cli("build", "-q", str(context))
     assert result.code == 0, result.err
-    from engine.store import Store
+    from layerlab.engine.store import Store
 
     image = Store.open(root).image(result.out.strip())
     created_by = [h.created_by for h in image.config.history[-2:]]

@@ -7,7 +7,7 @@ import os
 import tarfile
 
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.build.conftest import write_context
 
 

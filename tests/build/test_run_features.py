@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.build.conftest import cache_pattern, json_events, write_context
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime.bubblewrap import userns_unavailable_reason
-from engine.store import Store
+from layerlab.engine.runtime.bubblewrap import userns_unavailable_reason
+from layerlab.engine.store import Store
 from tests.peers import need_program
 from tests.unprivileged import NOBODY, as_user, python_for, stage_code
 
-RUN_CLI = "import sys; sys.path.insert(0, sys.argv[1]); from tui.cli import main; sys.exit(main(sys.argv[2:]))"
+RUN_CLI = "import sys; sys.path.insert(0, sys.argv[1]); from layerlab.cli.main import main; sys.exit(main(sys.argv[2:]))"
 
 
 @pytest.fixture

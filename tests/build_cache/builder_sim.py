@@ -13,10 +13,10 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.build.cache_key import StepInputs, copy_command, nop_command, run_build_args, run_command
-from engine.build.cache_records import CacheDecision, CacheRecords, probe
-from engine.build.context import BuildContext, Excluder, StatCache
-from engine.events import EventList, StepCached, StepFinished, StepRebuilt, StepRef, StepStarted
+from layerlab.engine.builder.cache_key import StepInputs, copy_command, nop_command, run_build_args, run_command
+from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
+from layerlab.engine.builder.context import BuildContext, Excluder, StatCache
+from layerlab.engine.events import EventList, StepCached, StepFinished, StepRebuilt, StepRef, StepStarted
 
 BASE_IMAGE = "sha256:" + "b" * 64
 _builds = itertools.count()

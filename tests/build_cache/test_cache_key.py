@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.build.cache_key import (
+from layerlab.engine.builder.cache_key import (
     StepInputs, copy_command, created_by, nop_command, nop_command_string, run_build_args, run_command,
 )
 
@@ -46,7 +46,7 @@ def test_key_depends_on_what_docker_compares_and_nothing_else():
 
 
 def test_inputs_round_trip_through_json(tmp_path):
-    from engine.build.context import BuildContext
+    from layerlab.engine.builder.context import BuildContext
 
     (tmp_path / "a").write_text("a")
     source = BuildContext(tmp_path).sources(["a"])

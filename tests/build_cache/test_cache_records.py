@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from engine.build.cache_key import StepInputs, run_command
-from engine.build.cache_records import DB_NAME, CacheRecords, probe
-from engine.errors import StoreError
+from layerlab.engine.builder.cache_key import StepInputs, run_command
+from layerlab.engine.builder.cache_records import DB_NAME, CacheRecords, probe
+from layerlab.engine.errors import StoreError
 
 
 def step(position: int = 1, command: str = "make", parent: str = "sha256:" + "0" * 64, **kw) -> StepInputs:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.context import BuildContext, StatCache, go_match, hash_context, normalize_source
-from engine.errors import BuildError, NotFound
+from layerlab.engine.builder.context import BuildContext, StatCache, go_match, hash_context, normalize_source
+from layerlab.engine.errors import BuildError, NotFound
 
 # Digests Docker 20.10's classic builder wrote into `docker history` for this
 # very context (see make_reference_context): COPY a.txt, COPY a.txt src/one,
@@ -239,7 +239,7 @@ def test_missing_context_is_reported(tmp_path):
 
 
 def test_dockerignore_matcher_is_accepted_as_is(tmp_path):
-    from engine.dockerfile.dockerignore import Matcher
+    from layerlab.engine.dockerfile.dockerignore import Matcher
 
     for name in ("app.py", "build/out.o", "build/keep.txt", "logs/a.log", "deep/x/y.log"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

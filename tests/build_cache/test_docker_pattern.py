@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.cache_records import CacheRecords
+from layerlab.engine.builder.cache_records import CacheRecords
 from tests.build_cache.builder_sim import build
 from tests.peers import need_program
 

@@ -8,9 +8,9 @@ import typing
 
 import pytest
 
-from engine import events
-from engine.build import events_json
-from engine.errors import UsageError
+from layerlab.engine import events
+from layerlab.engine.builder import events_json
+from layerlab.engine.errors import UsageError
 
 STEP = events.StepRef(index=4, stage="builder", position=2, stage_steps=5,
                       instruction="RUN make -j2 \"ünï\"", dockerfile_line=7)

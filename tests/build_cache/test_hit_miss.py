@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.build import events_json
-from engine.build.cache_records import CacheRecords
-from engine.events import StepCached, StepFinished, StepRebuilt
+from layerlab.engine.builder import events_json
+from layerlab.engine.builder.cache_records import CacheRecords
+from layerlab.engine.events import StepCached, StepFinished, StepRebuilt
 from tests.build_cache.builder_sim import build
 
 DOCKERFILE = """
@@ -181,7 +181,7 @@ def test_records_persist_across_processes(project, tmp_path):
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from pathlib import Path
-from engine.build.cache_records import CacheRecords
+from layerlab.engine.builder.cache_records import CacheRecords
 from tests.build_cache.builder_sim import build
 from tests.build_cache.test_hit_miss import DOCKERFILE, ignored
 with CacheRecords(Path({str(tmp_path / 'root')!r})) as records:

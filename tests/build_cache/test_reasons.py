@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.build.cache_key import StepInputs, run_command
-from engine.build.context import FileEntry
-from engine.build.reasons import diff_files, explain_hit, explain_miss, summary
+from layerlab.engine.builder.cache_key import StepInputs, run_command
+from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.builder.reasons import diff_files, explain_hit, explain_miss, summary
 
 
 def entry(path, kind="file", mode=0o644, uid=0, gid=0, size=3, link="", checksum="c1") -> FileEntry:

@@ -30,7 +30,7 @@ class BuildFailure(AssertionError):
 
 def run_layerlab(root: Path, *args: str) -> tuple[int, str, str]:
     """``layerlab --root ROOT ARGS…`` in this process: (exit code, stdout, stderr)."""
-    from tui.cli import main
+    from layerlab.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     old = sys.stdout, sys.stderr

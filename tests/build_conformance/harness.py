@@ -41,7 +41,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.dockerfile import load_dockerfile
+from layerlab.engine.dockerfile import load_dockerfile
 
 CASES = Path(__file__).resolve().parent / "cases"
 REPO = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.peers
 
 def build_command_missing() -> str | None:
     """Why every case must fail for now, when ``layerlab build`` is not a command yet."""
-    from tui.cli import build_parser
+    from layerlab.cli.main import build_parser
 
     commands = next(a for a in build_parser()._actions if a.dest == "command").choices
     return None if "build" in commands else "layerlab build is not a command yet"

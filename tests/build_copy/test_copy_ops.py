@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from engine.build.copy_ops import CopyRequest, normalize_dest, stage_copy
-from engine.dockerfile.dockerignore import Matcher
-from engine.errors import BuildError
+from layerlab.engine.builder.copy.ops import CopyRequest, normalize_dest, stage_copy
+from layerlab.engine.dockerfile.dockerignore import Matcher
+from layerlab.engine.errors import BuildError
 from tests.build_copy.trees import staged_rows
 
 MTIME = 1_500_000_000

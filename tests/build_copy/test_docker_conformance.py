@@ -26,9 +26,9 @@ from typing import Callable
 
 import pytest
 
-from engine.build.copy_ops import CopyRequest, stage_copy
-from engine.dockerfile.dockerignore import Matcher
-from engine.layers.write import write_layer_from_dir
+from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
+from layerlab.engine.dockerfile.dockerignore import Matcher
+from layerlab.engine.layers.write import write_layer_from_dir
 from tests.build_copy.trees import docker_layers, layer_rows, rootfs_from, staged_rows
 from tests.peers import need_program
 
@@ -40,7 +40,7 @@ MTIME = 1_600_000_000
 @pytest.fixture(scope="module")
 def docker_base(docker, tmp_path_factory):
     """Our bootstrap busybox, loaded into docker under a unique tag (offline)."""
-    from tui.cli import main
+    from layerlab.cli.main import main
 
     busybox = need_program("busybox")
     work = tmp_path_factory.mktemp("base")
@@ -272,7 +272,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("instruction,request_for", [case[1:] for case in ERRORS], ids=[case[0] for case in ERRORS])
 def test_error_text_matches_docker(instruction: str, request_for, docker, docker_base: str, tmp_path: Path) -> None:
-    from engine.errors import BuildError
+    from layerlab.engine.errors import BuildError
 
     context = tmp_path / "context"
     context.mkdir()

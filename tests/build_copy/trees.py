@@ -8,8 +8,8 @@ import json
 import tarfile
 from pathlib import Path
 
-from engine.layers.apply import apply_layer
-from engine.layers.write import write_layer_from_dir
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.write import write_layer_from_dir
 
 _TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink",
           tarfile.LNKTYPE: "hardlink", tarfile.FIFOTYPE: "fifo"}

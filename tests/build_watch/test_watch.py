@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.executor import BuildRequest
-from engine.build.watch import watch_and_build
-from engine.errors import UsageError
-from engine.events import BuildFailed, BuildFinished, StepStarted, WatchChange, WatchRebuilt
-from engine.store import Store
+from layerlab.engine.builder.executor import BuildRequest
+from layerlab.engine.builder.watch import watch_and_build
+from layerlab.engine.errors import UsageError
+from layerlab.engine.events import BuildFailed, BuildFinished, StepStarted, WatchChange, WatchRebuilt
+from layerlab.engine.store import Store
 from tests.build_conformance.builders import run_layerlab
 from tests.peers import need_program
 

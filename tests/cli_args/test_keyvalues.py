@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import UsageError
-from tui.keyvalues import key_values
+from layerlab.engine.errors import UsageError
+from layerlab.cli.keyvalues import key_values
 
 
 def test_pairs_bare_names_from_the_environment_and_errors(monkeypatch):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Store
-from engine.transports.docker_archive import write_docker_archive
+from layerlab.engine.store import Store
+from layerlab.engine.transports.docker_archive import write_docker_archive
 from tests.conftest import REPO
 from tests.transports.helpers import layer_tar, manifest_of, rewrite_tar, small_image
 
@@ -152,7 +152,7 @@ def test_load_killed_halfway_leaves_a_clean_store(root: Path, store, tmp_path: P
     with open(archive, "wb") as out:
         write_docker_archive([(image, ["big:1"])], out)
     env = dict(os.environ, LAYERLAB_ROOT=str(root))
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "load", "-i", str(archive)], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "layerlab", "load", "-i", str(archive)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Wait until the store has taken some layer bytes, then kill it mid-way.
     ingest_dirs = [store.layout.ingest, store.layout.blobs / "sha256", store.layout.tmp]
@@ -166,7 +166,7 @@ def test_load_killed_halfway_leaves_a_clean_store(root: Path, store, tmp_path: P
     process.wait()
     assert not store.images()
     assert errors(store) == []
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "load", "-i", str(archive)], cwd=REPO, env=env,
+    result = subprocess.run([sys.executable, "-m", "layerlab", "load", "-i", str(archive)], cwd=REPO, env=env,
                             capture_output=True)
     assert result.returncode == 0, result.stderr
     assert store.resolve("big:1") == image.config_digest

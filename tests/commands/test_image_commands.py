@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.transports.helpers import small_image
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui.cli import main
+from layerlab.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "conformance" / "dockerfile-parser" / "testfiles"
 
@@ -51,7 +51,7 @@ def test_missing_file_is_one_line(capsys, tmp_path):
 
 
 def test_stdin_through_the_console_script(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "--root", str(tmp_path), "dockerfile", "dump", "-"],
+    result = subprocess.run([sys.executable, "-m", "layerlab", "--root", str(tmp_path), "dockerfile", "dump", "-"],
                             input=b"from a\nrun x\n", capture_output=True, check=False)
     assert result.returncode == 0
     assert result.stdout.decode() == '(from "a")\n(run "x")\n'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dockerfile.dockerignore import Matcher, go_clean, is_valid_pattern, read_ignore_file, read_patterns
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.dockerignore import Matcher, go_clean, is_valid_pattern, read_ignore_file, read_patterns
+from layerlab.engine.errors import DockerfileError
 
 
 def test_reading_comments_bom_trim_and_cleaning():

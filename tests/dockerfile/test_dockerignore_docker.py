@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from engine.dockerfile.dockerignore import Matcher, read_ignore_file
+from layerlab.engine.dockerfile.dockerignore import Matcher, read_ignore_file
 
 pytestmark = pytest.mark.peers
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dockerfile import load_dockerfile
-from engine.dockerfile.args import (Platform, StageScope, expand_from, platform_args, resolve_global_args)
-from engine.dockerfile.instructions import (Add, ArgInstruction, Copy, Env, Expose, Healthcheck, Maintainer, OnBuild,
+from layerlab.engine.dockerfile import load_dockerfile
+from layerlab.engine.dockerfile.args import (Platform, StageScope, expand_from, platform_args, resolve_global_args)
+from layerlab.engine.dockerfile.instructions import (Add, ArgInstruction, Copy, Env, Expose, Healthcheck, Maintainer, OnBuild,
                                             Run, Shell, User, Volume, Workdir, parse_go_duration)
-from engine.errors import DockerfileError
+from layerlab.engine.errors import DockerfileError
 
 
 def stage_commands(text: str):

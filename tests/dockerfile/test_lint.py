@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.dockerfile import load_dockerfile
-from engine.dockerfile.lint import lint
+from layerlab.engine.dockerfile import load_dockerfile
+from layerlab.engine.dockerfile.lint import lint
 
 
 def rules(text: str) -> list[tuple[int, str]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.dockerfile.parser import parse_dockerfile
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.parser import parse_dockerfile
+from layerlab.engine.errors import DockerfileError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "conformance" / "dockerfile-parser"
 POSITIVE = sorted(p.name for p in (FIXTURES / "testfiles").iterdir())

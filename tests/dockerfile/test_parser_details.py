@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dockerfile import format_error, parse_dockerfile
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile import format_error, parse_dockerfile
+from layerlab.engine.errors import DockerfileError
 
 
 def dump(text: str) -> str:

@@ -7,13 +7,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.dockerfile import DockerfileAST, instructions_from_ast, parse_dockerfile
-from engine.dockerfile.args import StageScope, resolve_global_args
-from engine.dockerfile.dockerignore import Matcher, read_ignore_file
-from engine.dockerfile.instructions import ArgInstruction, Env
-from engine.dockerfile.lint import lint
-from engine.dockerfile.shell_lex import ShellLex
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile import DockerfileAST, instructions_from_ast, parse_dockerfile
+from layerlab.engine.dockerfile.args import StageScope, resolve_global_args
+from layerlab.engine.dockerfile.dockerignore import Matcher, read_ignore_file
+from layerlab.engine.dockerfile.instructions import ArgInstruction, Env
+from layerlab.engine.dockerfile.lint import lint
+from layerlab.engine.dockerfile.shell_lex import ShellLex
+from layerlab.engine.errors import DockerfileError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "conformance" / "dockerfile-parser"
 SEEDS = [p.read_bytes() for p in sorted(FIXTURES.glob("testfiles*/*/Dockerfile"))]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.dockerfile.shell_lex import ShellLex
-from engine.errors import DockerfileError
+from layerlab.engine.dockerfile.shell_lex import ShellLex
+from layerlab.engine.errors import DockerfileError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "conformance" / "dockerfile-shell"
 # The environment lex_test.go gives the envVarTest cases.

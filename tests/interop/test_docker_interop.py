@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.peers import need_program
 
 pytestmark = pytest.mark.peers

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from engine.errors import UsageError
-from engine.layers.apply import apply_layer
-from engine.layers.compression import KINDS, compress_to, detect, open_decompressed
-from engine.oci.digest import Digest
+from layerlab.engine.errors import UsageError
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.compression import KINDS, compress_to, detect, open_decompressed
+from layerlab.engine.oci.digest import Digest
 from tests.layers.helpers import dir_, file_, tar_bytes
 
 RAW = tar_bytes(dir_("d"), file_("d/a", b"alpha" * 1000), file_("b", b"beta"))

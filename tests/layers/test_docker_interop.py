@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.layers.apply import apply_layer
-from engine.layers.write import write_layer_from_dir
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.write import write_layer_from_dir
 from tests.layers.helpers import tree
 from tests.peers import need_program
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from engine.errors import CorruptLayer, DigestMismatch, LayerError, LayerTooLarge, UnsafeLayer
-from engine.layers.apply import apply_layer
-from engine.layers.verify import verify_stream
-from engine.oci.digest import Digest
+from layerlab.engine.errors import CorruptLayer, DigestMismatch, LayerError, LayerTooLarge, UnsafeLayer
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.verify import verify_stream
+from layerlab.engine.oci.digest import Digest
 from tests.layers.helpers import device_, dir_, file_, link_, snapshot, tar_bytes
 
 HOST_PASSWD = Path("/etc/passwd")

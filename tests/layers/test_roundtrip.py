@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import LayerError
-from engine.layers.apply import apply_layer
-from engine.layers.compression import compress_to
-from engine.layers.entries import iter_entries
-from engine.layers.write import Change, write_layer_from_changes, write_layer_from_dir, write_layer_from_overlay_upper
+from layerlab.engine.errors import LayerError
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.compression import compress_to
+from layerlab.engine.layers.entries import iter_entries
+from layerlab.engine.layers.write import Change, write_layer_from_changes, write_layer_from_dir, write_layer_from_overlay_upper
 from tests.layers.helpers import tree
 
 IS_ROOT = os.geteuid() == 0

@@ -7,9 +7,9 @@ import os
 import tarfile
 from pathlib import Path
 
-from engine.layers.tarformat import DIRECTORY, REGULAR, TarHeader, TarStreamWriter, encode_header
-from engine.layers.write import write_layer_from_dir
-from engine.oci.digest import Digest
+from layerlab.engine.layers.tarformat import DIRECTORY, REGULAR, TarHeader, TarStreamWriter, encode_header
+from layerlab.engine.layers.write import write_layer_from_dir
+from layerlab.engine.oci.digest import Digest
 
 
 def test_plain_header_fields():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.layers.apply import apply_layer
+from layerlab.engine.layers.apply import apply_layer
 from tests.layers.helpers import device_, file_, tar_bytes
 
 NOBODY = 65534

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.layers.apply import apply_layer
-from engine.layers.entries import iter_entries
+from layerlab.engine.layers.apply import apply_layer
+from layerlab.engine.layers.entries import iter_entries
 from tests.layers.helpers import dir_, file_, link_, tar_bytes
 
 

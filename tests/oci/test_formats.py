@@ -8,14 +8,14 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.errors import ArchiveError, NotFound
-from engine.oci import mediatypes as mt
-from engine.oci.canonical import canonical_json, docker_json
-from engine.oci.chain import chain_id, chain_ids
-from engine.oci.config import HistoryEntry, ImageConfig, format_time, parse_time
-from engine.oci.descriptor import Descriptor, Platform
-from engine.oci.digest import Digest
-from engine.oci.manifest import Index, Manifest, parse_any
+from layerlab.engine.errors import ArchiveError, NotFound
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.canonical import canonical_json, docker_json
+from layerlab.engine.oci.chain import chain_id, chain_ids
+from layerlab.engine.oci.config import HistoryEntry, ImageConfig, format_time, parse_time
+from layerlab.engine.oci.descriptor import Descriptor, Platform
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Index, Manifest, parse_any
 
 D1 = Digest.of_bytes(b"one")
 D2 = Digest.of_bytes(b"two")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from engine.errors import InvalidReference
-from engine.reference import Reference
+from layerlab.engine.errors import InvalidReference
+from layerlab.engine.reference import Reference
 
 HEX = "a" * 64
 

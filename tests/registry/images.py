@@ -8,10 +8,10 @@ import random
 import tarfile
 from dataclasses import dataclass
 
-from engine.oci import mediatypes as mt
-from engine.oci.config import ImageConfig
-from engine.oci.digest import Digest
-from engine.transports.memory import BytesLayer, ConfigImage
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.transports.memory import BytesLayer, ConfigImage
 from tests.store.images import MemoryLayer
 
 

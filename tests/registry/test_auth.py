@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from engine.errors import RegistryError
-from engine.registry.auth import Challenge, Credentials, DockerConfig
-from engine.registry.client import RegistryClient
-from engine.registry.pull import pull
-from engine.registry.push import push
-from engine.store import Store
+from layerlab.engine.errors import RegistryError
+from layerlab.engine.registry.auth import Challenge, Credentials, DockerConfig
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.pull import pull
+from layerlab.engine.registry.push import push
+from layerlab.engine.store import Store
 from tests.registry.images import test_image as make_image
 from tests.registry.servers import PASSWORD, USER
 

@@ -7,11 +7,11 @@ import io
 import json
 from pathlib import Path
 
-from engine.bootstrap import busybox_image
-from engine.registry.push import push
-from engine.store import Store
+from layerlab.engine.bootstrap import busybox_image
+from layerlab.engine.registry.push import push
+from layerlab.engine.store import Store
 from tests.peers import need_program
-from tui.cli import main
+from layerlab.cli.main import main
 
 
 def layerlab(root: Path, *args: str) -> tuple[int, str, str]:

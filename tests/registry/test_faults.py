@@ -8,14 +8,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from engine.errors import DigestMismatch, NotFound, RegistryError
-from engine.events import TransferProgress
-from engine.oci import mediatypes as mt
-from engine.oci.digest import Digest
-from engine.registry.pull import pull
-from engine.registry.push import push
-from engine.registry.state import RegistryState
-from engine.store import Store
+from layerlab.engine.errors import DigestMismatch, NotFound, RegistryError
+from layerlab.engine.events import TransferProgress
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.registry.pull import pull
+from layerlab.engine.registry.push import push
+from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store
 from tests.registry.images import test_image as make_image
 from tests.registry.servers import Registry
 

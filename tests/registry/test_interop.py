@@ -9,11 +9,11 @@ import uuid
 
 import pytest
 
-from engine.bootstrap import busybox_image
-from engine.registry.pull import pull
-from engine.registry.push import push
-from engine.store import Store
-from engine.transports.docker_archive import write_docker_archive
+from layerlab.engine.bootstrap import busybox_image
+from layerlab.engine.registry.pull import pull
+from layerlab.engine.registry.push import push
+from layerlab.engine.store import Store
+from layerlab.engine.transports.docker_archive import write_docker_archive
 from tests.peers import need_program
 
 pytestmark = pytest.mark.peers
@@ -84,8 +84,8 @@ def test_docker_push_then_layerlab_pull(docker, registry, busybox_store, tmp_pat
     assert [str(layer.diff_id) for layer in image.layers()] == image.config.data["rootfs"]["diff_ids"]
 
     # ... and a build stands on it.
-    from engine.build.executor import BuildRequest, build
-    from engine.events import EventList
+    from layerlab.engine.builder.executor import BuildRequest, build
+    from layerlab.engine.events import EventList
 
     context = tmp_path / "context"
     context.mkdir()

@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from engine.errors import NotFound
-from engine.events import EventList, TransferProgress
-from engine.oci import mediatypes as mt
-from engine.oci.descriptor import Descriptor, Platform
-from engine.oci.manifest import Index
-from engine.registry.client import RegistryClient
-from engine.registry.manifests import fetch_manifest, put_manifest
-from engine.registry.pull import ensure_image, pull
-from engine.registry.push import push
-from engine.registry.state import RegistryState
-from engine.store import Store
+from layerlab.engine.errors import NotFound
+from layerlab.engine.events import EventList, TransferProgress
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.descriptor import Descriptor, Platform
+from layerlab.engine.oci.manifest import Index
+from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.manifests import fetch_manifest, put_manifest
+from layerlab.engine.registry.pull import ensure_image, pull
+from layerlab.engine.registry.push import push
+from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store
 from tests.registry.images import test_image as make_image
 
 
@@ -137,7 +137,7 @@ def test_pull_by_digest_records_no_tag(registry, tmp_path):
 
 
 def test_oci_manifest_is_pushed_as_stored(registry, tmp_path):
-    from engine.transports.memory import ConfigImage, build_manifest
+    from layerlab.engine.transports.memory import ConfigImage, build_manifest
 
     image = make_image([1200], seed=10)
     oci = ConfigImage(image.config, image.image_layers, oci=True)
@@ -197,7 +197,7 @@ def test_cli_errors_are_one_line(registry, cli):
 
 
 def test_tags_and_search_list_what_the_registry_holds(registry, tmp_path, cli):
-    from engine.registry.catalog import catalog, list_tags, search
+    from layerlab.engine.registry.catalog import catalog, list_tags, search
 
     store = Store.open(tmp_path / "a")
     store.put_image(make_image([500], seed=14), tags=["disc:1"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine.bootstrap import busybox_image
-from engine.build.cache_records import CacheRecords
-from engine.errors import RegistryError, UsageError
-from engine.events import EventList, StepCached, StepRebuilt
-from engine.registry.cache import export_cache, import_cache, parse_cache_option
-from engine.registry.push import push
-from engine.store import Store
+from layerlab.engine.bootstrap import busybox_image
+from layerlab.engine.builder.cache_records import CacheRecords
+from layerlab.engine.errors import RegistryError, UsageError
+from layerlab.engine.events import EventList, StepCached, StepRebuilt
+from layerlab.engine.registry.cache import export_cache, import_cache, parse_cache_option
+from layerlab.engine.registry.push import push
+from layerlab.engine.store import Store
 from tests.peers import need_program
 from tests.registry.images import test_image as make_image
 
@@ -24,7 +24,7 @@ def _store_with_base(path):
 
 
 def _build(store, context):
-    from engine.build.executor import BuildRequest, build
+    from layerlab.engine.builder.executor import BuildRequest, build
 
     events = EventList()
     result = build(BuildRequest(context_dir=context, tags=["app:1"]), store, events)

@@ -59,7 +59,7 @@ def busybox_rootfs(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def runc_runtime(tmp_path: Path):
-    from engine.runtime import RuncRuntime
+    from layerlab.engine.runtime import RuncRuntime
 
     need_program("runc")
     if os.geteuid() != 0:

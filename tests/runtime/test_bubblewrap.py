@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ContainerError
-from engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
-from engine.runtime.bubblewrap import userns_unavailable_reason
+from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
+from layerlab.engine.runtime.bubblewrap import userns_unavailable_reason
 from tests.peers import need_program
 from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
 from tests.unprivileged import NOBODY, as_user, python_for, stage_code

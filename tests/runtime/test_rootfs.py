@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UsageError
-from engine.runtime import MountSpec, OverlayRootfs, ProcessSpec
-from engine.runtime.rootfs import is_mounted
-from engine.runtime.stubs import make_mount_stubs, resolve
+from layerlab.engine.errors import UsageError
+from layerlab.engine.runtime import MountSpec, OverlayRootfs, ProcessSpec
+from layerlab.engine.runtime.rootfs import is_mounted
+from layerlab.engine.runtime.stubs import make_mount_stubs, resolve
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting an overlay needs root")
 

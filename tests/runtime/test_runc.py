@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ContainerError, NotFound
-from engine.runtime import MountSpec, ProcessSpec, run_in_layers
+from layerlab.engine.errors import ContainerError, NotFound
+from layerlab.engine.runtime import MountSpec, ProcessSpec, run_in_layers
 from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
 
 pytestmark = pytest.mark.peers

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import NotFound
-from engine.runtime.users import resolve_user
+from layerlab.engine.errors import NotFound
+from layerlab.engine.runtime.users import resolve_user
 
 
 @pytest.fixture

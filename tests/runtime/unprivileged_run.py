@@ -15,7 +15,7 @@ from pathlib import Path
 def main() -> None:
     repo, request = sys.argv[1], json.loads(sys.argv[2])
     sys.path.insert(0, repo)
-    from engine.runtime import MountSpec, ProcessSpec, default_runtime, run_in_layers
+    from layerlab.engine.runtime import MountSpec, ProcessSpec, default_runtime, run_in_layers
 
     mounts = [MountSpec(**{**mount, "source": Path(mount["source"]) if mount.get("source") else None})
               for mount in request.pop("mounts", [])]

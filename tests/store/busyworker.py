@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.errors import Conflict, NotFound
-from engine.store import Store
+from layerlab.engine.errors import Conflict, NotFound
+from layerlab.engine.store import Store
 from tests.store.images import make_image
 
 SHARED = {"shared/base": b"b" * 50_000}

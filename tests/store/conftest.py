@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.store import Store
+from layerlab.engine.store import Store
 
 
 @pytest.fixture

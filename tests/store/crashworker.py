@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.store.images import MemoryImage, MemoryLayer, make_image
 
 

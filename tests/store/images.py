@@ -8,11 +8,11 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Mapping, Sequence
 
-from engine.oci import mediatypes as mt
-from engine.oci.config import HistoryEntry, ImageConfig
-from engine.oci.descriptor import Descriptor
-from engine.oci.digest import Digest
-from engine.oci.manifest import Manifest
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.config import HistoryEntry, ImageConfig
+from layerlab.engine.oci.descriptor import Descriptor
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.manifest import Manifest
 
 
 def layer_tar(files: Mapping[str, bytes | None]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.store.images import make_image
 
 

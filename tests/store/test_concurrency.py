@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.conftest import REPO
 
 ROUNDS = 8

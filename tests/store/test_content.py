@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from engine.errors import DigestMismatch, NotFound
-from engine.oci.digest import Digest
-from engine.store import Store
+from layerlab.engine.errors import DigestMismatch, NotFound
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.store import Store
 
 
 def test_ingest_verifies_and_stores(store):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.conftest import REPO
 from tests.store.images import make_image
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.oci import mediatypes as mt
-from engine.oci.canonical import docker_json
-from engine.oci.config import ImageConfig
-from engine.oci.digest import Digest
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.canonical import docker_json
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.oci.digest import Digest
 from tests.store.images import MemoryImage, MemoryLayer
 
 pytestmark = pytest.mark.peers

@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from engine.errors import StoreError
-from engine.store import Store
+from layerlab.engine.errors import StoreError
+from layerlab.engine.store import Store
 from tests.store.images import make_image
 
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
-from engine.image import Image, Layer
-from engine.oci.chain import chain_ids
-from engine.oci.digest import Digest
+from layerlab.engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
+from layerlab.engine.image import Image, Layer
+from layerlab.engine.oci.chain import chain_ids
+from layerlab.engine.oci.digest import Digest
 from tests.store.images import MemoryImage, make_image
 
 

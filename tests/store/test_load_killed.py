@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from engine.store import Store
+from layerlab.engine.store import Store
 from tests.conftest import REPO
 from tests.store.images import make_image
 
@@ -21,7 +21,7 @@ def big_image():
 
 def load_process(root, archive):
     env = dict(os.environ, LAYERLAB_ROOT=str(root))
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", "load", "-i", str(archive)], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, "-m", "layerlab", "load", "-i", str(archive)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

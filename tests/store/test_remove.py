@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import Conflict, NotFound
+from layerlab.engine.errors import Conflict, NotFound
 from tests.store.images import make_image
 
 

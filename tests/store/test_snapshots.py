@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine.errors import StoreError
+from layerlab.engine.errors import StoreError
 from tests.store.images import make_image
 
 

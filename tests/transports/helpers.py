@@ -8,8 +8,8 @@ import tarfile
 from pathlib import Path
 from typing import Callable
 
-from engine.oci.config import ImageConfig
-from engine.transports.memory import BytesLayer, ConfigImage
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.transports.memory import BytesLayer, ConfigImage
 
 
 def layer_tar(files: dict[str, bytes]) -> bytes:

@@ -6,8 +6,8 @@ import tarfile
 
 import pytest
 
-from engine.bootstrap import busybox_image, rootfs_tar
-from engine.errors import UsageError
+from layerlab.engine.bootstrap import busybox_image, rootfs_tar
+from layerlab.engine.errors import UsageError
 from tests.peers import need_program
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ArchiveError, DigestMismatch
-from engine.transports.docker_archive import open_docker_archive, read_docker_archive, write_docker_archive
+from layerlab.engine.errors import ArchiveError, DigestMismatch
+from layerlab.engine.transports.docker_archive import open_docker_archive, read_docker_archive, write_docker_archive
 from tests.transports.helpers import manifest_of, rewrite_tar, small_image
 
 

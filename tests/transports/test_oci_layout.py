@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import DigestMismatch, NotFound
-from engine.transports.oci_layout import read_oci_layout, write_oci_layout
+from layerlab.engine.errors import DigestMismatch, NotFound
+from layerlab.engine.transports.oci_layout import read_oci_layout, write_oci_layout
 from tests.transports.helpers import small_image
 
 

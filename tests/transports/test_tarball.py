@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ArchiveError, UsageError
-from engine.oci.digest import Digest
-from engine.transports.tarball import import_tarball
+from layerlab.engine.errors import ArchiveError, UsageError
+from layerlab.engine.oci.digest import Digest
+from layerlab.engine.transports.tarball import import_tarball
 from tests.transports.helpers import layer_tar
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.widgets.build import DockerfileView
+from layerlab.tui.widgets.build import DockerfileView
 
 SIZE = (120, 40)
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.bootstrap import busybox_image
-from engine.oci.config import ImageConfig
-from engine.transports.memory import BytesLayer, ConfigImage
-from tui.app import LayerlabApp
-from tui.config import TuiConfig
-from tui.widgets.sources import StoreCatalog
+from layerlab.engine.bootstrap import busybox_image
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.transports.memory import BytesLayer, ConfigImage
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.config import TuiConfig
+from layerlab.tui.catalog import StoreCatalog
 
 HELLO_PY = b'import sys\n\ndef main():\n    print("hello from a layer")\n\nmain()\n'
 BINARY = bytes(range(256)) * 16
@@ -22,9 +22,9 @@ BINARY = bytes(range(256)) * 16
 
 def open_store(root: Path):
     try:
-        from engine.store import Store
+        from layerlab.engine.store import Store
     except ImportError:
-        from engine.store.store import Store
+        from layerlab.engine.store.facade import Store
     return Store.open(root)
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Log
 
-from engine import events
-from tui.messages import (BuildFinished, BuildLogPending, BuildStarted, DockerfileChanged, EngineEventBridge,
+from layerlab.engine import events
+from layerlab.tui.messages import (BuildFinished, BuildLogPending, BuildStarted, DockerfileChanged, EngineEventBridge,
                           StepCached, StepRebuilt, StepStarted)
-from tui.widgets.build import BuildPanel
+from layerlab.tui.widgets.build import BuildPanel
 
 from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
 

@@ -10,10 +10,10 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
-from tui.messages import ImageSelected, LayerSelected
-from tui.widgets.file_tree import LayerTree
-from tui.widgets.files import FilesPanel
-from tui.widgets.sources import FileEntry
+from layerlab.tui.messages import ImageSelected, LayerSelected
+from layerlab.tui.widgets.file_tree import LayerTree
+from layerlab.tui.widgets.files import FilesPanel
+from layerlab.tui.catalog import FileEntry
 
 pytestmark = pytest.mark.anyio
 

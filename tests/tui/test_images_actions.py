@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Label, RadioSet
 
-from engine.bootstrap import busybox_image
-from engine.image import layer_content_size
-from engine.oci.config import ImageConfig
-from engine.transports.docker_archive import read_docker_archive
-from engine.transports.memory import BytesLayer, ConfigImage
-from engine.transports.oci_layout import read_oci_layout
+from layerlab.engine.bootstrap import busybox_image
+from layerlab.engine.image import layer_content_size
+from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.transports.docker_archive import read_docker_archive
+from layerlab.engine.transports.memory import BytesLayer, ConfigImage
+from layerlab.engine.transports.oci_layout import read_oci_layout
 from tests.registry.servers import Registry
 from tests.tui.conftest import BINARY, HELLO_PY, layer_tar, open_store
-from tui.messages import ImageSelected
-from tui.widgets.sources import StoreCatalog, human_size
+from layerlab.tui.messages import ImageSelected
+from layerlab.tui.catalog import StoreCatalog, human_size
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +64,7 @@ def build_store(root: Path):
 
 
 async def test_intermediate_images_hidden_until_all_is_asked_for(build_store, root: Path, config):
-    from tui.app import LayerlabApp
+    from layerlab.tui.app import LayerlabApp
 
     app = LayerlabApp(StoreCatalog(build_store, root), config=config)
     async with app.run_test(size=SIZE) as pilot:

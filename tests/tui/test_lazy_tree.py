@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 
-from tui.widgets.file_tree import PAGE, FileIndex, LayerTree, MoreNode
-from tui.widgets.sources import FileEntry
+from layerlab.tui.widgets.file_tree import PAGE, FileIndex, LayerTree, MoreNode
+from layerlab.tui.catalog import FileEntry
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.peers import need_program
-from tui.messages import BuildFinished, StepsFlipped
+from layerlab.tui.messages import BuildFinished, StepsFlipped
 
 from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
 

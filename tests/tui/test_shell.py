@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
-from engine.errors import UsageError
-from themes import BUILTIN, ThemeRegistry, load_theme_file
-from tui.config import TuiConfig
-from tui.screens.help import HelpScreen
+from layerlab.engine.errors import UsageError
+from layerlab.themes import BUILTIN, ThemeRegistry, load_theme_file
+from layerlab.tui.config import TuiConfig
+from layerlab.tui.screens.help import HelpScreen
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +112,7 @@ async def wait_for(pilot, condition, seconds: float = 15) -> None:
 
 
 async def test_tag_and_remove_follow_docker_untag_rules(make_app, store):
-    from tui.screens.dialogs import ConfirmScreen, PromptScreen
+    from layerlab.tui.screens.dialogs import ConfirmScreen, PromptScreen
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -158,7 +158,7 @@ async def test_images_refresh_when_another_process_changes_the_store(make_app, r
         table = app.query_one("#images-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3)
         await pilot.pause(0.5)  # the store watcher is up
-        subprocess.run([sys.executable, "-m", "tui.cli", "--root", str(root), "tag", "busybox:latest", "mine:1"],
+        subprocess.run([sys.executable, "-m", "layerlab", "--root", str(root), "tag", "busybox:latest", "mine:1"],
                        check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
         await wait_for(pilot, lambda: table.row_count == 4)
         assert "mine:1" in [str(key.value) for key in table.rows]

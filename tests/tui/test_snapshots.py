@@ -6,11 +6,11 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 
-from tui.app import LayerlabApp
-from tui.messages import BuildFinished, BuildStarted, LayerSelected, StepCached, StepRebuilt, StepStarted
-from tui.widgets.build import BuildPanel
-from tui.widgets.file_tree import LayerTree
-from tui.widgets.sources import FileEntry
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.messages import BuildFinished, BuildStarted, LayerSelected, StepCached, StepRebuilt, StepStarted
+from layerlab.tui.widgets.build import BuildPanel
+from layerlab.tui.widgets.file_tree import LayerTree
+from layerlab.tui.catalog import FileEntry
 
 SIZE = (120, 40)
 

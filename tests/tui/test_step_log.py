@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Log
 
-from engine import events
+from layerlab.engine import events
 from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
 from tests.tui.test_build_panel import DOCKERFILE
-from tui.messages import EngineEventBridge
-from tui.widgets.build import BuildPanel
-from tui.widgets.key_hints import KeyHints
+from layerlab.tui.messages import EngineEventBridge
+from layerlab.tui.widgets.build import BuildPanel
+from layerlab.tui.widgets.key_hints import KeyHints
 
 pytestmark = pytest.mark.anyio
 

@@ -52,7 +52,7 @@ def tmux(tmp_path: Path):
 def test_real_app_in_tmux(tmux: Tmux, plain_catalog, root: Path, tmp_path: Path):
     env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color", "PYTHONPATH": str(REPO)}
     exports = " ".join(f"{key}={value}" for key, value in env.items())
-    command = f"cd {REPO} && env {exports} {sys.executable} -m tui.cli --root {root} tui --theme light"
+    command = f"cd {REPO} && env {exports} {sys.executable} -m layerlab --root {root} tui --theme light"
     tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
     screen = tmux.wait_for("demo/app")
     assert "plain" in screen and "2 of 2 images" in screen
@@ -79,7 +79,7 @@ def test_real_app_in_tmux(tmux: Tmux, plain_catalog, root: Path, tmp_path: Path)
 
 def test_bare_layerlab_opens_the_app(tmux: Tmux, plain_catalog, root: Path, tmp_path: Path):
     command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
-               f"{sys.executable} -m tui.cli --root {root}")
+               f"{sys.executable} -m layerlab --root {root}")
     tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
     screen = tmux.wait_for("2 of 2 images")
     assert "Images" in screen and "Build" in screen
@@ -98,7 +98,7 @@ def test_watch_flow_rebuilds_after_an_edit(tmux: Tmux, store, root: Path, tmp_pa
     context = tmp_path / "hello"
     shutil.copytree(REPO / "sample_contexts" / "hello", context)
     command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
-               f"{sys.executable} -m tui.cli --root {root} tui {context} --watch")
+               f"{sys.executable} -m layerlab --root {root} tui {context} --watch")
     tmux.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
     tmux.wait_for("busybox")
     tmux.run("send-keys", "-t", "app", "4")

@@ -69,7 +69,7 @@ class PromptScreen(ModalScreen[str | None]):
 @dataclass(frozen=True)
 class SaveRequest:
     path: Path
-    format: str  # a key of ``tui.widgets.sources.SAVE_FORMATS``
+    format: str  # a key of ``layerlab.tui.catalog.SAVE_FORMATS``
 
 
 class SaveScreen(ModalScreen[SaveRequest | None]):

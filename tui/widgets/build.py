@@ -1,6 +1,6 @@
 """The Build panel: the Dockerfile highlighted, a gutter of cache marks, and the build log.
 
-It renders the stream of build messages from ``tui.messages`` and decides
+It renders the stream of build messages from ``layerlab.tui.messages`` and decides
 nothing itself: which step was cached or rebuilt, and why, comes in the
 messages. Between builds it remembers the last marks, so a rebuild shows
 which steps flipped from cached to rebuilt.
@@ -28,9 +28,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Log, Static
 
-from tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, ContextChanged, DockerfileChanged,
+from layerlab.tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, ContextChanged, DockerfileChanged,
                           StepCached, StepFinished, StepRebuilt, StepsFlipped, StepStarted)
-from tui.widgets.sources import human_size
+from layerlab.tui.catalog import human_size
 
 MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
 FINISHED_MARKS = {"hit": "cached", "miss": "rebuilt", "base": "base"}

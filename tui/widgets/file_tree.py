@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from tui.widgets.sources import FileEntry, human_size
+from layerlab.tui.catalog import FileEntry, human_size
 
 PAGE = 500
 

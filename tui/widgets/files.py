@@ -16,9 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static, Tree
 
-from tui.screens.dialogs import PromptScreen
-from tui.widgets.file_tree import FileIndex, LayerTree
-from tui.widgets.sources import (FileEntry, WasteRow, hex_dump, human_size, instruction_of_layer, is_binary,
+from layerlab.tui.screens.dialogs import PromptScreen
+from layerlab.tui.widgets.file_tree import FileIndex, LayerTree
+from layerlab.tui.catalog import (FileEntry, WasteRow, hex_dump, human_size, instruction_of_layer, is_binary,
                                  layer_changes, read_file, stacked_entries, waste)
 
 CHANGES = ("added", "modified", "removed")

@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from tui.messages import LayerSelected
-from tui.widgets.sources import HistoryRow, history_rows, human_size
+from layerlab.tui.messages import LayerSelected
+from layerlab.tui.catalog import HistoryRow, history_rows, human_size
 
 BAR_WIDTH = 20
 # Index, created, size and bar columns with the table's cell padding; created-by gets the rest.

@@ -17,10 +17,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label
 
-from engine.errors import LayerlabError
-from tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
-from tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
-from tui.widgets.sources import SAVE_FORMATS, ImageRow, human_size
+from layerlab.engine.errors import LayerlabError
+from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
+from layerlab.tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
+from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, human_size
 
 SORT_KEYS = ("repository", "created", "size")
 TRANSFER_LINES_SHOWN = 8

@@ -1,0 +1,7 @@
+"""CLI command modules.
+
+Each module here defines ``register(subparsers)`` which adds its commands to
+the top-level argparse parser; every command's ``func(args, ctx)`` returns an
+exit code. ``layerlab.cli.main`` discovers the modules, so adding a command is adding a
+module.
+"""

@@ -1,0 +1,141 @@
+"""``build``: a Dockerfile to an image in the store, with the cache's reasons on show."""
+
+from __future__ import annotations
+
+import io
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from layerlab.engine.builder.cache_records import CacheRecords
+from layerlab.engine.builder.events_json import json_lines_sink
+from layerlab.engine.builder.executor import BuildRequest, StepError, build
+from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
+from layerlab.engine.builder.step_run import parse_secret_flag
+from layerlab.engine.errors import UsageError
+from layerlab.engine.events import discard
+from layerlab.engine.registry.cache import export_cache, import_cache, parse_cache_option
+from layerlab.cli.keyvalues import key_values
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build", help="build an image from a Dockerfile",
+        description="Build an image from a Dockerfile as Docker's classic builder does; every step says why "
+                    "it was cached or rebuilt. CONTEXT is a directory, or - for a tar on stdin.")
+    parser.add_argument("context", metavar="CONTEXT")
+    parser.add_argument("-t", "--tag", action="append", default=[], metavar="TAG", help="name the image (repeatable)")
+    parser.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
+    parser.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="set a build arg")
+    parser.add_argument("--target", default="", metavar="STAGE", help="build up to this stage")
+    parser.add_argument("--no-cache", action="store_true", help="rebuild every step")
+    parser.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE",
+                        help="rebuild the steps of this stage")
+    parser.add_argument("--pull", action="store_true", help="always ask the registry for a newer base image")
+    parser.add_argument("--cache-from", action="append", default=[], metavar="registry:REF",
+                        help="import a build cache a build exported to a registry (repeatable)")
+    parser.add_argument("--cache-to", metavar="registry:REF", help="export this store's build cache to a registry")
+    parser.add_argument("--network", default="default", choices=("default", "none", "host"),
+                        help="network for RUN (default = the host's)")
+    parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    parser.add_argument("--iidfile", metavar="FILE", help="write the image ID to FILE")
+    parser.add_argument("--progress", default="auto", choices=("auto", "plain", "tty", "json"))
+    parser.add_argument("--explain", action="store_true", help="after the build, one line per step: cached or why not")
+    parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE",
+                        help="a file RUN --mount=type=secret can read; never stored in the image")
+    parser.add_argument("--watch", action="store_true", help="rebuild when the context or Dockerfile changes")
+    parser.set_defaults(func=build_command)
+
+
+def make_request(args) -> BuildRequest:
+    request = BuildRequest(tags=list(args.tag), build_args=key_values(args.build_arg, "--build-arg"),
+                           target=args.target, no_cache=args.no_cache, no_cache_filter=list(args.no_cache_filter),
+                           pull=args.pull, network=args.network, labels=key_values(args.label, "--label"),
+                           secrets=dict(parse_secret_flag(text) for text in args.secret))
+    if args.context == "-" and args.file == "-":
+        raise UsageError("the context and the Dockerfile cannot both come from stdin")
+    if args.context == "-":
+        request.context_tar = io.BytesIO(sys.stdin.buffer.read())
+    else:
+        request.context_dir = Path(args.context)
+    if args.file == "-":
+        request.dockerfile_text = sys.stdin.read()
+    elif args.file:
+        request.dockerfile = args.file
+    return request
+
+
+def _sink(progress: str, quiet: bool):
+    if quiet:
+        return discard
+    if progress == "auto":
+        progress = "tty" if sys.stdout.isatty() else "plain"
+    if progress == "json":
+        return json_lines_sink(sys.stdout)
+    if progress == "tty":
+        return TtyPrinter(sys.stdout)
+    return PlainPrinter(sys.stdout)
+
+
+class _Terminated(KeyboardInterrupt):
+    pass
+
+
+def _raise_on_sigterm():
+    """SIGTERM unwinds like Ctrl-C, so runtime state and scratch space are cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _transfer_cache(transfer, option: str, store, events) -> None:
+    """Move build cache records and their images between the store and a registry (``registry:REF``)."""
+    with CacheRecords(store.root) as records:
+        transfer(store, records, parse_cache_option(option), events=events)
+
+
+def build_command(args, ctx) -> int:
+    request = make_request(args)
+    events = _sink(args.progress, args.quiet)
+    if args.watch:
+        try:
+            from layerlab.engine.builder.watch import watch_and_build
+        except ImportError:
+            print("layerlab: build --watch is not available yet", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        try:
+            watch_and_build(request, ctx.store, events, stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    for option in args.cache_from:
+        _transfer_cache(import_cache, option, ctx.store, events)
+    previous = _raise_on_sigterm()
+    try:
+        result = build(request, ctx.store, events)
+    except StepError as error:
+        print(f"layerlab: {error.message}", file=sys.stderr)
+        for line in error.last_lines:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if args.cache_to:
+        _transfer_cache(export_cache, args.cache_to, ctx.store, events)
+    if args.iidfile:
+        Path(args.iidfile).write_text(result.image_id)
+    if args.quiet:
+        print(result.image_id)
+    if args.explain:
+        out = sys.stderr if args.progress == "json" else sys.stdout
+        for line in explain_lines(result.steps):
+            print(line, file=out)
+    return 0

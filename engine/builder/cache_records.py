@@ -1,0 +1,239 @@
+"""Build cache records: key -> result, with the inputs each result was built from.
+
+Records live in SQLite in a file of their own under the store root
+(``ROOT/buildcache.db``), in WAL mode with a busy timeout, one transaction per
+change, so several processes may build against one root at once. Each record
+keeps its inputs as JSON. Keys say nothing of where a step sits (two stages
+may share a record), so ``step_uses`` remembers which records each step
+(Dockerfile, stage, position) produced or reused, and when: a later miss of
+that step is explained against the one it used last.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+from layerlab.engine.builder.cache_key import StepInputs
+from layerlab.engine.builder.reasons import explain_hit, explain_miss, summary
+from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.errors import StoreError
+from layerlab.engine.events import Cause
+
+DB_NAME = "buildcache.db"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key         TEXT PRIMARY KEY,
+    result      TEXT NOT NULL,
+    dockerfile  TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    created     REAL NOT NULL,
+    last_used   REAL NOT NULL,
+    layer_size  INTEGER NOT NULL DEFAULT 0,
+    inputs      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_result ON records (result);
+CREATE TABLE IF NOT EXISTS step_uses (
+    dockerfile  TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    used        REAL NOT NULL,
+    PRIMARY KEY (dockerfile, stage, position, key)
+);
+CREATE INDEX IF NOT EXISTS step_uses_by_key ON step_uses (key);
+"""
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    key: str
+    result: str          # what the step produced: the image ID the next step stands on
+    created: float       # unix seconds
+    last_used: float
+    layer_size: int      # bytes of the layer the step added (0: no layer)
+    inputs: StepInputs
+
+
+@dataclass(frozen=True)
+class CacheDecision:
+    """The outcome of probing the cache for one step."""
+
+    key: str
+    record: CacheRecord | None     # the record reused, on a hit
+    reason: str                    # one line: what was reused, or why not
+    causes: tuple[Cause, ...] = ()
+
+    @property
+    def cache(self) -> str:
+        return "hit" if self.record is not None else "miss"
+
+
+class CacheRecords:
+    """The build cache of one store root."""
+
+    def __init__(self, root: Path | str):
+        self.path = Path(root) / DB_NAME
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = open_shared_db(self.path)
+            with self._write():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path}: build cache schema {version} is newer than this layerlab")
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open the build cache: {error}") from error
+
+    # -- transactions ----------------------------------------------------------
+
+    def _write(self) -> "_Transaction":
+        return _Transaction(self._db, self.path)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _record(self, row) -> CacheRecord:
+        key, result, created, last_used, layer_size, inputs = row
+        try:
+            decoded = StepInputs.from_json(json.loads(inputs))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreError(f"{self.path}: cache record {key} has unreadable inputs: {error}") from error
+        return CacheRecord(key, result, created, last_used, layer_size, decoded)
+
+    _COLUMNS = "key, result, created, last_used, layer_size, inputs"
+
+    def get(self, key: str) -> CacheRecord | None:
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)).fetchone()
+        return self._record(row) if row else None
+
+    def lookup(self, key: str, step: StepInputs | None = None) -> CacheRecord | None:
+        """The record under ``key``, marked as used now (and by ``step``, when given)."""
+        record = self.get(key)
+        if record is not None:
+            now = time.time()
+            with self._write():
+                self._db.execute("UPDATE records SET last_used = ? WHERE key = ?", (now, key))
+                if step is not None:
+                    self._note_use(step, key, now)
+            record = replace(record, last_used=now)
+        return record
+
+    def _note_use(self, step: StepInputs, key: str, when: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO step_uses VALUES (?, ?, ?, ?, ?)",
+                         (step.dockerfile, step.stage, step.position, key, when))
+
+    def previous(self, dockerfile: str, stage: str, position: int) -> CacheRecord | None:
+        """The record this step produced or reused last: what a miss is compared against."""
+        columns = ", ".join(f"r.{name.strip()}" for name in self._COLUMNS.split(","))
+        row = self._db.execute(
+            f"SELECT {columns} FROM step_uses u JOIN records r ON r.key = u.key"
+            " WHERE u.dockerfile = ? AND u.stage = ? AND u.position = ?"
+            " ORDER BY u.used DESC, u.rowid DESC LIMIT 1",
+            (dockerfile, stage, position),
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def records(self) -> list[CacheRecord]:
+        """Every record, newest first (``system df``, ``builder prune``)."""
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM records ORDER BY created DESC, rowid DESC")
+        return [self._record(row) for row in rows]
+
+    def __iter__(self) -> Iterator[CacheRecord]:
+        return iter(self.records())
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def usage(self) -> tuple[int, int]:
+        """(number of records, total bytes of the layers they added)."""
+        count, size = self._db.execute("SELECT count(*), coalesce(sum(layer_size), 0) FROM records").fetchone()
+        return count, size
+
+    def results(self) -> set[str]:
+        """Every result a record points at (for gc: these images are reachable from the cache)."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT result FROM records")}
+
+    # -- writing ---------------------------------------------------------------
+
+    def put(self, inputs: StepInputs, result: str, *, layer_size: int = 0,
+            created: float | None = None) -> CacheRecord:
+        """Record that ``inputs`` produced ``result``; replaces an older record under the same key."""
+        key = inputs.key()
+        now = time.time() if created is None else created
+        with self._write():
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (key, result, dockerfile, stage, position, created, last_used,"
+                " layer_size, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, result, inputs.dockerfile, inputs.stage, inputs.position, now, now, layer_size,
+                 json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":"))),
+            )
+            self._note_use(inputs, key, now)
+        return CacheRecord(key, result, now, now, layer_size, inputs)
+
+    def remove(self, keys: list[str]) -> int:
+        with self._write():
+            self._db.executemany("DELETE FROM step_uses WHERE key = ?", [(key,) for key in keys])
+            return sum(self._db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount for key in keys)
+
+    def prune(self, *, unused_for: float | None = None,
+              keep: Callable[[CacheRecord], bool] | None = None) -> list[CacheRecord]:
+        """Remove records not used for ``unused_for`` seconds (all when None) unless ``keep`` says so."""
+        cutoff = None if unused_for is None else time.time() - unused_for
+        victims = [r for r in self.records()
+                   if (cutoff is None or r.last_used < cutoff) and not (keep and keep(r))]
+        self.remove([r.key for r in victims])
+        return victims
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "CacheRecords":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, path: Path):
+        self.db, self.path = db, path
+
+    def __enter__(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"{self.path}: build cache is locked: {error}") from error
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = None,
+          parent_rebuilt: bool = False) -> CacheDecision:
+    """Look a step up and say why it hits or misses.
+
+    ``forced`` names the flag that disables the cache for this step
+    (``--no-cache``, ``--no-cache-filter STAGE``); ``parent_rebuilt`` says the
+    step before it missed in this build.
+    """
+    key = inputs.key()
+    if not forced:
+        record = records.lookup(key, inputs)
+        if record is not None:
+            return CacheDecision(key, record, explain_hit(record.key, record.result, record.created))
+    previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)
+    causes = explain_miss(inputs, previous.inputs if previous else None, forced=forced,
+                          parent_rebuilt=parent_rebuilt)
+    return CacheDecision(key, None, summary(causes), causes)
+
+
+__all__ = ["CacheDecision", "CacheRecord", "CacheRecords", "DB_NAME", "probe"]

@@ -1,0 +1,8 @@
+"""COPY and ADD as in-process file operations.
+
+- ``sources``: resolve a COPY/ADD's sources (context, stage, URL, archive).
+- ``ops``: the copy itself, with Docker's ownership, mode and link rules.
+- ``tree``: stage the copied tree, then write it as a layer.
+- ``archive``: ADD's local-archive extraction.
+- ``remote``: ADD's URL download.
+"""

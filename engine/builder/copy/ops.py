@@ -1,0 +1,323 @@
+"""COPY and ADD as in-process file operations: stage exactly the tree the layer adds.
+
+``stage_copy`` builds, in an empty ``out_dir``, what one COPY/ADD adds to
+the image, with Docker's classic-builder semantics (``DOCKER_BUILDKIT=0``;
+the BuildKit-only flags ``--chmod``, ``--link``, ``--exclude``,
+``--parents`` and ``--checksum`` follow BuildKit):
+
+- a directory source copies its *contents*; a file goes to ``dest`` itself,
+  or into it when ``dest`` ends in "/" or is a directory in the image
+  (through the image's symlinks, resolved inside its rootfs); several
+  sources need a destination that ends in "/";
+- a relative ``dest`` is relative to the WORKDIR;
+- copied entries keep their mode, mtime, symlink target and hard links, and
+  belong to root (or to ``--chown``); with ``--from`` and no ``--chown`` they
+  keep their owners. Directories created for a copied file get 0755 and the
+  ``--chown`` owner; directories created for a copied directory get 0755
+  root, and the destination directory itself the ``--chown`` owner;
+- image directories the copy writes into are staged with their own mode and
+  owner, as they appear in Docker's layer;
+- ADD unpacks a local tar (any compression, detected by content) and
+  downloads an http(s) URL (mode 0600, mtime from Last-Modified).
+
+The executor turns ``out_dir`` into the layer with ``write_layer_from_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from layerlab.engine.builder.copy.archive import extract_archive, is_archive
+from layerlab.engine.builder.copy.remote import UNNAMED, download, is_url
+from layerlab.engine.builder.copy.sources import ExclusionRules, Source, SourceFinder
+from layerlab.engine.builder.copy.tree import Staging
+from layerlab.engine.dockerfile.dockerignore import Matcher
+from layerlab.engine.errors import BuildError
+
+_NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
+
+
+@dataclass
+class CopyRequest:
+    sources: list[str]          # expanded source words (may hold wildcards); for ADD also URLs and local tars
+    dest: str                   # expanded destination: absolute, or relative to ``workdir``
+    workdir: str = "/"          # the image's WorkingDir at this step
+    chown: tuple[int, int] | None = None   # numeric uid:gid, names already resolved
+    chmod: int | None = None
+    excludes: list[str] = field(default_factory=list)
+    parents: bool = False
+    link: bool = False
+    is_add: bool = False
+    checksum: str | None = None
+    keep_git_dir: bool = False
+    from_source: str | None = None  # the --from value: owners are then kept unless --chown is given
+
+    @property
+    def command(self) -> str:
+        return "ADD" if self.is_add else "COPY"
+
+
+@dataclass
+class CopyResult:
+    files: list[str]            # every path staged in out_dir (root-relative, walk order)
+    bytes: int                  # content bytes of the regular files (a hard-linked inode counted once)
+    owners: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Owners that could not be set on disk (not running as root): path -> (uid, gid) the layer must carry."""
+
+
+def normalize_dest(workdir: str, dest: str) -> str:
+    """moby's normalizeDest: a relative destination joins the WORKDIR; a trailing "/" survives."""
+    if dest.startswith("/"):
+        return dest
+    joined = posixpath.normpath(posixpath.join("/", workdir or "/", dest))
+    joined = "/" + joined.lstrip("/")
+    return joined + "/" if dest.endswith("/") and not joined.endswith("/") else joined
+
+
+def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Callable[[str], bool] | None,
+               image_root: Path | None, out_dir: Path) -> CopyResult:
+    """Stage in ``out_dir`` (empty) the files this COPY/ADD adds; ``BuildError`` says why it cannot."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir() or any(out_dir.iterdir()):
+        raise BuildError(f"{out_dir}: the staging directory must exist and be empty")
+    if req.checksum and not all(is_url(source) for source in req.sources):
+        raise BuildError(f"{req.command} failed: checksum can't be specified for non-HTTP(S) sources")
+    with tempfile.TemporaryDirectory(prefix="layerlab-copy-") as scratch:
+        copier = _Copier(req, Path(source_root), source_excluder, None if req.link else image_root,
+                         out_dir, Path(scratch))
+        copier.run()
+        return copier.result()
+
+
+@dataclass
+class _Downloaded:
+    path: Path
+    name: str
+
+
+class _Copier:
+    def __init__(self, req: CopyRequest, source_root: Path, excluder, image_root: Path | None,
+                 out_dir: Path, scratch: Path):
+        self.req = req
+        self.command = req.command
+        self.source_root = source_root
+        self.rules = ExclusionRules(excluder)
+        self.staging = Staging(out_dir, image_root, self.command)
+        self.scratch = scratch
+        self.dest = normalize_dest(req.workdir, req.dest)
+        self.into_dir = req.dest.endswith("/")
+        self.preserve_owner = req.from_source is not None and req.chown is None
+        self.owner = req.chown or (0, 0)
+        self.excluded_by_flag = _flag_excludes(req.excludes)
+        self.finder = SourceFinder(source_root, excluder, self.command, from_image=req.from_source is not None,
+                                   extra_excludes=self.excluded_by_flag)
+
+    # -- the sources -------------------------------------------------------------
+
+    def run(self) -> None:
+        items: list[Source | _Downloaded] = []
+        for word in self.req.sources:
+            if is_url(word):
+                items.append(self._download(word, len(items)))
+            else:
+                items.extend(self.finder.find(word, parents=self.req.parents))
+        if not items:
+            raise BuildError(f"{self.command} failed: no source files were specified")
+        if len(items) > 1 and not self.into_dir:
+            raise BuildError(f"When using {self.command} with more than one source file, "
+                             "the destination must be a directory and end with a /")
+        for item in items:
+            if isinstance(item, _Downloaded):
+                self._copy_file(item.path, os.stat(item.path), self._file_target(item.name))
+            else:
+                self._copy_source(item)
+
+    def _download(self, url: str, number: int) -> _Downloaded:
+        if not self.req.is_add:
+            raise BuildError(f"{self.command} failed: source can't be a URL for COPY")
+        into = self.scratch / f"url-{number}"
+        into.mkdir()
+        fetched = download(url, into, checksum=self.req.checksum, command=self.command)
+        name = fetched.filename
+        if not name:
+            if self.into_dir:
+                raise BuildError(f"{self.command} failed: cannot determine filename for source {url}")
+            name = UNNAMED
+        return _Downloaded(fetched.path, name)
+
+    def _copy_source(self, source: Source) -> None:
+        host = os.path.join(self.source_root, source.rel) if source.rel else os.fspath(self.source_root)
+        if self.req.parents and source.kept:
+            target = posixpath.join(self.staging.resolve(self.dest), source.kept)
+            if stat.S_ISDIR(source.st.st_mode):
+                self._copy_directory(host, source.rel, target)
+            else:
+                self._copy_file(Path(host), source.st, target)
+            return
+        if stat.S_ISDIR(source.st.st_mode):
+            self._copy_directory(host, source.rel, self.staging.resolve(self.dest))
+        elif self.req.is_add and is_archive(Path(host)):
+            extract_archive(Path(host), self.staging, self.staging.resolve(self.dest), command=self.command)
+        else:
+            self._copy_file(Path(host), source.st, self._file_target(posixpath.basename(source.name)))
+
+    def _file_target(self, name: str) -> str:
+        dest_rel = self.staging.resolve(self.dest)
+        if self.into_dir or self.staging.is_dir(dest_rel):
+            return posixpath.join(dest_rel, name) if dest_rel else name
+        return dest_rel
+
+    # -- one file ----------------------------------------------------------------
+
+    def _copy_file(self, host: Path, st: os.stat_result, target: str) -> None:
+        if not target:
+            raise BuildError(f"{self.command} failed: cannot copy a file onto /")
+        self.staging.ensure_dirs(posixpath.dirname(target), mode=0o755, owner=self.owner)
+        self.staging.clear(target, keep_dir=False)
+        self._write_file(host, st, target)
+
+    def _write_file(self, host: Path | str, st: os.stat_result, target: str) -> None:
+        try:
+            source_fd = os.open(host, _NOFOLLOW_READ)
+        except OSError as error:
+            raise BuildError(f"{self.command} failed: cannot read {host}: {error.strerror}") from None
+        with os.fdopen(source_fd, "rb") as source, \
+                os.fdopen(os.open(self.staging.host(target), _CREATE, 0o600), "wb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+        self._finish(target, st, is_link=False)
+
+    def _finish(self, target: str, st: os.stat_result, *, is_link: bool) -> None:
+        """Owner, mode and mtime of a staged entry, as Docker leaves them."""
+        owner = (st.st_uid, st.st_gid) if self.preserve_owner else self.owner
+        self.staging.set_owner(target, owner)
+        path = self.staging.host(target)
+        if not is_link:
+            if self.req.chmod is not None:
+                mode = self.req.chmod
+            else:
+                mode = stat.S_IMODE(st.st_mode)
+                if not self.preserve_owner and stat.S_ISREG(st.st_mode):
+                    mode = _as_after_chown(mode)
+            os.chmod(path, mode)
+        seconds = int(st.st_mtime) * 1_000_000_000  # Docker's tar keeps whole seconds
+        os.utime(path, ns=(seconds, seconds), follow_symlinks=not is_link)
+
+    # -- one directory -----------------------------------------------------------
+
+    def _copy_directory(self, host: str, source_rel: str, target: str) -> None:
+        existed = self.staging.is_dir(target)
+        self.staging.ensure_dirs(target, mode=0o755, owner=(0, 0))
+        if not existed and target:
+            if not self.preserve_owner:
+                self.staging.set_owner(target, self.owner)
+            if self.req.chmod is not None:
+                os.chmod(self.staging.host(target), self.req.chmod)
+        with os.scandir(self.staging.host(target)) as listing:
+            fresh = next(listing, None) is None
+        self._copy_children(host, source_rel, "", target, {}, fresh=fresh)
+
+    def _copy_children(self, host_dir: str, source_rel: str, inner: str, target_dir: str,
+                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
+        """Copy a directory's entries; ``fresh`` says the staged ``target_dir`` started empty."""
+        try:
+            names = sorted(os.listdir(host_dir), key=os.fsencode)
+        except OSError as error:
+            raise BuildError(f"{self.command} failed: cannot read {source_rel or '.'}: {error.strerror}") from None
+        for name in names:
+            child_rel = f"{source_rel}/{name}" if source_rel else name
+            child_inner = f"{inner}/{name}" if inner else name
+            child_host = os.path.join(host_dir, name)
+            target = f"{target_dir}/{name}" if target_dir else name
+            st = os.lstat(child_host)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if self.excluded_by_flag(child_inner) or self.excluded_by_flag(child_rel):
+                continue
+            if is_dir and self.rules.prune(child_rel):
+                continue
+            if not is_dir and self.rules.excluded(child_rel):
+                continue
+            if is_dir:
+                self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
+            else:
+                if not fresh:
+                    self.staging.clear(target, keep_dir=False)
+                self._copy_entry(child_host, st, target, inodes)
+
+    def _copy_subdir(self, host: str, st: os.stat_result, source_rel: str, inner: str, target: str,
+                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
+        staged = None if fresh else self.staging.staged(target)
+        if staged is not None and not stat.S_ISDIR(staged.st_mode):
+            self.staging.clear(target, keep_dir=False)
+            staged = None
+        if staged is None:
+            os.mkdir(self.staging.host(target), 0o700)
+        self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
+        self._finish(target, st, is_link=False)
+
+    def _copy_entry(self, host: str, st: os.stat_result, target: str, inodes: dict[tuple[int, int], str]) -> None:
+        path = self.staging.host(target)
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            key = (st.st_dev, st.st_ino)
+            first = inodes.get(key) if st.st_nlink > 1 else None
+            if first is not None and self.staging.staged(first) is not None:
+                os.link(self.staging.host(first), path)  # one inode, as the tar's hard link entry makes it
+                return
+            inodes[key] = target
+            self._write_file(host, st, target)
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(host), path)
+            self._finish(target, st, is_link=True)
+        elif stat.S_ISFIFO(mode):
+            os.mkfifo(path, 0o600)
+            self._finish(target, st, is_link=False)
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            if os.geteuid() != 0:
+                return  # device nodes need root; rootless engines skip them too
+            os.mknod(path, 0o600 | stat.S_IFMT(mode), st.st_rdev)
+            self._finish(target, st, is_link=False)
+        # sockets cannot travel in a layer tar: skipped, as Docker's tar does
+
+    # -- the outcome -------------------------------------------------------------
+
+    def result(self) -> CopyResult:
+        files: list[str] = []
+        total = 0
+        seen: set[tuple[int, int]] = set()
+        root = os.fspath(self.staging.out)
+        for directory, subdirs, names in os.walk(root):
+            subdirs.sort(key=os.fsencode)
+            for name in sorted(subdirs + names, key=os.fsencode):
+                full = os.path.join(directory, name)
+                files.append(os.path.relpath(full, root))
+                st = os.lstat(full)
+                if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        return CopyResult(files=files, bytes=total, owners=dict(self.staging.owners))
+
+
+def _as_after_chown(mode: int) -> int:
+    """The classic builder chowns each copied file after writing it, and Linux then drops
+    set-user-ID, and set-group-ID on a group-executable file; the layer shows that."""
+    mode &= ~stat.S_ISUID
+    if mode & stat.S_IXGRP:
+        mode &= ~stat.S_ISGID
+    return mode
+
+
+def _flag_excludes(patterns: list[str]) -> Callable[[str], bool]:
+    """``--exclude`` patterns (.dockerignore syntax) over source-relative and root-relative paths."""
+    if not patterns:
+        return lambda rel: False
+    matcher = Matcher(list(patterns), source="--exclude")
+    return matcher.matches

@@ -1,0 +1,136 @@
+"""Build events as text: BuildKit-style plain lines, a live ANSI view, and the ``--explain`` table.
+
+Front-end neutral: each printer is an ``EventSink`` writing to a text
+stream; no terminal library is involved (the tty view uses plain ANSI
+cursor movement).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+from layerlab.engine.events import (
+    BuildFailed, BuildFinished, Event, StepCached, StepFailed, StepFinished, StepLog, StepRebuilt, StepRef,
+    StepStarted,
+)
+
+
+def step_title(step: StepRef) -> str:
+    """BuildKit's ``[stage 2/4] RUN make`` (the stage shown when it has a name)."""
+    stage = f"{step.stage} " if step.stage and not step.stage.isdigit() else ""
+    return f"[{stage}{step.position}/{step.stage_steps}] {step.instruction}"
+
+
+def short_id(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
+
+
+class PlainPrinter:
+    """``#5 [2/4] RUN …``, ``#5 0.123 output``, ``#5 CACHED``, ``#5 DONE 0.3s``, then the classic summary."""
+
+    def __init__(self, out: TextIO, *, clock=time.monotonic):
+        self.out = out
+        self.clock = clock
+        self.started: dict[tuple[str, int, int], float] = {}
+
+    def _key(self, step: StepRef) -> tuple[str, int, int]:
+        return step.stage, step.position, step.index
+
+    def __call__(self, event: Event) -> None:
+        write = self.out.write
+        if isinstance(event, StepStarted):
+            self.started[self._key(event.step)] = self.clock()
+            write(f"#{event.step.index} {step_title(event.step)}\n")
+        elif isinstance(event, StepLog):
+            elapsed = self.clock() - self.started.get(self._key(event.step), self.clock())
+            write(f"#{event.step.index} {elapsed:.3f} {event.line}\n")
+        elif isinstance(event, StepCached):
+            write(f"#{event.step.index} CACHED\n")
+        elif isinstance(event, StepFinished):
+            if event.cache == "miss" or event.step.position == 1:
+                write(f"#{event.step.index} DONE {event.duration:.1f}s\n")
+        elif isinstance(event, StepFailed):
+            write(f"#{event.step.index} ERROR: {event.error}\n")
+        elif isinstance(event, BuildFinished):
+            write(f"Successfully built {short_id(event.image_id)}\n")
+            for tag in event.tags:
+                write(f"Successfully tagged {tag}\n")
+        elif isinstance(event, BuildFailed):
+            pass  # the CLI prints the error once
+        self.out.flush()
+
+
+class TtyPrinter:
+    """A live view: one line per step, rewritten in place with ANSI cursor movement."""
+
+    def __init__(self, out: TextIO, *, clock=time.monotonic, max_lines: int = 30):
+        self.out = out
+        self.clock = clock
+        self.max_lines = max_lines
+        self.rows: dict[tuple[str, int, int], list] = {}
+        self.drawn = 0
+
+    def _draw(self) -> None:
+        rows = list(self.rows.values())[-self.max_lines:]
+        text = ""
+        if self.drawn:
+            text += f"\x1b[{self.drawn}F"
+        for step, status, detail in rows:
+            line = f" => {step_title(step)}"
+            if status:
+                line += f"  {status}"
+            if detail:
+                line += f"  \x1b[2m{detail[:80]}\x1b[0m"
+            text += "\x1b[2K" + line + "\n"
+        self.drawn = len(rows)
+        self.out.write(text)
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        step = getattr(event, "step", None)
+        if isinstance(event, StepStarted):
+            self.rows[(step.stage, step.position, step.index)] = [step, "…", ""]
+        elif isinstance(event, StepLog):
+            row = self.rows.get((step.stage, step.position, step.index))
+            if row:
+                row[2] = event.line
+        elif isinstance(event, StepCached):
+            self.rows[(step.stage, step.position, step.index)][1:] = ["CACHED", ""]
+        elif isinstance(event, StepRebuilt):
+            self.rows[(step.stage, step.position, step.index)][2] = event.reason
+        elif isinstance(event, StepFinished):
+            row = self.rows[(step.stage, step.position, step.index)]
+            if row[1] != "CACHED":
+                row[1:] = [f"DONE {event.duration:.1f}s", ""]
+        elif isinstance(event, StepFailed):
+            self.rows[(step.stage, step.position, step.index)][1:] = ["\x1b[31mERROR\x1b[0m", event.error]
+        elif isinstance(event, BuildFinished):
+            self._draw()
+            self.out.write(f"Successfully built {short_id(event.image_id)}\n")
+            for tag in event.tags:
+                self.out.write(f"Successfully tagged {tag}\n")
+            self.out.flush()
+            return
+        else:
+            return
+        self._draw()
+
+
+def explain_lines(summaries) -> list[str]:
+    """One line per step: ``[2/4] RUN make   CACHED   (record …)`` or ``REBUILT  src/app.py: content changed``."""
+    titles = [step_title(s.step) for s in summaries]
+    width = min(max((len(t) for t in titles), default=0), 60)
+    lines = []
+    for title, summary in zip(titles, summaries):
+        shown = title if len(title) <= width else title[: width - 1] + "…"
+        if summary.cache == "hit":
+            lines.append(f"{shown.ljust(width)}   CACHED   ({summary.reason})")
+        elif summary.cache == "miss":
+            lines.append(f"{shown.ljust(width)}   REBUILT  {summary.reason}")
+        else:
+            lines.append(f"{shown.ljust(width)}   BASE     {summary.reason}")
+    return lines
+
+
+__all__ = ["PlainPrinter", "TtyPrinter", "explain_lines", "short_id", "step_title"]

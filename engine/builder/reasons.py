@@ -1,0 +1,175 @@
+"""Why a step missed the cache, said concretely.
+
+A miss compares the step's current inputs with the inputs of the nearest
+earlier record for the same step (same Dockerfile, stage and position) and
+names what differs: ``src/app.py: content changed``, ``src/run.sh: mode 0644
+→ 0755``, ``ARG VERSION: 1.0 → 1.1``, ``instruction changed: "RUN make" →
+"RUN make -j2"``, ``parent step 4 was rebuilt``, ``--no-cache``, ``first
+build of this step``. A hit names the record it reused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Mapping, Sequence
+
+from layerlab.engine.builder.cache_key import StepInputs
+from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.events import Cause
+
+MAX_CAUSES = 20
+
+
+def _short(ref: str) -> str:
+    algorithm, sep, hexpart = ref.partition(":")
+    return f"{algorithm}:{hexpart[:12]}" if sep and len(hexpart) > 12 else ref
+
+
+def _shown(value: str | None) -> str:
+    return "(unset)" if value is None else value
+
+
+def _pairs(items: Sequence[str]) -> dict[str, str]:
+    return dict(item.partition("=")[::2] for item in items)
+
+
+def no_cache(flag: str = "--no-cache") -> Cause:
+    return Cause("no-cache", flag)
+
+
+def first_build() -> Cause:
+    return Cause("first-build", "first build of this step")
+
+
+def diff_files(before: Mapping[str, FileEntry], after: Mapping[str, FileEntry]) -> list[Cause]:
+    """One cause per source path that differs, in path order."""
+    causes = []
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old is None:
+            causes.append(Cause("file-added", f"{path}: added", subject=path))
+        elif new is None:
+            causes.append(Cause("file-removed", f"{path}: removed", subject=path))
+        elif old.checksum != new.checksum or old != new:
+            causes.append(_file_change(path, old, new))
+    return causes
+
+
+def _file_change(path: str, old: FileEntry, new: FileEntry) -> Cause:
+    details, befores, afters = [], [], []
+
+    def note(text: str, before: str, after: str) -> None:
+        details.append(text)
+        befores.append(before)
+        afters.append(after)
+
+    if old.kind != new.kind:
+        note(f"type {old.kind} → {new.kind}", old.kind, new.kind)
+    if old.link != new.link:
+        note(f"link target {old.link} → {new.link}", old.link, new.link)
+    if old.mode != new.mode:
+        note(f"mode {old.mode:04o} → {new.mode:04o}", f"{old.mode:04o}", f"{new.mode:04o}")
+    if (old.uid, old.gid) != (new.uid, new.gid):
+        note(f"owner {old.uid}:{old.gid} → {new.uid}:{new.gid}", f"{old.uid}:{old.gid}", f"{new.uid}:{new.gid}")
+    if old.kind == new.kind == "file" and old.checksum != new.checksum and (
+        old.size != new.size or not details
+    ):
+        # The checksum covers the header too; with the header unchanged the content differs.
+        if old.size != new.size:
+            note("content changed", f"{old.size} bytes", f"{new.size} bytes")
+        else:
+            note("content changed", "", "")
+    if not details:
+        note("changed", old.checksum[:12], new.checksum[:12])
+    return Cause("file", f"{path}: {', '.join(details)}", subject=path,
+                 before="; ".join(b for b in befores if b), after="; ".join(a for a in afters if a))
+
+
+def diff_mapping(kind: str, label: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[Cause]:
+    """``ARG VERSION: 1.0 → 1.1``-style causes for args, env and config fields."""
+    causes = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            causes.append(Cause(kind, f"{label} {name}: {_shown(old)} → {_shown(new)}", subject=name,
+                                before=_shown(old), after=_shown(new)))
+    return causes
+
+
+def _config_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def explain_miss(current: StepInputs, previous: StepInputs | None, *, forced: str | None = None,
+                 parent_rebuilt: bool = False, limit: int = MAX_CAUSES) -> tuple[Cause, ...]:
+    """The causes of a miss, most fundamental first.
+
+    ``forced`` is the flag that disabled the cache (``--no-cache`` or
+    ``--no-cache-filter STAGE``); ``parent_rebuilt`` says the step this one
+    stands on missed in this build. ``previous`` is the nearest earlier record
+    for the same step, or None.
+    """
+    if forced:
+        return (no_cache(forced),)
+    if previous is None:
+        return (first_build(),)
+    causes: list[Cause] = []
+    if current.parent != previous.parent:
+        if current.parent_step is not None and parent_rebuilt:
+            causes.append(Cause("parent-rebuilt", f"parent step {current.parent_step} was rebuilt",
+                                subject=str(current.parent_step), before=previous.parent, after=current.parent))
+        elif current.parent_step is None:
+            causes.append(Cause("parent-changed", f"base image changed: {_short(previous.parent)} → "
+                                f"{_short(current.parent)}", before=previous.parent, after=current.parent))
+        else:
+            causes.append(Cause("parent-changed", f"parent step {current.parent_step} changed: "
+                                f"{_short(previous.parent)} → {_short(current.parent)}",
+                                subject=str(current.parent_step), before=previous.parent, after=current.parent))
+    if current.instruction != previous.instruction:
+        causes.append(Cause("instruction", f'instruction changed: "{previous.instruction}" → '
+                            f'"{current.instruction}"', before=previous.instruction, after=current.instruction))
+    causes += diff_mapping("arg", "ARG", previous.build_args, current.build_args)
+    causes += diff_mapping("env", "ENV", _pairs(previous.env), _pairs(current.env))
+    causes += diff_mapping("config", "config", {k: _config_text(v) for k, v in previous.config.items()},
+                           {k: _config_text(v) for k, v in current.config.items()})
+    if current.source_digest != previous.source_digest or current.sources != previous.sources:
+        causes += diff_files(previous.sources, current.sources)
+    if not causes and current.key() != previous.key():
+        causes.append(Cause("key", f"cache key changed: {created_by_change(previous, current)}",
+                            before=previous.created_by, after=current.created_by))
+    if not causes:
+        # Same inputs as the earlier record, yet no record under this key: it was pruned.
+        causes.append(Cause("key", "earlier record for this step was removed"))
+    if len(causes) > limit:
+        rest = len(causes) - (limit - 1)
+        causes = causes[:limit - 1] + [Cause("more", f"… and {rest} more changes", subject=str(rest))]
+    return tuple(causes)
+
+
+def created_by_change(previous: StepInputs, current: StepInputs) -> str:
+    if previous.created_by != current.created_by:
+        return f'"{previous.created_by}" → "{current.created_by}"'
+    return "inputs differ"
+
+
+def summary(causes: Sequence[Cause], limit: int = 3) -> str:
+    """One line for a miss: the first few causes joined with "; "."""
+    texts = [cause.text for cause in causes]
+    if len(texts) > limit:
+        hidden = len(texts) - limit
+        # a trailing "more" cause already counts what it stands for
+        if causes[-1].kind == "more":
+            hidden = int(causes[-1].subject) + len(texts) - limit - 1
+        texts = texts[:limit] + [f"+{hidden} more"]
+    return "; ".join(texts)
+
+
+def explain_hit(key: str, result: str, created: float) -> str:
+    """A hit names the record it reused."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    return f"reused record {_short(key)} → {_short(result)} (built {when})"
+
+
+__all__ = ["MAX_CAUSES", "diff_files", "diff_mapping", "explain_hit", "explain_miss", "first_build",
+           "no_cache", "summary"]

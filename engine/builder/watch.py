@@ -1,0 +1,159 @@
+"""Watch mode: build, then rebuild whenever the context or the Dockerfile changes.
+
+``watch_and_build(request, store, events, stop)`` builds once, then watches
+the context directory and the Dockerfile with ``watchfiles``. Changes to
+paths the ``.dockerignore`` excludes never trigger a build (the ignore file
+itself and the Dockerfile always do). Changes are debounced; a change that
+arrives while a build runs queues exactly one rebuild, however many more
+changes follow before it starts. Each rebuild emits ``WatchChange`` first,
+then the build's own events, then ``WatchRebuilt``: the steps that ran again
+compared with the previous build, and why. A failed build is reported by its
+events and watching goes on. Setting ``stop`` ends the loop promptly.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import watchfiles
+
+from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
+from layerlab.engine.errors import LayerlabError, UsageError
+from layerlab.engine.events import EventSink, StepFlip, WatchChange, WatchRebuilt
+
+DEBOUNCE_MS = 200
+
+
+class _Pending:
+    """Changed paths not yet built; at most one build is ever queued, holding all of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._dockerfile = False
+        self.ready = threading.Event()
+
+    def add(self, paths: set[str], dockerfile: bool) -> None:
+        with self._lock:
+            self._paths |= paths
+            self._dockerfile |= dockerfile
+            self.ready.set()
+
+    def take(self) -> WatchChange:
+        with self._lock:
+            change = WatchChange(tuple(sorted(self._paths)), self._dockerfile)
+            self._paths, self._dockerfile = set(), False
+            self.ready.clear()
+            return change
+
+
+class _Scope:
+    """Which changed paths matter: the Dockerfile, the ignore file, and context paths not excluded."""
+
+    def __init__(self, context: Path, dockerfile: Path) -> None:
+        self.context, self.dockerfile = context.resolve(), dockerfile.resolve()
+        self._reload()
+
+    def _reload(self) -> None:
+        self.ignore_file = ignore_file_for(self.context, self.dockerfile)
+        self.matcher = Matcher.for_context(self.context, self.dockerfile)
+
+    def classify(self, changes: set[tuple[watchfiles.Change, str]]) -> tuple[set[str], bool]:
+        paths, dockerfile = set(), False
+        ignore_files = {self.context / ".dockerignore", Path(str(self.dockerfile) + ".dockerignore")}
+        if any(Path(raw) in ignore_files for _, raw in changes):
+            try:
+                self._reload()
+            except LayerlabError:
+                pass  # a half-written ignore file: keep the last good patterns; the build will say what is wrong
+        for _, raw in changes:
+            path = Path(raw)
+            if path == self.dockerfile:
+                dockerfile = True
+                continue
+            try:
+                relative = path.relative_to(self.context).as_posix()
+            except ValueError:
+                continue  # beside an out-of-context Dockerfile: not ours to watch
+            if path in ignore_files or not self.matcher.matches(relative):
+                paths.add(relative)
+        return paths, dockerfile
+
+
+def _flips(previous, current) -> tuple[StepFlip, ...]:
+    """Steps rebuilt in ``current``, each with how it went in ``previous`` (by Dockerfile index)."""
+    before = {summary.step.index: summary.cache for summary in getattr(previous, "steps", ())}
+    return tuple(
+        StepFlip(summary.step, before.get(summary.step.index, "new"), summary.reason, tuple(summary.causes))
+        for summary in current.steps if summary.cache == "miss"
+    )
+
+
+def _default_builder() -> Callable:
+    from layerlab.engine.builder.executor import build
+
+    return build
+
+
+def watch_and_build(request, store, events: EventSink, stop: threading.Event, *,
+                    debounce_ms: int = DEBOUNCE_MS, builder: Callable | None = None) -> None:
+    """Build ``request`` now and again after every relevant change, until ``stop`` is set.
+
+    ``builder`` is ``layerlab.engine.builder.executor.build`` unless given (same signature).
+    """
+    if getattr(request, "context_dir", None) is None:
+        raise UsageError("--watch needs a context directory (not a tar on stdin)")
+    if getattr(request, "dockerfile_text", None) is not None:
+        raise UsageError("--watch needs a Dockerfile file to watch (not -f -)")
+    build = builder or _default_builder()
+    context = Path(request.context_dir)
+    dockerfile = Path(request.dockerfile)
+    dockerfile = dockerfile if dockerfile.is_absolute() else context / dockerfile
+    scope = _Scope(context, dockerfile)
+    pending = _Pending()
+    watched = [str(scope.context)]
+    if not dockerfile.resolve().is_relative_to(scope.context):
+        watched.append(str(scope.dockerfile.parent))
+    started = threading.Event()
+    watcher = threading.Thread(target=_watch, name="layerlab-watch", daemon=True,
+                               args=(watched, scope, pending, stop, debounce_ms, started))
+    watcher.start()
+    started.wait(timeout=5)
+
+    previous = _build_once(build, request, store, events)
+    while not stop.is_set():
+        if not pending.ready.wait(timeout=0.1):
+            continue
+        if stop.is_set():
+            break
+        change = pending.take()
+        events(change)
+        result = _build_once(build, request, store, events)
+        if result is not None:
+            events(WatchRebuilt(_flips(previous, result), getattr(result, "image_id", "")))
+            previous = result
+    watcher.join(timeout=5)
+
+
+def _build_once(build: Callable, request, store, events: EventSink):
+    try:
+        return build(request, store, events)
+    except LayerlabError:
+        return None  # the build's own events said what failed; keep watching for the fix
+
+
+def _watch(watched: list[str], scope: _Scope, pending: _Pending, stop: threading.Event, debounce_ms: int,
+           started: threading.Event) -> None:
+    # the watches exist once the generator has yielded (an empty set on a timeout): only then is a
+    # caller's first build safe from missing an edit
+    changes = watchfiles.watch(*watched, stop_event=stop, debounce=debounce_ms, step=50, rust_timeout=100,
+                               yield_on_timeout=True, watch_filter=None, raise_interrupt=False)
+    for batch in changes:
+        started.set()
+        if not batch:
+            continue
+        paths, dockerfile = scope.classify(batch)
+        if paths or dockerfile:
+            pending.add(paths, dockerfile)

@@ -1,7 +1,0 @@
-"""CLI command modules.
-
-Each module here defines ``register(subparsers)`` which adds its commands to
-the top-level argparse parser; every command's ``func(args, ctx)`` returns an
-exit code. ``tui.cli`` discovers the modules, so adding a command is adding a
-module.
-"""

@@ -1,24 +1,62 @@
-"""SQLite files that several processes share (the store's metadata, build cache, stat cache, registry state)."""
+"""SQLite files that several processes share (the store's metadata, build cache, stat cache, registry state).
+
+Every one is opened by ``open_shared_db`` and changed only inside ``write_transaction``.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from layerlab.engine.errors import StoreError
 
 
-def open_shared_db(path: Path | str, *, timeout: float = 30.0, synchronous: str = "NORMAL",
-                   factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
-    """A connection in autocommit mode with a busy timeout, WAL journaling and the given sync level.
+class SharedConnection(sqlite3.Connection):
+    """A connection that threads may share: ``write_transaction`` serializes them with ``tx_lock``."""
 
-    Threads may share it (callers serialize their own transactions).
-    """
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tx_lock = threading.RLock()
+        self.label = str(args[0]) if args else "database"
+
+
+def open_shared_db(path: Path | str, *, timeout: float = 30.0, synchronous: str = "NORMAL") -> SharedConnection:
+    """A connection in autocommit mode with a busy timeout, WAL journaling and the given sync level."""
     db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False,
-                         factory=factory)
+                         factory=SharedConnection)
     db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     _enable_wal(db)
     db.execute(f"PRAGMA synchronous={synchronous}")
     return db
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error. Nested use joins the outer one.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so two processes
+    never both read-then-write and deadlock; the busy timeout makes the
+    second one wait, and a wait that runs out is a ``StoreError`` naming the file.
+    """
+    lock = getattr(db, "tx_lock", None) or threading.RLock()
+    with lock:
+        if db.in_transaction:
+            yield db
+            return
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"{getattr(db, 'label', 'database')}: locked by another process: {error}") from error
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.reasons import explain_hit, explain_miss, summary
-from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import StoreError
 from layerlab.engine.events import Cause
 
@@ -84,7 +84,7 @@ class CacheRecords:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = open_shared_db(self.path)
-            with self._write():
+            with write_transaction(self._db):
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -93,11 +93,6 @@ class CacheRecords:
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot open the build cache: {error}") from error
-
-    # -- transactions ----------------------------------------------------------
-
-    def _write(self) -> "_Transaction":
-        return _Transaction(self._db, self.path)
 
     # -- reading ---------------------------------------------------------------
 
@@ -120,7 +115,7 @@ class CacheRecords:
         record = self.get(key)
         if record is not None:
             now = time.time()
-            with self._write():
+            with write_transaction(self._db):
                 self._db.execute("UPDATE records SET last_used = ? WHERE key = ?", (now, key))
                 if step is not None:
                     self._note_use(step, key, now)
@@ -169,7 +164,7 @@ class CacheRecords:
         """Record that ``inputs`` produced ``result``; replaces an older record under the same key."""
         key = inputs.key()
         now = time.time() if created is None else created
-        with self._write():
+        with write_transaction(self._db):
             self._db.execute(
                 "INSERT OR REPLACE INTO records (key, result, dockerfile, stage, position, created, last_used,"
                 " layer_size, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -180,7 +175,7 @@ class CacheRecords:
         return CacheRecord(key, result, now, now, layer_size, inputs)
 
     def remove(self, keys: list[str]) -> int:
-        with self._write():
+        with write_transaction(self._db):
             self._db.executemany("DELETE FROM step_uses WHERE key = ?", [(key,) for key in keys])
             return sum(self._db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount for key in keys)
 
@@ -201,20 +196,6 @@ class CacheRecords:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection, path: Path):
-        self.db, self.path = db, path
-
-    def __enter__(self) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise StoreError(f"{self.path}: build cache is locked: {error}") from error
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = None,

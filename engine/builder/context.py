@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import BuildError, NotFound, StoreError
 
 Excluder = Callable[[str], bool]
@@ -134,7 +134,7 @@ class StatCache:
         rows, removed = list(rows), list(removed)
         if not rows and not removed:
             return
-        with _write(self._db):
+        with write_transaction(self._db):
             self._db.executemany(
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(context, *row) for row in rows],
@@ -150,19 +150,6 @@ class StatCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _write:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 class BuildContext:

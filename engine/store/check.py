@@ -21,18 +21,16 @@ Checks, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from layerlab.engine.errors import LayerlabError
 from layerlab.engine.oci.chain import chain_ids
 from layerlab.engine.oci.config import ImageConfig
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
 from layerlab.engine.store.measure import measure_layer
-
-if TYPE_CHECKING:
-    from layerlab.engine.store.facade import Store
+from layerlab.engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
 
 ERROR = "error"
 NOTE = "note"
@@ -52,7 +50,7 @@ class Problem:
         return f"{self.severity}: {self.subject}: {self.message}"
 
 
-def check_store(store: "Store") -> list[Problem]:
+def check_store(store: StoreCore) -> list[Problem]:
     problems: list[Problem] = []
     with store.lock.shared():
         _check_db(store, problems)
@@ -64,15 +62,11 @@ def check_store(store: "Store") -> list[Problem]:
     return problems
 
 
-def _check_db(store: "Store", problems: list[Problem]) -> None:
-    for (result,) in store.db.execute("PRAGMA integrity_check"):
-        if result != "ok":
-            problems.append(Problem(ERROR, "meta.db", f"integrity check: {result}"))
-    for row in store.db.execute("PRAGMA foreign_key_check"):
-        problems.append(Problem(ERROR, "meta.db", f"table {row[0]} row {row[1]} points at a missing {row[2]} row"))
+def _check_db(store: StoreCore, problems: list[Problem]) -> None:
+    problems.extend(Problem(ERROR, "meta.db", message) for message in store.meta.integrity_problems())
 
 
-def _check_blobs(store: "Store", problems: list[Problem]) -> set[str]:
+def _check_blobs(store: StoreCore, problems: list[Problem]) -> set[str]:
     bad: set[str] = set()
     for digest in store.blobs.digests():
         try:
@@ -90,12 +84,11 @@ def _check_blobs(store: "Store", problems: list[Problem]) -> set[str]:
     return bad
 
 
-def _check_layers(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:
-    for row in store.db.execute("SELECT digest, diff_id, uncompressed_size, content_size FROM layers").fetchall():
+def _check_layers(store: StoreCore, problems: list[Problem], bad_blobs: set[str]) -> None:
+    for row in store.meta.layer_rows():
         digest = Digest.parse(row["digest"])
         if not store.blobs.has(digest):
-            used = store.db.execute("SELECT 1 FROM image_layers WHERE digest=?", (row["digest"],)).fetchone()
-            if used:
+            if store.meta.layer_in_use(row["digest"]):
                 problems.append(Problem(ERROR, row["digest"], "layer blob missing"))
             continue
         if row["digest"] in bad_blobs:
@@ -113,15 +106,12 @@ def _check_layers(store: "Store", problems: list[Problem], bad_blobs: set[str]) 
                                     f" differ from the recorded {row['uncompressed_size']}/{row['content_size']}"))
 
 
-def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) -> None:
-    known_ids = {r[0] for r in store.db.execute("SELECT id FROM images")}
-    for row in store.db.execute("SELECT * FROM images").fetchall():
+def _check_images(store: StoreCore, problems: list[Problem], bad_blobs: set[str]) -> None:
+    known_ids = store.meta.image_ids()
+    for row in store.meta.image_rows():
         image_id = Digest.parse(row["id"])
         subject = f"image {image_id.short}"
-        layer_rows = store.db.execute(
-            "SELECT il.position, il.digest, il.diff_id, il.chain_id, l.digest AS known FROM image_layers il "
-            "LEFT JOIN layers l ON l.digest = il.digest WHERE il.image_id=? ORDER BY il.position",
-            (row["id"],)).fetchall()
+        layer_rows = store.meta.image_layer_records(row["id"])
         for layer in layer_rows:
             if layer["known"] is None:
                 problems.append(Problem(ERROR, subject, f"layer {layer['position']} ({layer['digest']}) has no record"))
@@ -163,12 +153,10 @@ def _check_images(store: "Store", problems: list[Problem], bad_blobs: set[str]) 
             problems.append(Problem(ERROR, subject, "manifest layers differ from the recorded layer blobs"))
 
 
-def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
-    from layerlab.engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
-
+def _check_snapshots(store: StoreCore, problems: list[Problem]) -> None:
     hashed: dict = {}  # content hashes by inode: snapshots share files by hard link
 
-    recorded = {r[0] for r in store.db.execute("SELECT chain_id FROM snapshots")}
+    recorded = store.meta.snapshot_chains()
     on_disk = {f"sha256:{p.name}" for p in store.layout.snapshots.iterdir()}
     for chain in sorted(recorded - on_disk):
         problems.append(Problem(ERROR, f"snapshot {chain}", "recorded but its directory is missing"))
@@ -194,15 +182,13 @@ def _check_snapshots(store: "Store", problems: list[Problem]) -> None:
             problems.append(Problem(NOTE, subject, "complete but unrecorded (gc removes it unless an image uses it)"))
 
 
-def _check_leftovers(store: "Store", problems: list[Problem]) -> None:
+def _check_leftovers(store: StoreCore, problems: list[Problem]) -> None:
     for entry in sorted(store.layout.tmp.iterdir()):
         if not temp_owner_alive(entry.name):
             problems.append(Problem(NOTE, f"tmp/{entry.name}", "left by a process that is gone (gc removes it)"))
     for entry in sorted(store.layout.ingest.iterdir()):
         problems.append(Problem(NOTE, f"ingest/{entry.name}", "partial ingest (resumable; gc removes it after a day)"))
-    from layerlab.engine.store.delete import live_digests
-
-    live = live_digests(store)
+    live = store.meta.live_digests()
     for digest in store.blobs.digests():
         if str(digest) not in live:
             problems.append(Problem(NOTE, str(digest), "blob no image uses (gc removes it)"))

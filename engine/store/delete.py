@@ -7,20 +7,15 @@ reference is never removed under it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from layerlab.engine.errors import Conflict, NotFound
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
+from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
-from layerlab.engine.store.meta import transaction
-
-if TYPE_CHECKING:
-    from layerlab.engine.store.facade import Store
+from layerlab.engine.store.trees import remove_any, remove_tree
 
 STALE_INGEST_SECONDS = 24 * 3600
 
@@ -59,53 +54,55 @@ def _is_single_reference(names: list[str]) -> bool:
     return len(canonical_repos) == 1 and single.repository in canonical_repos
 
 
-def remove_image(store: "Store", text: str, *, force: bool, prune_parents: bool) -> list[tuple[str, str]]:
+def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: bool) -> list[tuple[str, str]]:
     """Docker's ``rmi``: returns ("Untagged", name) and ("Deleted", id) lines in docker's order."""
     lines: list[tuple[str, str]] = []
+    meta = store.meta
     with store.lock.exclusive():
-        with transaction(store.db):
-            image_id, by_id = store._resolve(text)
-            tags, digests = store._names(image_id)
+        with meta.transaction():
+            resolved = meta.resolve(text)
+            image_id, by_id = resolved.image_id, resolved.by_id
+            tags, digests = meta.names(image_id)
             if not by_id:
                 ref = Reference.parse(text)
                 if ref.digest is not None:
                     name = str(ref.name_only().with_digest(ref.digest))
-                    store.db.execute("DELETE FROM repo_digests WHERE name=?", (name,))
+                    meta.delete_repo_digest(name)
                     digests.remove(name)
                 else:
                     name = str(ref)
-                    store.db.execute("DELETE FROM tags WHERE name=?", (name,))
+                    meta.delete_tag(name)
                     tags.remove(name)
                     # A removed tag takes the digest refs of its repository along when no other tag of it remains.
                     if not any(Reference.parse(t).repository == ref.repository for t in tags):
                         for other in [d for d in digests if Reference.parse(d).repository == ref.repository]:
-                            store.db.execute("DELETE FROM repo_digests WHERE name=?", (other,))
+                            meta.delete_repo_digest(other)
                             digests.remove(other)
                             lines.append(("Untagged", Reference.parse(other).familiar))
                 lines.insert(0, ("Untagged", Reference.parse(name).familiar))
-                if tags or digests or store.children(image_id):
+                if tags or digests or meta.children(image_id):
                     # Still named, or an intermediate image others build on: untagging was the whole job.
                     return lines
             elif _is_single_reference(tags + digests):
-                if store.children(image_id):
+                if meta.children(image_id):
                     raise _conflict(image_id, "image has dependent child images", hard=True)
                 for name in tags + digests:
-                    _drop_name(store, name)
+                    meta.delete_name(name)
                     lines.append(("Untagged", Reference.parse(name).familiar))
                 tags, digests = [], []
-            if store.children(image_id):
+            if meta.children(image_id):
                 raise _conflict(image_id, "image has dependent child images", hard=True)
             if (tags or digests) and not force:
                 raise _conflict(image_id, "image is referenced in multiple repositories", hard=False)
             for name in tags + digests:
-                _drop_name(store, name)
+                meta.delete_name(name)
                 lines.append(("Untagged", Reference.parse(name).familiar))
             deleted = [image_id]
             chains: list[str] = []
-            parent = _delete_record(store, image_id, chains)
+            parent = meta.delete_image(image_id, chains)
             while prune_parents and parent is not None and _is_prunable(store, parent):
                 deleted.append(parent)
-                parent = _delete_record(store, parent, chains)
+                parent = meta.delete_image(parent, chains)
             lines.extend(("Deleted", str(d)) for d in deleted)
             gone = _chains_now_unused(store, chains)
         release_unreferenced(store)
@@ -113,9 +110,9 @@ def remove_image(store: "Store", text: str, *, force: bool, prune_parents: bool)
     return lines
 
 
-def _chains_now_unused(store: "Store", chains: list[str]) -> list[str]:
+def _chains_now_unused(store: StoreCore, chains: list[str]) -> list[str]:
     """Layer chain IDs (what docker prints after the image IDs) that no remaining image uses."""
-    live = {r[0] for r in store.db.execute("SELECT chain_id FROM image_layers")}
+    live = store.meta.used_chain_ids()
     seen: set[str] = set()
     out = []
     for chain in reversed(chains):  # docker lists top layer first
@@ -125,26 +122,9 @@ def _chains_now_unused(store: "Store", chains: list[str]) -> list[str]:
     return out
 
 
-def _drop_name(store: "Store", name: str) -> None:
-    store.db.execute("DELETE FROM tags WHERE name=?", (name,))
-    store.db.execute("DELETE FROM repo_digests WHERE name=?", (name,))
-
-
-def _is_prunable(store: "Store", image_id: Digest) -> bool:
-    tags, digests = store._names(image_id)
-    return not tags and not digests and not store.children(image_id)
-
-
-def _delete_record(store: "Store", image_id: Digest, chains: list[str] | None = None) -> Digest | None:
-    """Delete an image row (its layers, tags and digests cascade); returns its parent."""
-    row = store.db.execute("SELECT parent FROM images WHERE id=?", (str(image_id),)).fetchone()
-    if row is None:
-        raise NotFound(f"no such image: {image_id}")
-    if chains is not None:
-        chains.extend(r[0] for r in store.db.execute(
-            "SELECT chain_id FROM image_layers WHERE image_id=? ORDER BY position", (str(image_id),)))
-    store.db.execute("DELETE FROM images WHERE id=?", (str(image_id),))
-    return Digest.parse(row[0]) if row[0] else None
+def _is_prunable(store: StoreCore, image_id: Digest) -> bool:
+    tags, digests = store.meta.names(image_id)
+    return not tags and not digests and not store.meta.children(image_id)
 
 
 @dataclass
@@ -154,35 +134,13 @@ class Released:
     reclaimed: int = 0
 
 
-def live_digests(store: "Store") -> set[str]:
-    live: set[str] = set()
-    queries = ("SELECT id FROM images", "SELECT manifest_digest FROM images", "SELECT digest FROM image_layers",
-               "SELECT digest FROM refs")
-    for query in queries:
-        live.update(r[0] for r in store.db.execute(query))
-    return live
-
-
-def _live_chains(store: "Store") -> set[str]:
-    live = {r[0] for r in store.db.execute("SELECT chain_id FROM image_layers")}
-    live.update(r[0] for r in store.db.execute("SELECT digest FROM refs"))
-    return live
-
-
-def release_unreferenced(store: "Store") -> Released:
+def release_unreferenced(store: StoreCore) -> Released:
     """Delete every blob and snapshot no image or ref needs. Caller holds the exclusive lock."""
     released = Released()
-    with transaction(store.db):
-        live = live_digests(store)
-        live_chains = _live_chains(store)
-        dead_layers = store.db.execute("SELECT digest FROM layers").fetchall()
-        dead_layers = [r[0] for r in dead_layers if r[0] not in live]
-        known_chains = {r[0] for r in store.db.execute("SELECT chain_id FROM snapshots")}
-        dead_snapshots = [c for c in known_chains if c not in live_chains]
-        for digest in dead_layers:
-            store.db.execute("DELETE FROM layers WHERE digest=?", (digest,))
-        for chain in dead_snapshots:
-            store.db.execute("DELETE FROM snapshots WHERE chain_id=?", (chain,))
+    with store.meta.transaction():
+        live = store.meta.live_digests()
+        live_chains = store.meta.live_chains()
+        store.meta.forget_dead(live, live_chains)
     # Files go after the commit: a crash in between leaves only unreferenced files, which gc finds again.
     for digest in store.blobs.digests():
         if str(digest) not in live:
@@ -196,52 +154,30 @@ def release_unreferenced(store: "Store") -> Released:
     for hex_name in on_disk:
         chain = Digest("sha256", hex_name)
         if str(chain) not in live_chains:
-            released.reclaimed += remove_tree(store, store.layout.snapshots / hex_name)
+            released.reclaimed += remove_tree(store.layout, store.layout.snapshots / hex_name)
             released.snapshots.append(chain)
     return released
 
 
-def remove_tree(store: "Store", path) -> int:
-    """Move a directory aside (atomic) then delete it; returns bytes freed."""
-    aside = store.layout.new_temp(".deleting")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return 0
-    size = tree_size(aside)
-    shutil.rmtree(aside, ignore_errors=True)
-    return size
-
-
-def tree_size(path) -> int:
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-            except OSError:
-                pass
-    return total
-
-
-def prune_images(store: "Store", *, all: bool) -> PruneReport:
+def prune_images(store: StoreCore, *, all: bool) -> PruneReport:
     """``image prune``: dangling images (no tags, no children); with ``all``, every image without children.
 
     Repeats until nothing more qualifies, so a chain of untagged parents goes too.
     """
     report = PruneReport()
+    meta = store.meta
     with store.lock.exclusive():
-        with transaction(store.db):
+        with store.meta.transaction():
             chains: list[str] = []
             while True:
-                candidates = [r for r in store.images() if r.children == 0 and (all or r.dangling)]
+                candidates = [r for r in store.meta.image_records() if r.children == 0 and (all or r.dangling)]
                 if not candidates:
                     break
                 for record in candidates:
                     for name in (*record.tags, *record.repo_digests):
-                        _drop_name(store, name)
+                        meta.delete_name(name)
                         report.lines.append(("untagged", Reference.parse(name).familiar))
-                    _delete_record(store, record.id, chains)
+                    meta.delete_image(record.id, chains)
                     report.lines.append(("deleted", str(record.id)))
                     report.deleted_images.append(record.id)
             gone = _chains_now_unused(store, chains)
@@ -251,18 +187,17 @@ def prune_images(store: "Store", *, all: bool) -> PruneReport:
     return report
 
 
-def collect_garbage(store: "Store") -> GcReport:
+def collect_garbage(store: StoreCore) -> GcReport:
     """Remove unreferenced blobs and snapshots, leftovers of dead writers, and stale ingests."""
     report = GcReport()
     with store.lock.exclusive():
         released = release_unreferenced(store)
         report.blobs, report.snapshots, report.reclaimed = released.blobs, released.snapshots, released.reclaimed
-        with transaction(store.db):
-            store.db.execute("DELETE FROM layers WHERE digest NOT IN (SELECT digest FROM image_layers) "
-                             "AND digest NOT IN (SELECT digest FROM refs)")
+        with store.meta.transaction():
+            store.meta.forget_unused_layers()
         for entry in sorted(store.layout.tmp.iterdir()):
             if not temp_owner_alive(entry.name):
-                report.reclaimed += _remove_any(entry)
+                report.reclaimed += remove_any(entry)
                 report.temp_entries.append(entry.name)
         now = time.time()
         for entry in sorted(store.layout.ingest.iterdir()):
@@ -271,19 +206,6 @@ def collect_garbage(store: "Store") -> GcReport:
             except (OSError, ValueError):
                 age = STALE_INGEST_SECONDS
             if age >= STALE_INGEST_SECONDS:
-                report.reclaimed += _remove_any(entry)
+                report.reclaimed += remove_any(entry)
                 report.ingests.append(entry.name)
     return report
-
-
-def _remove_any(path) -> int:
-    if path.is_dir() and not path.is_symlink():
-        size = tree_size(path)
-        shutil.rmtree(path, ignore_errors=True)
-        return size
-    try:
-        size = path.lstat().st_size
-        path.unlink()
-        return size
-    except OSError:
-        return 0

@@ -1,4 +1,6 @@
-"""Metadata in SQLite: WAL, a busy timeout, one ``BEGIN IMMEDIATE`` transaction per change.
+"""The metadata schema in SQLite (WAL, a busy timeout), and opening it: creating and migrating.
+
+The queries are in ``queries``; every change is one ``write_transaction``.
 
 Schema (version 2)::
 
@@ -15,12 +17,9 @@ Schema (version 2)::
 from __future__ import annotations
 
 import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from layerlab.engine.dbfile import open_shared_db
+from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import StoreError
 
 SCHEMA_VERSION = 2
@@ -85,21 +84,13 @@ CREATE TABLE IF NOT EXISTS refs(
 """
 
 
-class StoreConnection(sqlite3.Connection):
-    """A connection that threads may share: transactions are serialized by ``tx_lock``."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.tx_lock = threading.RLock()
-
-
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating) the metadata database."""
     try:
-        db = open_shared_db(path, timeout=60, synchronous="FULL", factory=StoreConnection)
+        db = open_shared_db(path, timeout=60, synchronous="FULL")
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
-        with transaction(db):
+        with write_transaction(db):
             version = _version(db)
             if version > SCHEMA_VERSION:
                 raise StoreError(f"store {path.parent} has schema version {version}; "
@@ -123,25 +114,3 @@ def _version(db: sqlite3.Connection) -> int:
         return 0
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     return int(row[0]) if row else 0
-
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any error. Nested use joins the outer one.
-
-    ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so two processes
-    never both read-then-write and deadlock; ``busy_timeout`` makes the
-    second one wait instead of failing.
-    """
-    lock = getattr(db, "tx_lock", None) or threading.RLock()
-    with lock:
-        if db.in_transaction:
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")

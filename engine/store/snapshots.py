@@ -25,28 +25,24 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from layerlab.engine.errors import StoreError
 from layerlab.engine.oci.digest import CHUNK, Digest
-from layerlab.engine.store.delete import remove_tree, tree_size
+from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import fsync_dir
-from layerlab.engine.store.meta import transaction
 from layerlab.engine.store.records import StoredImage
-
-if TYPE_CHECKING:
-    from layerlab.engine.store.facade import Store
+from layerlab.engine.store.trees import remove_tree, tree_size
 
 ROOTFS = "rootfs"
 MARKER = "snapshot.json"
 
 
-def ensure_chain(store: "Store", image: StoredImage) -> list[Path]:
+def ensure_chain(store: StoreCore, image: StoredImage) -> list[Path]:
     """Snapshot every prefix of the image; the rootfs dirs bottom to top (each complete on its own)."""
     return [ensure_snapshot(store, image, i) for i in range(len(image.layers()))]
 
 
-def ensure_snapshot(store: "Store", image: StoredImage, upto_layer: int | None = None) -> Path:
+def ensure_snapshot(store: StoreCore, image: StoredImage, upto_layer: int | None = None) -> Path:
     """The rootfs dir of ``image`` up to and including layer ``upto_layer`` (default: all layers)."""
     layers = image.layers()
     if not layers:
@@ -65,11 +61,11 @@ def ensure_snapshot(store: "Store", image: StoredImage, upto_layer: int | None =
     return store.layout.snapshot(layers[top].chain_id) / ROOTFS
 
 
-def _complete(store: "Store", chain_id: Digest) -> bool:
+def _complete(store: StoreCore, chain_id: Digest) -> bool:
     return (store.layout.snapshot(chain_id) / MARKER).is_file()
 
 
-def _unpack(store: "Store", open_blob, parent: Digest | None, rootfs: Path) -> None:
+def _unpack(store: StoreCore, open_blob, parent: Digest | None, rootfs: Path) -> None:
     """The parent snapshot's tree (hard links) with the layer ``open_blob()`` reads applied, at ``rootfs``."""
     from layerlab.engine.layers.apply import apply_layer  # imported here so fsck and gc work without it loaded
 
@@ -81,32 +77,32 @@ def _unpack(store: "Store", open_blob, parent: Digest | None, rootfs: Path) -> N
         apply_layer(blob, rootfs)
 
 
-def rebuilt_matches(store: "Store", chain_id: Digest, hashed: dict) -> bool | None:
+def rebuilt_matches(store: StoreCore, chain_id: Digest, hashed: dict) -> bool | None:
     """Whether the snapshot's files equal a fresh unpack of its layer over its parent (None: cannot tell).
 
     The parent is trusted here: fsck checks it on its own, and a file that
     came from a lower layer is shared by hard link, so a change to it shows
     at the snapshot whose layer wrote it.
     """
-    row = store.db.execute("SELECT parent, diff_id FROM snapshots WHERE chain_id=?", (str(chain_id),)).fetchone()
+    row = store.meta.snapshot_row(chain_id)
     if row is None:
         return None
     parent = Digest.parse(row[0]) if row[0] else None
-    blob = store.db.execute("SELECT digest FROM layers WHERE diff_id=? LIMIT 1", (row[1],)).fetchone()
-    if blob is None or not store.blobs.has(Digest.parse(blob[0])):
+    blob = store.meta.blob_of_diff_id(row[1])
+    if blob is None or not store.blobs.has(blob):
         return None
     if parent is not None and not _complete(store, parent):
         return None
     work = store.layout.new_temp(".fsck")
     work.mkdir()
     try:
-        _unpack(store, lambda: store.blobs.open(Digest.parse(blob[0])), parent, work / ROOTFS)
+        _unpack(store, lambda: store.blobs.open(blob), parent, work / ROOTFS)
         # Only inodes that outlive this call may enter the shared cache: the
         # fresh tree's own files are deleted below and their numbers reused.
         kept = tree_digest(store.layout.snapshot(chain_id) / ROOTFS, hashed=hashed)
         return kept == tree_digest(work / ROOTFS, hashed=_ReadThrough(hashed))
     finally:
-        remove_tree(store, work)
+        remove_tree(store.layout, work)
 
 
 class _ReadThrough(dict):
@@ -125,7 +121,7 @@ class _ReadThrough(dict):
         return dict.__contains__(self, key) or key in self.shared
 
 
-def _build(store: "Store", layer, parent: Digest | None, fill=None) -> bool:
+def _build(store: StoreCore, layer, parent: Digest | None, fill=None) -> bool:
     """Make the snapshot of ``layer`` over ``parent``; ``fill(rootfs)`` may stand in for unpacking the blob.
 
     Returns False (nothing changed in the store) when ``fill`` declines.
@@ -161,10 +157,10 @@ def _build(store: "Store", layer, parent: Digest | None, fill=None) -> bool:
         return True
     finally:
         if work.exists():
-            remove_tree(store, work)
+            remove_tree(store.layout, work)
 
 
-def adopt_snapshot(store: "Store", image: StoredImage, staged: Path) -> bool:
+def adopt_snapshot(store: StoreCore, image: StoredImage, staged: Path) -> bool:
     """Make the snapshot of ``image``'s top layer by moving ``staged`` into a copy of its parent.
 
     ``staged`` must hold exactly what the top layer's tar holds (it was written
@@ -218,17 +214,15 @@ def _merge(source: Path, target: Path) -> bool:
     return True
 
 
-def _record(store: "Store", layers, top: int) -> None:
-    with transaction(store.db):
+def _record(store: StoreCore, layers, top: int) -> None:
+    with store.meta.transaction():
         for index in range(top + 1):
             layer = layers[index]
-            chain = str(layer.chain_id)
-            if store.db.execute("SELECT 1 FROM snapshots WHERE chain_id=?", (chain,)).fetchone():
+            if store.meta.has_snapshot(layer.chain_id):
                 continue
             path = store.layout.snapshot(layer.chain_id)
-            store.db.execute("INSERT INTO snapshots(chain_id, parent, diff_id, created, size) VALUES(?,?,?,?,?)",
-                             (chain, str(layers[index - 1].chain_id) if index else None, str(layer.diff_id),
-                              time.time(), tree_size(path)))
+            store.meta.add_snapshot(layer.chain_id, layers[index - 1].chain_id if index else None, layer.diff_id,
+                                    tree_size(path))
 
 
 def _copy_tree(source: Path, target: Path) -> None:

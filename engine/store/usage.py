@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from layerlab.engine.oci.digest import Digest
-
-if TYPE_CHECKING:
-    from layerlab.engine.store.facade import Store
+from layerlab.engine.store.core import StoreCore
 
 
 @dataclass(frozen=True)
@@ -41,15 +38,15 @@ class DfReport:
         return 0
 
 
-def disk_usage(store: "Store") -> DfReport:
+def disk_usage(store: StoreCore) -> DfReport:
     report = DfReport()
-    layer_size = {r[0]: r[1] for r in store.db.execute("SELECT diff_id, content_size FROM layers")}
+    layer_size = store.meta.content_sizes()
     users: dict[str, set[str]] = {}
     per_image: dict[str, list[str]] = {}
-    for image_id, diff_id in store.db.execute("SELECT image_id, diff_id FROM image_layers"):
+    for image_id, diff_id in store.meta.image_diff_ids():
         users.setdefault(diff_id, set()).add(image_id)
         per_image.setdefault(image_id, []).append(diff_id)
-    records = store.images()
+    records = store.meta.image_records()
     dangling = {str(r.id) for r in records if r.dangling and r.children == 0}
     for record in records:
         diffs = set(per_image.get(str(record.id), ()))
@@ -59,15 +56,12 @@ def disk_usage(store: "Store") -> DfReport:
                                      record.dangling))
     report.images_size = sum(layer_size.get(d, 0) for d in users)
     report.images_reclaimable = sum(layer_size.get(d, 0) for d, who in users.items() if who <= dangling)
-    from layerlab.engine.store.delete import live_digests
-
-    live = live_digests(store)
+    live = store.meta.live_digests()
     for digest in store.blobs.digests():
         size = store.blobs.size(digest)
         report.blobs_count += 1
         report.blobs_bytes += size
         if str(digest) not in live:
             report.blobs_reclaimable += size
-    for count, total in store.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM snapshots"):
-        report.snapshots_count, report.snapshots_bytes = count, total
+    report.snapshots_count, report.snapshots_bytes = store.meta.snapshot_totals()
     return report

@@ -64,6 +64,10 @@ def check_store(store: StoreCore) -> list[Problem]:
 
 def _check_db(store: StoreCore, problems: list[Problem]) -> None:
     problems.extend(Problem(ERROR, "meta.db", message) for message in store.meta.integrity_problems())
+    lost = store.meta.lost_metadata()
+    if lost is not None:
+        problems.append(Problem(ERROR, "meta.db", f"{lost}: the image records are lost, so prune and gc refuse "
+                                                  "to run; restore meta.db from a backup, or start over in a new root"))
 
 
 def _check_blobs(store: StoreCore, problems: list[Problem]) -> set[str]:
@@ -154,6 +158,7 @@ def _check_images(store: StoreCore, problems: list[Problem], bad_blobs: set[str]
 
 
 def _check_snapshots(store: StoreCore, problems: list[Problem]) -> None:
+    """Check each snapshot on its own: whatever one of them raises is reported, and the next is checked."""
     hashed: dict = {}  # content hashes by inode: snapshots share files by hard link
 
     recorded = store.meta.snapshot_chains()
@@ -161,25 +166,35 @@ def _check_snapshots(store: StoreCore, problems: list[Problem]) -> None:
     for chain in sorted(recorded - on_disk):
         problems.append(Problem(ERROR, f"snapshot {chain}", "recorded but its directory is missing"))
     for chain in sorted(on_disk):
-        path = store.layout.snapshot(Digest.parse(chain))
         subject = f"snapshot {chain}"
-        if not (path / MARKER).is_file() or not (path / ROOTFS).is_dir():
-            problems.append(Problem(ERROR, subject, f"incomplete: no {MARKER} or {ROOTFS}/"))
-            continue
         try:
-            marker = read_marker(path)
-        except (OSError, ValueError) as error:
-            problems.append(Problem(ERROR, subject, f"{MARKER} unreadable: {error}"))
-            continue
-        if marker.get("chain_id") != chain:
-            problems.append(Problem(ERROR, subject, f"{MARKER} names chain {marker.get('chain_id')}"))
-        changed = tree_digest(path / ROOTFS, contents=False) != marker.get("tree_digest")
-        if not changed and chain in recorded:
-            changed = rebuilt_matches(store, Digest.parse(chain), hashed) is False
-        if changed:
-            problems.append(Problem(ERROR, subject, "files changed since it was unpacked (tree digest differs)"))
-        if chain not in recorded:
+            message = _snapshot_damage(store, chain, chain in recorded, hashed)
+        except (LayerlabError, OSError, ValueError) as error:
+            text = error.one_line() if isinstance(error, LayerlabError) else str(error)
+            message = f"cannot be checked: {text}"
+        if message is not None:
+            problems.append(Problem(ERROR, subject, message))
+        elif chain not in recorded:
             problems.append(Problem(NOTE, subject, "complete but unrecorded (gc removes it unless an image uses it)"))
+
+
+def _snapshot_damage(store: StoreCore, chain: str, recorded: bool, hashed: dict) -> str | None:
+    """What is wrong with one snapshot directory, or None."""
+    path = store.layout.snapshot(Digest.parse(chain))
+    if not (path / MARKER).is_file() or not (path / ROOTFS).is_dir():
+        return f"incomplete: no {MARKER} or {ROOTFS}/"
+    try:
+        marker = read_marker(path)
+    except (OSError, ValueError) as error:
+        return f"{MARKER} unreadable: {error}"
+    if marker.get("chain_id") != chain:
+        return f"{MARKER} names chain {marker.get('chain_id')}"
+    changed = tree_digest(path / ROOTFS, contents=False) != marker.get("tree_digest")
+    if not changed and recorded:
+        changed = rebuilt_matches(store, Digest.parse(chain), hashed) is False
+    if changed:
+        return "files changed since it was unpacked (tree digest differs)"
+    return None
 
 
 def _check_leftovers(store: StoreCore, problems: list[Problem]) -> None:
@@ -188,6 +203,8 @@ def _check_leftovers(store: StoreCore, problems: list[Problem]) -> None:
             problems.append(Problem(NOTE, f"tmp/{entry.name}", "left by a process that is gone (gc removes it)"))
     for entry in sorted(store.layout.ingest.iterdir()):
         problems.append(Problem(NOTE, f"ingest/{entry.name}", "partial ingest (resumable; gc removes it after a day)"))
+    if store.meta.lost_metadata() is not None:
+        return  # every blob looks unused without the records: saying "gc removes it" would invite the damage
     live = store.meta.live_digests()
     for digest in store.blobs.digests():
         if str(digest) not in live:

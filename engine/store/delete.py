@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from layerlab.engine.errors import Conflict, NotFound
+from layerlab.engine.errors import Conflict, NotFound, StoreError
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.core import StoreCore
@@ -41,6 +41,14 @@ def _conflict(image_id: Digest, message: str, *, hard: bool) -> Conflict:
     return Conflict(f"conflict: unable to delete {image_id.short} ({forced}) - {message}")
 
 
+def refuse_if_metadata_lost(store: StoreCore) -> None:
+    """Deleting with lost metadata would take every blob for unused: refuse, naming why."""
+    lost = store.meta.lost_metadata()
+    if lost is not None:
+        raise StoreError(f"refusing to delete anything in {store.root}: {lost}, so every blob would look unused; "
+                         "restore meta.db from a backup, or start over in a new root")
+
+
 def _is_single_reference(names: list[str]) -> bool:
     """moby's isSingleReference: at most one tag, and every digest ref in that tag's repository."""
     refs = [Reference.parse(n, default_tag=None) for n in names]
@@ -59,6 +67,7 @@ def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: boo
     lines: list[tuple[str, str]] = []
     meta = store.meta
     with store.lock.exclusive():
+        refuse_if_metadata_lost(store)
         with meta.transaction():
             resolved = meta.resolve(text)
             image_id, by_id = resolved.image_id, resolved.by_id
@@ -167,6 +176,7 @@ def prune_images(store: StoreCore, *, all: bool) -> PruneReport:
     report = PruneReport()
     meta = store.meta
     with store.lock.exclusive():
+        refuse_if_metadata_lost(store)
         with store.meta.transaction():
             chains: list[str] = []
             while True:
@@ -191,6 +201,7 @@ def collect_garbage(store: StoreCore) -> GcReport:
     """Remove unreferenced blobs and snapshots, leftovers of dead writers, and stale ingests."""
     report = GcReport()
     with store.lock.exclusive():
+        refuse_if_metadata_lost(store)
         released = release_unreferenced(store)
         report.blobs, report.snapshots, report.reclaimed = released.blobs, released.snapshots, released.reclaimed
         with store.meta.transaction():

@@ -8,6 +8,7 @@ writer is about to reference.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -65,7 +66,14 @@ class Store(StoreCore):
         """Open the store at ``root``, creating the layout on first use."""
         layout = Layout(Path(root))
         layout.create()
-        return cls(layout, Metadata(connect(layout.db)), RootLock(layout.lock_file))
+        missing = layout.metadata_missing()  # looked at before connecting creates an empty one
+        meta = Metadata(connect(layout.db))
+        if missing:
+            blobs, snapshots = layout.content_counts()
+            if blobs or snapshots:
+                meta.note_lost_metadata(f"meta.db was empty or missing while {blobs} blobs and {snapshots} "
+                                        f"snapshots existed (found {time.strftime('%Y-%m-%d %H:%M:%S')})")
+        return cls(layout, meta, RootLock(layout.lock_file))
 
     def close(self) -> None:
         self.meta.close()

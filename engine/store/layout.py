@@ -67,6 +67,22 @@ class Layout:
         except OSError as error:
             raise StoreError(f"cannot create store at {self.root}: {error.strerror}") from None
 
+    def metadata_missing(self) -> bool:
+        """Whether ``meta.db`` is absent or empty (zero bytes, with no write-ahead log holding its pages)."""
+        for path in (self.db, self.db.with_name(self.db.name + "-wal")):
+            try:
+                if path.stat().st_size > 0:
+                    return False
+            except FileNotFoundError:
+                pass
+        return True
+
+    def content_counts(self) -> tuple[int, int]:
+        """(blobs, snapshot directories) present on disk, whatever the metadata says."""
+        blobs = sum(1 for d in self.blobs.iterdir() if d.is_dir() for _ in d.iterdir()) if self.blobs.is_dir() else 0
+        snapshots = sum(1 for _ in self.snapshots.iterdir()) if self.snapshots.is_dir() else 0
+        return blobs, snapshots
+
     def new_temp(self, suffix: str = "") -> Path:
         """A fresh name under tmp/ carrying our pid, so gc can tell live scratch from leftovers."""
         return self.tmp / f"{os.getpid()}-{secrets.token_hex(6)}{suffix}"

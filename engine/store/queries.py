@@ -63,6 +63,16 @@ class Metadata:
     def close(self) -> None:
         self.db.close()
 
+    # == the store's own notes ===========================================================
+    def note_lost_metadata(self, description: str) -> None:
+        """Remember that the metadata was found missing while content existed (fsck and deleters read it)."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('metadata_lost', ?)", (description,))
+
+    def lost_metadata(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='metadata_lost'").fetchone()
+        return row[0] if row else None
+
     # == images =======================================================================
     def known_layer(self, digest: Digest) -> sqlite3.Row | None:
         """(diff_id, uncompressed_size, content_size) recorded for a layer blob."""

@@ -108,3 +108,18 @@ def test_newer_schema_is_refused(root):
     db.close()
     with pytest.raises(StoreError, match="schema version 99"):
         Store.open(root)
+
+
+def test_fsck_carries_on_past_a_snapshot_whose_rootfs_was_deleted(store):
+    """The base snapshot's rootfs/ is gone: fsck names it, names the snapshot above it, and still checks the rest."""
+    import shutil
+
+    image = store.put_image(make_image({"a": b"1"}, {"b": b"2"}), tags=["x"])
+    store.snapshot(image)
+    base, top = (layer.chain_id for layer in image.layers())
+    shutil.rmtree(store.layout.snapshot(base) / "rootfs")
+    (store.layout.tmp / "999999999-leftover").mkdir()  # checked after the snapshots
+    problems = [str(p) for p in store.fsck()]
+    assert any(f"snapshot {base}" in line and line.startswith("error") for line in problems), problems
+    assert any(f"snapshot {top}" in line and line.startswith("error") for line in problems), problems
+    assert any("tmp/999999999-leftover" in line for line in problems), problems

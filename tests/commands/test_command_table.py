@@ -1,0 +1,102 @@
+"""The static command table: what ``layerlab --help`` lists, and what a start-up imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerlab.cli.command_table import BY_NAME, COMMANDS, GROUPS, IMAGE_SUBCOMMANDS
+from layerlab.cli.main import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("layerlab.engine.builder", "layerlab.engine.registry", "layerlab.engine.analysis", "textual",
+         "layerlab.tui")
+
+ALLOWED_COMMAND_MODULES = ("layerlab.cli.commands.images", "layerlab.cli.commands._image_group")
+
+IMPORTED_BY = (
+    "import sys\n"
+    "from layerlab.__main__ import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "print(__import__('json').dumps(sorted(sys.modules)), file=sys.stderr)\n"
+)
+
+
+def subcommands(parser, dest: str = "command") -> dict:
+    return next(action for action in parser._actions if action.dest == dest).choices
+
+
+def registered_help(parser) -> dict[str, str]:
+    actions = next(action for action in parser._actions if action.dest == "command")
+    return {choice.dest: choice.help for choice in actions._choices_actions}
+
+
+def test_the_table_lists_every_registered_command_with_its_help():
+    parser = build_parser()
+    assert registered_help(parser) == {command.name: command.help for command in COMMANDS}
+
+
+def test_the_table_names_the_module_of_each_command():
+    for command in COMMANDS:
+        parser = build_parser([command.name])
+        assert command.name in subcommands(parser), f"{command.module} does not register {command.name}"
+
+
+def test_each_image_subcommand_comes_from_its_module():
+    for name in IMAGE_SUBCOMMANDS:
+        image_group = subcommands(build_parser(["image", name]))["image"]
+        assert name in subcommands(image_group, "image_command"), name
+
+
+def test_help_lists_every_command_grouped_as_docker_does(cli):
+    result = cli("--help")
+    assert result.code == 0
+    positions = [result.out.index(f"\n{group}:\n") for group in GROUPS]
+    assert positions == sorted(positions)
+    for command in COMMANDS:
+        line = next(line for line in result.out.splitlines() if line.split()[:1] == [command.name])
+        assert line.split(None, 1)[1] == command.help
+    common = result.out[positions[0]:positions[1]]
+    assert "  build " in common and "  images " in common and "  image " not in common
+    assert "  image " in result.out[positions[1]:positions[2]]
+
+
+def test_an_unknown_command_is_one_line_and_exit_2(cli):
+    result = cli("frobnicate")
+    assert result.code == 2
+    assert "'frobnicate' is not a layerlab command" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_subcommand_help_still_comes_from_its_parser(cli):
+    result = cli("images", "--help")
+    assert result.code == 0 and "--digests" in result.out
+    result = cli("image", "--help")
+    assert result.code == 0 and all(name in result.out for name in IMAGE_SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["images"]], ids=["help", "images"])
+def test_a_quick_command_imports_no_builder_registry_analysis_or_ui(args, tmp_path):
+    env = dict(os.environ, LAYERLAB_ROOT=str(tmp_path / "root"))
+    result = subprocess.run([sys.executable, "-c", IMPORTED_BY, *args], capture_output=True, text=True,
+                            env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stderr.strip().splitlines()[-1])
+    assert "layerlab.cli.main" in modules
+    heavy = [m for m in modules if any(m == name or m.startswith(name + ".") for name in HEAVY)]
+    assert heavy == []
+    assert "argparse" not in modules or args != ["--help"]
+    if args == ["images"]:
+        assert "REPOSITORY" in result.stdout
+        assert not any(m.startswith("layerlab.cli.commands.") and m not in ALLOWED_COMMAND_MODULES
+                       for m in modules)
+
+
+def test_the_table_has_no_duplicate_names():
+    assert len(BY_NAME) == len(COMMANDS)

@@ -203,6 +203,7 @@ class Authenticator:
         self.credentials = credentials
         self.challenge: Challenge | None = None
         self._tokens: dict[str, _Token] = {}
+        self.refresh_token: str | None = None   # an OAuth2 refresh token a token server gave us
         self._lock = threading.Lock()
 
     def header(self, scope: str) -> str | None:
@@ -231,8 +232,11 @@ class Authenticator:
         if not realm:
             raise RegistryError(f"{self.domain}: Bearer challenge without a realm")
         wanted = scope or challenge.params.get("scope", "")
-        value, lifetime = fetch_token(realm, challenge.params.get("service", ""), wanted, self.credentials)
+        grant = fetch_token(realm, challenge.params.get("service", ""), wanted, self.credentials,
+                            self.refresh_token)
         with self._lock:
             # Renew a little early so a token never expires in the middle of a request.
-            self._tokens[scope] = _Token(value, time.time() + max(lifetime - 10, 5))
-        return f"Bearer {value}"
+            self._tokens[scope] = _Token(grant.token, time.time() + max(grant.lifetime - 10, 5))
+            if grant.refresh_token:
+                self.refresh_token = grant.refresh_token
+        return f"Bearer {grant.token}"

@@ -4,6 +4,8 @@ One ``RegistryClient`` per registry host. Each thread keeps its own
 keep-alive connection; auth state (the challenge learnt, tokens by scope) is
 shared. Plain http is used only for loopback hosts and registries the user
 names as insecure, and even then https is tried first, as Docker does.
+Every request honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY (``proxy.py``),
+and a 429 or passing 5xx is asked again after a bounded pause (``retry.py``).
 Every failure becomes a ``RegistryError`` (or ``NotFound``) of one line that
 names the registry and what was being fetched.
 """
@@ -17,13 +19,15 @@ import socket
 import ssl
 import threading
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, BinaryIO
 
 from layerlab.engine.errors import NotFound, RegistryError
 from layerlab.engine.registry.auth import Authenticator, Credentials, DockerConfig
+from layerlab.engine.registry.proxy import Proxy, proxy_for, split_netloc
+from layerlab.engine.registry.retry import RETRY_STATUSES, RetryPolicy
+from layerlab.engine.registry.tokens import TokenGrant, request_token
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 DOCKER_HUB_HOST = "registry-1.docker.io"
@@ -58,9 +62,16 @@ class Response:
         return self.headers.get(name, default)
 
 
+@dataclass
+class _Route:
+    """A kept-alive connection, and the proxy it forwards through when plain http goes via one."""
+    conn: http.client.HTTPConnection
+    forward: Proxy | None = None
+
+
 class RegistryClient:
     def __init__(self, domain: str, *, insecure: bool = False, credentials: Credentials | None = _UNSET,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, retry: RetryPolicy = RetryPolicy()):
         self.domain = domain
         self.host = api_host(domain)
         self.insecure = insecure or domain in insecure_from_env()
@@ -69,6 +80,7 @@ class RegistryClient:
             credentials = DockerConfig().get(domain)
         self.auth = Authenticator(domain, credentials)
         self.timeout = timeout
+        self.retry = retry
         self.scheme: str | None = None
         self._scheme_lock = threading.Lock()
         self._local = threading.local()
@@ -82,26 +94,36 @@ class RegistryClient:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _new_connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+    def _new_connection(self, scheme: str, netloc: str) -> _Route:
+        proxy = proxy_for(scheme, netloc)
         if scheme == "https":
-            return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self._ssl_context(),
-                                               blocksize=BLOCK)
-        return http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=BLOCK)
+            if proxy is None:
+                return _Route(http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self._ssl_context(),
+                                                          blocksize=BLOCK))
+            conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self.timeout,
+                                               context=self._ssl_context(), blocksize=BLOCK)
+            host, port = split_netloc(netloc, 443)
+            conn.set_tunnel(host, port, headers=proxy.headers())
+            return _Route(conn)
+        if proxy is None:
+            return _Route(http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=BLOCK))
+        return _Route(http.client.HTTPConnection(proxy.host, proxy.port, timeout=self.timeout, blocksize=BLOCK),
+                      forward=proxy)
 
-    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+    def _connection(self, scheme: str, netloc: str) -> _Route:
         pool = getattr(self._local, "pool", None)
         if pool is None:
             pool = self._local.pool = {}
-        conn = pool.get((scheme, netloc))
-        if conn is None:
-            conn = pool[(scheme, netloc)] = self._new_connection(scheme, netloc)
-        return conn
+        route = pool.get((scheme, netloc))
+        if route is None:
+            route = pool[(scheme, netloc)] = self._new_connection(scheme, netloc)
+        return route
 
     def _drop_connection(self, scheme: str, netloc: str) -> None:
         pool = getattr(self._local, "pool", {})
-        conn = pool.pop((scheme, netloc), None)
-        if conn is not None:
-            conn.close()
+        route = pool.pop((scheme, netloc), None)
+        if route is not None:
+            route.conn.close()
 
     def _choose_scheme(self) -> str:
         with self._scheme_lock:
@@ -118,16 +140,20 @@ class RegistryClient:
                    *, timeout: float | None = None, stream: bool = False) -> Response:
         """One request on the thread's connection; a stale keep-alive connection is retried once."""
         for attempt in (1, 2):
-            conn = self._connection(scheme, netloc)
+            route = self._connection(scheme, netloc)
+            conn = route.conn
             if timeout is not None:
                 conn.timeout = timeout
+            send_target, send_headers = target, headers
+            if route.forward is not None:
+                # A plain-http proxy takes the absolute URL as the target.
+                send_target, send_headers = f"http://{netloc}{target}", {**headers, **route.forward.headers()}
             try:
-                conn.request(method, target, body=body, headers=headers)
+                conn.request(method, send_target, body=body, headers=send_headers)
                 raw = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self._drop_connection(scheme, netloc)
-                rewindable = body is None or isinstance(body, bytes) or _rewind(body)
-                if attempt == 2 or not rewindable:
+                if attempt == 2 or not _rewindable(body):
                     raise
                 continue
             except BaseException:
@@ -161,7 +187,8 @@ class RegistryClient:
         if body is None and method in ("PUT", "POST", "PATCH"):
             send_headers.setdefault("Content-Length", "0")
         authorization = self.auth.header(scope)
-        for _ in range(6):
+        rounds = tries = 0
+        while rounds < 6:
             if authorization and netloc == self.host:
                 send_headers["Authorization"] = authorization
             else:
@@ -170,10 +197,15 @@ class RegistryClient:
                 response = self._roundtrip(scheme, netloc, method, path, send_headers, body, stream=stream)
             except (OSError, http.client.HTTPException) as error:
                 raise RegistryError(f"{self.domain}: {what}: {_describe(error)}") from None
+            tries += 1
+            if self.retry.should_retry(response.status, tries) and _rewindable(body):
+                self.retry.wait(tries, response.header("Retry-After"))
+                continue
+            rounds += 1
             if response.status == 401 and netloc == self.host and "Authorization" not in send_headers \
                     or response.status == 401 and authorization and _expired(response):
                 authorization = self.auth.answer(response.header("WWW-Authenticate"), scope, self._fetch_token)
-                if body is not None and not isinstance(body, bytes) and not _rewind(body):
+                if not _rewindable(body):
                     raise RegistryError(f"{self.domain}: {what}: authentication needed mid-upload")
                 continue
             if response.status in _REDIRECTS and method in ("GET", "HEAD"):
@@ -185,7 +217,7 @@ class RegistryClient:
             if response.status not in ok:
                 if response.stream is not None:
                     response.stream.close()
-                raise _status_error(self.domain, what, response)
+                raise _status_error(self.domain, what, response, tries)
             return response
         raise RegistryError(f"{self.domain}: {what}: too many redirects or authentication rounds")
 
@@ -198,37 +230,41 @@ class RegistryClient:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         return parts.scheme, parts.netloc, path or "/"
 
-    def _fetch_token(self, realm: str, service: str, scope: str,
-                     credentials: Credentials | None) -> tuple[str, int]:
-        query = {k: v for k, v in (("service", service), ("scope", scope)) if v}
-        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query) if query else realm
-        request = urllib.request.Request(url)
-        if credentials is not None and not credentials.is_token:
-            request.add_header("Authorization", credentials.basic_header())
-        context = self._ssl_context() if url.startswith("https:") else None
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as answer:
-                data = json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            if error.code in (401, 403):
-                raise RegistryError(f"{self.domain}: the token server refused the credentials "
-                                    f"(run: layerlab login {self.domain})") from None
-            raise RegistryError(f"{self.domain}: token server {realm} answered {error.code}") from None
-        except (OSError, ValueError) as error:
-            raise RegistryError(f"{self.domain}: cannot get a token from {realm}: {_describe(error)}") from None
-        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
-        if not token:
-            raise RegistryError(f"{self.domain}: token server {realm} sent no token")
-        return token, int(data.get("expires_in") or 60)
+    def _fetch_token(self, realm: str, service: str, scope: str, credentials: Credentials | None,
+                     refresh_token: str | None) -> TokenGrant:
+        return request_token(self._send_to_token_server, self.domain, realm, service, scope, credentials,
+                             refresh_token)
+
+    def _send_to_token_server(self, method: str, url: str, headers: dict, body: bytes | None) -> tuple[int, bytes]:
+        """One token request, through the same proxies and retries as the registry's own requests."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"{self.domain}: token realm {url!r} is not an http(s) URL")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        tries = 0
+        while True:
+            try:
+                response = self._roundtrip(parts.scheme, parts.netloc, method, target, headers, body)
+            except (OSError, http.client.HTTPException) as error:
+                raise RegistryError(f"{self.domain}: cannot get a token from {url.split('?')[0]}: "
+                                    f"{_describe(error)}") from None
+            tries += 1
+            if not self.retry.should_retry(response.status, tries):
+                return response.status, response.body
+            self.retry.wait(tries, response.header("Retry-After"))
 
     def ping(self) -> Response:
         """``GET /v2/`` with whatever credentials we hold: proves the registry answers and accepts them."""
         return self.request("GET", "/v2/", scope="", what="checking the registry")
 
     def close(self) -> None:
-        for conn in getattr(self._local, "pool", {}).values():
-            conn.close()
+        for route in getattr(self._local, "pool", {}).values():
+            route.conn.close()
         self._local.pool = {}
+
+
+def _rewindable(body) -> bool:
+    return body is None or isinstance(body, bytes) or _rewind(body)
 
 
 def _rewind(body) -> bool:
@@ -258,7 +294,7 @@ def _describe(error: BaseException) -> str:
     return text
 
 
-def _status_error(domain: str, what: str, response: Response) -> Exception:
+def _status_error(domain: str, what: str, response: Response, tries: int = 1) -> Exception:
     detail = ""
     try:
         errors = json.loads(response.body).get("errors") or []
@@ -271,4 +307,5 @@ def _status_error(domain: str, what: str, response: Response) -> Exception:
         return NotFound(f"{domain}: {what}: not found ({detail})")
     if response.status in (401, 403):
         return RegistryError(f"{domain}: {what}: access denied ({detail}); run: layerlab login {domain}")
-    return RegistryError(f"{domain}: {what}: registry answered {response.status} ({detail})")
+    after = f" after {tries} tries" if tries > 1 and response.status in RETRY_STATUSES else ""
+    return RegistryError(f"{domain}: {what}: registry answered {response.status} ({detail}){after}")

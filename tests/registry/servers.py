@@ -125,6 +125,9 @@ class TokenServer:
                              capture_output=True).stdout
         self._x5c = base64.b64encode(der).decode()
         self.requests: list[tuple[str, str]] = []   # (user or "", scope)
+        self.offer_refresh = False                   # give a refresh_token with each password grant
+        self.refresh_tokens: set[str] = set()        # the ones it accepts in a POST refresh_token grant
+        self.grants: list[str] = []                  # "password" or "refresh_token", in order
         self.port = free_port()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -184,7 +187,31 @@ class TokenServer:
                     return
                 for scope in scopes or [""]:
                     server.requests.append((user, scope))
-                body = json.dumps({"token": server.token(scopes), "expires_in": 300}).encode()
+                server.grants.append("password")
+                answer = {"token": server.token(scopes), "expires_in": 300}
+                if server.offer_refresh:
+                    answer["refresh_token"] = f"refresh-{len(server.grants)}"
+                    server.refresh_tokens.add(answer["refresh_token"])
+                self._json(answer)
+
+            def do_POST(self) -> None:
+                """The OAuth2 refresh_token grant of the distribution token spec."""
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                refresh = form.get("refresh_token", [""])[0]
+                if form.get("grant_type") != ["refresh_token"] or refresh not in server.refresh_tokens:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                for scope in scopes or [""]:
+                    server.requests.append((USER, scope))
+                server.grants.append("refresh_token")
+                self._json({"access_token": server.token(scopes), "expires_in": 300})
+
+            def _json(self, answer: dict) -> None:
+                body = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -41,3 +41,18 @@ def split_whiteout(path: str) -> tuple[str, str] | None:
     if base.startswith(AUFS_META_PREFIX) or base == WHITEOUT_PREFIX:
         return ("meta", parent)
     return ("file", posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
+
+
+def bad_whiteout(path: str) -> str | None:
+    """Why ``path`` is a whiteout name no layer may carry, or None.
+
+    Only the opaque marker may start with ".wh..wh."; the aufs bookkeeping
+    names and whiteouts of "", "." or ".." hide nothing a tar can hold. A
+    dotfile's whiteout (".wh..bashrc") is fine.
+    """
+    base = posixpath.basename(path)
+    if base.startswith(AUFS_META_PREFIX) and base != OPAQUE_MARKER:
+        return "aufs metadata, not content"
+    if base in (WHITEOUT_PREFIX, WHITEOUT_PREFIX + ".", WHITEOUT_PREFIX + ".."):
+        return "a whiteout of no name"
+    return None

@@ -13,8 +13,9 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from layerlab.engine.errors import CorruptLayer
+from layerlab.engine.errors import CorruptLayer, UnsafeLayer
 from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.layers.names import bad_whiteout
 from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
 
 
@@ -26,13 +27,20 @@ class LayerMeasure:
 
 
 def measure_layer(blob: BinaryIO, *, what: str = "layer") -> LayerMeasure:
-    """Read ``blob`` (compressed or not) once; ``CorruptLayer`` naming ``what`` if it is not a tar."""
+    """Read ``blob`` (compressed or not) once; ``CorruptLayer`` naming ``what`` if it is not a tar.
+
+    A whiteout entry no layer may carry (``bad_whiteout``) is ``UnsafeLayer``
+    here, as the layer enters the store, not when it is first unpacked.
+    """
     with open_decompressed(blob) as stream:
         reader = HashingReader(stream)
         content = 0
         try:
             with tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|") as tar:
                 for member in tar:
+                    reason = bad_whiteout(member.name.rstrip("/"))
+                    if reason is not None:
+                        raise UnsafeLayer(f"{what}: entry {member.name!r} is {reason}")
                     if member.isreg():
                         content += member.size
                     elif member.issym():

@@ -171,3 +171,24 @@ def test_load_killed_halfway_leaves_a_clean_store(root: Path, store, tmp_path: P
     assert result.returncode == 0, result.stderr
     assert store.resolve("big:1") == image.config_digest
     assert errors(store) == []
+
+
+@pytest.mark.parametrize("entry", ["etc/.wh..wh.plnk", "etc/.wh..", ".wh..wh.aufs"])
+def test_load_refuses_a_layer_with_a_bad_whiteout_entry(cli, store, tmp_path: Path, entry: str) -> None:
+    """Refused at load time, one line naming the layer digest; a dotfile's whiteout (.wh..profile) still loads."""
+    bad = small_image({"etc/profile": b"x", entry: b""})
+    archive = tmp_path / "bad.tar"
+    with open(archive, "wb") as out:
+        write_docker_archive([(bad, ["bad:1"])], out)
+    result = cli("load", "-i", str(archive))
+    assert result.code != 0
+    digest = str(bad.layers()[0].digest)
+    assert digest in result.err and entry in result.err, result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    assert "bad" not in listing(cli)
+
+    good = small_image({"etc/profile": b"x", "etc/.wh..profile": b""})
+    archive = tmp_path / "good.tar"
+    with open(archive, "wb") as out:
+        write_docker_archive([(good, ["good:1"])], out)
+    assert cli("load", "-i", str(archive)).code == 0

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from layerlab.engine.builder.cache_records import CacheRecords
 from layerlab.engine.builder.events_json import json_lines_sink
-from layerlab.engine.builder.executor import BuildRequest, StepError, build
+from layerlab.engine.builder.executor import build
+from layerlab.engine.builder.request import BuildRequest, StepError
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
-from layerlab.engine.builder.step_run import parse_secret_flag
+from layerlab.engine.builder.run_spec import parse_secret_flag
 from layerlab.engine.errors import UsageError
 from layerlab.engine.events import discard
 from layerlab.engine.registry.cache import export_cache, import_cache, parse_cache_option

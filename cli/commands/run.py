@@ -81,7 +81,7 @@ def run_command(args, ctx) -> int:
         result, _upper = run_in_layers([lower], spec, workspace / "run", runtime=default_runtime(),
                                        on_output=on_output)
     finally:
-        from layerlab.engine.builder.executor import remove_workspace
+        from layerlab.engine.builder.workspace import remove_workspace
 
         remove_workspace(workspace)
     return result.exit_code

@@ -1,16 +1,36 @@
-"""The build engine: context hashing, cache keys, miss reasons, cache records, events.
+"""The build engine: a Dockerfile to an image, step by step, with the cache's reasons on show.
 
+Entry point:
+- ``executor``: ``build(request, store, events) -> BuildResult``.
+- ``request``: ``BuildRequest``, ``BuildResult``, ``StepSummary``, ``StepError``.
+- ``watch``: rebuild on every change to the context or the Dockerfile.
+
+One build:
+- ``build_run``: scratch space, plan, stages on threads, tags.
+- ``session``: what every step of one build shares (store, context, stage images).
+- ``source``: the context (directory or tar) and the Dockerfile with its ``.dockerignore``.
+- ``workspace``: the build's scratch directories, and removing what killed builds left.
+- ``planner``: which stages a build needs and what each waits for.
+- ``base_image``: FROM.
+- ``step_runner``: one step -- key, cache probe, reason, execute, commit, record.
+- ``preparers/``: one preparer per instruction kind (RUN, COPY/ADD, WORKDIR, metadata).
+- ``commit``: a step's layer tar and image into the store.
+- ``dispatch``: a stage's runConfig and the config-only instructions.
+- ``run_spec``: RUN's argv, env and ``--mount``s for the runtime.
+- ``volumes``: VOLUME paths a RUN must not change, as mounts.
+- ``workdir``: making WORKDIR's directory with the owner Docker gives it.
+- ``onbuild``: a base image's ONBUILD triggers as instructions.
+- ``copy/``: COPY and ADD as in-process file operations.
+
+The cache:
 - ``context``: walk a build context (honouring .dockerignore), checksum files
   as Docker's classic builder does, with a persistent stat cache.
 - ``cache_key``: a step's key and CREATED BY in the classic builder's shape.
 - ``reasons``: why a step missed, named concretely.
 - ``cache_records``: key -> result records in ``ROOT/buildcache.db``; ``probe``.
+
+Reporting:
 - ``events_json``: the versioned JSON-lines form of ``layerlab.engine.events``.
-- ``planner``: which stages a build needs and what each waits for.
-- ``dispatch``: a stage's runConfig and the config-only instructions.
-- ``step_run``: RUN's argv, env and ``--mount``s for the runtime.
-- ``onbuild``: a base image's ONBUILD triggers as instructions.
-- ``executor``: ``build(request, store, events) -> BuildResult``.
 - ``printers``: plain, tty and ``--explain`` text from the events.
 """
 

@@ -18,6 +18,7 @@ from layerlab.engine.errors import InvalidReference
 _ALGORITHMS = {"sha256": 64, "sha512": 128}
 _HEX = re.compile(r"^[a-f0-9]+$")
 CHUNK = 1 << 20
+SHORT_LENGTH = 12  # hex digits in the short ID Docker shows (IMAGE ID, container hostname)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -49,7 +50,7 @@ class Digest:
     @property
     def short(self) -> str:
         """The 12-hex-digit form Docker shows as IMAGE ID."""
-        return self.hex[:12]
+        return self.hex[:SHORT_LENGTH]
 
     def new_hasher(self) -> "Hasher":
         return Hasher(self.algorithm)
@@ -59,6 +60,13 @@ class Digest:
 
     def __repr__(self) -> str:
         return f"Digest({str(self)!r})"
+
+
+def short_id(digest: Digest | str) -> str:
+    """``Digest.short`` for a digest held as text (``sha256:<hex>``, or bare hex as image IDs are typed)."""
+    if isinstance(digest, Digest):
+        return digest.short
+    return digest.split(":", 1)[-1][:SHORT_LENGTH]
 
 
 class Hasher:

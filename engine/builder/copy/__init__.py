@@ -5,4 +5,5 @@
 - ``tree``: stage the copied tree, then write it as a layer.
 - ``archive``: ADD's local-archive extraction.
 - ``remote``: ADD's URL download.
+- ``ownership``: ``--chown`` names and ``--chmod`` modes as numbers.
 """

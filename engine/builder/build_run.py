@@ -1,0 +1,157 @@
+"""One build from start to finish: scratch space, context and Dockerfile, the plan, the stages on
+threads (each waiting for the stages it needs), the steps of each stage in order, then the tags.
+
+A build killed half-way leaves only whole images, and its scratch space is removed by the next build.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+from layerlab.engine.builder.base_image import start_stage
+from layerlab.engine.builder.onbuild import parse_triggers
+from layerlab.engine.builder.planner import BuildPlan, StagePlan, plan_build
+from layerlab.engine.builder.request import BuildCancelled, BuildRequest, BuildResult
+from layerlab.engine.builder.session import BuildSession, locked_sink
+from layerlab.engine.builder.source import open_source
+from layerlab.engine.builder.step_runner import StepRunner
+from layerlab.engine.builder.workspace import new_workspace, remove_workspace
+from layerlab.engine.dockerfile.args import Platform, platform_args, resolve_global_args
+from layerlab.engine.dockerfile.ast import Position
+from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction, KeyValue, Label
+from layerlab.engine.errors import BuildError, LayerlabError
+from layerlab.engine.events import BuildFailed, BuildFinished, BuildStarted, EventSink, StepRef
+from layerlab.engine.store import Store
+
+MAX_STAGE_THREADS = 4
+
+
+def run_build(request: BuildRequest, store: Store, events: EventSink) -> BuildResult:
+    started = time.monotonic()
+    events = locked_sink(events)
+    workspace = new_workspace(store.layout.tmp)
+    session: BuildSession | None = None
+    runner: StepRunner | None = None
+    try:
+        source = open_source(request, workspace)
+        dockerfile = source.dockerfile
+        global_args = resolve_global_args(dockerfile.meta_args, dict(request.build_args),
+                                          platform_args(Platform.host()), escape_token=dockerfile.escape_token,
+                                          filename=dockerfile.filename)
+        session = BuildSession(request, store, events, workspace, source, global_args)
+        runner = StepRunner(session)
+        plan = plan_build(dockerfile, global_args, request.target)
+        total = sum(p.steps for p in plan.stages) + (1 if request.labels else 0)
+        events(BuildStarted(dockerfile.filename, str(source.context_root), total, request.target))
+        _Stages(session, runner, plan).build()
+        image_id = session.stage_images[plan.target]
+        tags = list(request.tags)
+        for tag in tags:
+            store.tag(image_id, tag)
+        duration = time.monotonic() - started
+        events(BuildFinished(image_id, tuple(tags), duration))
+        return BuildResult(image_id, tags, runner.ordered_summaries(), duration,
+                           {p.label: session.stage_images[p.stage.index] for p in plan.stages
+                            if p.stage.index in session.stage_images})
+    except (LayerlabError, KeyboardInterrupt) as error:
+        if session is not None:
+            session.stop.set()
+        message = error.one_line() if isinstance(error, LayerlabError) else "build interrupted"
+        events(BuildFailed(message, None))
+        raise
+    finally:
+        if session is not None:
+            session.close()
+        if runner is not None:
+            runner.close()
+        remove_workspace(workspace)
+
+
+class _Stages:
+    """The plan's stages, on threads when there are several, each stage's steps in order."""
+
+    def __init__(self, session: BuildSession, runner: StepRunner, plan: BuildPlan):
+        self.session = session
+        self.runner = runner
+        self.plan = plan
+        self.first_index, self.label_index = _step_indexes(session.dockerfile)
+
+    def build(self) -> None:
+        session, stages = self.session, self.plan.stages
+        for stage_plan in stages:
+            session.stage_done[stage_plan.stage.index] = threading.Event()
+        if not session.request.parallel or len(stages) == 1:
+            for stage_plan in stages:
+                self._build_stage(stage_plan)
+            return
+        with ThreadPoolExecutor(max_workers=min(MAX_STAGE_THREADS, len(stages)), thread_name_prefix="stage") as pool:
+            futures = [pool.submit(self._build_stage, stage_plan) for stage_plan in stages]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            except KeyboardInterrupt:
+                session.stop.set()
+                raise
+            for future in futures:
+                error = future.exception() if future.done() else None
+                if error is not None:
+                    session.stop.set()
+                    for other in futures:
+                        other.cancel()
+                    raise error
+            for future in futures:
+                future.result()
+
+    def _build_stage(self, stage_plan: StagePlan) -> None:
+        session = self.session
+        stage = stage_plan.stage
+        for dep in stage_plan.deps:
+            session.wait_for(dep)
+        with_labels = bool(session.request.labels) and stage.index == self.plan.target
+        steps = stage_plan.steps + (1 if with_labels else 0)
+        first = self.first_index[stage.index]
+        from_ref = StepRef(first, stage_plan.label, 1, steps, stage.original, stage.line)
+        state, summary = start_stage(session, stage_plan, from_ref)
+        self.runner.add_summary(summary)
+        instructions: list[tuple[StepRef, Instruction, int]] = []
+        triggers = state.config.get("OnBuild") or []
+        if triggers:
+            state.config["OnBuild"] = []
+            for number, trigger in enumerate(parse_triggers(list(triggers), stage_plan.base), start=1):
+                ref = StepRef(first, stage_plan.label, 1, steps, trigger.original.strip(), stage.line)
+                instructions.append((ref, trigger, -number))
+        for position, command in enumerate(stage.commands, start=2):
+            ref = StepRef(first + position - 1, stage_plan.label, position, steps, command.original.strip(),
+                          command.line)
+            instructions.append((ref, command, position))
+        if with_labels:
+            instructions.append(self._label_step(stage_plan, steps))
+        parent_rebuilt = False
+        for ref, instruction, position in instructions:
+            if session.stop.is_set():
+                raise BuildCancelled("build stopped")
+            parent_rebuilt = self.runner.step(state, stage_plan, ref, instruction, position, parent_rebuilt)
+        if not state.image_id:
+            raise BuildError(f"{session.dockerfile.filename}:{stage.line}: stage {stage_plan.label} made no image "
+                             "(FROM scratch with no instructions)")
+        session.stage_finished(stage.index, state.image_id)
+
+    def _label_step(self, stage_plan: StagePlan, steps: int) -> tuple[StepRef, Instruction, int]:
+        """``--label``s as one LABEL step after the target stage's last instruction."""
+        labels = sorted(self.session.request.labels.items())
+        pairs = [KeyValue(key, value, Position(0, 0)) for key, value in labels]
+        text = "LABEL " + " ".join(f"{key}={value}" for key, value in labels)
+        label = Label(position=Position(0, 0), end_line=0, original=text, pairs=pairs)
+        return StepRef(self.label_index, stage_plan.label, steps, steps, text, 0), label, steps
+
+
+def _step_indexes(dockerfile: Dockerfile) -> tuple[dict[int, int], int]:
+    """StepRef indexes: FROM lines and instructions counted from 1 across the whole Dockerfile;
+    the ``--label`` step comes after everything."""
+    first_index: dict[int, int] = {}
+    counter = 1
+    for stage in dockerfile.stages:
+        first_index[stage.index] = counter
+        counter += 1 + len(stage.commands)
+    return first_index, counter

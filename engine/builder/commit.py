@@ -1,0 +1,93 @@
+"""A step's result into the store: its layer tar (or none), then an image whose parent is the step's parent.
+
+The image is the classic builder's: ``config`` is the stage's runConfig, ``container_config`` the same
+with ``Cmd`` set to the step's description, a fresh container ID, and one history entry.
+"""
+
+from __future__ import annotations
+
+import secrets as random_ids
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from layerlab.engine.builder.cache_key import created_by
+from layerlab.engine.builder.dispatch import StageState, full_config
+from layerlab.engine.builder.workspace import remove_workspace
+from layerlab.engine.layers.write import LayerBlob, write_layer_from_dir, write_layer_from_overlay_upper
+from layerlab.engine.oci import mediatypes as mt
+from layerlab.engine.oci.config import HistoryEntry, format_time
+from layerlab.engine.store import Store, StoredImage
+from layerlab.engine.transports.memory import ConfigImage, RangeLayer
+
+# The diff ID of a layer that adds nothing (a tar of two zero blocks): Docker marks it empty_layer.
+EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+
+
+@dataclass
+class NewLayer:
+    path: Path               # the layer tar, in the step's scratch dir
+    blob: LayerBlob
+    tree: Path | None        # the directory the tar copies exactly, when it may be moved into a snapshot
+
+
+@dataclass(frozen=True)
+class Committed:
+    image: StoredImage
+    layer_size: int          # the stored layer's size; 0 for an empty layer
+    layer_digest: str        # its diff ID; "" for an empty layer
+
+
+def write_layer(tree: Path, step_dir: Path, *, overlay: bool, owner: tuple[int, int] | None = None) -> NewLayer | None:
+    """``tree`` (an overlay upperdir, or a staged directory) as a layer tar; None when it adds nothing."""
+    layer_path = step_dir / "layer.tar"
+    with open(layer_path, "wb") as out:
+        if overlay:
+            blob = write_layer_from_overlay_upper(tree, out)
+        else:
+            blob = write_layer_from_dir(tree, out, owner=owner)
+    if str(blob.diff_id) == EMPTY_LAYER_DIFF_ID:
+        return None
+    # A tree the tar copies as it stands can become the next snapshot by moving it (see commit).
+    return NewLayer(layer_path, blob, tree if not overlay and owner is None else None)
+
+
+def commit(store: Store, state: StageState, command: tuple[str, ...], layer: NewLayer | None, *,
+           run_step: bool) -> Committed:
+    container_id = random_ids.token_hex(32)
+    now = format_time(datetime.now(timezone.utc))
+    parent_id = state.image_id
+    run_config = full_config({**state.config, "Image": parent_id})
+    container_config = dict(state.config, Cmd=list(command), Image=parent_id, Hostname=container_id[:12])
+    if run_step:
+        container_config["Entrypoint"] = None
+    author = state.maintainer
+
+    def change(data: dict[str, Any]) -> None:
+        data["config"] = run_config
+        data["container_config"] = full_config(container_config)
+        data["container"] = container_id
+        data["created"] = now
+        data.pop("docker_version", None)
+        if author:
+            data["author"] = author
+
+    diff_id = layer.blob.diff_id if layer else None
+    config = state.image.evolve(change).with_layer(
+        diff_id, HistoryEntry(created=now, created_by=created_by(command), author=author,
+                              empty_layer=layer is None))
+    parent = store.image(parent_id) if parent_id else None
+    layers = list(parent.layers()) if parent else []
+    if layer:
+        blob = layer.blob
+        layers.append(RangeLayer(str(layer.path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
+    stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)), parent=parent_id or None)
+    if layer is None:
+        return Committed(stored, 0, "")
+    if layer.tree is not None:
+        # The next step's snapshot, made by moving the staged files rather than unpacking
+        # the tar just written from them (a COPY of a big context writes every file once).
+        store.adopt_snapshot(stored, layer.tree)
+    remove_workspace(layer.path.parent)
+    return Committed(stored, stored.layers()[-1].content_size, str(layer.blob.diff_id))

@@ -1,0 +1,21 @@
+"""A step made ready: its key material, and what to do on a cache miss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from layerlab.engine.builder.commit import NewLayer
+from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.events import StepRef
+
+
+@dataclass
+class Prepared:
+    command: tuple[str, ...]                                   # the step's description (container_config Cmd)
+    build_args: dict[str, str] = field(default_factory=dict)   # args a RUN sees, part of its key
+    key_extra: dict[str, Any] = field(default_factory=dict)    # instruction flags the key must include
+    source_digest: str = ""                                    # COPY/ADD: the sources' checksum
+    sources: dict[str, FileEntry] = field(default_factory=dict)
+    execute: Callable[[StepRef], NewLayer | None] | None = None  # None: the commit changes the config only
+    is_run: bool = False

@@ -1,0 +1,126 @@
+"""What every step of one build shares: the request, the store, the event sink, the scratch space,
+the context and Dockerfile, the build args, and each stage's image once it is done.
+
+Stages run on threads; ``lock`` guards the context (its stat cache) and the cache records, and a
+stage that needs another (``FROM``, ``COPY --from``, ``RUN --mount=from=``) waits on ``wait_for``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+from layerlab.engine.builder.context import BuildContext, StatCache
+from layerlab.engine.builder.planner import stage_reference
+from layerlab.engine.builder.request import BuildCancelled, BuildRequest
+from layerlab.engine.builder.source import BuildSource
+from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction
+from layerlab.engine.errors import BuildError, LayerlabError, NotFound
+from layerlab.engine.events import Event, EventSink
+from layerlab.engine.runtime import Runtime, default_runtime
+from layerlab.engine.store import Store
+
+STAT_CACHE_NAME = "buildcontext.db"
+
+
+def locked_sink(events: EventSink) -> EventSink:
+    """Stage threads report at once; the sink sees one event at a time."""
+    lock = threading.Lock()
+
+    def sink(event: Event) -> None:
+        with lock:
+            events(event)
+
+    return sink
+
+
+class BuildSession:
+    def __init__(self, request: BuildRequest, store: Store, events: EventSink, workspace: Path,
+                 source: BuildSource, global_args: dict[str, str]):
+        self.request = request
+        self.store = store
+        self.events = events
+        self.workspace = workspace
+        self.source = source
+        self.build_args = dict(request.build_args)
+        self.global_args = global_args
+        self.lock = threading.RLock()          # the context and the cache records
+        self.stop = threading.Event()
+        self.stage_images: dict[int, str] = {}
+        self.stage_done: dict[int, threading.Event] = {}
+        self._runtime = request.runtime
+        self._context: BuildContext | None = None
+        self._stat_cache: StatCache | None = None
+
+    @property
+    def dockerfile(self) -> Dockerfile:
+        return self.source.dockerfile
+
+    @property
+    def context_root(self) -> Path:
+        return self.source.context_root
+
+    def where(self, instruction: Instruction) -> str:
+        """``Dockerfile:line``, the prefix of every message about a step."""
+        name = self.dockerfile.filename
+        return f"{name}:{instruction.line}" if instruction.line else name
+
+    def context(self) -> BuildContext:
+        with self.lock:
+            if self._context is None:
+                if not self.source.tar_context:
+                    self._stat_cache = StatCache(self.store.root / STAT_CACHE_NAME)
+                self._context = BuildContext(self.context_root, excluder=self.source.matcher,
+                                             stat_cache=self._stat_cache)
+            return self._context
+
+    def runtime(self) -> Runtime:
+        with self.lock:
+            if self._runtime is None:
+                self._runtime = default_runtime()
+            return self._runtime
+
+    def stage_finished(self, index: int, image_id: str) -> None:
+        self.stage_images[index] = image_id
+        self.stage_done[index].set()
+
+    def wait_for(self, index: int) -> str:
+        """The image of stage ``index``, once it is built (or ``BuildCancelled`` when the build stops)."""
+        event = self.stage_done[index]
+        while not event.wait(0.1):
+            if self.stop.is_set():
+                raise BuildCancelled("build stopped")
+        return self.stage_images[index]
+
+    def stage_root(self, name: str, instruction: Instruction) -> Path:
+        """The file tree of a stage (by name or index) or of an image in the store, for ``--from``."""
+        index = stage_reference(self.dockerfile, name, len(self.dockerfile.stages))
+        if index is not None:
+            image_id = self.wait_for(index)
+        else:
+            try:
+                image_id = str(self.store.resolve(name))
+            except NotFound:
+                raise BuildError(f"{self.where(instruction)}: --from={name}: no such stage or image in the "
+                                 "store") from None
+        return self.snapshot(image_id, self.workspace)
+
+    def snapshot(self, image_id: str, scratch_parent: Path) -> Path:
+        """An image's file tree; an empty directory for scratch (no image yet)."""
+        if not image_id:
+            return Path(tempfile.mkdtemp(prefix="scratch-", dir=scratch_parent))
+        return self.store.snapshot(self.store.image(image_id))
+
+    def image_root(self, image_id: str) -> Path | None:
+        """An image's file tree, or None before a scratch stage's first commit."""
+        return self.store.snapshot(self.store.image(image_id)) if image_id else None
+
+    def close(self) -> None:
+        if self._context is not None:
+            try:
+                self._context.save()
+            except LayerlabError:
+                pass
+        if self._stat_cache is not None:
+            self._stat_cache.close()

@@ -1,0 +1,113 @@
+"""One step: prepare it, compute its key, probe the cache, say why it hit or missed, and on a miss
+execute and commit it, then record the result.
+
+A hit needs a record *and* its image still in the store; a miss names its cause. Nothing of a
+failed step is committed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from layerlab.engine.builder.cache_key import StepInputs
+from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
+from layerlab.engine.builder.commit import commit
+from layerlab.engine.builder.dispatch import StageState
+from layerlab.engine.builder.planner import StagePlan, stage_reference
+from layerlab.engine.builder.preparers import prepare
+from layerlab.engine.builder.request import StepError, StepSummary
+from layerlab.engine.builder.session import BuildSession
+from layerlab.engine.dockerfile.instructions import Instruction
+from layerlab.engine.errors import LayerlabError, NotFound
+from layerlab.engine.events import Cause, StepCached, StepFailed, StepFinished, StepRebuilt, StepRef, StepStarted
+from layerlab.engine.oci.digest import short_id
+
+
+class StepRunner:
+    def __init__(self, session: BuildSession):
+        self.session = session
+        self.records = CacheRecords(session.store.root)
+        self.summaries: list[StepSummary] = []
+
+    def close(self) -> None:
+        self.records.close()
+
+    def add_summary(self, summary: StepSummary) -> None:
+        with self.session.lock:
+            self.summaries.append(summary)
+
+    def ordered_summaries(self) -> list[StepSummary]:
+        return sorted(self.summaries, key=lambda s: (s.step.index, s.step.position))
+
+    def step(self, state: StageState, stage_plan: StagePlan, ref: StepRef, instruction: Instruction,
+             position: int, parent_rebuilt: bool) -> bool:
+        """Run one step; returns whether it was rebuilt."""
+        session = self.session
+        started = time.monotonic()
+        session.events(StepStarted(ref))
+        try:
+            prepared = prepare(session, state, instruction)
+            inputs = StepInputs(
+                dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
+                instruction=ref.instruction, parent=state.image_id, command=prepared.command,
+                parent_step=ref.index - 1 if position > 2 else None,
+                env=tuple(state.env), config=state.key_config(**prepared.key_extra),
+                build_args=prepared.build_args, source_digest=prepared.source_digest, sources=prepared.sources)
+            decision = self._probe(inputs, self._forced(stage_plan), parent_rebuilt)
+            if decision.record is not None:
+                session.events(StepCached(ref, decision.key, decision.record.result, decision.reason))
+                state.image_id = decision.record.result
+                hit = session.store.image(state.image_id)
+                state.image = hit.config
+                state.config = dict(hit.config.data.get("config") or {})
+                summary = StepSummary(ref, "hit", decision.reason, decision.key, state.image_id,
+                                      duration=time.monotonic() - started, layer_size=decision.record.layer_size)
+                session.events(StepFinished(ref, summary.duration, "hit", decision.reason,
+                                            layer_size=decision.record.layer_size, result=state.image_id))
+                self.add_summary(summary)
+                return False
+            session.events(StepRebuilt(ref, decision.reason, decision.causes))
+            layer = prepared.execute(ref) if prepared.execute is not None else None
+            committed = commit(session.store, state, prepared.command, layer, run_step=prepared.is_run)
+            with session.lock:
+                self.records.put(inputs, str(committed.image.id), layer_size=committed.layer_size)
+            state.image_id, state.image = str(committed.image.id), committed.image.config
+            summary = StepSummary(ref, "miss", decision.reason, decision.key, state.image_id, decision.causes,
+                                  time.monotonic() - started, committed.layer_size)
+            session.events(StepFinished(ref, summary.duration, "miss", decision.reason,
+                                        layer_size=committed.layer_size, layer_digest=committed.layer_digest,
+                                        result=state.image_id))
+            self.add_summary(summary)
+            return True
+        except StepError as error:
+            error.step = error.step or ref
+            session.events(StepFailed(ref, error.message, error.exit_code, error.last_lines))
+            raise
+        except LayerlabError as error:
+            session.events(StepFailed(ref, error.one_line()))
+            raise
+        except KeyboardInterrupt:
+            session.events(StepFailed(ref, "interrupted"))
+            raise
+
+    def _forced(self, stage_plan: StagePlan) -> str | None:
+        """The flag that rebuilds this stage whatever the cache holds, if one does."""
+        request, dockerfile = self.session.request, self.session.dockerfile
+        if request.no_cache:
+            return "--no-cache"
+        for name in request.no_cache_filter:
+            if stage_reference(dockerfile, name, len(dockerfile.stages)) == stage_plan.stage.index:
+                return f"--no-cache-filter {name}"
+        return None
+
+    def _probe(self, inputs: StepInputs, forced: str | None, parent_rebuilt: bool) -> CacheDecision:
+        with self.session.lock:
+            decision = probe(self.records, inputs, forced=forced, parent_rebuilt=parent_rebuilt)
+        if decision.record is None:
+            return decision
+        try:
+            self.session.store.resolve(decision.record.result)
+        except NotFound:
+            text = f"cached image {short_id(decision.record.result)} was removed from the store"
+            return CacheDecision(decision.key, None, text, (Cause("key", text, subject=decision.record.result),))
+        return decision

@@ -17,21 +17,15 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
+from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
+
+__all__ = ["human_size", "human_duration", "created_since", "go_time", "render_table", "format_rows",
+           "render_template", "template_fields", "go_string", "to_json", "print_json"]
 
 MIN_WIDTH = 10
 PADDING = 3
-_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
-
-
-def human_size(size: float) -> str:
-    """Docker's ``units.HumanSizeWithPrecision(size, 3)``: decimal units, 3 significant digits."""
-    unit = 0
-    while size >= 1000.0 and unit < len(_UNITS) - 1:
-        size /= 1000.0
-        unit += 1
-    return f"{size:.3g}{_UNITS[unit]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -6,22 +6,20 @@ import os
 import sys
 from pathlib import Path
 
+from layerlab.engine.api.saving import SAVE_FORMATS, save, save_to_stream
 from layerlab.engine.errors import UsageError
-from layerlab.engine.fsutil import atomic_write
 from layerlab.engine.reference import Reference
-from layerlab.engine.transports.docker_archive import open_docker_archive, write_docker_archive
-from layerlab.engine.transports.oci_layout import read_oci_layout, write_oci_layout
+from layerlab.engine.transports.docker_archive import open_docker_archive
+from layerlab.engine.transports.oci_layout import read_oci_layout
 from layerlab.engine.transports.tarball import import_tarball
 from layerlab.cli.commands._image_group import add_both
-
-SAVE_FORMATS = ("docker", "docker-oci", "oci")
 
 
 def register(subparsers) -> None:
     for parser in add_both(subparsers, "save", help="save images to a tar archive (streamed to stdout by default)"):
         parser.add_argument("images", nargs="+", metavar="IMAGE")
         parser.add_argument("-o", "--output", metavar="FILE", help="write to a file (a directory for --format oci)")
-        parser.add_argument("--format", choices=SAVE_FORMATS, default="docker",
+        parser.add_argument("--format", choices=tuple(SAVE_FORMATS), default="docker",
                             help="docker: docker-archive (pre-25 layout, the default); docker-oci: the 25+ "
                                  "layout with an OCI layout inside; oci: an OCI image layout directory")
         parser.set_defaults(func=save_command)
@@ -47,39 +45,20 @@ def _spool_dir(ctx) -> str | None:
         return None
 
 
-def _selected(store, names: list[str]) -> list[tuple[object, list[str]]]:
-    chosen: dict[str, tuple[object, list[str]]] = {}
-    for name in names:
-        image = store.image(name)
-        entry = chosen.setdefault(str(image.id), (image, []))
-        ref = Reference.try_parse(name)
-        # Saving by ID keeps no tag (docker writes RepoTags null); by reference keeps that tag.
-        if ref is not None and ref.digest is None and str(ref) in image.tags and ref.familiar not in entry[1]:
-            entry[1].append(ref.familiar)
-    return list(chosen.values())
-
-
 def save_command(args, ctx) -> int:
-    images = _selected(ctx.store, args.images)
+    if args.output:
+        save(ctx.store, args.images, Path(args.output), args.format)
+        return 0
     if args.format == "oci":
-        if not args.output:
-            raise UsageError("--format oci writes a directory: give it with -o DIR")
-        write_oci_layout(images, args.output)
-        return 0
-    layout = "oci" if args.format == "docker-oci" else "legacy"
-    if not args.output:
-        if sys.stdout.isatty():
-            raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-        sys.stdout.flush()
-        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-        if out is None:
-            raise UsageError("stdout is not a binary stream; use -o FILE")
-        write_docker_archive(images, out, layout=layout)
-        out.flush()
-        return 0
-    target = Path(args.output)
-    with atomic_write(target) as out:  # a failed save never leaves half an archive under its name
-        write_docker_archive(images, out, layout=layout)
+        raise UsageError("--format oci writes a directory: give it with -o DIR")
+    if sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    sys.stdout.flush()
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    if out is None:
+        raise UsageError("stdout is not a binary stream; use -o FILE")
+    save_to_stream(ctx.store, args.images, out, args.format)
+    out.flush()
     return 0
 
 

@@ -8,15 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
-from layerlab.engine.builder.cache_records import CacheRecords
+from layerlab.engine.api.building import build, watch_and_build
 from layerlab.engine.builder.events_json import json_lines_sink
-from layerlab.engine.builder.executor import build
 from layerlab.engine.builder.request import BuildRequest, StepError
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
 from layerlab.engine.builder.run_spec import parse_secret_flag
 from layerlab.engine.errors import UsageError
 from layerlab.engine.events import discard
-from layerlab.engine.registry.cache import export_cache, import_cache, parse_cache_option
 from layerlab.cli.keyvalues import key_values
 
 
@@ -95,32 +93,19 @@ def _raise_on_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
-def _transfer_cache(transfer, option: str, store, events) -> None:
-    """Move build cache records and their images between the store and a registry (``registry:REF``)."""
-    with CacheRecords(store.root) as records:
-        transfer(store, records, parse_cache_option(option), events=events)
-
-
 def build_command(args, ctx) -> int:
     request = make_request(args)
     events = _sink(args.progress, args.quiet)
     if args.watch:
-        try:
-            from layerlab.engine.builder.watch import watch_and_build
-        except ImportError:
-            print("layerlab: build --watch is not available yet", file=sys.stderr)
-            return 2
         stop = threading.Event()
         try:
-            watch_and_build(request, ctx.store, events, stop)
+            watch_and_build(ctx.store, request, events, stop)
         except KeyboardInterrupt:
             stop.set()
         return 0
-    for option in args.cache_from:
-        _transfer_cache(import_cache, option, ctx.store, events)
     previous = _raise_on_sigterm()
     try:
-        result = build(request, ctx.store, events)
+        result = build(ctx.store, request, events, cache_from=args.cache_from, cache_to=args.cache_to)
     except StepError as error:
         print(f"layerlab: {error.message}", file=sys.stderr)
         for line in error.last_lines:
@@ -129,10 +114,8 @@ def build_command(args, ctx) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if args.cache_to:
-        _transfer_cache(export_cache, args.cache_to, ctx.store, events)
     if args.iidfile:
-        Path(args.iidfile).write_text(result.image_id)
+        Path(args.iidfile).write_text(str(result.image_id))
     if args.quiet:
         print(result.image_id)
     if args.explain:

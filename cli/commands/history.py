@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Any
 
 from layerlab.cli.commands._image_group import add_both
-from layerlab.engine.image import layer_content_size
-from layerlab.engine.oci.config import parse_time
-from layerlab.cli.output import created_since, format_rows, human_size
+from layerlab.cli.output import created_since, format_rows
+from layerlab.engine.api.layer_history import ancestor_ids, history_rows
+from layerlab.engine.api.sizes import human_size
+from layerlab.engine.store.facade import Store
+from layerlab.engine.store.records import StoredImage
 
 DEFAULT_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
 HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
@@ -32,40 +33,19 @@ def _ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _ancestor_ids(store, image) -> dict[int, str]:
-    """History length -> image ID for the image and its recorded parents (docker shows those IDs)."""
-    known: dict[int, str] = {}
-    current = image
-    for _ in range(1000):
-        known.setdefault(len(current.config.history), str(current.id))
-        if current.parent is None:
-            break
-        try:
-            current = store.image(str(current.parent))
-        except Exception:
-            break
-    return known
-
-
-def history_rows(store, image, *, no_trunc: bool, human: bool, now: datetime | None = None) -> list[dict[str, Any]]:
-    ids = _ancestor_ids(store, image)
-    layers = list(image.layers())
+def history_table_rows(store: Store, image: StoredImage, *, no_trunc: bool, human: bool,
+                       now: datetime | None = None) -> list[dict[str, str]]:
+    ids = ancestor_ids(store, image)
     rows = []
-    for position, (entry, layer_index) in enumerate(image.config.history_by_layer()):
-        image_id = ids.get(position + 1, "<missing>")
-        if image_id != "<missing>" and not no_trunc:
-            image_id = image_id.split(":")[-1][:12]
-        size = 0
-        if layer_index is not None and layer_index < len(layers):
-            size = layer_content_size(layers[layer_index])
-        created = parse_time(entry.created)
-        created_by = entry.created_by if no_trunc else _ellipsis(entry.created_by, CREATED_BY_WIDTH)
+    for position, row in enumerate(row for row in history_rows(image) if row.recorded):
+        image_id = ids.get(position + 1)
+        entry = row.entry
         rows.append({
-            "ID": image_id,
-            "CreatedSince": created_since(created, now) if human else (entry.created or ""),
-            "CreatedAt": entry.created or "",
-            "CreatedBy": created_by,
-            "Size": human_size(size) if human else str(size),
+            "ID": "<missing>" if image_id is None else str(image_id) if no_trunc else image_id.short,
+            "CreatedSince": created_since(row.created_at, now) if human else entry.created,
+            "CreatedAt": entry.created,
+            "CreatedBy": entry.created_by if no_trunc else _ellipsis(entry.created_by, CREATED_BY_WIDTH),
+            "Size": human_size(row.size) if human else str(row.size),
             "Comment": entry.comment,
         })
     rows.reverse()
@@ -75,7 +55,7 @@ def history_rows(store, image, *, no_trunc: bool, human: bool, now: datetime | N
 def history_command(args, ctx) -> int:
     image = ctx.store.image(args.image)
     human = str(args.human).lower() not in ("false", "0", "no")
-    rows = history_rows(ctx.store, image, no_trunc=args.no_trunc, human=human)
+    rows = history_table_rows(ctx.store, image, no_trunc=args.no_trunc, human=human)
     fmt = "{{.ID}}" if args.quiet else args.format
     sys.stdout.write(format_rows(fmt, rows, DEFAULT_TABLE, HEADERS))
     return 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import sys
 from datetime import datetime
-from typing import Any
 
+from layerlab.cli.commands._image_group import add_both, image_subparsers
+from layerlab.cli.output import created_since, format_rows, go_time
+from layerlab.engine.api.image_rows import NONE, image_rows
+from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
 from layerlab.engine.reference import Reference
-from layerlab.cli.commands._image_group import add_both, image_subparsers
-from layerlab.cli.output import created_since, format_rows, go_time, human_size
+from layerlab.engine.store.records import ImageRecord
 
 DEFAULT_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 DIGESTS_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -99,28 +101,15 @@ def _matches(record, filters: dict[str, list[str]], store) -> bool:
     return True
 
 
-def image_rows(store, records, *, digests: bool, no_trunc: bool, now: datetime | None = None) -> list[dict[str, Any]]:
+def table_rows(records: list[ImageRecord], *, no_trunc: bool, now: datetime | None = None) -> list[dict[str, str]]:
     rows = []
-    for record in records:
-        image_id = str(record.id) if no_trunc else record.id.short
-        created = record.created_at
-        base = {"Containers": "N/A", "CreatedAt": go_time(created), "CreatedSince": created_since(created, now),
-                "ID": image_id, "SharedSize": "N/A", "Size": human_size(record.size), "UniqueSize": "N/A",
-                "VirtualSize": human_size(record.size)}
-        repo_digests: dict[str, list[str]] = {}
-        for name in record.repo_digests:
-            ref = Reference.parse(name, default_tag=None)
-            repo_digests.setdefault(ref.familiar_name, []).append(str(ref.digest))
-        names = [Reference.parse(t) for t in record.tags]
-        if not names and not repo_digests:
-            rows.append({**base, "Repository": "<none>", "Tag": "<none>", "Digest": "<none>"})
-        for ref in names:
-            digest = (repo_digests.get(ref.familiar_name) or ["<none>"])[0]
-            rows.append({**base, "Repository": ref.familiar_name, "Tag": ref.tag or "<none>", "Digest": digest})
-        tagged_repos = {ref.familiar_name for ref in names}
-        for repo, repo_digest_list in repo_digests.items():
-            if repo not in tagged_repos:
-                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": repo_digest_list[0]})
+    for row in image_rows(records):
+        created = row.created_at
+        rows.append({"Containers": "N/A", "CreatedAt": go_time(created), "CreatedSince": created_since(created, now),
+                     "ID": str(row.image_id) if no_trunc else row.short_id, "SharedSize": "N/A",
+                     "Size": human_size(row.size), "UniqueSize": "N/A", "VirtualSize": human_size(row.size),
+                     "Repository": row.repository, "Tag": row.tag,
+                     "Digest": NONE if row.repo_digest is None else str(row.repo_digest)})
     return rows
 
 
@@ -134,7 +123,7 @@ def images_command(args, ctx) -> int:
         # Untagged images that others build on are intermediate layers of a build: hidden, as docker does.
         records = [r for r in records if not r.intermediate]
     records = [r for r in records if _matches(r, filters, store)]
-    rows = image_rows(store, records, digests=args.digests, no_trunc=args.no_trunc)
+    rows = table_rows(records, no_trunc=args.no_trunc)
     if args.quiet:
         fmt = "{{.ID}}"
     else:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from typing import Sequence
 
-from layerlab.engine.errors import ArchiveError
+from layerlab.engine.oci.config import HistoryEntry, ImageConfig, history_by_layer
 
 _ARGS_PREFIX = re.compile(r"^\|\d+(?:\s+\S+=\S*)*\s+")
 _BUILDKIT_SUFFIX = " # buildkit"
 _KNOWN = {"RUN", "COPY", "ADD", "FROM", "CMD", "ENTRYPOINT", "ENV", "ARG", "LABEL", "WORKDIR", "USER",
           "EXPOSE", "VOLUME", "SHELL", "STOPSIGNAL", "HEALTHCHECK", "ONBUILD", "MAINTAINER"}
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    created_by: str
-    empty_layer: bool
-    comment: str = ""
-
-    @property
-    def instruction(self) -> str:
-        return instruction_text(self.created_by)
 
 
 def instruction_text(created_by: str) -> str:
@@ -45,38 +33,30 @@ def instruction_kind(instruction: str) -> str:
     return word if word in _KNOWN else ""
 
 
-def parse_history(config_bytes: bytes, *, where: str = "image config") -> list[HistoryRow]:
-    try:
-        config = json.loads(config_bytes)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ArchiveError(f"{where}: not valid JSON: {error}") from None
-    rows = []
-    for item in config.get("history") or []:
-        if isinstance(item, dict):
-            rows.append(HistoryRow(str(item.get("created_by") or ""), bool(item.get("empty_layer")),
-                                   str(item.get("comment") or "")))
-    return rows
+def parse_history(config_bytes: bytes, *, where: str = "image config") -> list[HistoryEntry]:
+    return ImageConfig.parse(config_bytes, where=where).history
 
 
-def layer_instructions(rows: list[HistoryRow], layer_count: int) -> list[str]:
-    """One instruction per layer: history rows that made a layer, in order ("(missing)" when short)."""
-    made_layer = [row.instruction for row in rows if not row.empty_layer]
-    return (made_layer + ["(missing)"] * layer_count)[:layer_count]
+def layer_instructions(history: Sequence[HistoryEntry], layer_count: int) -> list[str]:
+    """One instruction per layer: history entries that made a layer, in order ("(missing)" when short)."""
+    made_layer = {index: instruction_text(entry.created_by)
+                  for entry, index in history_by_layer(history) if index is not None}
+    return [made_layer.get(index, "(missing)") for index in range(layer_count)]
 
 
-def guess_base_layers(rows: list[HistoryRow], layer_count: int) -> int:
+def guess_base_layers(history: Sequence[HistoryEntry], layer_count: int) -> int:
     """How many bottom layers came from the base image.
 
     A base image ends with its CMD or ENTRYPOINT; the last such row that is
-    followed by rows making layers marks the boundary. Without one, only the
+    followed by entries making layers marks the boundary. Without one, only the
     first layer counts as base (dive's assumption).
     """
     boundaries = []
     layers_before = 0
-    for row in rows:
-        if instruction_kind(row.instruction) in ("CMD", "ENTRYPOINT"):
+    for entry in history:
+        if instruction_kind(instruction_text(entry.created_by)) in ("CMD", "ENTRYPOINT"):
             boundaries.append(layers_before)
-        if not row.empty_layer:
+        if not entry.empty_layer:
             layers_before += 1
     inside = [boundary for boundary in boundaries if 0 < boundary < layer_count]
     if inside:

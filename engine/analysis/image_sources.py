@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from layerlab.engine.analysis.image_analysis import LayerSource
-from layerlab.engine.analysis.history import HistoryRow, guess_base_layers, layer_instructions, parse_history
+from layerlab.engine.analysis.history import guess_base_layers, layer_instructions, parse_history
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.image import Image
+from layerlab.engine.oci.config import HistoryEntry
 
 ARCHIVE_PREFIX = "docker-archive:"
 LAYOUT_PREFIX = "oci:"
@@ -25,7 +26,7 @@ class AnalysisImage:
 
     name: str
     image: Image
-    history: list[HistoryRow]
+    history: list[HistoryEntry]
     _close: Callable[[], None] | None = field(default=None, repr=False)
 
     def instructions(self) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from layerlab.engine.errors import ArchiveError
 from layerlab.engine.oci.canonical import docker_json, load_json_object
@@ -261,15 +261,7 @@ class ImageConfig:
 
     def history_by_layer(self) -> list[tuple[HistoryEntry, int | None]]:
         """Each history entry with the index of the layer it made (``None`` for empty_layer ones)."""
-        out: list[tuple[HistoryEntry, int | None]] = []
-        index = 0
-        for entry in self.history:
-            if entry.empty_layer:
-                out.append((entry, None))
-            else:
-                out.append((entry, index))
-                index += 1
-        return out
+        return history_by_layer(self.history)
 
     # -- builders ----------------------------------------------------------------
     def evolve(self, change: Callable[[dict[str, Any]], None]) -> "ImageConfig":
@@ -314,6 +306,23 @@ class ImageConfig:
 
     def __repr__(self) -> str:
         return f"ImageConfig({self.digest.short}, {self.os}/{self.architecture}, {len(self.diff_ids)} layers)"
+
+
+def history_by_layer(history: Sequence[HistoryEntry]) -> list[tuple[HistoryEntry, int | None]]:
+    """The one pairing of history with layers: each entry with the index of the layer it made.
+
+    Entries marked ``empty_layer`` made none (``None``); every other entry made
+    the next layer up, bottom to top, as ``rootfs.diff_ids`` lists them.
+    """
+    out: list[tuple[HistoryEntry, int | None]] = []
+    index = 0
+    for entry in history:
+        if entry.empty_layer:
+            out.append((entry, None))
+        else:
+            out.append((entry, index))
+            index += 1
+    return out
 
 
 def parse_time(text: str) -> datetime | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from layerlab.engine.analysis import analyze, waste_report
-from layerlab.engine.analysis.history import HistoryRow, guess_base_layers, instruction_text, layer_instructions
+from layerlab.engine.oci.config import HistoryEntry
+from layerlab.engine.analysis.history import guess_base_layers, instruction_text, layer_instructions
 from tests.analysis.layertar import layer_tar, sources
 
 
@@ -136,18 +137,18 @@ def test_each_wasted_byte_is_attributed_with_a_hint():
 
 def test_history_maps_layers_and_finds_the_base_image():
     rows = [
-        HistoryRow("/bin/sh -c #(nop) ADD file:abc in / ", False),
-        HistoryRow('/bin/sh -c #(nop)  CMD ["/bin/sh"]', True),
-        HistoryRow("RUN /bin/sh -c apt-get update # buildkit", False),
-        HistoryRow("ENV A=b", True),
-        HistoryRow("|1 V=2 /bin/sh -c make", False),
-        HistoryRow('CMD ["app"]', True),
+        HistoryEntry(created_by="/bin/sh -c #(nop) ADD file:abc in / ", empty_layer=False),
+        HistoryEntry(created_by='/bin/sh -c #(nop)  CMD ["/bin/sh"]', empty_layer=True),
+        HistoryEntry(created_by="RUN /bin/sh -c apt-get update # buildkit", empty_layer=False),
+        HistoryEntry(created_by="ENV A=b", empty_layer=True),
+        HistoryEntry(created_by="|1 V=2 /bin/sh -c make", empty_layer=False),
+        HistoryEntry(created_by='CMD ["app"]', empty_layer=True),
     ]
     assert layer_instructions(rows, 3) == ["ADD file:abc in /", "RUN apt-get update", "RUN make"]
     assert layer_instructions(rows, 4)[-1] == "(missing)"
     assert guess_base_layers(rows, 3) == 1
     assert guess_base_layers(rows[2:], 2) == 1  # no base CMD: dive's first-layer assumption
-    two_layer_base = [HistoryRow("ADD x /", False), HistoryRow("RUN y", False), HistoryRow('CMD ["sh"]', True),
-                      HistoryRow("RUN z", False)]
+    two_layer_base = [HistoryEntry(created_by="ADD x /"), HistoryEntry(created_by="RUN y"),
+                      HistoryEntry(created_by='CMD ["sh"]', empty_layer=True), HistoryEntry(created_by="RUN z")]
     assert guess_base_layers(two_layer_base, 3) == 2
     assert instruction_text("COPY . /app # buildkit") == "COPY . /app"

@@ -124,7 +124,7 @@ async def test_save_writes_a_docker_archive_or_an_oci_layout(make_app, store, tm
         screen = app.screen
         screen.query_one("#save-format", RadioSet).focus()
         await pilot.press("down", "enter")  # the second format: an OCI layout
-        assert screen.format == "oci-layout"
+        assert screen.format == "oci"
         assert screen.query_one("#save-path", Input).value == "demo_app_1.0"  # the suggestion follows the format
         screen.query_one("#save-path", Input).value = str(layout)
         screen.query_one("#save-path", Input).focus()

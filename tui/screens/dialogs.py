@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from layerlab.engine.api.saving import saves_directory
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes or no; dismisses with True only on an explicit yes."""
@@ -69,7 +71,7 @@ class PromptScreen(ModalScreen[str | None]):
 @dataclass(frozen=True)
 class SaveRequest:
     path: Path
-    format: str  # a key of ``layerlab.tui.catalog.SAVE_FORMATS``
+    format: str  # a key of ``layerlab.engine.api.saving.SAVE_FORMATS``
 
 
 class SaveScreen(ModalScreen[SaveRequest | None]):
@@ -89,7 +91,7 @@ class SaveScreen(ModalScreen[SaveRequest | None]):
         self.format = next(iter(formats))
 
     def suggestion(self, format: str) -> str:
-        return f"{self.stem}.tar" if format == "docker-archive" else self.stem
+        return self.stem if saves_directory(format) else f"{self.stem}.tar"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from layerlab.tui.messages import LayerSelected
-from layerlab.tui.catalog import HistoryRow, history_rows, human_size
+from layerlab.tui.catalog import HistoryRow, created_text, history_rows, human_size
 
 BAR_WIDTH = 20
 # Index, created, size and bar columns with the table's cell padding; created-by gets the rest.
@@ -93,7 +93,7 @@ class HistoryPanel(Vertical):
                 continue
             style = "dim" if row.layer_index is None else ""
             created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
-            table.add_row(Text(str(row.index), style=style), Text(row.created, style=style),
+            table.add_row(Text(str(row.index), style=style), Text(created_text(row.created_at), style=style),
                           Text(shorten(created_by, created_by_width), style=style),
                           Text(human_size(row.size) if row.layer_index is not None else "0B", style=style),
                           Text(size_bar(row.size, largest), style=bar_style), key=str(row.index))

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, Label
 from layerlab.engine.errors import LayerlabError
 from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
 from layerlab.tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
-from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, human_size
+from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, created_text, human_size
 
 SORT_KEYS = ("repository", "created", "size")
 TRANSFER_LINES_SHOWN = 8
@@ -35,7 +35,7 @@ def sorted_rows(rows: list[ImageRow], key: str) -> list[ImageRow]:
     if key == "size":
         return sorted(rows, key=lambda r: r.size, reverse=True)
     if key == "created":
-        return sorted(rows, key=lambda r: r.created, reverse=True)
+        return sorted(rows, key=lambda r: created_text(r.created_at), reverse=True)
     return sorted(rows, key=lambda r: (r.repository, r.tag))
 
 
@@ -108,7 +108,7 @@ class ImagesPanel(Vertical):
         visible = sorted_rows([r for r in listed if not needle or matches(r, needle)], self.sort_key)
         table.clear()
         for row in visible:
-            table.add_row(row.repository, row.tag, row.short_id, row.created, human_size(row.size), key=row.ref)
+            table.add_row(row.repository, row.tag, row.short_id, created_text(row.created_at), human_size(row.size), key=row.ref)
         if selected is not None:
             for index, row in enumerate(visible):
                 if row.ref == selected:

@@ -1,0 +1,15 @@
+"""The service layer both front ends call: the CLI (``layerlab.cli``) and the app (``layerlab.tui``).
+
+Each fact is computed here once, typed, with ``Digest`` values for IDs, so the
+two front ends only lay it out:
+
+- ``image_rows``: the image list, one row per name (``images``, the Images panel).
+- ``layer_history``: history entries paired with their layers and sizes (``history``, the History panel).
+- ``saving``: ``save`` to a docker-archive or an OCI layout, with the one rule for which tags go along.
+- ``building``: ``build`` with the build cache imported from / exported to registries; watch mode.
+- ``layer_files``: a layer's changes, the stacked tree, file contents and waste, from one analysis cache.
+- ``sizes``: ``human_size``, Docker's rule, for both front ends.
+
+Modules are imported one by one (``from layerlab.engine.api.saving import save``) so a command pays
+only for what it uses.
+"""

@@ -1,0 +1,136 @@
+"""An image's files: what each layer changes, the stacked tree, file contents and waste.
+
+Every answer comes from one ``ImageAnalysis`` per image (each layer read
+once), kept in a small cache shared by every caller. An analysis's tree cache
+is not thread-safe, so calls into it take turns; everything here may block,
+so a UI calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from layerlab.engine.analysis import ImageAnalysis, LayerSource, analyze, waste_report
+from layerlab.engine.analysis.extract import cat
+from layerlab.engine.analysis.model import EntryInfo
+from layerlab.engine.api.layer_history import history_rows
+from layerlab.engine.image import Image
+from layerlab.engine.oci.digest import Digest
+
+PREVIEW_LIMIT = 256 * 1024
+ANALYSES_KEPT = 3  # analyses of the most recently opened images
+
+_analyses: OrderedDict[Digest, ImageAnalysis] = OrderedDict()
+_lock = threading.RLock()
+_KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardlink"}
+_CHANGES = {"A": "added", "M": "modified", "D": "removed"}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # no leading slash: "etc/passwd"
+    kind: str  # file, dir, symlink, hardlink, other
+    size: int
+    mode: int
+    change: str = ""  # added, modified, removed; "" in the stacked view
+    link_target: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class WasteRow:
+    path: str
+    wasted: int  # bytes shipped in a lower layer but hidden by a later one
+    layer_index: int
+    instruction: str
+    how: str = ""  # e.g. "overwritten by layer 2"
+
+
+def image_analysis(image: Image) -> ImageAnalysis:
+    """The analysis of ``image`` (every layer read once), cached by image ID."""
+    key = image.config_digest
+    with _lock:
+        if key in _analyses:
+            _analyses.move_to_end(key)
+            return _analyses[key]
+        layers = list(image.layers())
+        instructions = {row.layer_index: row.created_by for row in history_rows(image) if row.layer_index is not None}
+        sources = [LayerSource(open=layer.open_uncompressed, instruction=instructions.get(index, ""),
+                               diff_id=str(layer.diff_id), label=f"layer {index}")
+                   for index, layer in enumerate(layers)]
+        analysis = analyze(sources)
+        while len(_analyses) >= ANALYSES_KEPT:
+            _analyses.popitem(last=False)
+        _analyses[key] = analysis
+        return analysis
+
+
+def _entry(path: str, info: EntryInfo | None, change: str = "") -> FileEntry:
+    path = path.lstrip("/")
+    if info is None:  # a directory implied by its children
+        return FileEntry(path, "dir", 0, 0o755, change)
+    kind = _KINDS.get(info.type_name, "other")
+    size = info.size if kind == "file" else 0
+    return FileEntry(path, kind, size, info.mode, change, info.linkname or "")
+
+
+def layer_changes(image: Image, index: int) -> list[FileEntry]:
+    """What layer ``index`` adds, modifies and removes relative to the layers below it."""
+    with _lock:
+        changes = image_analysis(image).layer_changes(index)
+    return [FileEntry(change.path.lstrip("/"), "other", 0, 0, "removed") if change.code == "D"
+            else _entry(change.path, change.entry, _CHANGES.get(change.code, ""))
+            for change in changes]
+
+
+def stacked_entries(image: Image, index: int) -> list[FileEntry]:
+    """The whole filesystem as of layer ``index`` (all layers up to it applied)."""
+    with _lock:
+        return [_entry(path, info) for path, info in image_analysis(image).tree(index).walk("/")]
+
+
+class _Kept:
+    """A write-only sink that keeps the first ``limit`` bytes (all when ``limit`` is None)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.kept = 0
+
+    def write(self, data: bytes) -> int:
+        if self.limit is None or self.kept < self.limit:
+            part = data if self.limit is None else data[: self.limit - self.kept]
+            self.parts.append(part)
+            self.kept += len(part)
+        return len(data)
+
+
+def read_file(image: Image, index: int, path: str, limit: int | None = PREVIEW_LIMIT) -> bytes:
+    """Up to ``limit`` bytes of ``/path`` as of layer ``index``; a symlink reads as its target's name."""
+    with _lock:
+        analysis = image_analysis(image)
+        info = analysis.tree(index).entry("/" + path)
+        if info is not None and info.type_name == "symlink":
+            return f"symbolic link to {info.linkname}\n".encode()
+        sink = _Kept(limit)
+        cat(analysis, "/" + path, sink, layer=index)  # type: ignore[arg-type]  # any object with write()
+    return b"".join(sink.parts)
+
+
+def waste(image: Image, top: int = 10) -> list[WasteRow]:
+    """The worst offenders: bytes a layer ships that a later one hides, with the instruction that shipped them."""
+    with _lock:
+        report = waste_report(image_analysis(image))
+    rows = []
+    for offender in sorted(report.offenders, key=lambda o: o.bytes, reverse=True)[:top]:
+        example = offender.examples[0].lstrip("/") if offender.examples else offender.category
+        if offender.files > 1:
+            example += f" (+{offender.files - 1} more)"
+        rows.append(WasteRow(example, offender.bytes, offender.stored_layer, offender.stored_instruction,
+                             how=f"{offender.how} by layer {offender.caused_by_layer}"))
+    return rows

@@ -19,9 +19,11 @@ from typing import Callable
 
 import watchfiles
 
+from layerlab.engine.builder.request import BuildRequest, BuildResult
 from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
 from layerlab.engine.errors import LayerlabError, UsageError
 from layerlab.engine.events import EventSink, StepFlip, WatchChange, WatchRebuilt
+from layerlab.engine.store import Store
 
 DEBOUNCE_MS = 200
 
@@ -82,9 +84,9 @@ class _Scope:
         return paths, dockerfile
 
 
-def _flips(previous, current) -> tuple[StepFlip, ...]:
+def _flips(previous: BuildResult | None, current: BuildResult) -> tuple[StepFlip, ...]:
     """Steps rebuilt in ``current``, each with how it went in ``previous`` (by Dockerfile index)."""
-    before = {summary.step.index: summary.cache for summary in getattr(previous, "steps", ())}
+    before = {summary.step.index: summary.cache for summary in (previous.steps if previous else ())}
     return tuple(
         StepFlip(summary.step, before.get(summary.step.index, "new"), summary.reason, tuple(summary.causes))
         for summary in current.steps if summary.cache == "miss"
@@ -97,15 +99,15 @@ def _default_builder() -> Callable:
     return build
 
 
-def watch_and_build(request, store, events: EventSink, stop: threading.Event, *,
+def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop: threading.Event, *,
                     debounce_ms: int = DEBOUNCE_MS, builder: Callable | None = None) -> None:
     """Build ``request`` now and again after every relevant change, until ``stop`` is set.
 
     ``builder`` is ``layerlab.engine.builder.executor.build`` unless given (same signature).
     """
-    if getattr(request, "context_dir", None) is None:
+    if request.context_dir is None:
         raise UsageError("--watch needs a context directory (not a tar on stdin)")
-    if getattr(request, "dockerfile_text", None) is not None:
+    if request.dockerfile_text is not None:
         raise UsageError("--watch needs a Dockerfile file to watch (not -f -)")
     build = builder or _default_builder()
     context = Path(request.context_dir)
@@ -132,12 +134,12 @@ def watch_and_build(request, store, events: EventSink, stop: threading.Event, *,
         events(change)
         result = _build_once(build, request, store, events)
         if result is not None:
-            events(WatchRebuilt(_flips(previous, result), getattr(result, "image_id", "")))
+            events(WatchRebuilt(_flips(previous, result), result.image_id))
             previous = result
     watcher.join(timeout=5)
 
 
-def _build_once(build: Callable, request, store, events: EventSink):
+def _build_once(build: Callable, request: BuildRequest, store: Store, events: EventSink) -> BuildResult | None:
     try:
         return build(request, store, events)
     except LayerlabError:

@@ -24,11 +24,12 @@ from layerlab.engine.oci.digest import Digest
 from layerlab.engine.registry.client import BLOCK, RegistryClient, _describe
 from layerlab.engine.registry.manifests import pull_scope, push_scope
 from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store
 
 CHUNK_SIZE = 32 << 20    # blobs up to this size go in one PUT, larger ones in chunks of it
 
 
-def fetch_blob(client: RegistryClient, repository: str, descriptor: Descriptor, store, *,
+def fetch_blob(client: RegistryClient, repository: str, descriptor: Descriptor, store: Store, *,
                events: EventSink = discard, what: str = "blob") -> None:
     """Make sure ``descriptor``'s blob is in ``store``, downloading what is missing."""
     digest, size = descriptor.digest, descriptor.size

@@ -23,6 +23,7 @@ from layerlab.engine.registry.blobs import fetch_blob, fetch_small_blob
 from layerlab.engine.registry.client import RegistryClient
 from layerlab.engine.registry.manifests import FetchedManifest, fetch_manifest, host_default_platform
 from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store
 from layerlab.engine.store.measure import LayerMeasure, measure_layer
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer, diff_ids_of
 
@@ -57,7 +58,7 @@ def resolve(client: RegistryClient, ref: Reference, platform: Platform | str | N
     return ResolvedImage(ref, top, manifest, fetched.digest)
 
 
-def pull(ref: Reference | str, store, *, platform: Platform | str | None = None, events: EventSink | None = None,
+def pull(ref: Reference | str, store: Store, *, platform: Platform | str | None = None, events: EventSink | None = None,
          insecure: bool = False, client: RegistryClient | None = None):
     """Pull ``ref`` into ``store``; returns the ``StoredImage``.
 
@@ -93,14 +94,14 @@ def pull(ref: Reference | str, store, *, platform: Platform | str | None = None,
     return stored
 
 
-def _config(client: RegistryClient, ref: Reference, manifest: Manifest, store) -> bytes:
+def _config(client: RegistryClient, ref: Reference, manifest: Manifest, store: Store) -> bytes:
     digest = manifest.config.digest
     if store.blobs.has(digest):
         return store.blobs.read(digest)
     return fetch_small_blob(client, ref.path, manifest.config, what=f"config of {ref.familiar}")
 
 
-def fetch_layers(client: RegistryClient, repository: str, manifest: Manifest, store,
+def fetch_layers(client: RegistryClient, repository: str, manifest: Manifest, store: Store,
                  events: EventSink) -> dict[Digest, LayerMeasure]:
     """Fetch every blob not yet in the store, several at once; the first failure is raised.
 
@@ -122,7 +123,7 @@ def fetch_layers(client: RegistryClient, repository: str, manifest: Manifest, st
     return {digest: f.result() for digest, f in futures.items() if f.result() is not None}
 
 
-def _fetch_and_measure(client: RegistryClient, repository: str, descriptor, store,
+def _fetch_and_measure(client: RegistryClient, repository: str, descriptor, store: Store,
                        events: EventSink) -> LayerMeasure | None:
     fetch_blob(client, repository, descriptor, store, events=events, what="layer")
     if not mt.is_layer(descriptor.media_type):
@@ -137,7 +138,7 @@ def events_done(events: EventSink, descriptor) -> None:
 pull_image = pull  # for callers whose own parameter is named ``pull``
 
 
-def ensure_image(ref: Reference | str, store, *, pull: str = "missing", platform: Platform | str | None = None,
+def ensure_image(ref: Reference | str, store: Store, *, pull: str = "missing", platform: Platform | str | None = None,
                  events: EventSink | None = None, insecure: bool = False):
     """The image ``ref`` names, pulled when needed; for a build's ``FROM``.
 

@@ -26,6 +26,7 @@ from layerlab.engine.registry.blobs import CHUNK_SIZE, upload_blob
 from layerlab.engine.registry.client import RegistryClient
 from layerlab.engine.registry.manifests import put_manifest
 from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store, StoredImage, StoredLayer
 
 PARALLEL_BLOBS = 4
 COMPRESSED_OWNER = "registry:compressed-layers"
@@ -46,7 +47,7 @@ class _Blob:
     open: Callable[[], BinaryIO]
 
 
-def push(ref: Reference | str, store, *, source: str | None = None, events: EventSink | None = None,
+def push(ref: Reference | str, store: Store, *, source: str | None = None, events: EventSink | None = None,
          insecure: bool = False, client: RegistryClient | None = None,
          chunk_size: int = CHUNK_SIZE) -> PushResult:
     """Push the store's image ``source`` (default: ``ref`` itself) to ``ref``.
@@ -81,7 +82,7 @@ def push(ref: Reference | str, store, *, source: str | None = None, events: Even
         state.close()
 
 
-def _manifest_and_blobs(store, image, state: RegistryState) -> tuple[bytes, str, list[_Blob]]:
+def _manifest_and_blobs(store: Store, image: StoredImage, state: RegistryState) -> tuple[bytes, str, list[_Blob]]:
     """The manifest to send (the stored one when its layers are distributable) and every blob it names."""
     oci = image.manifest_media_type == mt.OCI_MANIFEST
     layer_blobs = []
@@ -100,7 +101,7 @@ def _manifest_and_blobs(store, image, state: RegistryState) -> tuple[bytes, str,
     return raw, media_type, [*dict((b.descriptor.digest, b) for b in layer_blobs).values(), config_blob]
 
 
-def distributable(store, state: RegistryState, layer, *, oci: bool) -> _Blob:
+def distributable(store: Store, state: RegistryState, layer: StoredLayer, *, oci: bool) -> _Blob:
     """The blob a registry gets for ``layer``: itself when compressed, else its gzip (made once)."""
     with layer.open_blob() as blob:
         kind = detect(blob.read(HEAD_SIZE))
@@ -111,7 +112,7 @@ def distributable(store, state: RegistryState, layer, *, oci: bool) -> _Blob:
     return _Blob(Descriptor(mt.layer_media_type("gzip", oci=oci), digest, size), lambda: store.blobs.open(digest))
 
 
-def compressed_layer(store, state: RegistryState, layer) -> tuple[Digest, int]:
+def compressed_layer(store: Store, state: RegistryState, layer: StoredLayer) -> tuple[Digest, int]:
     """The gzip blob of an uncompressed layer: made once, kept in the store, remembered by diff ID."""
     known = state.compressed(layer.diff_id)
     if known is not None and store.blobs.has(known[0]):

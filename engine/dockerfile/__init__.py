@@ -6,12 +6,27 @@ Public entry points::
     instructions_from_ast(ast) -> Dockerfile          # meta ARGs + stages
     ShellLex(escape_token).process_word(word, env)    # word expansion
     format_error(error) -> str                        # "Dockerfile:7:3: msg" + line + caret
+
+Modules:
+- ``parser``: Dockerfile text -> ``DockerfileAST`` (directives, continuations, positions).
+- ``line_parsers``: one logical line -> ``Node`` (flags, each instruction's argument form).
+- ``heredocs``: ``<<EOF`` bodies in RUN, COPY and ADD.
+- ``ast``: the syntax tree with line and column on every piece.
+- ``from_ast``: the tree -> typed instructions, flags and arguments checked.
+- ``instructions``: the typed instructions and ``Expander``.
+- ``flags``: ``--flag`` parsing with BuildKit's messages.
+- ``shell_lex``, ``shell_patterns``: word expansion as BuildKit's shell lexer does it.
+- ``args``: ARG scoping, platform args, ``FROM`` expansion.
+- ``dockerignore``: ``.dockerignore`` matching.
+- ``lint``: warnings that say what a pattern costs in cache hits or image size.
+- ``gotext``: Go's text rules the above depend on (spaces, quoting, durations).
 """
 
 from __future__ import annotations
 
 from layerlab.engine.dockerfile.ast import Arg, DockerfileAST, Flag, Heredoc, Node, Position
-from layerlab.engine.dockerfile.instructions import Dockerfile, Expander, Instruction, Stage, instructions_from_ast
+from layerlab.engine.dockerfile.from_ast import instructions_from_ast
+from layerlab.engine.dockerfile.instructions import Dockerfile, Expander, Instruction, Stage
 from layerlab.engine.dockerfile.parser import parse_dockerfile
 from layerlab.engine.dockerfile.shell_lex import ShellLex
 from layerlab.engine.errors import DockerfileError

@@ -4,10 +4,13 @@ BuildKit is written in Go, and several of its observable behaviours come from
 Go's standard library rather than from BuildKit itself: which characters
 ``unicode.IsSpace`` accepts (Python's ``str.isspace`` also accepts the
 control characters 0x1c-0x1f), how ``strconv.Quote`` renders a string (the
-parser dump uses it), and how ``strings.TrimSpace`` trims.
+parser dump uses it), how ``strings.TrimSpace`` trims, and how ``time.ParseDuration`` reads
+HEALTHCHECK's intervals.
 """
 
 from __future__ import annotations
+
+import re
 
 # unicode.IsSpace: the Latin-1 spaces plus the White_Space property.
 GO_SPACE = (
@@ -68,3 +71,28 @@ def go_quote(text: str) -> str:
 def go_quote_list(items: list[str]) -> str:
     """fmt's %q of a []string: ``["a" "b"]``."""
     return "[" + " ".join(go_quote(item) for item in items) + "]"
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """time.ParseDuration, in seconds."""
+    original = text
+    sign = 1.0
+    if text[:1] in "+-" and text:
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    if text == "0":
+        return 0.0
+    if not text:
+        raise ValueError(f'time: invalid duration "{original}"')
+    total, pos = 0.0, 0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None or match.group(1) in ("", "."):
+            raise ValueError(f'time: invalid duration "{original}"')
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return sign * total

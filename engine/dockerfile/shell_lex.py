@@ -11,18 +11,16 @@ ${v##p} ${v%p} ${v%%p} ${v/p/r} ${v//p/r}``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.dockerfile.gotext import go_quote, is_space
+from layerlab.engine.dockerfile.shell_patterns import (
+    LexError, go_expand_template, shell_pattern_to_regex, trim_prefix, trim_suffix,
+)
 from layerlab.engine.errors import DockerfileError
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
-
-
-class _LexError(Exception):
-    """Raised inside the lexer; turned into a DockerfileError at the surface."""
 
 
 @dataclass
@@ -109,7 +107,7 @@ class ShellLex:
         state = _ShellWord(self, word, env)
         try:
             result, words = state.process_stop_on(None, self.raw_escapes)
-        except _LexError as error:
+        except LexError as error:
             raise DockerfileError(f"failed to process {go_quote(word)}: {error}") from None
         return Expansion(result, words, state.matched, state.unmatched)
 
@@ -183,7 +181,7 @@ class _ShellWord:
                     words.add_char(ch)
                 result.append(ch)
         if stop is not None:
-            raise _LexError(f"unexpected end of statement while looking for matching {stop}")
+            raise LexError(f"unexpected end of statement while looking for matching {stop}")
         return "".join(result), words.get_words()
 
     def process_single_quote(self) -> str:
@@ -194,7 +192,7 @@ class _ShellWord:
         while True:
             ch = self.next()
             if ch is None:
-                raise _LexError("unexpected end of statement while looking for matching single-quote")
+                raise LexError("unexpected end of statement while looking for matching single-quote")
             if ch == "'":
                 if self.lex.raw_quotes:
                     result.append(ch)
@@ -210,7 +208,7 @@ class _ShellWord:
         while True:
             ch = self.peek()
             if ch is None:
-                raise _LexError("unexpected end of statement while looking for matching double-quote")
+                raise LexError("unexpected end of statement while looking for matching double-quote")
             if ch == '"':
                 self.pos += 1
                 if self.lex.raw_quotes:
@@ -244,9 +242,9 @@ class _ShellWord:
         self.pos += 1  # the '{'
         ch = self.peek()
         if ch is None:
-            raise _LexError("syntax error: missing '}'")
+            raise LexError("syntax error: missing '}'")
         if ch in "{}:":
-            raise _LexError("syntax error: bad substitution")
+            raise LexError("syntax error: bad substitution")
         name = self.process_name()
         ch = self.next()
         modifier = ch or ""
@@ -263,12 +261,12 @@ class _ShellWord:
         if null_is_unset or (ch is not None and ch in "+-?#%"):
             raw_escapes = ch is not None and ch in "#%"
             if null_is_unset and raw_escapes:
-                raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+                raise LexError(f"unsupported modifier ({modifier}) in substitution")
             try:
                 word, _ = self.process_stop_on("}", raw_escapes)
-            except _LexError:
+            except LexError:
                 if self.peek() is None:
-                    raise _LexError("syntax error: missing '}'") from None
+                    raise LexError("syntax error: missing '}'") from None
                 raise
             value, found = self.get_env(name)
             if self.lex.skip_unset_env and not found:
@@ -283,47 +281,47 @@ class _ShellWord:
                 return word
             if ch == "?":
                 if not found:
-                    raise _LexError(f"{name}: {word or 'is not allowed to be unset'}")
+                    raise LexError(f"{name}: {word or 'is not allowed to be unset'}")
                 if null_is_unset and value == "":
-                    raise _LexError(f"{name}: {word or 'is not allowed to be empty'}")
+                    raise LexError(f"{name}: {word or 'is not allowed to be empty'}")
                 return value
             if ch not in ("#", "%"):
-                raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+                raise LexError(f"unsupported modifier ({modifier}) in substitution")
             # '#' trims a prefix, '%' a suffix; doubled, the longest match.
             greedy = False
             if word and word[0] == ch:
                 greedy = True
                 word = word[1:]
             if ch == "%":
-                return _trim_suffix(word, value, greedy)
+                return trim_suffix(word, value, greedy)
             if ch == "#":
-                return _trim_prefix(word, value, greedy)
-            raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+                return trim_prefix(word, value, greedy)
+            raise LexError(f"unsupported modifier ({modifier}) in substitution")
         if ch == "/" and not null_is_unset:
             replace_all = self.peek() == "/"
             if replace_all:
                 self.pos += 1
             try:
                 pattern, _ = self.process_stop_on("/", True)
-            except _LexError:
+            except LexError:
                 if self.peek() is None:
-                    raise _LexError("syntax error: missing '/' in ${}") from None
+                    raise LexError("syntax error: missing '/' in ${}") from None
                 raise
             try:
                 replacement, _ = self.process_stop_on("}", True)
-            except _LexError:
+            except LexError:
                 if self.peek() is None:
-                    raise _LexError("syntax error: missing '}'") from None
+                    raise LexError("syntax error: missing '}'") from None
                 raise
             value, found = self.get_env(name)
             if self.lex.skip_unset_env and not found:
                 return "${" + name + "/" + pattern + "/" + replacement + "}"
-            regex = _shell_pattern_to_regex(pattern, greedy=True, anchored=False)
+            regex = shell_pattern_to_regex(pattern, greedy=True, anchored=False)
             if replace_all:
                 # Go's ReplaceAllString reads $name in the replacement as a group reference.
-                return regex.sub(lambda match: _go_expand_template(replacement, match), value)
+                return regex.sub(lambda match: go_expand_template(replacement, match), value)
             return regex.sub(lambda _match: replacement, value, count=1)
-        raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+        raise LexError(f"unsupported modifier ({modifier}) in substitution")
 
     def process_name(self) -> str:
         name: list[str] = []
@@ -353,91 +351,3 @@ class _ShellWord:
             return "", False
         self.matched.add(name)
         return value, True
-
-
-_REGEX_SPECIAL = frozenset("[]{}.+()|^$")
-
-
-def _shell_pattern_to_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """``*`` and ``?`` wildcards (no bracket expressions) as a regex, like BuildKit."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            out.append(star)
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\":
-            following = pattern[i] if i < len(pattern) else None
-            if following in ("}", "/"):
-                continue  # escaped only for the ${} syntax; not part of the pattern
-            if following not in ("*", "?", "\\"):
-                shown = following if following is not None else ""
-                raise _LexError(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'")
-            out.append("\\" + following)
-            i += 1
-        elif ch in _REGEX_SPECIAL:
-            out.append("\\" + ch)
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out))
-
-
-def _go_expand_template(template: str, match: re.Match[str]) -> str:
-    """regexp.Expand for a pattern without groups: $0 is the match, $$ a dollar."""
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch != "$":
-            out.append(ch)
-            i += 1
-            continue
-        rest = template[i + 1:]
-        if rest.startswith("$"):
-            out.append("$")
-            i += 2
-            continue
-        braced = rest.startswith("{")
-        body = rest[1:] if braced else rest
-        length = 0
-        while length < len(body) and (body[length].isalnum() or body[length] == "_"):
-            length += 1
-        if length == 0 or (braced and not body[length:].startswith("}")):
-            out.append("$")  # malformed: the dollar is plain text
-            i += 1
-            continue
-        name = body[:length]
-        if name.isdigit() and int(name) == 0:
-            out.append(match.group(0))
-        i += 1 + length + (2 if braced else 0)
-    return "".join(out)
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    match = _shell_pattern_to_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[match.end():] if match else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    """Reverse a pattern, keeping each ``\\x`` escape pair in order."""
-    tokens: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            tokens.append(pattern[i:i + 2])
-            i += 2
-        else:
-            tokens.append(pattern[i])
-            i += 1
-    return "".join(reversed(tokens))
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # Regexes find the leftmost match, not the shortest rightmost one, so
-    # reverse both and trim a prefix, as BuildKit does.
-    trimmed = _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)
-    return trimmed[::-1]

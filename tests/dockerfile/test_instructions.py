@@ -7,7 +7,8 @@ import pytest
 from layerlab.engine.dockerfile import load_dockerfile
 from layerlab.engine.dockerfile.args import (Platform, StageScope, expand_from, platform_args, resolve_global_args)
 from layerlab.engine.dockerfile.instructions import (Add, ArgInstruction, Copy, Env, Expose, Healthcheck, Maintainer, OnBuild,
-                                            Run, Shell, User, Volume, Workdir, parse_go_duration)
+                                            Run, Shell, User, Volume, Workdir)
+from layerlab.engine.dockerfile.gotext import parse_go_duration
 from layerlab.engine.errors import DockerfileError
 
 

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
                         help="import a build cache a build exported to a registry (repeatable)")
     parser.add_argument("--cache-to", metavar="registry:REF", help="export this store's build cache to a registry")
     parser.add_argument("--network", default="default", choices=("default", "none", "host"),
-                        help="network for RUN (default = the host's)")
+                        help="network for RUN: default (private, outbound only, never the host's loopback), "
+                             "none (loopback only) or host")
     parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     parser.add_argument("--iidfile", metavar="FILE", help="write the image ID to FILE")

@@ -28,7 +28,9 @@ def register(subparsers) -> None:
     parser.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside the image")
     parser.add_argument("-u", "--user", metavar="USER", help="user[:group], names from the image's /etc/passwd")
     parser.add_argument("--entrypoint", metavar="E", help="replace the image's ENTRYPOINT (and its CMD)")
-    parser.add_argument("--network", default="none", choices=("none", "host"), help="default none")
+    parser.add_argument("--network", default="default", choices=("default", "none", "host"),
+                        help="default: a private network with outbound access (never the host's loopback); "
+                             "none: loopback only; host: the host's network")
     parser.add_argument("image", metavar="IMAGE")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD", help="replaces the image's CMD")
     parser.set_defaults(func=run_command)
@@ -68,7 +70,7 @@ def run_command(args, ctx) -> int:
     if not workdir.startswith("/"):
         raise UsageError(f"-w {workdir}: the working directory must be absolute")
     spec = ProcessSpec(args=argv, env=environment(config.env, args.env), cwd=workdir, user=user.spec_user,
-                       network=args.network, additional_gids=user.docker_gids)
+                       network="private" if args.network == "default" else args.network, additional_gids=user.docker_gids)
     store.layout.tmp.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=store.layout.tmp))
 

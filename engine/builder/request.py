@@ -29,7 +29,7 @@ class BuildRequest:
     no_cache: bool = False
     no_cache_filter: list[str] = field(default_factory=list)
     pull: bool = False
-    network: str = "default"                # default (= host here), none, host
+    network: str = "default"                # default (a private namespace with outbound access), none, host
     labels: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Path] = field(default_factory=dict)
     runtime: Runtime | None = None          # None picks runc or bubblewrap

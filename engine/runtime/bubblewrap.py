@@ -1,8 +1,10 @@
 """Run one process with bubblewrap, for a user without root.
 
 bwrap makes a user namespace (the process is ``spec.user`` inside, the
-calling user outside), new pid, ipc and uts namespaces, and a new network
-namespace unless the network is "host". It drops to Docker's default
+calling user outside), new pid, ipc and uts namespaces; with network "none"
+a new empty network namespace, with "private" it runs inside the namespace
+``network.PrivateNetwork`` holds (entered through ``nsenter``), with "host"
+in the host's. It drops to Docker's default
 capability set and always sets no_new_privs.
 
 Over a layer stack without root (``run_layers``) the overlay cannot be
@@ -24,8 +26,10 @@ import tempfile
 from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime import watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
 from layerlab.engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
+from layerlab.engine.runtime.network import PrivateNetwork
 from layerlab.engine.runtime.output import OutputCallback, pump_output
 from layerlab.engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
@@ -41,9 +45,10 @@ class BubblewrapRuntime:
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
         self.scratch_parent = scratch_parent
 
-    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None) -> RunResult:
+    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
+            scratch_dir: Path | None = None) -> RunResult:
         """Run with ``rootfs`` (a plain or already mounted directory) bound read-write at /."""
-        return self._run(lambda bwrap_args: bwrap_args, Path(rootfs), spec, on_output)
+        return self._run(lambda bwrap_args: bwrap_args, Path(rootfs), spec, on_output, scratch_dir)
 
     def run_layers(self, lowers: list[Path], workspace: Path, spec: ProcessSpec, *,
                    on_output: OutputCallback | None = None) -> RunResult:
@@ -56,10 +61,13 @@ class BubblewrapRuntime:
             return [unshare, "--user", "--map-root-user", "--mount", "--",
                     "/bin/sh", "-c", _MOUNT_THEN_EXEC, "sh", str(workspace), options, *bwrap_args]
 
-        return self._run(wrap, Path(workspace) / "merged", spec, on_output)
+        return self._run(wrap, Path(workspace) / "merged", spec, on_output, Path(workspace))
 
-    def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None) -> RunResult:
-        scratch = Path(tempfile.mkdtemp(prefix="layerlab-bwrap-", dir=self.scratch_parent))
+    def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None,
+             scratch_dir: Path | None) -> RunResult:
+        scratch = Path(tempfile.mkdtemp(prefix="bwrap-", dir=scratch_dir or self.scratch_parent))
+        undo_scratch = watchdog.undo_on_death(["rm", "-rf", "--", str(scratch)])
+        network = PrivateNetwork() if spec.network == "private" else None
         process: subprocess.Popen | None = None
         # bwrap writes {"exit-code": N} here only once the command really ran; its absence
         # tells a sandbox or exec failure apart from a command that exited non-zero.
@@ -69,6 +77,9 @@ class BubblewrapRuntime:
             bwrap_args = self._bwrap_args(rootfs, spec, etc_files, prepare_mounts(scratch, spec.mounts))
             bwrap_args[1:1] = ["--json-status-fd", str(status_write)]
             command = wrap(bwrap_args)
+            if network is not None:
+                network.start()
+                command = network.enter_command() + command
             if spec.terminal:
                 process = subprocess.Popen(command, pass_fds=(status_write,))
                 os.close(status_write)
@@ -107,7 +118,10 @@ class BubblewrapRuntime:
             for fd in (status_read, status_write):
                 if fd >= 0:
                     os.close(fd)
+            if network is not None:
+                network.stop()
             shutil.rmtree(scratch, ignore_errors=True)
+            watchdog.done(undo_scratch)
 
     def _bwrap_args(self, rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path], mounts) -> list[str]:
         args = [self.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import NotFound
+from layerlab.engine.runtime.network import resolv_conf_for_private
 from layerlab.engine.runtime.spec import MountSpec, ProcessSpec
 
 _DEFAULT_HOSTS = """127.0.0.1\tlocalhost
@@ -69,6 +70,8 @@ def _resolv_conf(network: str) -> str:
     text = _read_host_file("/etc/resolv.conf")
     if network == "host":
         return text
+    if network == "private":
+        return resolv_conf_for_private(text)
     # Without a network a host-local resolver is unreachable anyway; keep search/options only.
     kept = [line for line in text.splitlines()
             if not (line.split()[:1] == ["nameserver"] and _is_loopback(line.split()[1:2]))]

@@ -1,8 +1,10 @@
 """The OCI runtime config (config.json) for one process, modelled on Docker's default spec.
 
 Capabilities, masked and read-only paths and the standard mounts follow
-moby's ``oci/defaults.go``; ``no_new_privileges`` is always on. Docker's
-seccomp profile is not applied.
+moby's ``oci/defaults.go``; ``no_new_privileges`` is always on, and our own
+seccomp profile (``seccomp.py``) carries Docker's intent. A private network
+joins the namespace ``network.PrivateNetwork`` holds; ``none`` gets a fresh
+empty one; ``host`` none at all.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerlab.engine.runtime.container_files import PreparedMount
+from layerlab.engine.runtime.seccomp import default_profile
 from layerlab.engine.runtime.spec import ProcessSpec
 
 # Docker's default capability set; as a CapEff mask this is 0x00000000a80425fb.
@@ -43,9 +46,13 @@ _STANDARD_MOUNTS = [
 
 
 def runc_config(rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path],
-                mounts: list[PreparedMount], container_id: str) -> dict:
-    namespaces = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount")]
-    if spec.network == "none":
+                mounts: list[PreparedMount], container_id: str, *, netns_path: str | None = None) -> dict:
+    namespaces: list[dict[str, str]] = [{"type": kind} for kind in ("pid", "ipc", "uts", "mount")]
+    if spec.network == "private":
+        if netns_path is None:
+            raise ValueError("a private network needs the namespace to join")
+        namespaces.append({"type": "network", "path": netns_path})
+    elif spec.network == "none":
         namespaces.append({"type": "network"})
     return {
         "ociVersion": "1.0.2",
@@ -76,6 +83,7 @@ def runc_config(rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path],
             "readonlyPaths": READONLY_PATHS,
             "cgroupsPath": f"/layerlab/{container_id}",
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "seccomp": default_profile(),
         },
     }
 

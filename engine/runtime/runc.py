@@ -3,15 +3,17 @@
 runc keeps its container state under ``--root``; ours is layerlab's own
 (never the system default /run/runc), so ``runc list`` there shows only
 our containers and a crash cannot collide with anyone else's. Each run gets
-a fresh container id and a bundle in a temporary directory that also holds
-the /etc files and secret copies; both go away when the run ends, however
-it ends. runc's own errors are read from its JSON log, so a runtime failure
+a fresh container id (carrying our pid) and a bundle directory in the
+caller's scratch space (the store's ``tmp/``) that also holds the /etc files
+and secret copies; both go away when the run ends, however it ends: the
+watchdog removes them if layerlab itself is killed. runc's own errors are read from its JSON log, so a runtime failure
 (a missing executable, a bad mount) is told apart from a command that
 exited non-zero.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,12 +23,15 @@ import uuid
 from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime import watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
+from layerlab.engine.runtime.network import PrivateNetwork
 from layerlab.engine.runtime.oci_config import runc_config
 from layerlab.engine.runtime.output import OutputCallback, pump_output
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 
 DEFAULT_STATE_DIR = Path("/run/layerlab/runc")
+CONTAINER_PREFIX = "layerlab-"
 
 
 class RuncRuntime:
@@ -43,37 +48,50 @@ class RuncRuntime:
     def _runc(self, *args: str) -> list[str]:
         return [self.runc, "--root", str(self.state_dir), *args]
 
-    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None) -> RunResult:
+    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
+            scratch_dir: Path | None = None) -> RunResult:
+        """Run ``spec`` with ``rootfs`` as /; the bundle (and any secret copies) goes under ``scratch_dir``."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        container_id = f"layerlab-{uuid.uuid4().hex[:16]}"
-        bundle = Path(tempfile.mkdtemp(prefix="layerlab-bundle-", dir=self.scratch_parent))
+        # The owner's pid in the id lets the next command reap a container whose layerlab was killed.
+        container_id = f"{CONTAINER_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        bundle = Path(tempfile.mkdtemp(prefix="bundle-", dir=scratch_dir or self.scratch_parent))
+        undo_bundle = watchdog.undo_on_death(["rm", "-rf", "--", str(bundle)])
+        undo_container = watchdog.undo_on_death(self._runc("delete", "--force", container_id))
         process: subprocess.Popen | None = None
         try:
-            os.chmod(bundle, 0o711)  # the container user must reach the bound /etc files
-            etc_files = write_etc_files(bundle, spec)
-            mounts = prepare_mounts(bundle, spec.mounts)
-            config = runc_config(rootfs, spec, etc_files, mounts, container_id)
-            (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
-            log = bundle / "runc.log"
-            command = self._runc("--log", str(log), "--log-format", "json",
-                                 "run", "--bundle", str(bundle), container_id)
-            if spec.terminal:
-                # runc owns the pseudo-terminal in foreground mode; our own stdio is the user's.
-                process = subprocess.Popen(command)
-                process.wait()
-                tail: list[str] = []
-            else:
-                process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                tail = pump_output(process, on_output)
-                process.wait()
-            errors = _runc_errors(log)
+            with contextlib.ExitStack() as scope:
+                network = scope.enter_context(PrivateNetwork()) if spec.network == "private" else None
+                process = self._start(rootfs, spec, bundle, container_id,
+                                      network.netns_path if network is not None else None)
+                if spec.terminal:
+                    process.wait()
+                    tail: list[str] = []
+                else:
+                    tail = pump_output(process, on_output)
+                    process.wait()
+            errors = _runc_errors(bundle / "runc.log")
             if errors:
                 raise ContainerError(f"runc could not run {spec.args[0]!r}: {errors[-1]}")
             return RunResult(_exit_code(process.returncode), tail)
         finally:
             self._cleanup(process, container_id)
             shutil.rmtree(bundle, ignore_errors=True)
+            watchdog.done(undo_container)
+            watchdog.done(undo_bundle)
+
+    def _start(self, rootfs: Path, spec: ProcessSpec, bundle: Path, container_id: str,
+               netns_path: str | None) -> subprocess.Popen:
+        os.chmod(bundle, 0o711)  # the container user must reach the bound /etc files
+        etc_files = write_etc_files(bundle, spec)
+        mounts = prepare_mounts(bundle, spec.mounts)
+        config = runc_config(rootfs, spec, etc_files, mounts, container_id, netns_path=netns_path)
+        (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+        command = self._runc("--log", str(bundle / "runc.log"), "--log-format", "json",
+                             "run", "--bundle", str(bundle), container_id)
+        if spec.terminal:
+            # runc owns the pseudo-terminal in foreground mode; our own stdio is the user's.
+            return subprocess.Popen(command)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def _cleanup(self, process: subprocess.Popen | None, container_id: str) -> None:
         if process is not None and process.poll() is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime import watchdog
 from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime
 from layerlab.engine.runtime.container_files import mount_targets
 from layerlab.engine.runtime.output import OutputCallback
@@ -29,8 +30,10 @@ __all__ = ["Runtime", "RuncRuntime", "BubblewrapRuntime", "default_runtime", "ru
 class Runtime(Protocol):
     name: str
 
-    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None) -> RunResult:
-        """Run ``spec`` with ``rootfs`` as /; stream output lines to ``on_output``."""
+    def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
+            scratch_dir: Path | None = None) -> RunResult:
+        """Run ``spec`` with ``rootfs`` as /; stream output lines to ``on_output``; keep the
+        runtime's own files (bundle, /etc files, secret copies) under ``scratch_dir``."""
         ...
 
 
@@ -62,8 +65,14 @@ def run_in_layers(lowers: list[Path], spec: ProcessSpec, workspace: Path, *, run
     make_mount_stubs([Path(lower) for lower in lowers], mount_points, mount_targets(spec))
     stack = [*lowers, mount_points]
     if os.geteuid() == 0:
-        with OverlayRootfs(stack, workspace) as rootfs:
-            result = runtime.run(rootfs.merged, spec, on_output=on_output)
+        rootfs = OverlayRootfs(stack, workspace)
+        # Should we be killed while it is mounted, the watchdog detaches the overlay.
+        undo_mount = watchdog.undo_on_death(["umount", "-l", str(rootfs.merged)])
+        try:
+            with rootfs:
+                result = runtime.run(rootfs.merged, spec, on_output=on_output, scratch_dir=workspace)
+        finally:
+            watchdog.done(undo_mount)
         return result, rootfs.upper
     if not isinstance(runtime, BubblewrapRuntime):
         raise ContainerError(f"without root only bubblewrap can run over layers, not {runtime.name}")

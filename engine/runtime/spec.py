@@ -14,7 +14,10 @@ from typing import Literal
 from layerlab.engine.errors import UsageError
 
 MountKind = Literal["bind", "tmpfs", "cache", "secret"]
-NetworkMode = Literal["none", "host"]
+# private: its own namespace with outbound access (slirp4netns), never the host's loopback;
+# none: only ``lo``; host: the host's own network stack.
+NetworkMode = Literal["private", "none", "host"]
+NETWORK_MODES = ("private", "none", "host")
 
 # Secrets land here unless the mount names a target, as with RUN --mount=type=secret.
 SECRETS_DIR = "/run/secrets"
@@ -79,8 +82,8 @@ class ProcessSpec:
     def __post_init__(self) -> None:
         if not self.args:
             raise UsageError("no command to run")
-        if self.network not in ("none", "host"):
-            raise UsageError(f"unsupported network mode {self.network!r} (none or host)")
+        if self.network not in NETWORK_MODES:
+            raise UsageError(f"unsupported network mode {self.network!r} ({', '.join(NETWORK_MODES)})")
         if not self.cwd.startswith("/"):
             raise UsageError(f"working directory must be absolute: {self.cwd!r}")
         for item in self.env:

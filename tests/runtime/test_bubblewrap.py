@@ -17,6 +17,7 @@ from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layer
 from layerlab.engine.runtime.bubblewrap import userns_unavailable_reason
 from tests.peers import need_program
 from tests.runtime.conftest import make_busybox_rootfs, mounts_under, tree_state, upper_entries
+from tests.runtime.netpeers import token_service
 from tests.unprivileged import NOBODY, as_user, python_for, stage_code
 
 pytestmark = pytest.mark.peers
@@ -81,15 +82,19 @@ def unprivileged_area():
     shutil.rmtree(area)
 
 
-def run_as_nobody(area: Path, script: str, **extra) -> dict:
+def run_as_nobody(area: Path, script: str, *, network: str = "none", expect_failure: bool = False, **extra):
     setpriv = need_program("setpriv")
     need_program("bwrap")
     python = python_for(NOBODY, setpriv)
     code = stage_code(area, "tests/runtime/unprivileged_run.py")
     request = {"lowers": [str(area / "rootfs")], "workspace": str(area / "ws"),
-               "spec": {"args": ["/bin/sh", "-c", script], "env": ["PATH=/bin"], "hostname": "rootless"}, **extra}
+               "spec": {"args": ["/bin/sh", "-c", script], "env": ["PATH=/bin"], "hostname": "rootless",
+                        "network": network}, **extra}
     done = subprocess.run([*as_user(NOBODY, setpriv), python, str(code / "tests" / "runtime" / "unprivileged_run.py"), str(code),
                            json.dumps(request)], capture_output=True, text=True, cwd="/")
+    if expect_failure:
+        assert done.returncode != 0
+        return done.stderr
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -152,3 +157,21 @@ def test_bubblewrap_missing_executable_is_a_container_error(bwrap_runtime, busyb
         run_in_layers([busybox_rootfs], ProcessSpec(["/bin/no-such-program"]), tmp_path / "ws",
                       runtime=bwrap_runtime)
     assert mounts_under(tmp_path) == []
+
+
+def test_unprivileged_private_network_stays_off_the_hosts_loopback(unprivileged_area):
+    need_program("slirp4netns")
+    tun_usable = subprocess.run([*as_user(NOBODY, need_program("setpriv")), "test", "-r", "/dev/net/tun", "-a",
+                                 "-w", "/dev/net/tun"]).returncode == 0
+    with token_service("127.0.0.1") as (port, token):
+        script = PROBE + f"; nc -w 3 10.0.2.2 {port}; echo done"
+        if not tun_usable:
+            # slirp4netns cannot work for this user here: the run must say why, not fall back to the host's network.
+            failed = run_as_nobody(unprivileged_area, script, network="private", expect_failure=True)
+            assert "ContainerError: the default network needs /dev/net/tun" in failed
+            return
+        report = run_as_nobody(unprivileged_area, script, network="private")
+    values = parse_values(report["tail"])
+    assert report["exit_code"] == 0, report["tail"]
+    assert values["ifaces"] == "lo,tap0,"
+    assert "done" in report["tail"] and not any(token in line for line in report["tail"])

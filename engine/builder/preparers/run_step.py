@@ -35,7 +35,7 @@ def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
         key_extra["network"] = run.network
 
     def execute(ref: StepRef) -> NewLayer | None:
-        return _execute_run(session, state, run, ref, args, mounts, "host" if network == "default" else network)
+        return _execute_run(session, state, run, ref, args, mounts, "private" if network == "default" else network)
 
     return Prepared(command, build_args=args, key_extra=key_extra, execute=execute, is_run=True)
 

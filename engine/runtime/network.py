@@ -1,0 +1,168 @@
+"""A private network namespace per run, with outbound access through slirp4netns.
+
+Docker gives each container its own network stack behind a bridge; without
+a daemon the user-mode stack slirp4netns does the same job: a tap device in
+the new namespace (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3) whose
+packets become ordinary sockets of the calling process. Connections can go
+wherever the host can reach, except the host's own loopback:
+``--disable-host-loopback`` refuses 10.0.2.2 -> 127.0.0.1, so a service
+listening only on the host's 127.0.0.1 stays out of reach, as with Docker's
+bridge. The namespace has its own ``lo`` and ``tap0``; the host's
+interfaces are not visible.
+
+The namespace is held by a small ``unshare --net cat`` process reading a
+pipe from us. When we exit, however we exit, the pipe closes, ``cat`` ends,
+and slirp4netns (watching its ``--exit-fd``, the same kind of pipe) ends
+too: nothing outlives the run. A runtime joins the namespace by path
+(runc) or through ``nsenter`` (bubblewrap). Without root the holder also
+makes a user namespace, which slirp4netns joins on its own.
+
+pasta (Debian ``passt``) can do the same job, but the 2023 release drops to
+``nobody`` when started as root and then cannot open a namespace root made,
+so slirp4netns is the one used.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+
+from layerlab.engine.errors import ContainerError
+
+# Where slirp4netns puts things inside the namespace (its defaults, written down once).
+GATEWAY = "10.0.2.2"
+NAMESERVER = "10.0.2.3"
+INTERFACE = "tap0"
+# slirp4netns makes its tap device with this, inside the namespace but with our own rights.
+TUN_DEVICE = "/dev/net/tun"
+_READY_TIMEOUT = 30.0
+# Say when the namespaces exist, then hold them until our end of stdin closes.
+_HOLD = "echo ready && exec cat >/dev/null"
+
+
+class PrivateNetwork:
+    """``with PrivateNetwork() as net:`` a fresh network namespace with outbound access.
+
+    ``net.netns_path`` is the namespace file a runtime joins (runc's
+    ``linux.namespaces[].path``); ``net.enter_command()`` is an argv prefix
+    that runs a command inside it (and, without root, inside its user namespace).
+    """
+
+    def __init__(self, *, slirp4netns: str | None = None):
+        self.slirp4netns = slirp4netns or shutil.which("slirp4netns") or ""
+        self.rootless = os.geteuid() != 0
+        self._holder: subprocess.Popen | None = None
+        self._slirp: subprocess.Popen | None = None
+        self._exit_write = -1
+
+    @property
+    def holder_pid(self) -> int:
+        if self._holder is None:
+            raise ContainerError("the private network is not set up")
+        return self._holder.pid
+
+    @property
+    def netns_path(self) -> str:
+        return f"/proc/{self.holder_pid}/ns/net"
+
+    def enter_command(self) -> list[str]:
+        nsenter = shutil.which("nsenter") or "nsenter"
+        if self.rootless:
+            return [nsenter, f"--target={self.holder_pid}", "--user", "--net", "--"]
+        return [nsenter, f"--net={self.netns_path}", "--"]
+
+    def __enter__(self) -> "PrivateNetwork":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Create the namespace and wait until slirp4netns has configured it."""
+        if not self.slirp4netns:
+            raise ContainerError("the default network needs slirp4netns (Debian package slirp4netns); "
+                                 "use --network none to run without a network")
+        if not os.access(TUN_DEVICE, os.R_OK | os.W_OK):
+            raise ContainerError(f"the default network needs {TUN_DEVICE}, which this user cannot open "
+                                 f"({_mode(TUN_DEVICE)}); use --network none, or make it mode 0666 as "
+                                 "most distributions do")
+        unshare = shutil.which("unshare") or "unshare"
+        namespaces = ["--user", "--map-root-user", "--net"] if self.rootless else ["--net"]
+        try:
+            self._holder = subprocess.Popen([unshare, *namespaces, "--", "/bin/sh", "-c", _HOLD],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE)
+            self._wait_for_namespace()
+            self._start_slirp()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_for_namespace(self) -> None:
+        # The holder says one line once it runs inside the new namespaces.
+        holder = self._holder
+        assert holder is not None and holder.stdout is not None
+        if holder.stdout.readline() != b"ready\n":
+            holder.wait()
+            error = holder.stderr.read().decode(errors="replace").strip() if holder.stderr else ""
+            raise ContainerError(f"cannot create a network namespace: {error or 'unshare failed'}")
+
+    def _start_slirp(self) -> None:
+        ready_read, ready_write = os.pipe()
+        exit_read, self._exit_write = os.pipe()
+        try:
+            self._slirp = subprocess.Popen(
+                [self.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback",
+                 "--enable-sandbox", "--enable-seccomp", f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
+                 str(self.holder_pid), INTERFACE],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                pass_fds=(ready_write, exit_read))
+        finally:
+            os.close(ready_write)
+            os.close(exit_read)
+        try:
+            readable, _, _ = select.select([ready_read], [], [], _READY_TIMEOUT)
+            ready = os.read(ready_read, 1) if readable else b""
+        finally:
+            os.close(ready_read)
+        if ready != b"1":
+            self._slirp.kill()
+            error = self._slirp.communicate()[1].decode(errors="replace").strip().splitlines()
+            raise ContainerError(f"slirp4netns could not set up the network: {error[-1] if error else 'no reply'}")
+
+    def stop(self) -> None:
+        """End slirp4netns and the holder; safe to call more than once."""
+        if self._exit_write >= 0:
+            os.close(self._exit_write)   # slirp4netns exits when this pipe closes
+            self._exit_write = -1
+        for process in (self._slirp, self._holder):
+            if process is None:
+                continue
+            if process is self._holder and process.stdin is not None:
+                process.stdin.close()    # cat exits at end of input
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        self._slirp = self._holder = None
+
+
+def resolv_conf_for_private(host_text: str) -> str:
+    """The container's resolv.conf: slirp4netns' DNS forwarder, the host's search and options."""
+    kept = [line for line in host_text.splitlines() if line.split()[:1] in (["search"], ["domain"], ["options"])]
+    return "\n".join([f"nameserver {NAMESERVER}", *kept]) + "\n"
+
+
+
+def _mode(path: str) -> str:
+    try:
+        return f"mode {os.stat(path).st_mode & 0o777:o}"
+    except OSError as error:
+        return error.strerror or "missing"

@@ -1,0 +1,71 @@
+"""Network modes in a real container: private (slirp4netns) by default, none, host.
+
+Outbound reach is shown only towards a namespace the test makes itself; the
+host's loopback must stay out of reach, and the host's interfaces out of sight.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
+from tests.peers import need_program
+from tests.runtime.netpeers import namespace_service, token_service
+
+pytestmark = pytest.mark.peers
+
+LINKS = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ,; echo"
+
+
+def run_script(runtime, rootfs, tmp_path, script: str, network: str) -> list[str]:
+    lines: list[str] = []
+    result, _ = run_in_layers([rootfs], ProcessSpec(["/bin/sh", "-c", script], env=["PATH=/bin"], network=network),
+                              tmp_path / "ws", runtime=runtime,
+                              on_output=lambda stream, line: lines.append(line.decode()))
+    assert result.exit_code == 0, lines
+    return lines
+
+
+@pytest.fixture(params=["runc", "bubblewrap"])
+def any_runtime(request):
+    need_program("slirp4netns")
+    if request.param == "runc":
+        return request.getfixturevalue("runc_runtime")
+    need_program("bwrap")
+    return BubblewrapRuntime()
+
+
+def host_interfaces() -> set[str]:
+    return {name for _, name in socket.if_nameindex()} - {"lo"}
+
+
+def test_private_network_cannot_reach_the_hosts_loopback(any_runtime, busybox_rootfs, tmp_path):
+    with token_service("127.0.0.1") as (port, token):
+        # 10.0.2.2 is slirp4netns' gateway, which would map to the host's 127.0.0.1.
+        lines = run_script(any_runtime, busybox_rootfs, tmp_path,
+                           f"nc -w 3 10.0.2.2 {port}; nc -w 3 127.0.0.1 {port}; echo done", "private")
+    assert "done" in lines
+    assert not any(token in line for line in lines)
+
+
+def test_private_network_shows_its_own_interfaces_not_the_hosts(any_runtime, busybox_rootfs, tmp_path):
+    assert host_interfaces(), "the host has no interface besides lo to hide"
+    lines = run_script(any_runtime, busybox_rootfs, tmp_path, LINKS, "private")
+    assert lines[-1] == "lo,tap0,"
+    assert not host_interfaces() & set(lines[-1].split(","))
+
+
+def test_private_network_reaches_out(any_runtime, busybox_rootfs, tmp_path):
+    with namespace_service() as (address, port, token):
+        lines = run_script(any_runtime, busybox_rootfs, tmp_path, f"nc -w 5 {address} {port}", "private")
+    assert token in lines
+
+
+def test_no_network_is_loopback_only(any_runtime, busybox_rootfs, tmp_path):
+    with namespace_service() as (address, port, token):
+        lines = run_script(any_runtime, busybox_rootfs, tmp_path,
+                           f"{LINKS}; nc -w 3 {address} {port}; echo done", "none")
+    assert "lo," in lines and not any(line.startswith("lo,t") for line in lines)
+    assert "done" in lines and not any(token in line for line in lines)

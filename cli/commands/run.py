@@ -70,7 +70,8 @@ def run_command(args, ctx) -> int:
     if not workdir.startswith("/"):
         raise UsageError(f"-w {workdir}: the working directory must be absolute")
     spec = ProcessSpec(args=argv, env=environment(config.env, args.env), cwd=workdir, user=user.spec_user,
-                       network="private" if args.network == "default" else args.network, additional_gids=user.docker_gids)
+                       network="private" if args.network == "default" else args.network,
+                       additional_gids=user.docker_gids)
     store.layout.tmp.mkdir(parents=True, exist_ok=True)
     workspace = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=store.layout.tmp))
 

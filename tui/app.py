@@ -22,8 +22,9 @@ from textual.worker import Worker, WorkerState
 from layerlab.engine.errors import LayerlabError
 from layerlab.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
 from layerlab.tui.config import TuiConfig
-from layerlab.tui.messages import (BuildFinished, DockerfileChanged, EngineEventBridge, ImageSelected, LayerSelected,
-                          StoreChanged)
+from layerlab.engine import events
+from layerlab.tui.messages import (DockerfileChanged, EngineEvent, EngineEventBridge, ImageSelected, LayerSelected,
+                                   StoreChanged, built_ref)
 from layerlab.tui.screens.help import HelpScreen, binding_rows
 from layerlab.tui.widgets.build import BuildPanel
 from layerlab.tui.widgets.files import FilesPanel
@@ -194,11 +195,14 @@ class LayerlabApp(App[None]):
     def watch_builds(self, context: Path) -> None:
         self.catalog.watch_and_build(context, EngineEventBridge(self.query_one(BuildPanel)), self.stop_watching)
 
-    @on(BuildFinished)
-    def build_finished(self, message: BuildFinished) -> None:
+    @on(EngineEvent)
+    def build_finished(self, message: EngineEvent) -> None:
+        if not isinstance(message.event, events.BuildFinished):
+            return
         # The new image is ready in History and Files; the Build panel stays in view.
-        self.query_one(HistoryPanel).show_image(message.image_ref)
-        self.query_one(FilesPanel).show_image(message.image_ref)
+        ref = built_ref(message.event)
+        self.query_one(HistoryPanel).show_image(ref)
+        self.query_one(FilesPanel).show_image(ref)
         self.query_one(ImagesPanel).reload()
 
     def on_unmount(self) -> None:

@@ -1,10 +1,8 @@
 """App-wide messages: selection between panels, store and context changes, build events.
 
-The build messages mirror the engine's build events one to one (step
-started, cached, rebuilt with its reason, log, finished, failed); the Build
-panel renders them and holds no build logic. A front end translates each
-engine event into the matching message and posts it from the worker that
-drives the build.
+Build events travel as the engine made them, wrapped in one ``EngineEvent``
+message; the Build panel renders them and holds no build logic. The worker
+that drives a build posts them through an ``EngineEventBridge``.
 
 High-rate messages declare ``can_replace`` so a burst coalesces into one
 handler call instead of flooding the queue: log lines themselves go into a
@@ -19,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.message import Message
+from textual.message_pump import MessagePump
+
+from layerlab.engine import events
 
 
 # -- selection -------------------------------------------------------------
@@ -64,80 +65,22 @@ class DockerfileChanged(Message):
 # -- build events ----------------------------------------------------------
 
 
-class BuildStarted(Message):
-    """A build of ``target`` (a context, or a tag) began; marks of the last build are kept to compare."""
+class EngineEvent(Message):
+    """One event of the engine's stream (``layerlab.engine.events``), as the engine sent it.
 
-    def __init__(self, target: str) -> None:
+    Widgets match on the type of ``event`` (step started, cached, rebuilt with
+    its reason, finished, failed; watch-mode changes and flips), so the app
+    carries the engine's own values instead of a copy of each.
+    """
+
+    def __init__(self, event: events.Event) -> None:
         super().__init__()
-        self.target = target
+        self.event = event
 
 
-class StepStarted(Message):
-    """A step began; ``line`` is the 1-based Dockerfile line of its instruction."""
-
-    def __init__(self, step: int, line: int, instruction: str) -> None:
-        super().__init__()
-        self.step = step
-        self.line = line
-        self.instruction = instruction
-
-
-class StepCached(Message):
-    def __init__(self, step: int, reason: str = "") -> None:
-        super().__init__()
-        self.step = step
-        self.reason = reason
-
-
-class StepRebuilt(Message):
-    """A cache miss; ``reason`` names the file, arg, text or parent that changed."""
-
-    def __init__(self, step: int, reason: str) -> None:
-        super().__init__()
-        self.step = step
-        self.reason = reason
-
-
-class StepFinished(Message):
-    """A step is done; ``cache`` is "hit", "miss" or "base" (a FROM), as the engine says."""
-
-    def __init__(self, step: int, seconds: float, size: int | None = None, cache: str = "") -> None:
-        super().__init__()
-        self.step = step
-        self.seconds = seconds
-        self.size = size
-        self.cache = cache
-
-
-class BuildFinished(Message):
-    def __init__(self, image_ref: str, seconds: float) -> None:
-        super().__init__()
-        self.image_ref = image_ref
-        self.seconds = seconds
-
-
-class BuildFailed(Message):
-    def __init__(self, step: int | None, message: str) -> None:
-        super().__init__()
-        self.step = step
-        self.message = message
-
-
-class ContextChanged(Message):
-    """Watch mode saw these context paths change; a rebuild follows."""
-
-    def __init__(self, paths: tuple[str, ...], dockerfile_changed: bool) -> None:
-        super().__init__()
-        self.paths = paths
-        self.dockerfile_changed = dockerfile_changed
-
-
-class StepsFlipped(Message):
-    """After a watch rebuild: each rebuilt step, how it went the build before ("hit", "miss", "new"), and why."""
-
-    def __init__(self, flips: tuple[tuple[int, str, str], ...]) -> None:
-        super().__init__()
-        self.flips = flips
+def built_ref(event: events.BuildFinished) -> str:
+    """What a finished build is shown as: its first tag, else its image ID."""
+    return event.tags[0] if event.tags else event.image_id
 
 
 @dataclass
@@ -186,11 +129,11 @@ class BuildLogPending(Message):
         return isinstance(message, BuildLogPending) and message.log is self.log
 
 
-# -- the engine's event stream -> these messages ---------------------------------
+# -- the engine's event stream -> messages ---------------------------------------
 
 
 class EngineEventBridge:
-    """An engine ``EventSink`` that posts the matching message to a widget (the Build panel).
+    """An engine ``EventSink`` that posts each event to a widget (the Build panel) as an ``EngineEvent``.
 
     Safe to call from the worker thread that runs the build: ``post_message``
     is thread-safe, and log lines go through a ``BuildLog`` that posts only
@@ -198,46 +141,16 @@ class EngineEventBridge:
     message per drain, not one per line.
     """
 
-    def __init__(self, target) -> None:
+    def __init__(self, target: MessagePump) -> None:
         self.target = target
         self.log = BuildLog()
 
-    def __call__(self, event) -> None:
-        message = self.translate(event)
-        if message is not None:
-            self.target.post_message(message)
-
-    def translate(self, event) -> Message | None:
-        from layerlab.engine import events
-
-        match event:
-            case events.BuildStarted():
-                return BuildStarted(event.target or event.context)
-            case events.StepStarted(step=step):
-                line = getattr(step, "dockerfile_line", None) or getattr(step, "line", 0)
-                return StepStarted(step.index, line, step.instruction)
-            case events.StepCached(step=step):
-                return StepCached(step.index, event.reason)
-            case events.StepRebuilt(step=step):
-                return StepRebuilt(step.index, event.reason)
-            case events.StepLog(step=step):
-                return BuildLogPending(self.log) if self.log.append(step.index, event.line) else None
-            case events.StepFinished(step=step):
-                # a FROM is neither cached nor built: the engine reports it as a hit on its base image
-                keyword = step.instruction.split(None, 1)[0].upper() if step.instruction.strip() else ""
-                cache = "base" if keyword == "FROM" else event.cache
-                return StepFinished(step.index, event.duration, event.layer_size or None, cache)
-            case events.StepFailed(step=step):
-                return BuildFailed(step.index, event.error)
-            case events.BuildFinished():
-                return BuildFinished(event.tags[0] if event.tags else event.image_id, event.duration)
-            case events.BuildFailed():
-                return BuildFailed(event.step.index if event.step else None, event.error)
-        if type(event).__name__ == "WatchChange":
-            return ContextChanged(tuple(event.paths), bool(event.dockerfile_changed))
-        if type(event).__name__ == "WatchRebuilt":
-            return StepsFlipped(tuple((flip.step.index, flip.before, flip.reason) for flip in event.flipped))
-        return None
+    def __call__(self, event: events.Event) -> None:
+        if isinstance(event, events.StepLog):
+            if self.log.append(event.step.index, event.line):
+                self.target.post_message(BuildLogPending(self.log))
+            return
+        self.target.post_message(EngineEvent(event))
 
 
 # -- transfers (push) ----------------------------------------------------------------
@@ -289,12 +202,10 @@ class TransfersChanged(Message):
 class TransferEventBridge:
     """An engine ``EventSink`` for a push: ``TransferProgress`` events onto a ``TransferBoard``."""
 
-    def __init__(self, target, board: TransferBoard) -> None:
+    def __init__(self, target: MessagePump, board: TransferBoard) -> None:
         self.target = target
         self.board = board
 
-    def __call__(self, event) -> None:
-        from layerlab.engine import events
-
+    def __call__(self, event: events.Event) -> None:
         if isinstance(event, events.TransferProgress) and self.board.update(event.digest, event.done, event.total):
             self.target.post_message(TransfersChanged(self.board))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from layerlab.engine import events
+from layerlab.tui.messages import EngineEvent
 from layerlab.tui.widgets.build import DockerfileView
 
 SIZE = (120, 40)
@@ -29,3 +31,21 @@ async def wait_for(pilot, condition, seconds: float = 60) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError("condition never became true; Dockerfile view:\n" + "\n".join(view_lines(pilot.app)))
+
+
+def step_ref(index: int, line: int, instruction: str) -> events.StepRef:
+    return events.StepRef(index, "", index, 0, instruction, line)
+
+
+def cached(step: events.StepRef) -> events.StepCached:
+    return events.StepCached(step, record="", result="", reason="")
+
+
+def finished(tag: str, seconds: float) -> events.BuildFinished:
+    return events.BuildFinished(image_id="sha256:" + "0" * 64, tags=(tag,), duration=seconds)
+
+
+def post_events(panel, *stream: events.Event) -> None:
+    """Hand engine events to the panel as the bridge does."""
+    for event in stream:
+        panel.post_message(EngineEvent(event))

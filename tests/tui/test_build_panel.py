@@ -8,11 +8,10 @@ import pytest
 from textual.widgets import Log
 
 from layerlab.engine import events
-from layerlab.tui.messages import (BuildFinished, BuildLogPending, BuildStarted, DockerfileChanged, EngineEventBridge,
-                          StepCached, StepRebuilt, StepStarted)
+from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEventBridge
 from layerlab.tui.widgets.build import BuildPanel
 
-from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
+from tests.tui.buildhelpers import SIZE, cached, finished, hello_context, post_events, step_ref, view_lines, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -42,14 +41,15 @@ async def test_build_events_mark_the_gutter_and_flips_show(make_app, context: Pa
         await wait_for(pilot, lambda: len(view_lines(app)) == 4)
 
         def build(copy_cached: bool) -> None:
-            panel.post_message(BuildStarted("hello"))
-            panel.post_message(StepStarted(1, 1, "FROM busybox"))
-            panel.post_message(StepCached(1))
-            panel.post_message(StepStarted(2, 2, "COPY hello.txt /hello.txt"))
-            panel.post_message(StepCached(2) if copy_cached else StepRebuilt(2, "hello.txt changed"))
-            panel.post_message(StepStarted(3, 4, "RUN cat /hello.txt"))
-            panel.post_message(StepCached(3) if copy_cached else StepRebuilt(3, "parent rebuilt"))
-            panel.post_message(BuildFinished("hello:latest", 1.5))
+            base, copy, run = step_ref(1, 1, "FROM busybox"), step_ref(2, 2, "COPY hello.txt /hello.txt"), \
+                step_ref(3, 4, "RUN cat /hello.txt")
+            post_events(panel, events.BuildStarted(dockerfile="Dockerfile", context="hello", steps=3),
+                        events.StepStarted(base), cached(base),
+                        events.StepStarted(copy),
+                        cached(copy) if copy_cached else events.StepRebuilt(copy, "hello.txt changed"),
+                        events.StepStarted(run),
+                        cached(run) if copy_cached else events.StepRebuilt(run, "parent rebuilt"),
+                        finished("hello:latest", 1.5))
 
         build(copy_cached=True)
         await wait_for(pilot, lambda: "built hello:latest" in str(app.query_one("#build-status").content))

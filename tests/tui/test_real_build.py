@@ -8,7 +8,8 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.peers import need_program
-from layerlab.tui.messages import BuildFinished, StepsFlipped
+from layerlab.engine import events
+from layerlab.tui.messages import EngineEvent, built_ref
 
 from tests.tui.buildhelpers import SIZE, hello_context, view_lines, wait_for
 
@@ -31,9 +32,10 @@ def runtime():
 
 async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path):
     app = make_app(context=context)
-    finished: list[BuildFinished] = []
-    async with app.run_test(size=SIZE, message_hook=lambda m: finished.append(m)
-                            if isinstance(m, BuildFinished) else None) as pilot:
+    finished: list[events.BuildFinished] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: finished.append(m.event)
+                            if isinstance(m, EngineEvent) and isinstance(m.event, events.BuildFinished)
+                            else None) as pilot:
         await pilot.press("4", "b")
         await wait_for(pilot, lambda: len(finished) >= 1)
         lines = view_lines(app)
@@ -41,7 +43,7 @@ async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path)
         assert lines[1].startswith(" ↻ 2 COPY") and lines[2].startswith(" ↻ 3 RUN")
         # What the app builds is tagged after its context, so a rebuild moves the tag.
         store = app.catalog.store
-        assert store.image(f"{context.name}:latest").id == store.image(finished[0].image_ref).id
+        assert store.image(f"{context.name}:latest").id == store.image(built_ref(finished[0])).id
         # The finished image is open in History.
         history = app.query_one("#history-table", DataTable)
         await wait_for(pilot, lambda: history.row_count >= 3)
@@ -65,20 +67,20 @@ async def test_build_key_marks_cached_and_rebuilt_steps(make_app, context: Path)
 async def test_watch_rebuild_marks_the_steps_an_edit_flipped(make_app, context: Path):
     app = make_app(context=context, watch=True)
     seen: list = []
-    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m)
-                            if isinstance(m, (BuildFinished, StepsFlipped)) else None) as pilot:
-        await wait_for(pilot, lambda: any(isinstance(m, BuildFinished) for m in seen))
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m.event)
+                            if isinstance(m, EngineEvent) else None) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
         # A file no step copies: the rebuild is all cache hits, and nothing flips.
         (context / "notes.txt").write_text("not copied\n")
-        await wait_for(pilot, lambda: any(isinstance(m, StepsFlipped) for m in seen))
-        assert next(m for m in seen if isinstance(m, StepsFlipped)).flips == ()
+        await wait_for(pilot, lambda: any(isinstance(m, events.WatchRebuilt) for m in seen))
+        assert next(m for m in seen if isinstance(m, events.WatchRebuilt)).flipped == ()
         await pilot.pause(0.1)
         assert view_lines(app)[1].startswith(" ✓ 2 COPY")
         seen.clear()
         (context / "hello.txt").write_text("edited\n")
-        await wait_for(pilot, lambda: any(isinstance(m, StepsFlipped) for m in seen))
-        flips = next(m for m in seen if isinstance(m, StepsFlipped)).flips
-        assert [(step, before) for step, before, _ in flips] == [(2, "hit"), (3, "hit")]
+        await wait_for(pilot, lambda: any(isinstance(m, events.WatchRebuilt) for m in seen))
+        flips = next(m for m in seen if isinstance(m, events.WatchRebuilt)).flipped
+        assert [(flip.step.index, flip.before) for flip in flips] == [(2, "hit"), (3, "hit")]
         await pilot.pause(0.1)
         lines = view_lines(app)
         assert lines[0][1] in "✓●" and "1 FROM" in lines[0]  # the base is not rebuilt

@@ -7,10 +7,12 @@ from pathlib import Path
 from textual.widgets import DataTable, Input
 
 from layerlab.tui.app import LayerlabApp
-from layerlab.tui.messages import BuildFinished, BuildStarted, LayerSelected, StepCached, StepRebuilt, StepStarted
+from layerlab.engine import events
+from layerlab.tui.messages import LayerSelected
 from layerlab.tui.widgets.build import BuildPanel
 from layerlab.tui.widgets.file_tree import LayerTree
 from layerlab.tui.catalog import FileEntry
+from tests.tui.buildhelpers import cached, finished, post_events, step_ref
 
 SIZE = (120, 40)
 
@@ -70,14 +72,13 @@ def test_build_panel_marks(snap_compare, plain_catalog, config, tmp_path: Path):
     async def built(pilot):
         await pilot.press("4")
         panel = app.query_one(BuildPanel)
-        panel.post_message(BuildStarted("hello"))
-        panel.post_message(StepStarted(1, 1, "FROM plain:1"))
-        panel.post_message(StepCached(1))
-        panel.post_message(StepStarted(2, 2, "COPY hello.txt /hello.txt"))
-        panel.post_message(StepRebuilt(2, "file hello.txt changed"))
-        panel.post_message(StepStarted(3, 3, "RUN cat /hello.txt"))
-        panel.post_message(StepRebuilt(3, "parent rebuilt"))
-        panel.post_message(BuildFinished("hello:latest", 0.5))
+        base, copy, run = step_ref(1, 1, "FROM plain:1"), step_ref(2, 2, "COPY hello.txt /hello.txt"), \
+            step_ref(3, 3, "RUN cat /hello.txt")
+        post_events(panel, events.BuildStarted(dockerfile="Dockerfile", context="hello", steps=3),
+                    events.StepStarted(base), cached(base),
+                    events.StepStarted(copy), events.StepRebuilt(copy, "file hello.txt changed"),
+                    events.StepStarted(run), events.StepRebuilt(run, "parent rebuilt"),
+                    finished("hello:latest", 0.5))
         await settle(pilot, lambda: "built" in str(app.query_one("#build-status").content))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=built)

@@ -1,6 +1,6 @@
 """The Build panel: the Dockerfile highlighted, a gutter of cache marks, and the build log.
 
-It renders the stream of build messages from ``layerlab.tui.messages`` and decides
+It renders the engine's build events (each in an ``EngineEvent`` message) and decides
 nothing itself: which step was cached or rebuilt, and why, comes in the
 messages. Between builds it remembers the last marks, so a rebuild shows
 which steps flipped from cached to rebuilt.
@@ -28,8 +28,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Log, Static
 
-from layerlab.tui.messages import (BuildFailed, BuildFinished, BuildLogPending, BuildStarted, ContextChanged, DockerfileChanged,
-                          StepCached, StepFinished, StepRebuilt, StepsFlipped, StepStarted)
+from layerlab.engine import events as engine_events
+from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.catalog import human_size
 
 MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
@@ -175,28 +175,42 @@ class BuildPanel(Vertical):
 
     # -- the build stream ------------------------------------------------------------
 
-    @on(BuildStarted)
-    def build_started(self, message: BuildStarted) -> None:
+    @on(EngineEvent)
+    def engine_event(self, message: EngineEvent) -> None:
+        match message.event:
+            case engine_events.BuildStarted() as event:
+                self.build_started(event.target or event.context)
+            case engine_events.StepStarted(step=step):
+                self.build.steps[step.index] = StepState(step.index, step.dockerfile_line, step.instruction)
+                self.build.status = f"step {step.index}: {step.instruction}"
+                self.redraw()
+            case engine_events.StepCached(step=step) as event:
+                self.set_mark(step.index, "cached", event.reason)
+            case engine_events.StepRebuilt(step=step) as event:
+                self.step_rebuilt(step.index, event.reason)
+            case engine_events.StepFinished() as event:
+                self.step_finished(event)
+            case engine_events.StepFailed(step=step) as event:
+                self.build_failed(step.index, event.error)
+            case engine_events.BuildFinished() as event:
+                self.build_finished(built_ref(event), event.duration)
+            case engine_events.BuildFailed() as event:
+                self.build_failed(event.step.index if event.step else None, event.error)
+            case engine_events.WatchChange() as event:
+                self.context_changed(event.paths, event.dockerfile_changed)
+            case engine_events.WatchRebuilt() as event:
+                self.steps_flipped([(flip.step.index, flip.before) for flip in event.flipped])
+
+    def build_started(self, target: str) -> None:
         self.build = BuildState(previous_marks={s.line: s.mark for s in self.build.steps.values()},
-                                status=f"building {message.target}…")
+                                status=f"building {target}…")
         if self.log_step is not None:
             self.show_step_log(None)  # a new build's steps may not match the old numbers
-        self.add_log_lines([(None, f"── build {message.target} ──")])
+        self.add_log_lines([(None, f"── build {target} ──")])
         self.redraw()
 
-    @on(StepStarted)
-    def step_started(self, message: StepStarted) -> None:
-        self.build.steps[message.step] = StepState(message.step, message.line, message.instruction)
-        self.build.status = f"step {message.step}: {message.instruction}"
-        self.redraw()
-
-    @on(StepCached)
-    def step_cached(self, message: StepCached) -> None:
-        self.set_mark(message.step, "cached", message.reason)
-
-    @on(StepRebuilt)
-    def step_rebuilt(self, message: StepRebuilt) -> None:
-        state = self.set_mark(message.step, "rebuilt", message.reason)
+    def step_rebuilt(self, step: int, reason: str) -> None:
+        state = self.set_mark(step, "rebuilt", reason)
         if state is not None:
             state.flipped = self.build.previous_marks.get(state.line) == "cached"
             self.redraw()
@@ -210,50 +224,48 @@ class BuildPanel(Vertical):
         self.redraw()
         return state
 
-    @on(StepFinished)
-    def step_finished(self, message: StepFinished) -> None:
-        state = self.build.steps.get(message.step)
-        if state is not None:
-            state.seconds = message.seconds
-            state.size = message.size
-            if state.mark == "running" and message.cache in FINISHED_MARKS:
-                state.mark = FINISHED_MARKS[message.cache]
-            self.redraw()
+    def step_finished(self, event: engine_events.StepFinished) -> None:
+        state = self.build.steps.get(event.step.index)
+        if state is None:
+            return
+        state.seconds = event.duration
+        state.size = event.layer_size or None
+        # a FROM is neither cached nor built: the engine reports it as a hit on its base image
+        words = event.step.instruction.split(None, 1)
+        cache = "base" if words and words[0].upper() == "FROM" else event.cache
+        if state.mark == "running" and cache in FINISHED_MARKS:
+            state.mark = FINISHED_MARKS[cache]
+        self.redraw()
 
-    @on(BuildFinished)
-    def build_finished(self, message: BuildFinished) -> None:
+    def build_finished(self, ref: str, seconds: float) -> None:
         marks = [s.mark for s in self.build.steps.values()]
-        ref = message.image_ref
         shown = ref.split(":", 1)[1][:12] if ref.startswith("sha256:") else ref
-        self.build.status = (f"built {shown} in {message.seconds:.1f}s: "
+        self.build.status = (f"built {shown} in {seconds:.1f}s: "
                              f"{marks.count('cached')} cached, {marks.count('rebuilt')} rebuilt")
         self.redraw()
 
-    @on(BuildFailed)
-    def build_failed(self, message: BuildFailed) -> None:
-        if message.step is not None:
-            self.set_mark(message.step, "failed", message.message)
-        self.build.status = f"build failed: {message.message}"
+    def build_failed(self, step: int | None, error: str) -> None:
+        if step is not None:
+            self.set_mark(step, "failed", error)
+        self.build.status = f"build failed: {error}"
         self.redraw()
 
-    @on(ContextChanged)
-    def context_changed(self, message: ContextChanged) -> None:
-        names = ", ".join(message.paths[:4]) + (" …" if len(message.paths) > 4 else "")
-        what = "Dockerfile" if message.dockerfile_changed and not names else names
+    def context_changed(self, paths: tuple[str, ...], dockerfile_changed: bool) -> None:
+        names = ", ".join(paths[:4]) + (" …" if len(paths) > 4 else "")
+        what = "Dockerfile" if dockerfile_changed and not names else names
         self.build.status = f"changed: {what}; rebuilding…"
         self.add_log_lines([(None, f"── changed: {what} ──")])
         self.redraw()
 
-    @on(StepsFlipped)
-    def steps_flipped(self, message: StepsFlipped) -> None:
+    def steps_flipped(self, flips: list[tuple[int, str]]) -> None:
         """The engine's own comparison with the previous build replaces the panel's guess."""
         for state in self.build.steps.values():
             state.flipped = False
-        for step, before, _reason in message.flips:
+        for step, before in flips:
             state = self.build.steps.get(step)
             if state is not None:
                 state.flipped = before == "hit"
-        flipped = [str(step) for step, before, _ in message.flips if before == "hit"]
+        flipped = [str(step) for step, before in flips if before == "hit"]
         if flipped:
             self.build.status += f"  ·  cached → rebuilt: step {', '.join(flipped)}"
         self.redraw()

@@ -33,7 +33,7 @@ def build(store: "Store", request: "BuildRequest", events: EventSink, *,
     """Build ``request`` into ``store``; first import each ``registry:REF`` of ``cache_from``, and after a
     successful build export the store's cache to ``cache_to``. Raises a ``LayerlabError`` on failure."""
     from layerlab.engine.builder import build as run_build
-    from layerlab.engine.registry.cache import export_cache, import_cache
+    from layerlab.engine.builder.registry_cache import export_cache, import_cache
 
     for option in cache_from:
         _transfer_cache(import_cache, option, store, events)
@@ -53,7 +53,7 @@ def watch_and_build(store: "Store", request: "BuildRequest", events: EventSink, 
 def _transfer_cache(transfer: Callable, option: str, store: "Store", events: EventSink) -> None:
     """Move build cache records and their images between the store and a registry (``registry:REF``)."""
     from layerlab.engine.builder.cache_records import CacheRecords
-    from layerlab.engine.registry.cache import parse_cache_option
+    from layerlab.engine.builder.registry_cache import parse_cache_option
 
     with CacheRecords(store.root) as records:
         transfer(store, records, parse_cache_option(option), events=events)

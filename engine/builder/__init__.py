@@ -28,6 +28,7 @@ The cache:
 - ``cache_key``: a step's key and CREATED BY in the classic builder's shape.
 - ``reasons``: why a step missed, named concretely.
 - ``cache_records``: key -> result records in ``ROOT/buildcache.db``; ``probe``.
+- ``registry_cache``: the records and their images through a registry (``--cache-to/--cache-from``).
 
 Reporting:
 - ``events_json``: the versioned JSON-lines form of ``layerlab.engine.events``.

@@ -1,4 +1,4 @@
-"""Registries: pull, push, login, discovery, and the build cache shared through them.
+"""Registries: pull, push, login, discovery.
 
 ::
 
@@ -8,5 +8,7 @@
     push.push(ref, store, source=None, events=None) -> PushResult
     catalog.search(client, term) / catalog.list_tags(client, repository)
     auth.DockerConfig()                             ~/.docker/config.json credentials
-    cache.export_cache(store, records, ref) / cache.import_cache(store, records, ref)
+
+The build cache shared through a registry lives with the builder (``builder.registry_cache``):
+the builder uses the registry, never the other way round.
 """

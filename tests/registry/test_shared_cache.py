@@ -8,7 +8,7 @@ from layerlab.engine.bootstrap import busybox_image
 from layerlab.engine.builder.cache_records import CacheRecords
 from layerlab.engine.errors import RegistryError, UsageError
 from layerlab.engine.events import EventList, StepCached, StepRebuilt
-from layerlab.engine.registry.cache import export_cache, import_cache, parse_cache_option
+from layerlab.engine.builder.registry_cache import export_cache, import_cache, parse_cache_option
 from layerlab.engine.registry.push import push
 from layerlab.engine.store import Store
 from tests.peers import need_program

@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
-from layerlab.engine.errors import LayerlabError, NotFound, RegistryError
+from layerlab.engine.builder.cache_key import StepInputs
+from layerlab.engine.builder.cache_records import CacheRecords
+from layerlab.engine.errors import LayerlabError, NotFound, RegistryError, UsageError
 from layerlab.engine.events import EventSink, discard
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.canonical import canonical_json
@@ -34,6 +36,7 @@ from layerlab.engine.registry.manifests import fetch_manifest, put_manifest
 from layerlab.engine.registry.pull import fetch_layers
 from layerlab.engine.registry.push import PARALLEL_BLOBS, distributable
 from layerlab.engine.registry.state import RegistryState
+from layerlab.engine.store import Store, StoredImage
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 
 CACHE_CONFIG_TYPE = "application/vnd.layerlab.buildcache.v1+json"
@@ -44,8 +47,6 @@ CACHE_PREFIX = "registry:"
 
 def parse_cache_option(text: str) -> Reference:
     """``registry:REF`` as ``--cache-to``/``--cache-from`` take it."""
-    from layerlab.engine.errors import UsageError
-
     if not text.startswith(CACHE_PREFIX):
         raise UsageError(f"unsupported cache location {text!r}: expected registry:NAME[:TAG]")
     return Reference.parse(text[len(CACHE_PREFIX):])
@@ -60,7 +61,7 @@ class CacheTransfer:
     blobs: int
 
 
-def export_cache(store, records, ref: Reference | str, *, events: EventSink | None = None,
+def export_cache(store: Store, records: CacheRecords, ref: Reference | str, *, events: EventSink | None = None,
                  insecure: bool = False, client: RegistryClient | None = None) -> CacheTransfer:
     """Push every record of ``records`` whose result is in ``store``, with its images, to ``ref``."""
     events = events if events is not None else discard
@@ -116,7 +117,7 @@ def export_cache(store, records, ref: Reference | str, *, events: EventSink | No
         state.close()
 
 
-def import_cache(store, records, ref: Reference | str, *, events: EventSink | None = None,
+def import_cache(store: Store, records: CacheRecords, ref: Reference | str, *, events: EventSink | None = None,
                  insecure: bool = False, client: RegistryClient | None = None) -> CacheTransfer:
     """Fetch the cache at ``ref``: its images go into ``store``, its records into ``records``."""
     events = events if events is not None else discard
@@ -143,8 +144,6 @@ def import_cache(store, records, ref: Reference | str, *, events: EventSink | No
             raise RegistryError(f"{ref.familiar}: build cache names image {image_id} but does not carry its config")
         store.put_image(ConfigImage(store.blobs.read(image_id), layers), measured=measured)
         images += 1
-    from layerlab.engine.builder.cache_key import StepInputs
-
     imported = 0
     for entry in data["records"]:
         try:
@@ -175,12 +174,12 @@ def _parse_config(raw: bytes, ref: Reference) -> dict:
     return data
 
 
-def _stored(store, image_id: str):
+def _stored(store: Store, image_id: str) -> StoredImage | None:
     try:
         return store.image(image_id)
     except (NotFound, LayerlabError):
         return None
 
 
-def _opener(store, digest: Digest):
+def _opener(store: Store, digest: Digest) -> Callable[[], BinaryIO]:
     return lambda: store.blobs.open(digest)

@@ -34,6 +34,8 @@ class CommandContext:
             from layerlab.engine.store import Store
 
             self._store = Store.open(self.root)
+            for notice in self._store.notices:
+                print(f"layerlab: {notice}", file=self.stderr)
         return self._store
 
     def close(self) -> None:

@@ -43,13 +43,11 @@ from layerlab.engine.errors import CorruptLayer, LayerError, LayerTooLarge, Unsa
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.entries import entry_kind, entry_xattrs, iter_tar_members, open_tar_stream
 from layerlab.engine.layers.names import clean_name, split_whiteout
+from layerlab.engine.layers.targetdirs import DIR_FLAGS, TargetDirs
 from layerlab.engine.oci.digest import Digest, Hasher
 
 DEFAULT_MAX_UNCOMPRESSED = 64 << 30  # 64 GiB
-MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_CACHED_DIRS = 1024
 _COPY_CHUNK = 1 << 20
 
 
@@ -89,156 +87,14 @@ class _MeteredReader(io.RawIOBase):
         return len(data)
 
 
-class _TargetDirs:
-    """Directory fds inside the target, resolved component by component without leaving it.
-
-    Resolved directories are cached by their name in the layer. Removing a
-    directory or a symlink could change a resolution, so it marks the cache
-    stale; the cache is dropped on the next lookup (never while a caller may
-    still be using an fd it handed out).
-    """
-
-    def __init__(self, target: Path):
-        try:
-            self.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as error:
-            raise LayerError(f"{target}: cannot open the target directory: {error.strerror}") from None
-        self._cache: dict[str, tuple[int, tuple[str, ...]]] = {"": (self.root_fd, ())}
-        self._owned: set[int] = set()
-        self._stale = False
-
-    def close(self) -> None:
-        self._drop_cache()
-        os.close(self.root_fd)
-
-    def invalidate(self) -> None:
-        self._stale = True
-
-    def _drop_cache(self) -> None:
-        for fd in self._owned:
-            os.close(fd)
-        self._owned.clear()
-        self._cache = {"": (self.root_fd, ())}
-        self._stale = False
-
-    def parent_of(self, path: str, *, create: bool, entry: str) -> tuple[int, str] | None:
-        """(fd of the directory holding ``path``, base name); None if it does not exist and not ``create``."""
-        parent, base = posixpath.split(path)
-        fd = self.directory(parent, create=create, entry=entry)
-        return None if fd is None else (fd, base)
-
-    def directory(self, path: str, *, create: bool, entry: str) -> int | None:
-        if self._stale or len(self._owned) >= _CACHED_DIRS:
-            self._drop_cache()
-        hit = self._cache.get(path)
-        if hit is not None:
-            return hit[0]
-        parts = path.split("/")
-        fd, physical, start = self.root_fd, (), 0
-        for cut in range(len(parts) - 1, 0, -1):
-            ancestor = self._cache.get("/".join(parts[:cut]))
-            if ancestor is not None:
-                (fd, physical), start = ancestor, cut
-                break
-        walk = _Walk(self.root_fd, fd, list(physical), entry)
-        try:
-            resolved = walk.run(parts[start:], create=create)
-        finally:
-            walk.close_transient()
-        if resolved is None:
-            return None
-        fd, physical = resolved
-        self._owned |= walk.kept
-        self._cache[path] = (fd, tuple(physical))
-        return fd
-
-
-class _Walk:
-    """One resolution: opens directories one component at a time, following symlinks inside the root."""
-
-    def __init__(self, root_fd: int, fd: int, physical: list[str], entry: str):
-        self.root_fd = root_fd
-        self.fd = fd
-        self.physical = physical
-        self.entry = entry
-        self.transient: set[int] = set()
-        self.kept: set[int] = set()
-
-    def close_transient(self) -> None:
-        for fd in self.transient:
-            os.close(fd)
-
-    def _step_to(self, child: int, part: str | None) -> None:
-        if self.fd in self.transient:
-            self.transient.discard(self.fd)
-            os.close(self.fd)
-        self.fd = child
-        if child != self.root_fd:
-            self.transient.add(child)
-        if part is not None:
-            self.physical.append(part)
-
-    def run(self, parts: list[str], *, create: bool) -> tuple[int, list[str]] | None:
-        todo = list(reversed(parts))
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                # ".." only comes from a symlink's target; it stops at the target root
-                if self.physical:
-                    self._restart(self.physical[:-1])
-                continue
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
-            except FileNotFoundError:
-                if not create:
-                    return None
-                try:
-                    os.mkdir(part, 0o755, dir_fd=self.fd)
-                    child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
-                except OSError as error:
-                    raise LayerError(f"entry {self.entry!r}: cannot create parent directory {part!r}: "
-                                     f"{error.strerror}") from None
-            except OSError as error:
-                if error.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise LayerError(f"entry {self.entry!r}: cannot open parent {part!r}: {error.strerror}") from None
-                try:
-                    link = os.readlink(part, dir_fd=self.fd)
-                except OSError:
-                    raise LayerError(f"entry {self.entry!r}: parent {part!r} is not a directory") from None
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    raise UnsafeLayer(f"entry {self.entry!r}: too many levels of symbolic links")
-                if link.startswith("/"):
-                    self._restart([])
-                todo.extend(reversed(link.split("/")))
-                continue
-            self._step_to(child, part)
-        if self.fd in self.transient:
-            # the final directory outlives the walk: the cache owns it from here on
-            self.transient.discard(self.fd)
-            self.kept.add(self.fd)
-        return self.fd, self.physical
-
-    def _restart(self, physical: list[str]) -> None:
-        self._step_to(self.root_fd, None)
-        self.physical = []
-        for part in physical:
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=self.fd)
-            except OSError as error:
-                raise LayerError(f"entry {self.entry!r}: cannot reopen {'/'.join(physical)!r}: "
-                                 f"{error.strerror}") from None
-            self._step_to(child, part)
-
-
 class _Applier:
-    def __init__(self, target: Path, allow_devices: bool | None):
-        self.dirs = _TargetDirs(target)
+    def __init__(self, target: Path, allow_devices: bool | None, opaque_xattr: str | None):
+        self.dirs = TargetDirs(target)
         self.is_root = os.geteuid() == 0
         self.allow_devices = allow_devices
+        # set: unpack one layer on its own in overlayfs' form (whiteouts kept, not applied)
+        self.opaque_xattr = opaque_xattr
+        self.whited_out: set[str] = set()
         self.stats = ApplyStats()
         # names this layer adds, and their ancestors: what its own whiteouts must not hide
         self.added: set[str] = set()
@@ -264,6 +120,7 @@ class _Applier:
             where = ("before the first entry" if last is None else "after the last entry" if last == ""
                      else f"at entry {last!r}")
             raise type(error)(f"{error} ({where})") from None
+
     def finish(self) -> None:
         for path, mtime in reversed(self.dir_mtimes):
             located = self.dirs.parent_of(path, create=False, entry=path)
@@ -281,7 +138,7 @@ class _Applier:
         try:
             whiteout = split_whiteout(path)
             if whiteout is not None:
-                self._whiteout(path, *whiteout)
+                self._whiteout(path, *whiteout, member)
             else:
                 self._entry(archive, member, path)
         except OSError as error:
@@ -289,10 +146,13 @@ class _Applier:
 
     # --- whiteouts --------------------------------------------------------------
 
-    def _whiteout(self, path: str, kind: str, hidden: str) -> None:
+    def _whiteout(self, path: str, kind: str, hidden: str, member: tarfile.TarInfo) -> None:
         if kind == "meta":
             return
         self.stats.whiteouts += 1
+        if self.opaque_xattr is not None:
+            self._keep_whiteout(path, kind, hidden, member)
+            return
         if kind == "file":
             if hidden in self.added or hidden in self.added_ancestors:
                 return  # an entry of this same layer: only a later layer can hide it
@@ -304,13 +164,37 @@ class _Applier:
         if fd is not None:
             self._clear_lower(fd, hidden)
 
+    def _keep_whiteout(self, path: str, kind: str, hidden: str, member: tarfile.TarInfo) -> None:
+        """The whiteout as overlayfs stores it: a 0/0 character device, or the opaque xattr on the directory."""
+        if kind == "opaque":
+            fd = self.dirs.directory(hidden, create=True, entry=path) if hidden else self.dirs.root_fd
+            self._set_opaque(fd)
+            return
+        if hidden in self.added or hidden in self.added_ancestors:
+            return  # an entry of this same layer: only a later layer can hide it
+        fd, base = self.dirs.parent_of(hidden, create=True, entry=path)
+        try:
+            os.mknod(base, stat.S_IFCHR, os.makedev(0, 0), dir_fd=fd)
+        except FileExistsError:
+            return  # the same name whited out twice
+        if self.is_root:
+            os.chown(base, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
+        self.whited_out.add(hidden)
+
+    def _set_opaque(self, fd: int) -> None:
+        try:
+            os.setxattr(fd, self.opaque_xattr, b"y")
+        except OSError as error:
+            raise LayerError(f"cannot mark a directory opaque with {self.opaque_xattr}: {error.strerror} "
+                             "(the store's file system must support this extended attribute)") from None
+
     def _clear_lower(self, fd: int, directory: str) -> None:
         """Remove what lower layers left in ``directory``, keeping this layer's entries."""
         prefix = directory + "/" if directory else ""
         for name in os.listdir(fd):
             child = prefix + name
             if child in self.added_ancestors:
-                child_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                child_fd = os.open(name, DIR_FLAGS, dir_fd=fd)
                 try:
                     self._clear_lower(child_fd, child)
                 finally:
@@ -351,6 +235,14 @@ class _Applier:
         self._mark_added(path)
         if kind == "dir":
             self._directory(fd, base, member, mode)
+            if path in self.whited_out:
+                # this layer deleted the lower entry and made a directory in its place: in
+                # overlayfs' terms that is a directory hiding whatever lies below it
+                dir_fd = os.open(base, DIR_FLAGS, dir_fd=fd)
+                try:
+                    self._set_opaque(dir_fd)
+                finally:
+                    os.close(dir_fd)
             self.dir_mtimes.append((path, int(member.mtime)))
             return
         try:
@@ -388,7 +280,7 @@ class _Applier:
             if not stat.S_ISDIR(os.stat(base, dir_fd=fd, follow_symlinks=False).st_mode):
                 self._remove(fd, base)
                 os.mkdir(base, 0o700, dir_fd=fd)
-        dir_fd = os.open(base, _DIR_FLAGS, dir_fd=fd)
+        dir_fd = os.open(base, DIR_FLAGS, dir_fd=fd)
         try:
             self._finish_fd(dir_fd, member, mode)
         finally:
@@ -460,8 +352,13 @@ def _set_xattr(where: int | str, name: str, value: bytes) -> None:
 
 
 def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
-                allow_devices: bool | None = None) -> ApplyStats:
+                allow_devices: bool | None = None, keep_whiteouts: str | None = None) -> ApplyStats:
     """Apply the layer in ``blob`` (any compression) onto ``target``, which may hold lower layers.
+
+    With ``keep_whiteouts`` (the opaque xattr name, see ``names.opaque_xattr_for``)
+    ``target`` holds this layer alone, in overlayfs' form: each ".wh.<name>"
+    becomes a 0/0 character device and each opaque marker that xattr on its
+    directory, so the directory can sit in an overlay stack as a lowerdir.
 
     Raises ``UnsafeLayer`` for an entry that would escape or is forbidden,
     ``LayerTooLarge`` past ``max_uncompressed`` bytes, ``CorruptLayer`` for
@@ -474,7 +371,7 @@ def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT
         raise LayerError(f"{target}: cannot create the target directory: {error.strerror}") from None
     metered = _MeteredReader(open_decompressed(blob), max_uncompressed)
     stream = io.BufferedReader(metered, _COPY_CHUNK)
-    applier = _Applier(target, allow_devices)
+    applier = _Applier(target, allow_devices, keep_whiteouts)
     try:
         applier.apply(stream)
         applier.finish()

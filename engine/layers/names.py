@@ -56,3 +56,17 @@ def bad_whiteout(path: str) -> str | None:
     if base in (WHITEOUT_PREFIX, WHITEOUT_PREFIX + ".", WHITEOUT_PREFIX + ".."):
         return "a whiteout of no name"
     return None
+
+
+# overlayfs' own form of the same two facts, inside a directory tree: a deleted name is a 0/0
+# character device, and a directory that hides everything below it carries an "opaque" xattr,
+# in the trusted. namespace when mounted by root, in user. when mounted in a user namespace
+# (option "userxattr"); fuse-overlayfs also reads its own name for it.
+TRUSTED_OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"
+OPAQUE_XATTRS = (TRUSTED_OPAQUE_XATTR, USER_OPAQUE_XATTR, "user.fuseoverlayfs.opaque")
+
+
+def opaque_xattr_for(euid: int) -> str:
+    """The opaque xattr this process can write and its overlay mounts read: trusted.* needs root."""
+    return TRUSTED_OPAQUE_XATTR if euid == 0 else USER_OPAQUE_XATTR

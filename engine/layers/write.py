@@ -22,17 +22,16 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 from layerlab.engine.errors import LayerError, NotFound
-from layerlab.engine.layers.names import OPAQUE_MARKER, WHITEOUT_PREFIX, clean_name
+from layerlab.engine.layers.names import OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX, clean_name
 from layerlab.engine.layers.tarformat import (
     BLOCK_DEVICE, CHAR_DEVICE, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, TarHeader, TarStreamWriter,
 )
 from layerlab.engine.oci.digest import Digest
 
 # overlayfs keeps its bookkeeping in these namespaces; it is never image content
-_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 # an SELinux label belongs to the host that wrote the file, not to the image
 _HOST_XATTRS = frozenset({"security.selinux"})
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _XATTR_WHITEOUTS = ("trusted.overlay.whiteout", "user.overlay.whiteout")
 # features that make an upperdir an incomplete record of the changes
 _UNSUPPORTED_OVERLAY_XATTRS = ("trusted.overlay.redirect", "user.overlay.redirect",
@@ -269,7 +268,7 @@ def write_layer_from_overlay_upper(upperdir: Path, out: BinaryIO) -> LayerBlob:
             writer.tar.add(header)
             continue
         writer.add_file(header, path, st)
-        if stat.S_ISDIR(st.st_mode) and any(xattrs.get(key) == b"y" for key in _OPAQUE_XATTRS):
+        if stat.S_ISDIR(st.st_mode) and any(xattrs.get(key) == b"y" for key in OPAQUE_XATTRS):
             writer.tar.add(TarHeader(name=header.name + OPAQUE_MARKER, typeflag=REGULAR, mode=header.mode & 0o777,
                                      uid=header.uid, gid=header.gid, mtime=0))
     return writer.finish()

@@ -15,92 +15,19 @@ inside the rootfs.
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 from pathlib import Path
 
-_MAX_SYMLINKS = 40
-
-
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _is_opaque(path: Path) -> bool:
-    for name in ("trusted.overlay.opaque", "user.overlay.opaque"):
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
-
-
-def _lookup(layers_top_first: list[Path], parts: list[str]) -> tuple[Path, os.stat_result] | None:
-    """The topmost host path (and its lstat) showing ``parts`` in the merged view, no symlink following."""
-    visible = layers_top_first
-    found: tuple[Path, os.stat_result] | None = None
-    for depth, _ in enumerate(parts):
-        rel = parts[: depth + 1]
-        next_visible: list[Path] = []
-        found = None
-        for layer in visible:
-            path = layer.joinpath(*rel)
-            try:
-                st = os.lstat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if _is_whiteout(st):
-                break
-            if not stat.S_ISDIR(st.st_mode):
-                if not next_visible:
-                    found = (path, st)
-                break
-            if found is None:
-                found = (path, st)
-            next_visible.append(layer)
-            if _is_opaque(path):
-                break
-        if found is None:
-            return None
-        if depth < len(parts) - 1 and not stat.S_ISDIR(found[1].st_mode):
-            return found  # a non-directory in the middle: the caller sees it and stops
-        visible = next_visible
-    return found
-
-
-def resolve(layers_top_first: list[Path], container_path: str) -> tuple[str, Path | None, os.stat_result | None]:
-    """Follow symlinks inside the stack: (resolved container path, host path, lstat) or (path, None, None)."""
-    path = posixpath.normpath("/" + container_path)
-    for _ in range(_MAX_SYMLINKS):
-        parts = [part for part in path.split("/") if part]
-        for depth in range(1, len(parts) + 1):
-            hit = _lookup(layers_top_first, parts[:depth])
-            if hit is None:
-                return path, None, None
-            host_path, st = hit
-            if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(host_path)
-                base = "/" if target.startswith("/") else "/" + "/".join(parts[: depth - 1])
-                path = posixpath.normpath(posixpath.join(base, target, *parts[depth:]))
-                path = "/" + path.lstrip("/")
-                break
-            if depth == len(parts):
-                return path, host_path, st
-            if not stat.S_ISDIR(st.st_mode):
-                return path, None, None  # a file where a directory is needed: nothing to stub
-        else:
-            return "/", layers_top_first[0] if layers_top_first else None, None
-    return path, None, None
+from layerlab.engine.layers.stack import LayerStack
 
 
 def make_mount_stubs(lowers: list[Path], stub_dir: Path, targets: dict[str, bool]) -> None:
     """Create in ``stub_dir`` each missing mount point: ``targets`` maps container path -> is a directory."""
-    layers_top_first = [Path(layer) for layer in reversed(lowers)]
+    stack = LayerStack.of(lowers)
     stub_dir.mkdir(parents=True, exist_ok=True)
     shadowed: dict[Path, os.stat_result] = {}
     for target, is_dir in sorted(targets.items()):
-        resolved, host_path, _ = resolve(layers_top_first, target)
+        resolved, host_path, _ = stack.resolve(target)
         if host_path is not None or resolved == "/":
             continue  # already there (a wrong type is the runtime's to report)
         parts = [part for part in resolved.split("/") if part]
@@ -109,7 +36,7 @@ def make_mount_stubs(lowers: list[Path], stub_dir: Path, targets: dict[str, bool
             if stub.is_dir():
                 continue
             stub.mkdir(mode=0o755)
-            hit = _lookup(layers_top_first, parts[:depth])
+            hit = stack.lookup(parts[:depth])
             if hit is not None and stat.S_ISDIR(hit[1].st_mode):
                 shadowed[stub] = hit[1]
         stub = stub_dir.joinpath(*parts)

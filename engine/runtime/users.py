@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerlab.engine.errors import NotFound, UsageError
-from layerlab.engine.runtime.stubs import resolve
+from layerlab.engine.layers.stack import LayerStack
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
     name, _, group = user.partition(":")
     if not name:
         raise UsageError(f"invalid user {user!r}: no user before ':'")
-    layers_top_first = [Path(layer) for layer in reversed(lowers)]
-    passwd = _read_table(layers_top_first, "/etc/passwd")
-    groups = _read_table(layers_top_first, "/etc/group")
+    stack = LayerStack.of(lowers)
+    passwd = _read_table(stack, "/etc/passwd")
+    groups = _read_table(stack, "/etc/group")
 
     entry = next((row for row in passwd if len(row) >= 4 and (row[0] == name or row[2] == name)), None)
     if name.isdigit():
@@ -67,8 +67,8 @@ def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
     return ResolvedUser(uid, gid, extra)
 
 
-def _read_table(layers_top_first: list[Path], path: str) -> list[list[str]]:
-    _, host_path, _ = resolve(layers_top_first, path)
+def _read_table(stack: LayerStack, path: str) -> list[list[str]]:
+    _, host_path, _ = stack.resolve(path)
     if host_path is None or not host_path.is_file():
         return []
     text = host_path.read_text(encoding="utf-8", errors="replace")

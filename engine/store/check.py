@@ -9,9 +9,9 @@ Checks, in order:
 4. Every image: config blob present and parses; ``rootfs.diff_ids`` match
    its layer rows in order, and their chain IDs are right; manifest blob
    present, parses, names this config and these layer blobs; parent exists.
-5. Every snapshot: recorded ones exist, have ``snapshot.json`` and ``rootfs/``,
-   the tree's shape still matches the digest written when it was made, and
-   its files equal a fresh unpack of its layer over its parent;
+5. Every snapshot: recorded ones exist, have ``snapshot.json`` and ``layer/``,
+   and the layer directory holds exactly what its layer blob holds (each
+   damaged one is named with its first differences; the check goes on);
    directories with no record are noted.
 6. Leftovers: scratch under ``tmp/`` from processes that are gone, partial
    ingests, unreferenced blobs. These are *notes* (``gc`` / ``system prune``
@@ -30,7 +30,7 @@ from layerlab.engine.oci.manifest import Manifest
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
 from layerlab.engine.store.measure import measure_layer
-from layerlab.engine.store.snapshots import MARKER, ROOTFS, read_marker, rebuilt_matches, tree_digest
+from layerlab.engine.store.snapshots import LAYER, MARKER, layer_differences, read_marker
 
 ERROR = "error"
 NOTE = "note"
@@ -159,8 +159,6 @@ def _check_images(store: StoreCore, problems: list[Problem], bad_blobs: set[str]
 
 def _check_snapshots(store: StoreCore, problems: list[Problem]) -> None:
     """Check each snapshot on its own: whatever one of them raises is reported, and the next is checked."""
-    hashed: dict = {}  # content hashes by inode: snapshots share files by hard link
-
     recorded = store.meta.snapshot_chains()
     on_disk = {f"sha256:{p.name}" for p in store.layout.snapshots.iterdir()}
     for chain in sorted(recorded - on_disk):
@@ -168,32 +166,27 @@ def _check_snapshots(store: StoreCore, problems: list[Problem]) -> None:
     for chain in sorted(on_disk):
         subject = f"snapshot {chain}"
         try:
-            message = _snapshot_damage(store, chain, chain in recorded, hashed)
-        except (LayerlabError, OSError, ValueError) as error:
+            problem = _snapshot_problem(store, chain)
+        except (LayerlabError, OSError, ValueError, EOFError) as error:
             text = error.one_line() if isinstance(error, LayerlabError) else str(error)
-            message = f"cannot be checked: {text}"
-        if message is not None:
-            problems.append(Problem(ERROR, subject, message))
+            problem = f"cannot be checked: {text}"
+        if problem:
+            problems.append(Problem(ERROR, subject, problem))
         elif chain not in recorded:
             problems.append(Problem(NOTE, subject, "complete but unrecorded (gc removes it unless an image uses it)"))
 
 
-def _snapshot_damage(store: StoreCore, chain: str, recorded: bool, hashed: dict) -> str | None:
-    """What is wrong with one snapshot directory, or None."""
+def _snapshot_problem(store: StoreCore, chain: str) -> str | None:
+    """What is wrong with one snapshot directory, None when it matches its layer blob."""
     path = store.layout.snapshot(Digest.parse(chain))
-    if not (path / MARKER).is_file() or not (path / ROOTFS).is_dir():
-        return f"incomplete: no {MARKER} or {ROOTFS}/"
-    try:
-        marker = read_marker(path)
-    except (OSError, ValueError) as error:
-        return f"{MARKER} unreadable: {error}"
+    if not (path / MARKER).is_file() or not (path / LAYER).is_dir():
+        return f"incomplete: no {MARKER} or {LAYER}/"
+    marker = read_marker(path)
     if marker.get("chain_id") != chain:
         return f"{MARKER} names chain {marker.get('chain_id')}"
-    changed = tree_digest(path / ROOTFS, contents=False) != marker.get("tree_digest")
-    if not changed and recorded:
-        changed = rebuilt_matches(store, Digest.parse(chain), hashed) is False
-    if changed:
-        return "files changed since it was unpacked (tree digest differs)"
+    differences = layer_differences(store, Digest.parse(chain), str(marker.get("diff_id")))
+    if differences:
+        return "files differ from its layer blob: " + "; ".join(differences)
     return None
 
 

@@ -28,7 +28,8 @@ from layerlab.engine.store.measure import LayerMeasure, measure_layer
 from layerlab.engine.store.meta import connect
 from layerlab.engine.store.queries import LayerRow, Metadata, NewImage
 from layerlab.engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
-from layerlab.engine.store.snapshots import adopt_snapshot, ensure_chain, ensure_snapshot
+from layerlab.engine.store.snapshot_format import migrate_snapshots
+from layerlab.engine.store.snapshots import adopt_layer, ensure_layers, layer_stack, merged_tree
 from layerlab.engine.store.usage import DfReport, disk_usage
 
 
@@ -56,10 +57,18 @@ class Store(StoreCore):
         tag(src, target); untag(name)
         remove(ref, force=False, prune_parents=True) -> [("Untagged"|"Deleted", text)]
         prune(all=False) -> PruneReport; gc() -> GcReport; fsck() -> list[Problem]
-        snapshot(image, upto_layer=None) -> Path; snapshot_chain(image) -> list[Path]
+        snapshot_layers(image, upto_layer=None) -> list[Path]   one dir per layer, bottom to top
+        layer_stack(image) -> list[Path]         the same, mountable (a deep chain's bottom flattened)
+        merged_tree(image, upto_layer=None) -> Path   the whole tree in one dir (cached; COPY --from)
+        adopt_layer(image, staged)               the top layer's snapshot, by moving its exact tree
         df() -> DfReport
         add_ref(owner, digest); drop_refs(owner)  keep blobs/snapshots alive for gc
+        notices: list[str]                       one-line news from opening (a migration done)
     """
+
+    def __init__(self, layout: Layout, meta: Metadata, lock: RootLock):
+        super().__init__(layout, meta, lock)
+        self.notices: list[str] = []
 
     @classmethod
     def open(cls, root: Path | str) -> "Store":
@@ -73,7 +82,11 @@ class Store(StoreCore):
             if blobs or snapshots:
                 meta.note_lost_metadata(f"meta.db was empty or missing while {blobs} blobs and {snapshots} "
                                         f"snapshots existed (found {time.strftime('%Y-%m-%d %H:%M:%S')})")
-        return cls(layout, meta, RootLock(layout.lock_file))
+        store = cls(layout, meta, RootLock(layout.lock_file))
+        notice = migrate_snapshots(store)
+        if notice:
+            store.notices.append(notice)
+        return store
 
     def close(self) -> None:
         self.meta.close()
@@ -254,15 +267,25 @@ class Store(StoreCore):
     def fsck(self) -> list[Problem]:
         return check_store(self)
 
-    def snapshot(self, image: StoredImage, upto_layer: int | None = None) -> Path:
-        return ensure_snapshot(self, image, upto_layer)
+    def snapshot_layers(self, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
+        return ensure_layers(self, image, upto_layer)
+
+    def layer_stack(self, image: StoredImage) -> list[Path]:
+        return layer_stack(self, image)
+
+    def merged_tree(self, image: StoredImage, upto_layer: int | None = None) -> Path:
+        return merged_tree(self, image, upto_layer)
+
+    # the name the build used while each snapshot was a whole tree
+    snapshot = merged_tree
+
+    def adopt_layer(self, image: StoredImage, staged: Path) -> None:
+        """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
+        adopt_layer(self, image, staged)
 
     def adopt_snapshot(self, image: StoredImage, staged: Path) -> bool:
-        """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
-        return adopt_snapshot(self, image, staged)
-
-    def snapshot_chain(self, image: StoredImage) -> list[Path]:
-        return ensure_chain(self, image)
+        self.adopt_layer(image, staged)
+        return True
 
     def df(self) -> DfReport:
         return disk_usage(self)

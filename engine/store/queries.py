@@ -279,6 +279,9 @@ class Metadata:
                         "VALUES(?,?,?,?,?)", (str(chain_id), str(parent) if parent else None, str(diff_id),
                                                time.time(), size))
 
+    def forget_snapshots(self, chains: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM snapshots WHERE chain_id=?", [(chain,) for chain in chains])
+
     def snapshot_totals(self) -> tuple[int, int]:
         """(count, recorded bytes) of all snapshots."""
         count, total = self.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM snapshots").fetchone()

@@ -11,7 +11,8 @@ import pytest
 from layerlab.engine.errors import UsageError
 from layerlab.engine.runtime import MountSpec, OverlayRootfs, ProcessSpec
 from layerlab.engine.runtime.rootfs import is_mounted
-from layerlab.engine.runtime.stubs import make_mount_stubs, resolve
+from layerlab.engine.layers.stack import LayerStack
+from layerlab.engine.runtime.stubs import make_mount_stubs
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting an overlay needs root")
 
@@ -81,7 +82,7 @@ def test_stubs_follow_symlinks_whiteouts_and_keep_parent_metadata(tmp_path):
     assert [path for path in created if not path.startswith("gone")] == [p for p in expected if not p.startswith("gone")]
     assert stat.S_IMODE(os.stat(stubs / "etc").st_mode) == 0o711
     assert os.stat(stubs / "etc").st_mtime_ns == os.stat(lower / "etc").st_mtime_ns
-    assert resolve([upper_lower, lower], "/run/secrets")[0] == "/var/run/secrets"
+    assert LayerStack.of([lower, upper_lower]).resolve("/run/secrets")[0] == "/var/run/secrets"
 
 
 def test_spec_validation_names_the_problem():

@@ -1,0 +1,234 @@
+"""A stack of layer directories in overlayfs' form, read as the one tree a mount would show.
+
+Each directory holds one layer unpacked on its own: a deleted name is a 0/0
+character device, a directory that hides everything below it carries an
+opaque xattr (see ``names.OPAQUE_XATTRS``). ``LayerStack`` answers lookups
+through the stack the way the kernel would, without mounting anything:
+the topmost entry wins, a whiteout hides, a non-directory hides whatever
+lower layers hold under its name, an opaque directory stops the search.
+
+``flatten`` writes the merged tree out once, as hard links to the layers'
+files, for the few readers that need a whole tree in one place (a stack
+deeper than an overlay mount takes, ``COPY --from``).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from layerlab.engine.layers.names import OPAQUE_XATTRS
+
+MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
+# overlayfs' own bookkeeping: it never belongs to a merged tree
+_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
+
+
+def is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def is_opaque(path: Path | str) -> bool:
+    for name in OPAQUE_XATTRS:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def split_path(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+@dataclass(frozen=True)
+class LayerStack:
+    """``layers`` bottom -> top; a stack of none is an empty tree."""
+
+    layers: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, layers) -> "LayerStack":
+        return cls(tuple(Path(layer) for layer in layers))
+
+    @property
+    def top_first(self) -> list[Path]:
+        return list(reversed(self.layers))
+
+    def lookup(self, parts: list[str]) -> tuple[Path, os.stat_result] | None:
+        """The topmost host path (and its lstat) showing ``parts``; no symlink is followed.
+
+        None when nothing shows there, or when a component before the last is
+        not a directory.
+        """
+        if not self.layers:
+            return None
+        if not parts:
+            top = self.layers[-1]
+            return top, os.lstat(top)
+        visible = self.top_first
+        found: tuple[Path, os.stat_result] | None = None
+        for depth in range(len(parts)):
+            rel = parts[: depth + 1]
+            below: list[Path] = []
+            found = None
+            for layer in visible:
+                path = layer.joinpath(*rel)
+                try:
+                    st = os.lstat(path)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                if is_whiteout(st):
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    if not below:
+                        found = (path, st)
+                    break
+                if found is None:
+                    found = (path, st)
+                below.append(layer)
+                if is_opaque(path):
+                    break
+            if found is None:
+                return None
+            if depth < len(parts) - 1 and not stat.S_ISDIR(found[1].st_mode):
+                return None
+            visible = below
+        return found
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        hit = self.lookup(split_path(rel))
+        return hit[1] if hit else None
+
+    def host_path(self, rel: str) -> Path | None:
+        hit = self.lookup(split_path(rel))
+        return hit[0] if hit else None
+
+    def readlink(self, rel: str) -> str:
+        hit = self.lookup(split_path(rel))
+        if hit is None:
+            raise FileNotFoundError(rel)
+        return os.readlink(hit[0])
+
+    def listdir(self, rel: str) -> list[str]:
+        """The names a directory shows in the merged view, sorted."""
+        parts = split_path(rel)
+        names: set[str] = set()
+        hidden: set[str] = set()
+        for layer in self.top_first:
+            path = layer.joinpath(*parts)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                break
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.name in names or entry.name in hidden:
+                        continue
+                    if is_whiteout(entry.stat(follow_symlinks=False)):
+                        hidden.add(entry.name)
+                    else:
+                        names.add(entry.name)
+            if is_opaque(path):
+                break
+        return sorted(names)
+
+    def resolve(self, container_path: str) -> tuple[str, Path | None, os.stat_result | None]:
+        """Follow symlinks inside the stack: (resolved container path, host path, lstat) or (path, None, None)."""
+        path = posixpath.normpath("/" + container_path)
+        for _ in range(MAX_SYMLINK_HOPS):
+            parts = split_path(path)
+            for depth in range(1, len(parts) + 1):
+                hit = self.lookup(parts[:depth])
+                if hit is None:
+                    return path, None, None
+                host_path, st = hit
+                if stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(host_path)
+                    base = "/" if target.startswith("/") else "/" + "/".join(parts[: depth - 1])
+                    path = "/" + posixpath.normpath(posixpath.join(base, target, *parts[depth:])).lstrip("/")
+                    break
+                if depth == len(parts):
+                    return path, host_path, st
+            else:
+                return "/", self.layers[-1] if self.layers else None, None
+        return path, None, None
+
+
+def flatten(layers: list[Path], target: Path) -> None:
+    """Write the merged tree of ``layers`` (bottom -> top) at ``target`` (a new directory).
+
+    Files are hard links to the layers' own, so this costs one inode
+    operation per entry and no bytes; nothing may ever write into them.
+    """
+    target.mkdir()
+    directories: dict[str, tuple[str, os.stat_result]] = {}
+    for layer in layers:
+        _merge_layer(os.fspath(layer), os.fspath(target), directories)
+    # modes and times last, deepest first: a read-only mode would stop us filling a directory,
+    # and filling it changes its mtime; the topmost layer's metadata is what a mount shows
+    for path, (source, st) in sorted(directories.items(), key=lambda item: item[0].count("/"), reverse=True):
+        _copy_metadata(source, path, st)
+
+
+def _merge_layer(source: str, target: str, directories: dict[str, tuple[str, os.stat_result]]) -> None:
+    with os.scandir(source) as listing:
+        entries = list(listing)
+    for entry in entries:
+        destination = os.path.join(target, entry.name)
+        st = entry.stat(follow_symlinks=False)
+        try:
+            existing = os.lstat(destination)
+        except FileNotFoundError:
+            existing = None
+        if is_whiteout(st):
+            if existing is not None:
+                _remove(destination, existing, directories)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if existing is not None and (not stat.S_ISDIR(existing.st_mode) or is_opaque(entry.path)):
+                _remove(destination, existing, directories)
+                existing = None
+            if existing is None:
+                os.mkdir(destination, 0o700)
+            directories[destination] = (entry.path, st)
+            _merge_layer(entry.path, destination, directories)
+            continue
+        if existing is not None:
+            _remove(destination, existing, directories)
+        os.link(entry.path, destination, follow_symlinks=False)
+
+
+def _remove(path: str, st: os.stat_result, directories: dict[str, tuple[str, os.stat_result]]) -> None:
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    shutil.rmtree(path)
+    inside = path + "/"
+    for gone in [name for name in directories if name == path or name.startswith(inside)]:
+        del directories[gone]
+
+
+def _copy_metadata(source: str, destination: str, st: os.stat_result) -> None:
+    if os.geteuid() == 0:
+        os.chown(destination, st.st_uid, st.st_gid)
+    try:
+        names = os.listxattr(source, follow_symlinks=False)
+    except OSError:
+        names = []
+    for name in names:
+        if name.startswith(_OVERLAY_XATTR_PREFIXES):
+            continue
+        try:
+            os.setxattr(destination, name, os.getxattr(source, name, follow_symlinks=False))
+        except OSError:
+            pass  # as when unpacking: a file system without this kind of xattr is no reason to fail
+    os.chmod(destination, stat.S_IMODE(st.st_mode))
+    os.utime(destination, ns=(st.st_atime_ns, st.st_mtime_ns))

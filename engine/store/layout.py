@@ -7,7 +7,8 @@
       lock                    flock: shared while writing, exclusive while deleting (gc, rmi)
       blobs/sha256/<hex>      content, immutable, named by digest
       ingest/<ref-hash>/      resumable partial writes: ``data`` and ``ref``
-      snapshots/<chain-hex>/  one unpacked layer stack: ``rootfs/`` then ``snapshot.json`` (written last)
+      snapshots/<chain-hex>/  one layer unpacked on its own: ``layer/`` then ``snapshot.json`` (written last)
+      snapshots.format        the snapshots' form (see ``snapshot_format``)
       tmp/<pid>-<random>      scratch for writes about to be renamed into place
 """
 

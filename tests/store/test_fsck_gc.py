@@ -110,14 +110,15 @@ def test_newer_schema_is_refused(root):
         Store.open(root)
 
 
-def test_fsck_carries_on_past_a_snapshot_whose_rootfs_was_deleted(store):
-    """The base snapshot's rootfs/ is gone: fsck names it, names the snapshot above it, and still checks the rest."""
+def test_fsck_carries_on_past_a_snapshot_whose_layer_dir_was_deleted(store):
+    """The base snapshot's layer/ is gone and the top one altered: fsck names both and still checks the rest."""
     import shutil
 
     image = store.put_image(make_image({"a": b"1"}, {"b": b"2"}), tags=["x"])
-    store.snapshot(image)
+    bottom, top_dir = store.snapshot_layers(image)
     base, top = (layer.chain_id for layer in image.layers())
-    shutil.rmtree(store.layout.snapshot(base) / "rootfs")
+    shutil.rmtree(bottom)
+    (top_dir / "b").write_bytes(b"3")
     (store.layout.tmp / "999999999-leftover").mkdir()  # checked after the snapshots
     problems = [str(p) for p in store.fsck()]
     assert any(f"snapshot {base}" in line and line.startswith("error") for line in problems), problems

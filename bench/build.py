@@ -16,7 +16,8 @@ once and loaded into docker and buildah under a tag unique to this run.
   every run, written untimed).
 
 Docker runs with ``DOCKER_BUILDKIT=0`` (layerlab builds as the classic builder
-does); buildah with ``--layers`` (its step cache) and runc. Docker's work
+does); buildah with ``--layers`` (its step cache) and runc. The distro
+scenarios (``bench/distro_build.py``) add BuildKit through the same classes. Docker's work
 happens in its daemon, so its row has no peak RSS. Each scenario removes what
 it made: the store roots, and in docker and buildah the images it built (by
 the IDs their ``--iidfile`` reported) and its base tag, nothing else.
@@ -24,6 +25,7 @@ the IDs their ``--iidfile`` reported) and its base tag, nothing else.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +42,10 @@ from bench.harness import (  # noqa: E402
 )
 
 DOCKERFILE = "FROM {base}\nCOPY . /ctx\nRUN ls /ctx | wc -l > /count\n"
+# The docker.io package's own client: a newer client first on PATH refuses BuildKit without buildx.
+DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else "docker"
+PEER_NAMES = {"docker": "docker build (DOCKER_BUILDKIT=0)", "buildkit": "docker build (BuildKit)",
+              "buildah": "buildah bud --layers"}
 # Files younger than this are never trusted from layerlab's stat cache (racy timestamps).
 RACY_SECONDS = 2.5
 
@@ -118,11 +124,12 @@ class LayerlabBuilds:
 
 
 class PeerBuilds:
-    """docker or buildah on a shared daemon/storage: our base tag, and images we built by their IDs."""
+    """docker (classic), BuildKit or buildah on a shared daemon/storage: our base tag, and images we built by ID."""
 
-    def __init__(self, data: BuildData, program: str, scenario: str) -> None:
-        self.data, self.program, self.scenario = data, program, scenario
-        self.iids = data.work / f"iids-{program}-{scenario}"
+    def __init__(self, data: BuildData, kind: str, scenario: str) -> None:
+        self.data, self.kind, self.scenario = data, kind, scenario
+        self.program = "buildah" if kind == "buildah" else "docker"
+        self.iids = data.work / f"iids-{kind}-{scenario}"
         self.base_loaded = self.warm = False
 
     @property
@@ -133,7 +140,7 @@ class PeerBuilds:
         if self.base_loaded:
             return
         if self.docker:
-            run_checked(["docker", "load", "-q", "-i", self.data.archive])
+            run_checked([DOCKER, "load", "-q", "-i", self.data.archive])
         else:
             # The archive's only tag is our unique name; buildah keeps it (as localhost/NAME).
             run_checked(["buildah", "pull", "-q", f"docker-archive:{self.data.archive}"])
@@ -142,17 +149,19 @@ class PeerBuilds:
     def argv(self, n: int | str, *flags: str) -> list[str]:
         self.iids.mkdir(exist_ok=True)
         iidfile = self.iids / f"{n}"
-        if self.docker:
-            return ["docker", "build", "-q", "--network", "none", "--rm", *flags, "--iidfile", iidfile,
-                    "-t", self.data.tag, "-f", self.data.dockerfile, self.data.context]
-        return ["buildah", "bud", "-q", "--layers", "--pull=false", "--runtime", "runc", "--network", "none",
-                *flags, "--iidfile", iidfile, "-t", self.data.tag, "-f", self.data.dockerfile, self.data.context]
+        common = [*flags, "--iidfile", iidfile, "-t", self.data.tag, "-f", self.data.dockerfile, self.data.context]
+        if self.kind == "docker":
+            return [DOCKER, "build", "-q", "--network", "none", "--rm", *common]
+        if self.kind == "buildkit":
+            return [DOCKER, "build", "-q", "--network=none", *common]
+        return ["buildah", "bud", "-q", "--layers", "--pull=false", "--runtime", "runc", "--network", "none", *common]
 
     def env(self) -> dict | None:
+        if self.kind == "buildkit":
+            return dict(os.environ, DOCKER_BUILDKIT="1")
         return docker_env() if self.docker else None
 
     def build(self, cold: bool = False) -> Measure:
-        name = "docker build (DOCKER_BUILDKIT=0)" if self.docker else "buildah bud --layers"
         flags = ("--no-cache",) if cold else ()
 
         def prepare(n: int) -> None:
@@ -162,17 +171,17 @@ class PeerBuilds:
                 run_checked(self.argv("warm"), env=self.env())
                 self.warm = True
 
-        return Measure(name, "peer", command(lambda n: self.argv(n, *flags), env=self.env()), prepare=prepare,
-                       needs=(self.program,), rss=not self.docker)
+        return Measure(PEER_NAMES[self.kind], "peer", command(lambda n: self.argv(n, *flags), env=self.env()),
+                       prepare=prepare, needs=(self.program,), rss=not self.docker)
 
     def close(self) -> None:
         built = sorted({path.read_text().strip() for path in self.iids.glob("*")} if self.iids.exists() else set())
         if self.docker:
             # rmi of an image also removes its untagged parents: the COPY step's image goes with it.
             for image in built:
-                subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+                subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
             if self.base_loaded:
-                subprocess.run(["docker", "rmi", self.data.base], capture_output=True)  # untags; the ID may be shared
+                subprocess.run([DOCKER, "rmi", self.data.base], capture_output=True)  # untags; the ID may be shared
         else:
             # Likewise: buildah rmi prunes the dangling step images under it.
             for image in built:
@@ -209,7 +218,7 @@ def scenarios(options: Options) -> list[Scenario]:
             return measure
 
         def measures() -> list[Measure]:
-            return [edited(ours.build(cold), "layerlab"), *(edited(p.build(cold), p.program) for p in peers)]
+            return [edited(ours.build(cold), "layerlab"), *(edited(p.build(cold), p.kind) for p in peers)]
 
         def cleanup() -> None:
             ours.close()

@@ -156,15 +156,22 @@ class Scenario:
     measures: Callable[[], list[Measure]]
     cleanup: Callable[[], None] | None = None
     needs_docker: bool = False
+    runs: int | None = None  # more than ``--runs`` where one run is milliseconds and noise is as large
 
 
 @dataclass
 class Options:
-    """What every scenario module is given."""
+    """What every scenario module is given. ``cache`` outlives the run (data slow to make, like a debootstrap)."""
 
     workdir: Path
     runs: int = 3
     quick: bool = False
+    cache: Path = field(default_factory=lambda: cache_directory(None))
+
+
+def cache_directory(parent: Path | None) -> Path:
+    """Where made-once data is kept between runs: under ``--workdir``, else the temp dir. Created on use."""
+    return Path(parent or tempfile.gettempdir()) / "layerlab-bench-cache"
 
 
 def command(argv: Sequence[str] | Callable[[int], Sequence[str]], *, env: dict | None = None,
@@ -337,7 +344,7 @@ def measure_scenario(scenario: Scenario, options: Options, *, log: Callable[[str
         result.data = scenario.setup()
         log(f"  data ready in {time.perf_counter() - started:.1f} s: {format_data(result.data)}")
         for measure in scenario.measures():
-            result.tools.append(_measure_tool(measure, options.runs, log))
+            result.tools.append(_measure_tool(measure, scenario.runs or options.runs, log))
     except Unavailable as error:
         result.status, result.reason = "skipped", str(error)
         log(f"  skipped: {error}")
@@ -607,7 +614,7 @@ def script_main(build: Callable[[Options], list[Scenario]], doc: str, argv: Sequ
     args = parser.parse_args(argv)
     started = time.time()
     with work_directory(args.workdir) as workdir:
-        options = Options(workdir=workdir, runs=args.runs, quick=args.quick)
+        options = Options(workdir=workdir, runs=args.runs, quick=args.quick, cache=cache_directory(args.workdir))
         try:
             results = run_scenarios(build, options, args.scenario, log=lambda line: print(line, file=sys.stderr))
         finally:

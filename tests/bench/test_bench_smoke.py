@@ -160,3 +160,35 @@ def test_peak_rss_is_the_childs_own_not_the_harnesss():
     assert big.peak_rss_bytes > 200 * 2**20
     assert small.seconds > 0 and big.seconds > 0
     del ballast
+
+
+def test_the_debian_mirror_comes_from_the_apt_sources_in_either_format(tmp_path):
+    from bench.distro_base import debian_mirror
+    from bench.harness import Unavailable
+
+    listed = tmp_path / "sources.list.d"
+    listed.mkdir()
+    (listed / "security.sources").write_text(
+        "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n")
+    (listed / "old.list.disabled").write_text("deb http://disabled.example/debian bookworm main\n")
+    (listed / "main.sources").write_text(
+        "# the archive\nTypes: deb deb-src\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://other.example/debian\nSuites: bookworm\n")
+    assert debian_mirror((tmp_path / "sources.list", listed)) == "http://mirror.example/debian"
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("# comment\ndeb-src http://src.example/debian bookworm main\n"
+                        "deb [arch=amd64 signed-by=/k.gpg] http://line.example/debian bookworm main\n")
+    assert debian_mirror((one_line, listed)) == "http://line.example/debian"
+    with pytest.raises(Unavailable, match="no Debian mirror for trixie"):
+        debian_mirror((one_line, listed), suite="trixie")
+
+
+def test_cli_start_is_measured_against_the_interpreter_floor(tmp_path):
+    out = tmp_path / "result.json"
+    done = run_bench("cli-start", "--quick", "--runs", "1", "--json", str(out), workdir=tmp_path / "work")
+    assert done.returncode == 0, done.stderr
+    scenario = json.loads(out.read_text())["scenarios"][0]
+    assert scenario["status"] == "ok", scenario
+    assert [t["tool"] for t in scenario["tools"]] == ["layerlab --help", "layerlab images", "python3 -c pass"]
+    assert scenario["floor"] == "python3 -c pass"
+    assert all(t["status"] == "ok" and t["vs_floor"] > 0 for t in scenario["tools"] if t["role"] == "layerlab")

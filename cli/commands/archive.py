@@ -6,12 +6,11 @@ import os
 import sys
 from pathlib import Path
 
+from layerlab.engine.api.importing import CHANGE_INSTRUCTIONS, import_image
 from layerlab.engine.api.saving import SAVE_FORMATS, save, save_to_stream
 from layerlab.engine.errors import UsageError
-from layerlab.engine.reference import Reference
 from layerlab.engine.transports.docker_archive import open_docker_archive
 from layerlab.engine.transports.oci_layout import read_oci_layout
-from layerlab.engine.transports.tarball import import_tarball
 from layerlab.cli.commands._image_group import add_both
 
 
@@ -31,8 +30,7 @@ def register(subparsers) -> None:
         parser.add_argument("file", metavar="file|-", help="tarball (any compression), or - for stdin")
         parser.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
         parser.add_argument("-c", "--change", action="append", default=[],
-                            help="apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, "
-                                 "WORKDIR, VOLUME, STOPSIGNAL, ONBUILD)")
+                            help=f"apply a Dockerfile instruction ({', '.join(CHANGE_INSTRUCTIONS)})")
         parser.add_argument("-m", "--message", default="", help="commit message for the imported image")
         parser.set_defaults(func=import_command)
 
@@ -104,11 +102,8 @@ def _stdin_binary():
 
 
 def import_command(args, ctx) -> int:
-    if args.reference:
-        Reference.parse(args.reference)  # a bad name fails before any work
     source = _stdin_binary() if args.file == "-" else args.file
-    with import_tarball(source, changes=args.change, message=args.message,
-                        source_label=args.file, spool_dir=_spool_dir(ctx)) as imported:
-        stored = ctx.store.put_image(imported.image, tags=[args.reference] if args.reference else [])
+    stored = import_image(ctx.store, source, reference=args.reference, changes=args.change, message=args.message,
+                          source_label=args.file, spool_dir=_spool_dir(ctx))
     print(stored.id)
     return 0

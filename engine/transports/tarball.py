@@ -1,8 +1,8 @@
 """``import``: a root filesystem tarball (any compression) becomes a one-layer image.
 
 The layer is the decompressed tar, byte for byte, so its diff ID is the
-sha256 of what ``docker import`` would store. Config changes use the
-Dockerfile-style ``--change`` lines; ``-m`` becomes the comment.
+sha256 of what ``docker import`` would store. The container config
+comes in ready made; ``-m`` becomes the comment.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO, Sequence
+from typing import Any, BinaryIO, Mapping
 
 from layerlab.engine.errors import ArchiveError, CorruptLayer, NotFound
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, ImageConfig, format_time
 from layerlab.engine.oci.digest import CHUNK, Hasher
-from layerlab.engine.transports.changes import apply_changes
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 from layerlab.engine.transports.oci_layout import host_platform_spec
@@ -52,10 +51,14 @@ def _check_tar(path: str, label: str) -> None:
         raise ArchiveError(f"{label}: not a valid tar archive: {error}") from None
 
 
-def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[str] = (), message: str = "",
+def import_tarball(source: str | os.PathLike | BinaryIO, *, config: Mapping[str, Any] | None = None, message: str = "",
                    source_label: str | None = None, created: datetime | None = None,
                    spool_dir: str | None = None) -> ImportedImage:
-    """Make a one-layer image from a rootfs tarball (a path, or a stream such as stdin)."""
+    """Make a one-layer image from a rootfs tarball (a path, or a stream such as stdin).
+
+    ``config`` is the image's container config (``import --change`` lines already
+    applied, by ``layerlab.engine.api.importing``).
+    """
     if isinstance(source, (str, os.PathLike)):
         label = source_label or os.fspath(source)
         try:
@@ -85,9 +88,9 @@ def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[st
         layer = RangeLayer(temp, 0, hasher.size, diff_id, diff_id, mt.DOCKER_LAYER_TAR)
         when = format_time(created or datetime.now(timezone.utc))
         comment = message or f"Imported from {label}"
-        container_config = apply_changes({}, changes)
         spec = host_platform_spec()
-        config = ImageConfig.new(os=spec.os, architecture=spec.architecture, created=when, config=container_config)
+        image_config = ImageConfig.new(os=spec.os, architecture=spec.architecture, created=when,
+                                       config=dict(config or {}))
 
         def finish(data: dict) -> None:
             data["rootfs"] = {"type": "layers", "diff_ids": [str(diff_id)]}
@@ -95,8 +98,8 @@ def import_tarball(source: str | os.PathLike | BinaryIO, *, changes: Sequence[st
             if message:
                 data["comment"] = message
 
-        config = config.evolve(finish)
-        return ImportedImage(ConfigImage(config.to_bytes(), (layer,)), temp)
+        image_config = image_config.evolve(finish)
+        return ImportedImage(ConfigImage(image_config.to_bytes(), (layer,)), temp)
     except BaseException:
         os.unlink(temp)
         raise

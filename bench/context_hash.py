@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Measure, Options, Scenario, command, python_call, script_main, shell, tree_size  # noqa: E402
-from layerlab.engine.builder.context import StatCache, hash_context  # noqa: E402
+from layerlab.engine.builder.context import hash_context  # noqa: E402
+from layerlab.engine.builder.stat_cache import StatCache  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 

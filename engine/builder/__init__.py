@@ -24,7 +24,10 @@ One build:
 
 The cache:
 - ``context``: walk a build context (honouring .dockerignore), checksum files
-  as Docker's classic builder does, with a persistent stat cache.
+  as Docker's classic builder does.
+- ``tarsum``: the tarsum v1 header a file's checksum starts with.
+- ``stat_cache``: checksums kept by stat, so a no-op rebuild reads no file again.
+- ``source_patterns``: COPY sources cleaned, and Go's ``path.Match`` wildcards.
 - ``cache_key``: a step's key and CREATED BY in the classic builder's shape.
 - ``reasons``: why a step missed, named concretely.
 - ``cache_records``: key -> result records in ``ROOT/buildcache.db``; ``probe``.

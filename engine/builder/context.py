@@ -15,14 +15,8 @@ ctime. Paths the excluder rejects (``.dockerignore``) are never seen.
 
 from __future__ import annotations
 
-import functools
-import grp
 import hashlib
 import os
-import pwd
-import posixpath
-import re
-import sqlite3
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from layerlab.engine.dbfile import open_shared_db, write_transaction
-from layerlab.engine.errors import BuildError, NotFound, StoreError
+from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
+from layerlab.engine.builder.stat_cache import StatCache
+from layerlab.engine.builder.tarsum import KINDS, EntryStat, tarsum_header
+from layerlab.engine.errors import BuildError, NotFound
 
 Excluder = Callable[[str], bool]
 """Takes a context-relative posix path; True means excluded (.dockerignore).
@@ -48,15 +44,6 @@ _HASH_THREADS = 4
 # File timestamps tick coarsely; an entry written within this margin of the
 # scan could change again without its stat changing, so it is not cached.
 _RACY_MARGIN_NS = 2_000_000_000
-
-_KINDS = {
-    stat.S_IFREG: ("file", "0"),
-    stat.S_IFLNK: ("symlink", "2"),
-    stat.S_IFCHR: ("char", "3"),
-    stat.S_IFBLK: ("block", "4"),
-    stat.S_IFDIR: ("dir", "5"),
-    stat.S_IFIFO: ("fifo", "6"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,67 +77,6 @@ class SourceSet:
     matches: tuple[str, ...]          # the top-level paths each source resolved to
 
 
-@dataclass(slots=True)
-class _Stat:
-    kind: str
-    typeflag: str
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    ino: int
-    rdev: int
-
-
-class StatCache:
-    """A persistent map (context, path, size, mtime_ns, ino, ctime_ns) -> checksum.
-
-    SQLite (WAL, busy timeout) so two processes may share it; ``path=None``
-    keeps it in memory for one process only.
-    """
-
-    def __init__(self, path: Path | str | None = None):
-        target = ":memory:" if path is None else str(path)
-        try:
-            self._db = open_shared_db(target)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS stat_cache (context TEXT NOT NULL, path TEXT NOT NULL,"
-                " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL,"
-                " ctime_ns INTEGER NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (context, path))"
-            )
-        except sqlite3.Error as error:
-            raise StoreError(f"{target}: cannot open the context stat cache: {error}") from error
-
-    def load(self, context: str) -> dict[str, tuple[int, int, int, int, str]]:
-        rows = self._db.execute(
-            "SELECT path, size, mtime_ns, ino, ctime_ns, checksum FROM stat_cache WHERE context = ?", (context,)
-        )
-        return {path: (size, mtime, ino, ctime, checksum) for path, size, mtime, ino, ctime, checksum in rows}
-
-    def update(self, context: str, rows: Iterable[tuple[str, int, int, int, int, str]],
-               removed: Iterable[str] = ()) -> None:
-        rows, removed = list(rows), list(removed)
-        if not rows and not removed:
-            return
-        with write_transaction(self._db):
-            self._db.executemany(
-                "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(context, *row) for row in rows],
-            )
-            self._db.executemany("DELETE FROM stat_cache WHERE context = ? AND path = ?",
-                                 [(context, path) for path in removed])
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "StatCache":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 class BuildContext:
     """A walked build context: every entry stat'ed, checksums computed on demand.
@@ -182,7 +108,7 @@ class BuildContext:
         self._cache_name = f"{self.root}\0{owner}"
         self._cached = stat_cache.load(self._cache_name) if stat_cache else {}
         self._cache_before_ns = time.time_ns() - racy_margin_ns
-        self._stats: dict[str, _Stat] = {}
+        self._stats: dict[str, EntryStat] = {}
         self._checksums: dict[str, str] = {}
         self._fresh: dict[str, tuple[int, int, int, int, str]] = {}
         self.files_read = 0
@@ -209,11 +135,11 @@ class BuildContext:
                 if excluded(rel):
                     continue
                 st = entry.stat(follow_symlinks=False)
-                kind = _KINDS.get(stat.S_IFMT(st.st_mode))
+                kind = KINDS.get(stat.S_IFMT(st.st_mode))
                 if kind is None:  # sockets cannot travel in a tar; docker skips them too
                     continue
                 uid, gid = (0, 0) if self.owner == "root" else (st.st_uid, st.st_gid)
-                self._stats[rel] = _Stat(kind[0], kind[1], stat.S_IMODE(st.st_mode), uid, gid,
+                self._stats[rel] = EntryStat(kind[0], kind[1], stat.S_IMODE(st.st_mode), uid, gid,
                                          st.st_size if kind[0] == "file" else 0,
                                          st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_rdev)
 
@@ -241,7 +167,7 @@ class BuildContext:
         return FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, self._link(rel, st),
                          self._checksums[rel])
 
-    def _link(self, rel: str, st: _Stat) -> str:
+    def _link(self, rel: str, st: EntryStat) -> str:
         return os.readlink(self.root / rel) if st.kind == "symlink" else ""
 
     def _ensure_checksums(self, rels: Sequence[str]) -> None:
@@ -257,7 +183,7 @@ class BuildContext:
                 else:
                     to_read.append(rel)
             else:
-                self._checksums[rel] = self._header_hash(rel, st).hexdigest()
+                self._checksums[rel] = self._tarsum_header(rel, st).hexdigest()
         if len(to_read) > 8:
             with ThreadPoolExecutor(_HASH_THREADS) as pool:
                 results = list(pool.map(self._read_checksum, to_read))
@@ -270,29 +196,12 @@ class BuildContext:
                 self._fresh[rel] = (st.size, st.mtime_ns, st.ino, st.ctime_ns, checksum)
         self.files_read += len(to_read)
 
-    def _header_hash(self, rel: str, st: _Stat):
-        # The tarsum v1 header: the tar header fields except mtime, uname and
-        # gname (which moby leaves empty), concatenated as name+value.
-        name = rel + "/" if st.kind == "dir" else rel
-        major, minor = (os.major(st.rdev), os.minor(st.rdev)) if st.kind in ("char", "block") else (0, 0)
-        mode, uname, gname = st.mode, "", ""
-        if self.headers == "image":
-            mode |= _GO_TYPE_BITS[st.kind]
-            uname, gname = _host_user_name(st.uid), _host_group_name(st.gid)
-        hasher = hashlib.sha256()
-        hasher.update(
-            f"name{name}mode{mode}uid{st.uid}gid{st.gid}size{st.size}typeflag{st.typeflag}"
-            f"linkname{self._link(rel, st)}uname{uname}gname{gname}devmajor{major}devminor{minor}"
-            .encode("utf-8", "surrogateescape")
-        )
-        capability = _capability(self.root / rel) if st.kind == "file" else None
-        if capability is not None:
-            hasher.update(b"security.capability" + capability)
-        return hasher
+    def _tarsum_header(self, rel: str, st: EntryStat) -> "hashlib._Hash":
+        return tarsum_header(self.root, rel, st, self._link(rel, st), image_headers=self.headers == "image")
 
     def _read_checksum(self, rel: str) -> str:
         st = self._stats[rel]
-        hasher = self._header_hash(rel, st)
+        hasher = self._tarsum_header(rel, st)
         try:
             with open(self.root / rel, "rb", buffering=0) as stream:
                 while chunk := stream.read(_CHUNK):
@@ -418,35 +327,6 @@ def _exclusion_rules(excluder) -> tuple[Callable[[str], bool], Callable[[str], b
     return excluded, prune
 
 
-# archive/tar's c_IS* bits, which moby's FileInfoHeader puts back into a header's mode.
-_GO_TYPE_BITS = {"file": 0o100000, "dir": 0o40000, "symlink": 0o120000, "fifo": 0o10000, "char": 0o20000,
-                 "block": 0o60000}
-
-
-@functools.lru_cache(maxsize=256)
-def _host_user_name(uid: int) -> str:
-    # Go's tar.FileInfoHeader looks the owner up on the host (the daemon's), not in the image.
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return ""
-
-
-@functools.lru_cache(maxsize=256)
-def _host_group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return ""
-
-
-def _capability(path: Path) -> bytes | None:
-    try:
-        return os.getxattr(path, "security.capability", follow_symlinks=False)
-    except OSError:
-        return None
-
-
 def _hash_strings(prefix: str, values: Sequence[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(values).encode()).hexdigest()
 
@@ -454,81 +334,6 @@ def _hash_strings(prefix: str, values: Sequence[str]) -> str:
 def _walk_order(rel: str) -> tuple[str, ...]:
     # Go's filepath.Walk visits names in lexical order, depth first.
     return tuple(rel.split("/"))
-
-
-def normalize_source(source: str) -> str:
-    """A COPY source as the classic builder reads it: no leading "/" or "./", cleaned."""
-    cleaned = posixpath.normpath("/" + source.lstrip("/")).lstrip("/")
-    return cleaned or "."
-
-
-def has_wildcards(path: str) -> bool:
-    escaped = False
-    for char in path:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char in "*?[":
-            return True
-    return False
-
-
-def go_match(pattern: str, name: str) -> bool:
-    """Go's ``path.Match``: ``*`` and ``?`` never match ``/``; ``\\`` escapes."""
-    return _compile_go_pattern(pattern).fullmatch(name) is not None
-
-
-_PATTERNS: dict[str, re.Pattern] = {}
-
-
-def _compile_go_pattern(pattern: str) -> re.Pattern:
-    compiled = _PATTERNS.get(pattern)
-    if compiled is None:
-        out, i = [], 0
-        while i < len(pattern):
-            char = pattern[i]
-            if char == "\\" and i + 1 < len(pattern):
-                out.append(re.escape(pattern[i + 1]))
-                i += 2
-                continue
-            if char == "*":
-                out.append("[^/]*")
-            elif char == "?":
-                out.append("[^/]")
-            elif char == "[":
-                end = pattern.find("]", i + 1)
-                if end == -1:
-                    raise BuildError(f"{pattern}: syntax error in pattern")
-                out.append(_go_class(pattern[i + 1:end]))
-                i = end + 1
-                continue
-            else:
-                out.append(re.escape(char))
-            i += 1
-        compiled = _PATTERNS[pattern] = re.compile("".join(out), re.DOTALL)
-    return compiled
-
-
-def _go_class(body: str) -> str:
-    negated = body.startswith("^")
-    if negated:
-        body = body[1:]
-    parts, i = [], 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\" and i + 1 < len(body):
-            i += 1
-            char = body[i]
-        if i + 2 < len(body) and body[i + 1] == "-":
-            high = body[i + 2]
-            parts.append(re.escape(char) + "-" + re.escape(high))
-            i += 3
-            continue
-        parts.append(re.escape(char))
-        i += 1
-    # A negated class never matches the separator, as in Go.
-    return "[" + ("^/" if negated else "") + "".join(parts) + "]"
 
 
 def hash_context(root: Path | str, *, excluder: Excluder | None = None,
@@ -540,7 +345,4 @@ def hash_context(root: Path | str, *, excluder: Excluder | None = None,
     return context
 
 
-__all__ = [
-    "BuildContext", "Excluder", "FileEntry", "SourceSet", "StatCache",
-    "go_match", "has_wildcards", "hash_context", "normalize_source",
-]
+__all__ = ["BuildContext", "Excluder", "FileEntry", "SourceSet", "hash_context"]

@@ -11,7 +11,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from layerlab.engine.builder.context import BuildContext, StatCache
+from layerlab.engine.builder.context import BuildContext
+from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.builder.planner import stage_reference
 from layerlab.engine.builder.request import BuildCancelled, BuildRequest
 from layerlab.engine.builder.source import BuildSource

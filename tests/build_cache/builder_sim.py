@@ -15,7 +15,8 @@ from pathlib import Path
 
 from layerlab.engine.builder.cache_key import StepInputs, copy_command, nop_command, run_build_args, run_command
 from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
-from layerlab.engine.builder.context import BuildContext, Excluder, StatCache
+from layerlab.engine.builder.context import BuildContext, Excluder
+from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.events import EventList, StepCached, StepFinished, StepRebuilt, StepRef, StepStarted
 
 BASE_IMAGE = "sha256:" + "b" * 64

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.engine.builder.context import BuildContext, StatCache, go_match, hash_context, normalize_source
+from layerlab.engine.builder.context import BuildContext, hash_context
+from layerlab.engine.builder.source_patterns import go_match, normalize_source
+from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.errors import BuildError, NotFound
 
 # Digests Docker 20.10's classic builder wrote into `docker history` for this

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from layerlab.engine.builder.context import go_match, has_wildcards
+from layerlab.engine.builder.source_patterns import go_match, has_wildcards
 from layerlab.engine.builder.copy.tree import lstat_in, resolve_in_scope
 from layerlab.engine.errors import BuildError
 

@@ -28,11 +28,9 @@ Directory mtimes are set last, once their contents are in place.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -41,14 +39,13 @@ from typing import BinaryIO
 
 from layerlab.engine.errors import CorruptLayer, LayerError, LayerTooLarge, UnsafeLayer
 from layerlab.engine.layers.compression import open_decompressed
-from layerlab.engine.layers.entries import entry_kind, entry_xattrs, iter_tar_members, open_tar_stream
+from layerlab.engine.layers.entries import entry_kind, iter_tar_members, open_tar_stream
 from layerlab.engine.layers.names import clean_name, split_whiteout
+from layerlab.engine.layers.nodes import COPY_CHUNK, NodeMaker
 from layerlab.engine.layers.targetdirs import DIR_FLAGS, TargetDirs
 from layerlab.engine.oci.digest import Digest, Hasher
 
 DEFAULT_MAX_UNCOMPRESSED = 64 << 30  # 64 GiB
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_COPY_CHUNK = 1 << 20
 
 
 @dataclass
@@ -91,6 +88,7 @@ class _Applier:
     def __init__(self, target: Path, allow_devices: bool | None, opaque_xattr: str | None):
         self.dirs = TargetDirs(target)
         self.is_root = os.geteuid() == 0
+        self.nodes = NodeMaker(self.dirs, self.is_root)
         self.allow_devices = allow_devices
         # set: unpack one layer on its own in overlayfs' form (whiteouts kept, not applied)
         self.opaque_xattr = opaque_xattr
@@ -111,7 +109,7 @@ class _Applier:
             last = ""
             # the rest (end-of-archive blocks, padding) still belongs to the diff ID,
             # and reading to the end is what checks a compressed stream's trailer
-            while stream.read(_COPY_CHUNK):
+            while stream.read(COPY_CHUNK):
                 pass
         except (CorruptLayer, LayerTooLarge) as error:
             if "entry" in str(error):
@@ -158,7 +156,7 @@ class _Applier:
                 return  # an entry of this same layer: only a later layer can hide it
             located = self.dirs.parent_of(hidden, create=False, entry=path)
             if located is not None:
-                self._remove(*located)
+                self.nodes.remove(*located)
             return
         fd = self.dirs.directory(hidden, create=False, entry=path) if hidden else self.dirs.root_fd
         if fd is not None:
@@ -200,22 +198,7 @@ class _Applier:
                 finally:
                     os.close(child_fd)
             elif child not in self.added:
-                self._remove(fd, name)
-
-    def _remove(self, fd: int, name: str) -> bool:
-        """Remove ``name`` in ``fd`` (a directory with all it holds); False if nothing was there."""
-        try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISDIR(st.st_mode):
-            self.dirs.invalidate()
-            shutil.rmtree(name, dir_fd=fd)
-        else:
-            if stat.S_ISLNK(st.st_mode):
-                self.dirs.invalidate()
-            os.unlink(name, dir_fd=fd)
-        return True
+                self.nodes.remove(fd, name)
 
     # --- entries ----------------------------------------------------------------
 
@@ -234,7 +217,7 @@ class _Applier:
         mode = stat.S_IMODE(member.mode)
         self._mark_added(path)
         if kind == "dir":
-            self._directory(fd, base, member, mode)
+            self.nodes.directory(fd, base, member, mode)
             if path in self.whited_out:
                 # this layer deleted the lower entry and made a directory in its place: in
                 # overlayfs' terms that is a directory hiding whatever lies below it
@@ -250,20 +233,20 @@ class _Applier:
         except FileNotFoundError:
             existing = None
         if existing is not None:
-            self._remove(fd, base)
+            self.nodes.remove(fd, base)
             fd, base = self.dirs.parent_of(path, create=True, entry=member.name)
         if kind == "file":
-            self._file(archive, fd, base, member, mode)
+            self.stats.bytes += self.nodes.file(archive, fd, base, member, mode)
         elif kind == "symlink":
             os.symlink(member.linkname, base, dir_fd=fd)
-            self._finish_by_name(fd, base, member, None)
+            self.nodes.finish_by_name(fd, base, member, None)
         elif kind == "hardlink":
-            self._hardlink(fd, base, member)
+            self.nodes.hardlink(fd, base, member)
         else:
             node_type = {"char": stat.S_IFCHR, "block": stat.S_IFBLK, "fifo": stat.S_IFIFO}[kind]
             device = os.makedev(member.devmajor, member.devminor) if kind != "fifo" else 0
             os.mknod(base, mode | node_type, device, dir_fd=fd)
-            self._finish_by_name(fd, base, member, mode)
+            self.nodes.finish_by_name(fd, base, member, mode)
 
     def _devices_allowed(self, member: tarfile.TarInfo) -> bool:
         if self.allow_devices is False:
@@ -272,84 +255,6 @@ class _Applier:
             self.stats.skipped_devices += 1
             return False
         return True
-
-    def _directory(self, fd: int, base: str, member: tarfile.TarInfo, mode: int) -> None:
-        try:
-            os.mkdir(base, 0o700, dir_fd=fd)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.stat(base, dir_fd=fd, follow_symlinks=False).st_mode):
-                self._remove(fd, base)
-                os.mkdir(base, 0o700, dir_fd=fd)
-        dir_fd = os.open(base, DIR_FLAGS, dir_fd=fd)
-        try:
-            self._finish_fd(dir_fd, member, mode)
-        finally:
-            os.close(dir_fd)
-
-    def _file(self, archive: tarfile.TarFile, fd: int, base: str, member: tarfile.TarInfo, mode: int) -> None:
-        out = os.open(base, _CREATE_FLAGS, 0o600, dir_fd=fd)
-        try:
-            if member.size:
-                source = archive.extractfile(member)
-                try:
-                    while chunk := source.read(_COPY_CHUNK):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(out, view):]
-                except tarfile.ReadError as error:
-                    raise CorruptLayer(f"entry {member.name!r}: {error}") from None
-                self.stats.bytes += member.size
-            self._finish_fd(out, member, mode)
-            mtime_ns = int(member.mtime) * 10**9
-            os.utime(out, ns=(mtime_ns, mtime_ns))
-        finally:
-            os.close(out)
-
-    def _hardlink(self, fd: int, base: str, member: tarfile.TarInfo) -> None:
-        target = clean_name(member.linkname, what=f"hard link {member.name!r} ->")
-        located = self.dirs.parent_of(target, create=False, entry=member.name) if target else None
-        if located is None:
-            raise LayerError(f"entry {member.name!r}: hard link target {member.linkname!r} does not exist")
-        try:
-            os.link(located[1], base, src_dir_fd=located[0], dst_dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            raise LayerError(f"entry {member.name!r}: hard link target {member.linkname!r} does not exist") from None
-        except PermissionError:
-            raise UnsafeLayer(f"entry {member.name!r}: hard link to {member.linkname!r} is not allowed "
-                              "(a directory?)") from None
-
-    def _finish_fd(self, fd: int, member: tarfile.TarInfo, mode: int) -> None:
-        # owner before mode: chown clears setuid/setgid
-        if self.is_root:
-            os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, mode)
-        for name, value in entry_xattrs(member).items():
-            _set_xattr(fd, name, value)
-
-    def _finish_by_name(self, fd: int, base: str, member: tarfile.TarInfo, mode: int | None) -> None:
-        """Metadata for a node that must not be opened (symlink, device, fifo)."""
-        if self.is_root:
-            os.chown(base, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
-        if mode is not None:
-            os.chmod(base, mode, dir_fd=fd)  # created just now by mknod: it is not a symlink
-        xattrs = entry_xattrs(member)
-        if xattrs:
-            by_path = f"/proc/self/fd/{fd}/{base}"
-            for name, value in xattrs.items():
-                _set_xattr(by_path, name, value)
-        mtime_ns = int(member.mtime) * 10**9
-        os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=fd, follow_symlinks=False)
-
-
-def _set_xattr(where: int | str, name: str, value: bytes) -> None:
-    try:
-        os.setxattr(where, name, value, follow_symlinks=False) if isinstance(where, str) \
-            else os.setxattr(where, name, value)
-    except OSError as error:
-        # as Docker: a file system without (this kind of) xattrs is not a reason to fail
-        if error.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
-            raise
-
 
 def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
                 allow_devices: bool | None = None, keep_whiteouts: str | None = None) -> ApplyStats:
@@ -370,7 +275,7 @@ def apply_layer(blob: BinaryIO, target: Path, *, max_uncompressed: int = DEFAULT
     except OSError as error:
         raise LayerError(f"{target}: cannot create the target directory: {error.strerror}") from None
     metered = _MeteredReader(open_decompressed(blob), max_uncompressed)
-    stream = io.BufferedReader(metered, _COPY_CHUNK)
+    stream = io.BufferedReader(metered, COPY_CHUNK)
     applier = _Applier(target, allow_devices, keep_whiteouts)
     try:
         applier.apply(stream)

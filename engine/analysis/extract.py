@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from layerlab.engine.analysis import tarscan
+from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.image_analysis import ImageAnalysis, StackedTree
 from layerlab.engine.analysis.model import EntryInfo
 from layerlab.engine.errors import CorruptLayer, NotFound, UsageError

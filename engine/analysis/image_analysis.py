@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, Sequence
 
-from layerlab.engine.analysis import tarscan
+from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.dive import DiveEfficiency, DiveScore
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryInfo, EntryTable, PathTable, classify
 from layerlab.engine.analysis.stack import LayerChanges, Stack, Superseded

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from layerlab.engine.analysis import tarscan
+from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.image_analysis import ImageAnalysis, entry_json
 from layerlab.engine.analysis.extract import content_digests, read_bytes
 from layerlab.engine.analysis.model import EntryInfo

@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-from layerlab.engine.analysis import tarscan
+from layerlab.engine.layers import tarscan
 
 # Entry kinds besides tar's own type letters (see tarscan): a whiteout that
 # deletes one path, and an opaque marker that hides a directory's lower contents.

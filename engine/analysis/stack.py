@@ -13,7 +13,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from layerlab.engine.analysis import tarscan
+from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
 
 ADDED = "A"

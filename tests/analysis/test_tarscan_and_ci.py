@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from layerlab.engine.analysis import ci
-from layerlab.engine.analysis.tarscan import clean_path, scan
+from layerlab.engine.layers.tarscan import clean_path, scan
 from layerlab.engine.errors import CorruptLayer, UsageError
 
 

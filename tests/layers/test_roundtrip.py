@@ -13,7 +13,7 @@ import pytest
 from layerlab.engine.errors import LayerError
 from layerlab.engine.layers.apply import apply_layer
 from layerlab.engine.layers.compression import compress_to
-from layerlab.engine.layers.entries import iter_entries
+from layerlab.engine.layers.tarscan import HARDLINK, REGULAR, scan
 from layerlab.engine.layers.write import Change, write_layer_from_changes, write_layer_from_dir, write_layer_from_overlay_upper
 from tests.layers.helpers import tree
 
@@ -70,11 +70,11 @@ def test_entries_of_a_written_layer(tmp_path: Path):
     build_sample(tmp_path / "s")
     blob = io.BytesIO()
     write_layer_from_dir(tmp_path / "s", blob)
-    entries = {e.path: e for e in iter_entries(io.BytesIO(blob.getvalue()))}
-    assert entries["big-again"].type == "hardlink" and entries["big-again"].linkname == "big"
+    entries = {e.path: e for e in scan(io.BytesIO(blob.getvalue()))}
+    assert entries["big-again"].type == HARDLINK and entries["big-again"].linkname == "big"
     assert entries["bin/tool"].mode == 0o4755 and entries["tmp"].mode == 0o1777
     assert entries["attrs"].xattrs["user.note"] == b"hello\x00\xffbinary"
-    assert entries["ünïcode-名前"].type == "file"
+    assert entries["ünïcode-名前"].type == REGULAR
     assert entries["long-link-target"].linkname == "x" * 150
     assert list(entries) == sorted(entries, key=lambda p: [part.encode() for part in p.split("/")])
 
@@ -117,7 +117,7 @@ def test_changes_layer_applies_onto_the_lower(tmp_path: Path):
     ]
     blob = io.BytesIO()
     write_layer_from_changes(changes, blob)
-    paths = [e.path for e in iter_entries(io.BytesIO(blob.getvalue()))]
+    paths = [e.path for e in scan(io.BytesIO(blob.getvalue()))]
     assert paths == ["etc/a", "etc/.wh.b", "etc/c", "srv/x", "srv/x/.wh..wh..opq", "srv/x/3"]
     apply_layer(io.BytesIO(blob.getvalue()), lower)
     assert sorted(str(p.relative_to(lower)) for p in lower.rglob("*") if p.is_file()) == ["etc/a", "etc/c", "srv/x/3"]
@@ -160,7 +160,7 @@ def test_overlay_upper_to_layer_matches_the_merged_view(tmp_path: Path):
         subprocess.run(["umount", str(merged)], check=True)
     blob = io.BytesIO()
     write_layer_from_overlay_upper(upper, blob)
-    entries = [e for e in iter_entries(io.BytesIO(blob.getvalue()))]
+    entries = [e for e in scan(io.BytesIO(blob.getvalue()))]
     paths = [e.path for e in entries]
     assert "etc/.wh.drop" in paths and "usr/share/.wh.doc" in paths
     assert paths.index("var/lib/db/.wh..wh..opq") == paths.index("var/lib/db") + 1

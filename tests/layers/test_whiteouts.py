@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from layerlab.engine.layers.apply import apply_layer
-from layerlab.engine.layers.entries import iter_entries
+from layerlab.engine.layers.tarscan import scan
 from tests.layers.helpers import dir_, file_, link_, tar_bytes
 
 
@@ -89,12 +89,12 @@ def test_root_opaque_marker_clears_everything_lower(lower: Path):
 
 def test_entries_report_whiteouts_and_opaque_markers():
     blob = tar_bytes(dir_("d"), file_("d/.wh..wh..opq", b""), file_("d/.wh.x", b""), file_("./d/y", b"y"))
-    entries = list(iter_entries(io.BytesIO(blob)))
-    assert [(e.path, e.is_whiteout, e.is_opaque, e.hidden_path) for e in entries] == [
-        ("d", False, False, None),
-        ("d/.wh..wh..opq", False, True, "d"),
-        ("d/.wh.x", True, False, "d/x"),
-        ("d/y", False, False, None),
+    entries = list(scan(io.BytesIO(blob)))
+    assert [(e.path, e.whiteout) for e in entries] == [
+        ("d", None),
+        ("d/.wh..wh..opq", ("opaque", "d")),
+        ("d/.wh.x", ("file", "d/x")),
+        ("d/y", None),
     ]
 
 

@@ -1,22 +1,28 @@
-"""A fast, streaming reader of tar headers for analysis.
+"""The one reader of a layer's entries: a fast, streaming reader of tar headers.
 
-Analysis only needs each member's header (path, type, mode, owner, size, link
-target), never its bytes, so this reader parses the 512-byte headers itself
+Listing a layer (analysis, ``history`` sizes, tests of what a writer wrote)
+needs each member's header (path, type, mode, owner, size, link target,
+xattrs), never its bytes, so this reader parses the 512-byte headers itself
 and skips over content. It is several times faster than ``tarfile`` in
 streaming mode, which matters when an image holds a hundred thousand files.
 It understands ustar, GNU long names (``L``/``K``) and PAX records (``x``);
 global PAX headers (``g``) are skipped. It never writes anything.
+
+Applying a layer to disk is the other job and needs the bytes: that goes
+through ``tarfile`` in ``layerlab.engine.layers.entries`` and ``apply``.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from layerlab.engine.errors import CorruptLayer
+from layerlab.engine.layers.names import split_whiteout
 
 BLOCK = 512
+XATTR_PREFIX = "SCHILY.xattr."
 _READ_CHUNK = 1 << 20
 
 # Type codes as single characters, the same letters tar uses.
@@ -42,6 +48,13 @@ class RawEntry:
     linkname: str
     offset: int  # where the member's data starts in the (uncompressed) stream
     ordinal: int  # position among the members yielded from this stream
+    xattrs: dict[str, bytes] = field(default_factory=dict)  # from PAX ``SCHILY.xattr.*`` records
+
+    @property
+    def whiteout(self) -> tuple[str, str] | None:
+        """For a whiteout, ``("file", hidden path)`` or ``("opaque", its directory)``; else None."""
+        found = split_whiteout(self.path) if self.type == REGULAR else None
+        return found if found is not None and found[0] != "meta" else None
 
 
 def clean_path(name: str) -> str:
@@ -215,7 +228,10 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
             name, long_name = long_name, None
         if long_link is not None:
             linkname, long_link = long_link, None
+        xattrs: dict[str, bytes] = {}
         if pax:
+            xattrs = {key[len(XATTR_PREFIX):]: value.encode("utf-8", "surrogateescape")
+                      for key, value in pax.items() if key.startswith(XATTR_PREFIX)}
             name = pax.get("path", name)
             linkname = pax.get("linkpath", linkname)
             if "size" in pax:
@@ -231,7 +247,7 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
             # contiguous, sparse and unknown types are read as regular files, as tarfile does
             typeflag = REGULAR
         yield RawEntry(clean_path(name), typeflag, mode & 0o7777, uid, gid,
-                       size if typeflag == REGULAR else 0, linkname, data_offset, ordinal)
+                       size if typeflag == REGULAR else 0, linkname, data_offset, ordinal, xattrs)
         ordinal += 1
         # links, directories and devices carry no data even when size says otherwise
         if typeflag == REGULAR and padded and not reader.skip(padded):

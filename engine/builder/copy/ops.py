@@ -83,6 +83,14 @@ def normalize_dest(workdir: str, dest: str) -> str:
     return joined + "/" if dest.endswith("/") and not joined.endswith("/") else joined
 
 
+def _daemon_made_dir(st: os.stat_result) -> os.stat_result:
+    """The stat of a directory the daemon's untar created for a file below it: 0755, root, mtime kept."""
+    fields = list(st)
+    fields[stat.ST_MODE] = stat.S_IFDIR | 0o755
+    fields[stat.ST_UID] = fields[stat.ST_GID] = 0
+    return os.stat_result(fields)
+
+
 def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Callable[[str], bool] | None,
                image_root: Path | None, out_dir: Path) -> CopyResult:
     """Stage in ``out_dir`` (empty) the files this COPY/ADD adds; ``BuildError`` says why it cannot."""
@@ -226,12 +234,15 @@ class _Copier:
         self._copy_children(host, source_rel, "", target, {}, fresh=fresh)
 
     def _copy_children(self, host_dir: str, source_rel: str, inner: str, target_dir: str,
-                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
-        """Copy a directory's entries; ``fresh`` says the staged ``target_dir`` started empty."""
+                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> int:
+        """Copy a directory's entries; ``fresh`` says the staged ``target_dir`` started empty.
+
+        Returns how many entries were copied."""
         try:
             names = sorted(os.listdir(host_dir), key=os.fsencode)
         except OSError as error:
             raise BuildError(f"{self.command} failed: cannot read {source_rel or '.'}: {error.strerror}") from None
+        copied = 0
         for name in names:
             child_rel = f"{source_rel}/{name}" if source_rel else name
             child_inner = f"{inner}/{name}" if inner else name
@@ -246,22 +257,37 @@ class _Copier:
             if not is_dir and self.rules.excluded(child_rel):
                 continue
             if is_dir:
-                self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
+                copied += self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
             else:
                 if not fresh:
                     self.staging.clear(target, keep_dir=False)
                 self._copy_entry(child_host, st, target, inodes)
+                copied += 1
+        return copied
 
     def _copy_subdir(self, host: str, st: os.stat_result, source_rel: str, inner: str, target: str,
-                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> None:
+                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> int:
+        # An excluded directory is entered only for the ``!`` exceptions below it. Docker's context tar
+        # then holds those files without their directory, and the daemon's untar makes the directory
+        # (0755, root) to hold them; with no exception matching, the directory is not there at all.
+        implied = self.rules.excluded(source_rel)
         staged = None if fresh else self.staging.staged(target)
         if staged is not None and not stat.S_ISDIR(staged.st_mode):
+            if implied and not self.rules.includes_below(self.finder.root, source_rel):
+                return 0
             self.staging.clear(target, keep_dir=False)
             staged = None
         if staged is None:
             os.mkdir(self.staging.host(target), 0o700)
-        self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
+        copied = self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
+        if implied:
+            if not copied:
+                if staged is None:
+                    os.rmdir(self.staging.host(target))
+                return 0
+            st = _daemon_made_dir(st)
         self._finish(target, st, is_link=False)
+        return copied + 1
 
     def _copy_entry(self, host: str, st: os.stat_result, target: str, inodes: dict[tuple[int, int], str]) -> None:
         path = self.staging.host(target)

@@ -50,14 +50,31 @@ class ExclusionRules:
             prune = (lambda rel: False) if getattr(excluder, "has_exceptions", False) else self.excluded
         self.prune = prune
 
-    def hides(self, rel: str) -> bool:
-        """True when ``rel`` or a directory above it is not in the context."""
+    def hides(self, rel: str, root: Path | None = None) -> bool:
+        """True when ``rel`` or a directory above it is not in the context.
+
+        With ``root``, an excluded directory holding an included ``!`` exception is not hidden:
+        the daemon's untar makes it to hold that file."""
         if not rel:
             return False
-        if self.excluded(rel):
-            return True
         parts = rel.split("/")
-        return any(self.prune("/".join(parts[:depth])) for depth in range(1, len(parts)))
+        if any(self.prune("/".join(parts[:depth])) for depth in range(1, len(parts))):
+            return True
+        if self.excluded(rel):
+            return root is None or self.prune(rel) or not self.includes_below(root, rel)
+        return False
+
+    def includes_below(self, root: Path, rel: str) -> bool:
+        """Whether some path under the directory ``rel`` is in the context."""
+        top = os.path.join(root, rel)
+        if not os.path.isdir(top) or os.path.islink(top):
+            return False
+        for directory, subdirs, names in os.walk(top):
+            rel_dir = rel + directory[len(top):]
+            subdirs[:] = [d for d in subdirs if not self.prune(f"{rel_dir}/{d}")]
+            if any(not self.excluded(f"{rel_dir}/{name}") for name in names + subdirs):
+                return True
+        return False
 
 
 def clean_source(source: str) -> str:
@@ -89,7 +106,7 @@ class SourceFinder:
         self.extra_excludes = extra_excludes or (lambda rel: False)
 
     def _lookup(self, rel: str) -> os.stat_result | None:
-        if self.rules.hides(rel):
+        if self.rules.hides(rel, self.root):
             return None
         return lstat_in(self.root, rel)
 

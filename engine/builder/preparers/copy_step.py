@@ -39,7 +39,7 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
     else:
         source_root = session.context_root
         matcher = session.source.matcher
-        excluder = matcher.matches if matcher.patterns else None
+        excluder = matcher if matcher.patterns else None
         context = session.context()
     sources = _checksum_sources(session, context, [s for s in copy.sources if s not in urls], where, word)
     digest = sources.digest if sources else ""

@@ -91,7 +91,7 @@ def _daemon_made_dir(st: os.stat_result) -> os.stat_result:
     return os.stat_result(fields)
 
 
-def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Callable[[str], bool] | None,
+def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Matcher | Callable[[str], bool] | None,
                image_root: Path | None, out_dir: Path) -> CopyResult:
     """Stage in ``out_dir`` (empty) the files this COPY/ADD adds; ``BuildError`` says why it cannot."""
     out_dir = Path(out_dir)

@@ -84,8 +84,16 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None 
     from layerlab.cli.context import CommandContext
     from layerlab.engine.errors import LayerlabError
     from layerlab.engine.paths import resolve_root
+    from layerlab.engine.reaper import reap_dead_runs
 
     ctx = CommandContext(root=resolve_root(args.root), open_app=open_app)
+    try:
+        # Before anything else: what a killed layerlab left running, mounted or on disk.
+        reap_dead_runs(ctx.root / "tmp")
+    except LayerlabError as error:
+        print(f"layerlab: {error.one_line()}", file=sys.stderr)
+        return error.exit_code
+    restore_signals = _unwind_on_hangup()
     func = getattr(args, "func", None)
     if func is None:
         # No command: open the app, as `layerlab tui` does.
@@ -104,3 +112,23 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None 
         return 0
     finally:
         ctx.close()
+        restore_signals()
+
+
+def _unwind_on_hangup() -> Callable[[], None]:
+    """SIGHUP and SIGTERM unwind like Ctrl-C, so a run's container, mounts and scratch are
+    removed on the way out; returns what puts the previous handlers back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {}
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        if signal.getsignal(number) is signal.SIG_DFL:
+            previous[number] = signal.signal(number, _interrupt)
+    return lambda: [signal.signal(number, handler) for number, handler in previous.items()] and None
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

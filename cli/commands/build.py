@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -79,21 +78,6 @@ def _sink(progress: str, quiet: bool):
     return PlainPrinter(sys.stdout)
 
 
-class _Terminated(KeyboardInterrupt):
-    pass
-
-
-def _raise_on_sigterm():
-    """SIGTERM unwinds like Ctrl-C, so runtime state and scratch space are cleaned up."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        raise _Terminated()
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
 def build_command(args, ctx) -> int:
     request = make_request(args)
     events = _sink(args.progress, args.quiet)
@@ -104,7 +88,6 @@ def build_command(args, ctx) -> int:
         except KeyboardInterrupt:
             stop.set()
         return 0
-    previous = _raise_on_sigterm()
     try:
         result = build(ctx.store, request, events, cache_from=args.cache_from, cache_to=args.cache_to)
     except StepError as error:
@@ -112,9 +95,6 @@ def build_command(args, ctx) -> int:
         for line in error.last_lines:
             print(f"  {line}", file=sys.stderr)
         return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if args.iidfile:
         Path(args.iidfile).write_text(str(result.image_id))
     if args.quiet:

@@ -7,12 +7,10 @@ removes it once the process named in the directory's name is gone.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from layerlab.engine.runtime.rootfs import is_mounted, unmount
-from layerlab.engine.store.layout import pid_alive
+from layerlab.engine.reaper import reap_dead_runs, remove_scratch
 
 WORKSPACE_PREFIX = "build-"
 
@@ -30,27 +28,9 @@ def new_step_dir(workspace: Path, index: int) -> Path:
 
 def remove_workspace(path: Path) -> None:
     """Remove a build's scratch directory, unmounting anything a killed run left mounted there."""
-    if not path.exists():
-        return
-    try:
-        with open("/proc/self/mountinfo") as mountinfo:
-            prefix = os.path.realpath(path) + "/"
-            points = [line.split()[4] for line in mountinfo if line.split()[4].startswith(prefix)]
-        for point in sorted(points, key=len, reverse=True):
-            if is_mounted(Path(point)):
-                unmount(Path(point))
-    except OSError:
-        pass
-    shutil.rmtree(path, ignore_errors=True)
+    remove_scratch(path)
 
 
 def clean_stale_workspaces(tmp_dir: Path) -> None:
-    """Scratch left by builds whose process is gone (killed): removed before a new build starts."""
-    if not tmp_dir.is_dir():
-        return
-    for entry in tmp_dir.iterdir():
-        if not entry.name.startswith(WORKSPACE_PREFIX):
-            continue
-        pid_text = entry.name[len(WORKSPACE_PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and not pid_alive(int(pid_text)):
-            remove_workspace(entry)
+    """Containers, mounts and scratch left by runs whose process is gone (killed)."""
+    reap_dead_runs(tmp_dir)

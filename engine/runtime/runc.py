@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.reaper import CONTAINER_PREFIX, RUNC_STATE_DIR
 from layerlab.engine.runtime import watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
 from layerlab.engine.runtime.network import PrivateNetwork
@@ -30,8 +31,6 @@ from layerlab.engine.runtime.oci_config import runc_config
 from layerlab.engine.runtime.output import OutputCallback, pump_output
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 
-DEFAULT_STATE_DIR = Path("/run/layerlab/runc")
-CONTAINER_PREFIX = "layerlab-"
 
 
 class RuncRuntime:
@@ -42,7 +41,7 @@ class RuncRuntime:
     def __init__(self, state_dir: Path | None = None, *, runc: str | None = None,
                  scratch_parent: Path | None = None):
         self.runc = runc or shutil.which("runc") or "runc"
-        self.state_dir = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
+        self.state_dir = Path(state_dir) if state_dir else RUNC_STATE_DIR
         self.scratch_parent = scratch_parent
 
     def _runc(self, *args: str) -> list[str]:

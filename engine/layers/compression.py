@@ -9,16 +9,16 @@ simply stops, surfaces as ``CorruptLayer`` so callers handle one error type.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import lzma
 import shutil
 import zlib
 from typing import BinaryIO
 
-import zstandard
-
 from layerlab.engine.errors import CorruptLayer, UsageError
+
+# gzip and zstandard (which loads platform) are imported where a layer is (de)compressed:
+# commands that never touch a layer's bytes, like `images`, start without them.
 
 KINDS = ("gzip", "zstd", "bzip2", "xz", "none")
 HEAD_SIZE = 6  # the longest magic (xz) is six bytes
@@ -66,6 +66,12 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _zstd_error() -> type[Exception]:
+    import zstandard
+
+    return zstandard.ZstdError
+
+
 class _ZstdReader(io.RawIOBase):
     """Streaming zstd over any number of frames; a missing frame end is an error.
 
@@ -75,6 +81,8 @@ class _ZstdReader(io.RawIOBase):
 
     def __init__(self, source: BinaryIO):
         self._source = source
+        import zstandard
+
         self._decompressor = zstandard.ZstdDecompressor()
         self._frame = self._decompressor.decompressobj()
         self._pending = b""
@@ -109,7 +117,7 @@ class _ZstdReader(io.RawIOBase):
             self._frame_open = True
             try:
                 out.append(self._frame.decompress(data))
-            except zstandard.ZstdError as error:
+            except _zstd_error() as error:
                 raise CorruptLayer(f"zstd data is corrupt: {error}") from None
             if self._frame.eof:
                 self._frame_open = False
@@ -162,6 +170,8 @@ def open_decompressed(blob: BinaryIO) -> BinaryIO:
     if kind == "none":
         return source
     if kind == "gzip":
+        import gzip
+
         decoder: BinaryIO = gzip.GzipFile(fileobj=source, mode="rb")
     elif kind == "bzip2":
         decoder = bz2.BZ2File(source, mode="rb")
@@ -190,9 +200,13 @@ def compress_to(src: BinaryIO, dst: BinaryIO, kind: str = "gzip", level: int = 6
     depends on its content alone.
     """
     if kind == "gzip":
+        import gzip
+
         with gzip.GzipFile(filename="", fileobj=dst, mode="wb", compresslevel=level, mtime=0) as writer:
             shutil.copyfileobj(src, writer, CHUNK)
     elif kind == "zstd":
+        import zstandard
+
         compressor = zstandard.ZstdCompressor(level=level)
         compressor.copy_stream(src, dst, read_size=CHUNK, write_size=CHUNK)
     elif kind == "bzip2":

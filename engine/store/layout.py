@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,7 +85,7 @@ class Layout:
 
     def new_temp(self, suffix: str = "") -> Path:
         """A fresh name under tmp/ carrying our pid, so gc can tell live scratch from leftovers."""
-        return self.tmp / f"{os.getpid()}-{secrets.token_hex(6)}{suffix}"
+        return self.tmp / f"{os.getpid()}-{os.urandom(6).hex()}{suffix}"
 
 
 def temp_owner_alive(name: str) -> bool:

@@ -9,7 +9,6 @@ overlay2 driver's ``directory.Size`` measures an unpacked layer.
 from __future__ import annotations
 
 import io
-import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -32,6 +31,8 @@ def measure_layer(blob: BinaryIO, *, what: str = "layer") -> LayerMeasure:
     A whiteout entry no layer may carry (``bad_whiteout``) is ``UnsafeLayer``
     here, as the layer enters the store, not when it is first unpacked.
     """
+    import tarfile  # here: `images` and other commands that only read records start without it
+
     with open_decompressed(blob) as stream:
         reader = HashingReader(stream)
         content = 0

@@ -8,7 +8,7 @@ Entry point:
 One build:
 - ``build_run``: scratch space, plan, stages on threads, tags.
 - ``session``: what every step of one build shares (store, context, stage images).
-- ``source``: the context (directory or tar) and the Dockerfile with its ``.dockerignore``.
+- ``build_source``: the context (directory or tar) and the Dockerfile with its ``.dockerignore``.
 - ``workspace``: the build's scratch directories, and removing what killed builds left.
 - ``planner``: which stages a build needs and what each waits for.
 - ``base_image``: FROM.

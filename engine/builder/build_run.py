@@ -15,7 +15,7 @@ from layerlab.engine.builder.onbuild import parse_triggers
 from layerlab.engine.builder.planner import BuildPlan, StagePlan, plan_build
 from layerlab.engine.builder.request import BuildCancelled, BuildRequest, BuildResult
 from layerlab.engine.builder.session import BuildSession, locked_sink
-from layerlab.engine.builder.source import open_source
+from layerlab.engine.builder.build_source import open_source
 from layerlab.engine.builder.step_runner import StepRunner
 from layerlab.engine.builder.workspace import new_workspace, remove_workspace
 from layerlab.engine.dockerfile.args import Platform, platform_args, resolve_global_args

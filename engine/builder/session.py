@@ -11,11 +11,11 @@ import tempfile
 import threading
 from pathlib import Path
 
+from layerlab.engine.builder.build_source import BuildSource
 from layerlab.engine.builder.context import BuildContext
-from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.builder.planner import stage_reference
 from layerlab.engine.builder.request import BuildCancelled, BuildRequest
-from layerlab.engine.builder.source import BuildSource
+from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction
 from layerlab.engine.errors import BuildError, LayerlabError, NotFound
 from layerlab.engine.events import Event, EventSink

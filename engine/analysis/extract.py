@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shutil
 import stat
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
@@ -65,6 +66,9 @@ def read_entries(analysis: ImageAnalysis, entry_indices: Iterable[int],
                 _skip(stream, offset - position)
                 consume(index, _chunks(stream, size))
                 position = offset + size
+            # A source that checks its digest does so at its end: read on, so damage fails the command.
+            while stream.read(_CHUNK):
+                pass
 
 
 def resolve(tree: StackedTree, path: str, *, follow_last: bool = True) -> tuple[str, EntryInfo | None]:
@@ -173,6 +177,21 @@ def copy_out(analysis: ImageAnalysis, path: str, dest: Path, *, layer: int | Non
     target = dest / name if dest.is_dir() else dest
     if not target.parent.is_dir():
         raise NotFound(f"{target.parent}: no such directory")
+    existed = os.path.lexists(target)
+    try:
+        return _copy_out(analysis, tree, real_path, entry, target, dest)
+    except BaseException:
+        # A failed copy (a damaged layer found at the end of its read) leaves nothing it made behind.
+        if not existed and os.path.lexists(target):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+        raise
+
+
+def _copy_out(analysis: ImageAnalysis, tree: StackedTree, real_path: str, entry: EntryInfo | None, target: Path,
+              dest: Path) -> int:
     items: list[tuple[str, EntryInfo | None]]
     if entry is None or entry.is_dir:
         items = [(p, e) for p, e in tree.walk(real_path)] if real_path != "/" else list(tree.walk("/"))

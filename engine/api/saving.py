@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Sequence
 
 from layerlab.engine.errors import UsageError
-from layerlab.engine.fsutil import atomic_write
 from layerlab.engine.reference import Reference
+from layerlab.engine.store.outputs import partial_output_dir, partial_output_file
 from layerlab.engine.transports.docker_archive import write_docker_archive
 from layerlab.engine.transports.oci_layout import write_oci_layout
 
@@ -53,10 +53,12 @@ def save(store: "Store", names: Sequence[str], target: Path, format: str = "dock
     """Write the named images to ``target``: a tar file (whole or not at all) or, for ``oci``, a layout directory."""
     _check_format(format)
     images = images_to_save(store, names)
+    # A failed or killed save leaves nothing: not half an output, nor a hidden temp once the next command ran.
     if saves_directory(format):
-        write_oci_layout(images, target)
+        with partial_output_dir(store.layout, Path(target)) as directory:
+            write_oci_layout(images, directory)
         return
-    with atomic_write(Path(target)) as out:
+    with partial_output_file(store.layout, Path(target)) as out:
         write_docker_archive(images, out, layout=_ARCHIVE_LAYOUTS[format])
 
 

@@ -182,4 +182,4 @@ def _stored(store: Store, image_id: str) -> StoredImage | None:
 
 
 def _opener(store: Store, digest: Digest) -> Callable[[], BinaryIO]:
-    return lambda: store.blobs.open(digest)
+    return lambda: store.blobs.open_verified(digest)

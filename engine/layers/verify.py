@@ -27,6 +27,38 @@ class VerifyingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._hasher.size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Back to the start (a retried upload), or forward by reading through: every byte is still hashed."""
+        if whence == io.SEEK_CUR:
+            offset += self.tell()
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a checked stream seeks only from its start or its position")
+        if offset == 0:
+            self._blob.seek(0)
+            self._hasher = self._expected.new_hasher()
+            self._checked = False
+            return 0
+        if offset < self.tell():
+            raise io.UnsupportedOperation("a checked stream seeks back only to its start")
+        while self.tell() < offset:
+            data = self._blob.read(min(offset - self.tell(), 1 << 20))
+            if not data:
+                break
+            self._hasher.update(data)
+        return self.tell()
+
+    def close(self) -> None:
+        try:
+            self._blob.close()
+        finally:
+            super().close()
+
     def readinto(self, buffer) -> int:
         data = self._blob.read(len(buffer))
         if data:

@@ -97,7 +97,7 @@ def _manifest_and_blobs(store: Store, image: StoredImage, state: RegistryState) 
         manifest = Manifest.build(config, [b.descriptor for b in layer_blobs],
                                   media_type=mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST)
         raw, media_type = manifest.to_bytes(), manifest.media_type
-    config_blob = _Blob(config, lambda: store.blobs.open(image.id))
+    config_blob = _Blob(config, lambda: store.blobs.open_verified(image.id, what=f"config of image {image.id}"))
     return raw, media_type, [*dict((b.descriptor.digest, b) for b in layer_blobs).values(), config_blob]
 
 
@@ -109,7 +109,8 @@ def distributable(store: Store, state: RegistryState, layer: StoredLayer, *, oci
         media_type = mt.layer_media_type(kind, oci=oci) if kind in ("gzip", "zstd") else layer.media_type
         return _Blob(Descriptor(media_type, layer.digest, layer.size), layer.open_blob)
     digest, size = compressed_layer(store, state, layer)
-    return _Blob(Descriptor(mt.layer_media_type("gzip", oci=oci), digest, size), lambda: store.blobs.open(digest))
+    return _Blob(Descriptor(mt.layer_media_type("gzip", oci=oci), digest, size),
+                 lambda: store.blobs.open_verified(digest, what=f"gzip of layer {layer.diff_id}"))
 
 
 def compressed_layer(store: Store, state: RegistryState, layer: StoredLayer) -> tuple[Digest, int]:

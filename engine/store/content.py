@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from layerlab.engine.errors import DigestMismatch, NotFound
+from layerlab.engine.layers.verify import verify_stream
 from layerlab.engine.oci.digest import CHUNK, Digest, Hasher
 from layerlab.engine.store.layout import Layout, RootLock, fsync_dir
 
@@ -42,9 +43,22 @@ class ContentStore:
         except FileNotFoundError:
             raise NotFound(f"blob {digest} not found in store") from None
 
-    def read(self, digest: Digest) -> bytes:
+    def open_verified(self, digest: Digest, *, what: str | None = None) -> BinaryIO:
+        """The blob as a stream that raises ``DigestMismatch`` (naming ``what``) at its end if it was damaged.
+
+        Every read that serves a blob's bytes out of the store goes through
+        here, so damage on disk is never passed on with success.
+        """
+        return verify_stream(self.open(digest), digest, what or f"blob {digest}")
+
+    def read(self, digest: Digest, *, what: str | None = None) -> bytes:
+        """The whole blob, checked against its digest (configs and manifests: small, and always checked)."""
         with self.open(digest) as stream:
-            return stream.read()
+            data = stream.read()
+        actual = Digest.of_bytes(data, digest.algorithm)
+        if actual != digest:
+            raise DigestMismatch(what or f"blob {digest} in the store", str(digest), str(actual))
+        return data
 
     def digests(self) -> Iterator[Digest]:
         """Every blob present (whatever references it)."""
@@ -60,15 +74,16 @@ class ContentStore:
 
     # -- writing -------------------------------------------------------------------
     def ingest(self, stream: BinaryIO, expected: Digest | None = None, size: int | None = None,
-               *, what: str = "blob") -> Digest:
+               *, what: str = "blob", replace: bool = False) -> Digest:
         """Copy ``stream`` in; returns its digest.
 
-        With ``expected``, a blob already present is not read again, and content
-        that hashes differently raises ``DigestMismatch`` naming ``what`` and the
-        digest, leaving nothing behind. ``size`` is checked when given.
+        With ``expected``, a blob already present is not read again (unless
+        ``replace``: the present copy is damaged), and content that hashes
+        differently raises ``DigestMismatch`` naming ``what`` and the digest,
+        leaving nothing behind. ``size`` is checked when given.
         """
         with self._lock.shared():
-            if expected is not None and self.has(expected):
+            if expected is not None and not replace and self.has(expected):
                 return expected
             temp = self.layout.new_temp(".blob")
             hasher = Hasher(expected.algorithm if expected else "sha256")

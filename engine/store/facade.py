@@ -26,6 +26,7 @@ from layerlab.engine.store.delete import GcReport, PruneReport, collect_garbage,
 from layerlab.engine.store.layout import Layout, RootLock
 from layerlab.engine.store.measure import LayerMeasure, measure_layer
 from layerlab.engine.store.meta import connect
+from layerlab.engine.store.outputs import sweep_partial_outputs
 from layerlab.engine.store.queries import LayerRow, Metadata, NewImage
 from layerlab.engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
 from layerlab.engine.store.snapshot_format import migrate_snapshots
@@ -75,6 +76,7 @@ class Store(StoreCore):
         """Open the store at ``root``, creating the layout on first use."""
         layout = Layout(Path(root))
         layout.create()
+        sweep_partial_outputs(layout)  # what a killed ``save -o`` left beside its target
         missing = layout.metadata_missing()  # looked at before connecting creates an empty one
         meta = Metadata(connect(layout.db))
         if missing:
@@ -163,19 +165,34 @@ class Store(StoreCore):
         """Ingest one layer blob and measure it (diff ID, tar size, content size); verified once per blob."""
         what = f"layer {index} ({layer.digest}) of image {image_id.short}"
         known = self.meta.known_layer(layer.digest)
-        if known is not None and self.blobs.has(layer.digest):
+        present = self.blobs.has(layer.digest)
+        # A blob measured by the caller was verified on its way in just now; any other copy is rehashed.
+        damaged = present and measured is None and self._damaged(layer)
+        if known is not None and present and not damaged:
             if known["diff_id"] != str(layer.diff_id):
                 raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), known["diff_id"])
             return (str(layer.digest), known["diff_id"], layer.media_type, self.blobs.size(layer.digest),
                     known["uncompressed_size"], known["content_size"])
         with layer.open_blob() as blob:
-            self.blobs.ingest(blob, layer.digest, what=what)
+            self.blobs.ingest(blob, layer.digest, what=what, replace=damaged)
         if measured is None:
             measured = measure_layer(self.blobs.open(layer.digest), what=what)
         if measured.diff_id != layer.diff_id:
             raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), str(measured.diff_id))
         return (str(layer.digest), str(measured.diff_id), layer.media_type, self.blobs.size(layer.digest),
                 measured.tar_size, measured.content_size)
+
+    def _damaged(self, layer) -> bool:
+        """Whether the stored blob a new copy of ``layer`` would reuse no longer hashes to its digest.
+
+        A layer from this store is its own blob (nothing to check here; reads
+        check it). A layer arriving from elsewhere (a build step, a load, a
+        pull) that matches a blob already present must not be recorded over a
+        damaged copy: the blob is rehashed, and a damaged one is replaced.
+        """
+        if isinstance(layer, StoredLayer) and layer.stored_in(self.blobs):
+            return False
+        return self.blobs.verify(layer.digest) != layer.digest
 
     # == looking images up ================================================================
     @staticmethod

@@ -30,10 +30,16 @@ class StoredLayer:
     _content: "ContentStore" = field(repr=False, compare=False)
 
     def open_blob(self) -> BinaryIO:
-        return self._content.open(self.digest)
+        """The blob, checked on the fly: reading it to the end raises ``DigestMismatch`` if it was damaged."""
+        return self._content.open_verified(self.digest, what="layer blob in the store is damaged")
 
     def open_uncompressed(self) -> BinaryIO:
-        return open_decompressed(self._content.open(self.digest))
+        """The layer tar, read from a checked blob (see ``open_blob``)."""
+        return open_decompressed(self.open_blob())
+
+    def stored_in(self, content: "ContentStore") -> bool:
+        """Whether this layer's blob is the one in ``content`` (no copy needed to put it there)."""
+        return self._content is content
 
     @property
     def path(self):

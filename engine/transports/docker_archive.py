@@ -212,6 +212,17 @@ class _TarWriter:
     def close(self) -> None:
         self.tar.close()
 
+    def abandon(self) -> None:
+        """Give up after a failure: nothing more is written (the output is discarded by its owner).
+
+        A stream-mode ``TarFile`` left open flushes its buffer when collected,
+        into a file its owner has already closed; mark both closed instead.
+        """
+        self.tar.closed = True
+        stream = getattr(self.tar, "fileobj", None)
+        if stream is not None and hasattr(stream, "closed"):
+            stream.closed = True
+
 
 def _uncompressed_layer(layer) -> tuple[BinaryIO, int, str | None]:
     """A readable uncompressed tar of the layer, its size, and a temp file to remove afterwards."""
@@ -270,6 +281,15 @@ def write_docker_archive(images_with_tags: Sequence[tuple[Image, Sequence[str]]]
     if layout not in LAYOUTS:
         raise UsageError(f"unknown archive layout {layout!r} (expected one of: {', '.join(LAYOUTS)})")
     writer = _TarWriter(out)
+    try:
+        _write_images(writer, images_with_tags, layout)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close()
+
+
+def _write_images(writer: _TarWriter, images_with_tags: Sequence[tuple[Image, Sequence[str]]], layout: str) -> None:
     manifest_entries: list[dict] = []
     repositories: dict[str, dict[str, str]] = {}
     index_entries: list[dict] = []
@@ -306,7 +326,6 @@ def write_docker_archive(images_with_tags: Sequence[tuple[Image, Sequence[str]]]
     writer.file("manifest.json", json.dumps(manifest_entries, separators=(",", ":")).encode(), 0)
     if repositories:
         writer.file("repositories", json.dumps(repositories, separators=(",", ":")).encode(), 0)
-    writer.close()
 
 
 def _write_legacy_layers(writer: _TarWriter, config: bytes, layers: list, mtime: int) -> list[str]:

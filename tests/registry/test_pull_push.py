@@ -219,3 +219,23 @@ def test_tags_and_search_list_what_the_registry_holds(registry, tmp_path, cli):
     assert tags.out.splitlines()[0].split() == ["REPOSITORY", "TAG"]
     assert sorted(line.split()[1] for line in tags.out.splitlines()[1:]) == ["1", "10", "2", "3"]
     assert cli("search", "x").code == 2
+
+
+def test_push_of_a_damaged_layer_fails_naming_it_and_puts_no_manifest(registry, root, cli):
+    """An uncompressed layer is gzipped for the push: damage must fail the push, not be compressed and sent."""
+    store = Store.open(root)
+    image = store.put_image(make_image([20000], seed=9, compressed=False), tags=["dmg:1"])
+    digest = image.layers()[0].digest
+    blob = store.blobs.path(digest)
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 3] ^= 0xFF   # inside the file's content: the tar still reads
+    blob.write_bytes(bytes(data))
+    store.close()
+    assert cli("tag", "dmg:1", f"{registry.host}/dmg:1").code == 0
+    result = cli("push", f"{registry.host}/dmg:1")
+    assert result.code != 0
+    assert str(digest) in result.err and "Traceback" not in result.err, result.err
+    client = RegistryClient(registry.host)
+    with pytest.raises(NotFound):
+        fetch_manifest(client, "dmg", "1")

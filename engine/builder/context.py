@@ -148,13 +148,13 @@ class BuildContext:
         """An excluded directory holding a ``!`` exception: Docker's context tar has the file without
         its directory, and the daemon's untar makes the directory (0755, root) to hold it. Having no
         tar header, it has no tarsum either: the classic builder names it by its path in a digest."""
-        dir_kind = _KINDS[stat.S_IFDIR]
+        dir_kind = KINDS[stat.S_IFDIR]
         for rel in list(self._stats):
             parent = rel.rpartition("/")[0]
             while parent and parent not in self._stats:
                 st = os.lstat(self.root / parent)
-                self._stats[parent] = _Stat(dir_kind[0], dir_kind[1], 0o755, 0, 0, 0, st.st_mtime_ns,
-                                            st.st_ctime_ns, st.st_ino, 0)
+                self._stats[parent] = EntryStat(dir_kind[0], dir_kind[1], 0o755, 0, 0, 0, st.st_mtime_ns,
+                                                st.st_ctime_ns, st.st_ino, 0)
                 self._checksums[parent] = parent
                 parent = parent.rpartition("/")[0]
 

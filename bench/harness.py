@@ -403,17 +403,34 @@ def peers() -> dict[str, str | None]:
 _docker_state: dict = {}
 
 
+def use_private_docker(directory: Path) -> None:
+    """Run docker's peers on a dockerd of our own (socket, data and state under ``directory``).
+
+    A shared daemon that other programs start and stop (a test session owns the
+    one it started) can vanish mid-build; ours lives exactly as long as the run.
+    """
+    _docker_state["private"] = directory
+
+
 def docker_ready() -> bool:
-    """True when a Docker engine answers; starts dockerd (stopped by :func:`stop_docker`) if none does."""
+    """True when a Docker engine answers; starts dockerd (stopped by :func:`stop_docker`) if none does,
+    or always, on its own socket, after :func:`use_private_docker`."""
     if "ready" in _docker_state:
         return _docker_state["ready"]
     docker, dockerd = find_program("docker"), find_program("dockerd")
+    private: Path | None = _docker_state.get("private")
+    private_args: list[str] = []
+    if private is not None:
+        private.mkdir(parents=True, exist_ok=True)
+        os.environ["DOCKER_HOST"] = f"unix://{private / 'docker.sock'}"
+        private_args = ["--host", os.environ["DOCKER_HOST"], "--data-root", str(private / "data"),
+                        "--exec-root", str(private / "exec"), "--pidfile", str(private / "docker.pid")]
     ready = bool(docker) and _docker_answers(docker)
     if docker and not ready and dockerd:
         log = open(Path(tempfile.gettempdir()) / "layerlab-bench-dockerd.log", "ab")
         process = subprocess.Popen(
-            [dockerd, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2"],
-            stdout=log, stderr=log, start_new_session=True)
+            [dockerd, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2",
+             *private_args], stdout=log, stderr=log, start_new_session=True)
         _docker_state["process"] = process
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None and not ready:
@@ -438,6 +455,8 @@ def stop_children() -> None:
 def stop_docker() -> None:
     process = _docker_state.pop("process", None)
     _docker_state.pop("ready", None)
+    if _docker_state.pop("private", None) is not None:
+        os.environ.pop("DOCKER_HOST", None)
     if process is not None:
         process.terminate()
         try:
@@ -593,6 +612,9 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small data, for a smoke run")
     parser.add_argument("--workdir", type=Path, help="where to generate data (default: a temp dir); removed afterwards")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here (schema in README.md)")
+    parser.add_argument("--private-docker", action="store_true",
+                        help="compare against a dockerd of the run's own, not the shared one (which other "
+                             "programs may restart mid-run)")
 
 
 def run_scenarios(build: Callable[[Options], list[Scenario]], options: Options, names: Sequence[str] = (),
@@ -615,6 +637,8 @@ def script_main(build: Callable[[Options], list[Scenario]], doc: str, argv: Sequ
     started = time.time()
     with work_directory(args.workdir) as workdir:
         options = Options(workdir=workdir, runs=args.runs, quick=args.quick, cache=cache_directory(args.workdir))
+        if args.private_docker:
+            use_private_docker(workdir / "dockerd")
         try:
             results = run_scenarios(build, options, args.scenario, log=lambda line: print(line, file=sys.stderr))
         finally:

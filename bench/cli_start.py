@@ -6,7 +6,8 @@ As a user runs it: the installed ``layerlab`` script (``.venv/bin/layerlab``;
 ``python -m layerlab`` where there is none), sources compiled beforehand
 (``compileall``, untimed) and ``PYTHONDONTWRITEBYTECODE`` unset, so no run
 compiles. ``images`` lists a store holding the busybox base. The floor is the
-same interpreter starting and doing nothing: what any Python program pays.
+same interpreter, with the same site-packages, starting and doing nothing:
+what any Python program installed there pays.
 Each row's median is over ``max(runs, 10)`` runs (``--quick``: ``runs``): a
 start-up is milliseconds, and the machine's noise is of that size.
 """
@@ -29,8 +30,10 @@ SOURCES = ("__main__.py", "engine", "cli", "tui", "themes")
 
 
 def interpreter() -> str:
-    """The interpreter itself (not a venv's link or a version manager's shim script)."""
-    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    """The interpreter the ``layerlab`` script runs on, with the same site (its .pth hooks run in both);
+    not a version manager's shim script, which would add a shell's start-up to the floor."""
+    venv_python = REPO / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
 
 
 def layerlab_program() -> list[str]:
@@ -48,8 +51,7 @@ def scenarios(options: Options) -> list[Scenario]:
     runs = options.runs if options.quick else max(options.runs, 10)
 
     def setup() -> dict:
-        venv_python = REPO / ".venv" / "bin" / "python"
-        python = str(venv_python) if venv_python.exists() else sys.executable
+        python = interpreter()
         compiled = [str(REPO / name) for name in SOURCES]
         run_checked([python, "-m", "compileall", "-q", *compiled])
         purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

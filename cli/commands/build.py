@@ -9,7 +9,7 @@ from pathlib import Path
 
 from layerlab.engine.api.building import build, watch_and_build
 from layerlab.engine.builder.events_json import json_lines_sink
-from layerlab.engine.builder.request import BuildRequest, StepError
+from layerlab.engine.builder.request import ENTITLEMENTS, BuildRequest, StepError
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
 from layerlab.engine.builder.run_spec import parse_secret_flag
 from layerlab.engine.errors import UsageError
@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     parser.add_argument("--iidfile", metavar="FILE", help="write the image ID to FILE")
     parser.add_argument("--progress", default="auto", choices=("auto", "plain", "tty", "json"))
     parser.add_argument("--explain", action="store_true", help="after the build, one line per step: cached or why not")
+    parser.add_argument("--allow", action="append", default=[], choices=ENTITLEMENTS, metavar="ENTITLEMENT",
+                        help="let the Dockerfile ask for more: network.host (RUN --network=host, or a wider "
+                             "network than --network), security.insecure (RUN --security=insecure)")
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE",
                         help="a file RUN --mount=type=secret can read; never stored in the image")
     parser.add_argument("--watch", action="store_true", help="rebuild when the context or Dockerfile changes")
@@ -52,7 +55,8 @@ def make_request(args) -> BuildRequest:
     request = BuildRequest(tags=list(args.tag), build_args=key_values(args.build_arg, "--build-arg"),
                            target=args.target, no_cache=args.no_cache, no_cache_filter=list(args.no_cache_filter),
                            pull=args.pull, network=args.network, labels=key_values(args.label, "--label"),
-                           secrets=dict(parse_secret_flag(text) for text in args.secret))
+                           secrets=dict(parse_secret_flag(text) for text in args.secret),
+                           allow=frozenset(args.allow))
     if args.context == "-" and args.file == "-":
         raise UsageError("the context and the Dockerfile cannot both come from stdin")
     if args.context == "-":

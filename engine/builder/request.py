@@ -13,6 +13,10 @@ if TYPE_CHECKING:  # the runtime module is heavy; a request is built long before
     from layerlab.engine.runtime import Runtime
 
 NETWORKS = ("default", "none", "host")
+# How much of the host each network mode reaches, for "is this RUN asking for more than the build?"
+NETWORK_REACH = {"none": 0, "default": 1, "host": 2}
+# What a user can grant with ``--allow`` (BuildKit's entitlements).
+ENTITLEMENTS = ("network.host", "security.insecure")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class BuildRequest:
     network: str = "default"                # default (a private namespace with outbound access), none, host
     labels: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Path] = field(default_factory=dict)
+    allow: frozenset[str] = frozenset()     # entitlements granted: network.host, security.insecure
     runtime: Runtime | None = None          # None picks runc or bubblewrap
     parallel: bool = True
 

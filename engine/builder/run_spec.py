@@ -15,12 +15,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from layerlab.engine.builder.cache_key import run_build_args, run_command
 from layerlab.engine.dockerfile.args import PROXY_ARGS
 from layerlab.engine.dockerfile.instructions import Run
-from layerlab.engine.errors import BuildError, UsageError
+from layerlab.engine.errors import BuildError, NotFound, UsageError
 from layerlab.engine.runtime import MountSpec
 
 CACHE_MOUNTS_DIR = "build-mounts"
@@ -81,10 +81,10 @@ def parse_mount(text: str, where: str) -> MountRequest:
         raise BuildError(f"{where}: mount needs a target")
     if not target.startswith("/"):
         target = "/" + target
-    readonly = any(values.pop(k, None) in _TRUE for k in ("readonly", "ro") if k in values)
-    if kind == "bind":
-        writable = any(values.pop(k, None) in _TRUE for k in ("rw", "readwrite") if k in values)
-        readonly = not writable
+    said_readonly = [values.pop(k) in _TRUE for k in ("readonly", "ro") if k in values]
+    said_writable = [values.pop(k) in _TRUE for k in ("rw", "readwrite") if k in values]
+    # A bind is read-only unless it says rw; the other kinds are writable unless they say ro.
+    readonly = not any(said_writable) if kind == "bind" else any(said_readonly)
     mode = None
     if "mode" in values:
         try:
@@ -98,8 +98,15 @@ def parse_mount(text: str, where: str) -> MountRequest:
         except ValueError:
             raise BuildError(f"{where}: mount {name} must be a number") from None
 
-    return MountRequest(kind, target, source, values.pop("from", ""), readonly, mount_id or target, mode,
-                        number("uid"), number("gid"), number("size"), values.pop("required", "false") in _TRUE)
+    sharing = values.pop("sharing", "shared")
+    if kind == "cache" and sharing not in ("shared", "private", "locked"):
+        raise BuildError(f"{where}: mount sharing={sharing}: expected shared, private or locked")
+    request = MountRequest(kind, target, source, values.pop("from", ""), readonly, mount_id or target, mode,
+                           number("uid"), number("gid"), number("size"), values.pop("required", "false") in _TRUE)
+    if values:
+        unknown = sorted(values)[0]
+        raise BuildError(f"{where}: unknown --mount key {unknown!r} in {text!r}")
+    return request
 
 
 def command_text(run: Run) -> str:
@@ -178,7 +185,10 @@ def run_env(config_env: list[str], build_args: Mapping[str, str], all_build_args
 
 
 def runtime_mounts(requests: list[MountRequest], *, store_root: Path, context_root: Path | None,
-                   stage_roots: Mapping[str, Path], secrets: Mapping[str, Path], where: str) -> list[MountSpec]:
+                   stage_roots: Mapping[str, Path], secrets: Mapping[str, Path], where: str,
+                   context_view: Callable[[str], Path] | None = None) -> list[MountSpec]:
+    """The runtime's mounts; ``context_view`` gives the host path a context bind shows (default: the
+    context itself) so that a filtered copy can stand in for it."""
     mounts: list[MountSpec] = []
     for request in requests:
         if request.kind == "tmpfs":
@@ -202,6 +212,11 @@ def runtime_mounts(requests: list[MountRequest], *, store_root: Path, context_ro
             if root is None:
                 raise BuildError(f"{where}: bind mount from {request.from_ or 'the context'} is not available")
             source = _inside(Path(root), request.source or ".", where)
+            if not request.from_ and context_view is not None:
+                try:
+                    source = context_view(request.source or ".")
+                except NotFound as error:
+                    raise BuildError(f"{where}: mount source {error.one_line()}") from None
             mounts.append(MountSpec("bind", request.target, source=source, readonly=request.readonly,
                                     discard_writes=not request.readonly))
     return mounts

@@ -96,16 +96,18 @@ class BuildSession:
 
     def stage_root(self, name: str, instruction: Instruction) -> Path:
         """The file tree of a stage (by name or index) or of an image in the store, for ``--from``."""
+        return self.snapshot(self.stage_image(name, instruction), self.workspace)
+
+    def stage_image(self, name: str, instruction: Instruction) -> str:
+        """The image ID of a stage (by name or index, once built) or of an image in the store."""
         index = stage_reference(self.dockerfile, name, len(self.dockerfile.stages))
         if index is not None:
-            image_id = self.wait_for(index)
-        else:
-            try:
-                image_id = str(self.store.resolve(name))
-            except NotFound:
-                raise BuildError(f"{self.where(instruction)}: --from={name}: no such stage or image in the "
-                                 "store") from None
-        return self.snapshot(image_id, self.workspace)
+            return self.wait_for(index)
+        try:
+            return str(self.store.resolve(name))
+        except NotFound:
+            raise BuildError(f"{self.where(instruction)}: --from={name}: no such stage or image in the "
+                             "store") from None
 
     def snapshot(self, image_id: str, scratch_parent: Path) -> Path:
         """An image's file tree; an empty directory for scratch (no image yet)."""

@@ -146,7 +146,9 @@ class BubblewrapRuntime:
             else:
                 args += ["--ro-bind" if prepared.readonly else "--bind", str(prepared.source), mount.target]
         args += ["--cap-drop", "ALL"]
-        if spec.uid == 0:
+        if spec.privileged:
+            args += ["--cap-add", "ALL"]
+        elif spec.uid == 0:
             for capability in DOCKER_DEFAULT_CAPABILITIES:
                 args += ["--cap-add", capability]
         args += ["--clearenv"]

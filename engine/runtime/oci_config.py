@@ -22,6 +22,27 @@ DOCKER_DEFAULT_CAPABILITIES = [
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 ]
 
+# Capability numbers, as in linux/capability.h (0 .. 40, Linux 5.9).
+_CAPABILITY_NAMES = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+]
+
+
+def privileged_capabilities(status: Path = Path("/proc/self/status")) -> list[str]:
+    """What Docker's --privileged grants: every capability we hold in our own bounding set."""
+    try:
+        line = next(line for line in status.read_text().splitlines() if line.startswith("CapBnd:"))
+        bounding = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return list(DOCKER_DEFAULT_CAPABILITIES)
+    return [f"CAP_{name}" for number, name in enumerate(_CAPABILITY_NAMES) if bounding >> number & 1]
+
+
 MASKED_PATHS = [
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -54,6 +75,16 @@ def runc_config(rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path],
         namespaces.append({"type": "network", "path": netns_path})
     elif spec.network == "none":
         namespaces.append({"type": "network"})
+    capabilities = privileged_capabilities() if spec.privileged else DOCKER_DEFAULT_CAPABILITIES
+    linux: dict[str, object] = {
+        "namespaces": namespaces,
+        "maskedPaths": [] if spec.privileged else MASKED_PATHS,
+        "readonlyPaths": [] if spec.privileged else READONLY_PATHS,
+        "cgroupsPath": f"/layerlab/{container_id}",
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+    }
+    if not spec.privileged:
+        linux["seccomp"] = default_profile()
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -63,9 +94,9 @@ def runc_config(rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path],
             "env": list(spec.env),
             "cwd": spec.cwd,
             "capabilities": {
-                "bounding": DOCKER_DEFAULT_CAPABILITIES,
-                "effective": DOCKER_DEFAULT_CAPABILITIES,
-                "permitted": DOCKER_DEFAULT_CAPABILITIES,
+                "bounding": capabilities,
+                "effective": capabilities,
+                "permitted": capabilities,
                 "inheritable": [],
                 "ambient": [],
             },
@@ -77,14 +108,7 @@ def runc_config(rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path],
         + [{"destination": path, "type": "bind", "source": str(host), "options": ["rbind", "rprivate"]}
            for path, host in etc_files.items()]
         + [_oci_mount(mount) for mount in mounts],
-        "linux": {
-            "namespaces": namespaces,
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-            "cgroupsPath": f"/layerlab/{container_id}",
-            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "seccomp": default_profile(),
-        },
+        "linux": linux,
     }
 
 

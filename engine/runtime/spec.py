@@ -67,7 +67,7 @@ class MountSpec:
 
 @dataclass
 class ProcessSpec:
-    """One process: argv, environment, cwd, numeric user, network, hostname, mounts."""
+    """One process: argv, environment, cwd, numeric user, network, hostname, mounts, privileges."""
 
     args: list[str]
     env: list[str] = field(default_factory=list)
@@ -77,6 +77,8 @@ class ProcessSpec:
     hostname: str = "layerlab"
     mounts: list[MountSpec] = field(default_factory=list)
     terminal: bool = False
+    # RUN --security=insecure: every capability, no seccomp filter, /proc and /sys unmasked.
+    privileged: bool = False
     additional_gids: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:

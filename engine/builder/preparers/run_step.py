@@ -4,12 +4,15 @@ command run in the runtime over the parent's snapshot; the overlay upperdir beco
 from __future__ import annotations
 
 import secrets as random_ids
+import tempfile
 from pathlib import Path
+from typing import Callable
 
+from layerlab.engine.builder.bind_sources import bind_content_keys, filtered_context_copy
 from layerlab.engine.builder.commit import NewLayer, write_layer
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
-from layerlab.engine.builder.request import NETWORKS, StepError
+from layerlab.engine.builder.request import NETWORK_REACH, NETWORKS, BuildRequest, StepError
 from layerlab.engine.builder.run_spec import (
     MountRequest, heredoc_script_mount, parse_mount, run_argv, run_cmd, run_env, runtime_mounts,
 )
@@ -30,14 +33,32 @@ def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
     network = run.network or session.request.network
     if network not in NETWORKS:
         raise BuildError(f"{where}: RUN --network={network}: expected one of {', '.join(NETWORKS)}")
+    _check_entitlements(run, network, session.request, where)
     key_extra: dict[str, object] = {"mounts": [m.key() for m in mounts]}
+    bind_keys = bind_content_keys(session, mounts, run)
+    if bind_keys:
+        key_extra["bind_content"] = bind_keys
     if run.network:
         key_extra["network"] = run.network
+    if run.security:
+        key_extra["security"] = run.security
 
     def execute(ref: StepRef) -> NewLayer | None:
         return _execute_run(session, state, run, ref, args, mounts, "private" if network == "default" else network)
 
     return Prepared(command, build_args=args, key_extra=key_extra, execute=execute, is_run=True)
+
+
+def _check_entitlements(run: Run, network: str, request: BuildRequest, where: str) -> None:
+    """A Dockerfile may narrow what the command line gave, never widen it without ``--allow``."""
+    if run.network == "host" or NETWORK_REACH[network] > NETWORK_REACH[request.network]:
+        if "network.host" not in request.allow:
+            raise BuildError(f"{where}: RUN --network={run.network} needs more network than the build was given "
+                             f"(--network {request.network}); pass --allow network.host to permit it")
+    if run.security not in ("", "sandbox", "insecure"):
+        raise BuildError(f"{where}: RUN --security={run.security}: expected sandbox or insecure")
+    if run.security == "insecure" and "security.insecure" not in request.allow:
+        raise BuildError(f"{where}: RUN --security=insecure needs --allow security.insecure")
 
 
 def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRef, args: dict[str, str],
@@ -58,9 +79,11 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
         spec = ProcessSpec(
             args=run_argv(run, state.shell), env=run_env(state.env, args, session.build_args),
             cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
+            privileged=run.security == "insecure",
             hostname=random_ids.token_hex(6),
             mounts=volumes + runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
-                                            stage_roots=stage_roots, secrets=session.request.secrets, where=where),
+                                            stage_roots=stage_roots, secrets=session.request.secrets, where=where,
+                                            context_view=_context_view(session, step_dir)),
             additional_gids=user.docker_gids)
 
         def on_output(stream: str, line: bytes) -> None:
@@ -76,6 +99,23 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
     except BaseException:
         remove_workspace(step_dir)
         raise
+
+
+def _context_view(session: BuildSession, step_dir: Path) -> Callable[[str], Path] | None:
+    """With .dockerignore patterns a context bind gets a filtered copy; without, the context itself."""
+    if not session.source.matcher.patterns:
+        return None
+    copies = step_dir / "context-binds"
+
+    def view(relative: str) -> Path:
+        return filtered_context_copy(session.context(), relative, Path(tempfile.mkdtemp(dir=_made(copies))) / "src")
+
+    return view
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 def _precreate_workdir(lower: Path, run_dir: Path, workdir: str, where: str) -> None:

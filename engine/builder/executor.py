@@ -23,7 +23,9 @@ def build(request: BuildRequest, store: Store, events: EventSink) -> BuildResult
     """Build ``request`` into ``store``, reporting to ``events``; raises a ``LayerlabError`` on failure."""
     if request.network not in NETWORKS:
         raise UsageError(f"--network {request.network}: expected one of {', '.join(NETWORKS)}")
-    return run_build(request, store, events)
+    # Held from rmi, prune and gc (in any process) while the build runs: its bases, its steps, its result.
+    with store.leased() as leased:
+        return run_build(request, leased, events)
 
 
 __all__ = ["BuildRequest", "BuildResult", "StepError", "StepSummary", "build", "clean_stale_workspaces",

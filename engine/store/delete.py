@@ -15,6 +15,7 @@ from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
+from layerlab.engine.store.leases import leased_images
 from layerlab.engine.store.trees import remove_any, remove_tree
 
 STALE_INGEST_SECONDS = 24 * 3600
@@ -72,6 +73,11 @@ def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: boo
             resolved = meta.resolve(text)
             image_id, by_id = resolved.image_id, resolved.by_id
             tags, digests = meta.names(image_id)
+            leased = leased_images(store)
+            holder = leased.get(str(image_id))
+            in_use = f"image is being used by a running build (pid {holder})"
+            if holder is not None and by_id:
+                raise _conflict(image_id, in_use, hard=True)
             if not by_id:
                 ref = Reference.parse(text)
                 if ref.digest is not None:
@@ -92,6 +98,10 @@ def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: boo
                 if tags or digests or meta.children(image_id):
                     # Still named, or an intermediate image others build on: untagging was the whole job.
                     return lines
+                if holder is not None:
+                    if not force:
+                        raise _conflict(image_id, in_use, hard=False)  # the transaction undoes the untag
+                    return lines  # -f untags; the image itself goes when the build is done with it
             elif _is_single_reference(tags + digests):
                 if meta.children(image_id):
                     raise _conflict(image_id, "image has dependent child images", hard=True)
@@ -109,7 +119,8 @@ def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: boo
             deleted = [image_id]
             chains: list[str] = []
             parent = meta.delete_image(image_id, chains)
-            while prune_parents and parent is not None and _is_prunable(store, parent):
+            while prune_parents and parent is not None and _is_prunable(store, parent) and \
+                    str(parent) not in leased:
                 deleted.append(parent)
                 parent = meta.delete_image(parent, chains)
             lines.extend(("Deleted", str(d)) for d in deleted)
@@ -147,6 +158,7 @@ def release_unreferenced(store: StoreCore) -> Released:
     """Delete every blob and snapshot no image or ref needs. Caller holds the exclusive lock."""
     released = Released()
     with store.meta.transaction():
+        leased_images(store)  # drops the leases of processes that are gone, so what they held can go
         live = store.meta.live_digests()
         live_chains = store.meta.live_chains()
         store.meta.forget_dead(live, live_chains)
@@ -179,8 +191,10 @@ def prune_images(store: StoreCore, *, all: bool) -> PruneReport:
         refuse_if_metadata_lost(store)
         with store.meta.transaction():
             chains: list[str] = []
+            leased = leased_images(store)  # a running build's images stay, and so do their parents
             while True:
-                candidates = [r for r in store.meta.image_records() if r.children == 0 and (all or r.dangling)]
+                candidates = [r for r in store.meta.image_records() if r.children == 0 and (all or r.dangling)
+                              and str(r.id) not in leased]
                 if not candidates:
                     break
                 for record in candidates:

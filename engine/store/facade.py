@@ -9,9 +9,10 @@ writer is about to reference.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from layerlab.engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
 from layerlab.engine.image import Image
@@ -24,6 +25,7 @@ from layerlab.engine.store.check import Problem, check_store
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.delete import GcReport, PruneReport, collect_garbage, prune_images, remove_image
 from layerlab.engine.store.layout import Layout, RootLock
+from layerlab.engine.store.leases import Lease
 from layerlab.engine.store.measure import LayerMeasure, measure_layer
 from layerlab.engine.store.meta import connect
 from layerlab.engine.store.outputs import sweep_partial_outputs
@@ -64,12 +66,14 @@ class Store(StoreCore):
         adopt_layer(image, staged)               the top layer's snapshot, by moving its exact tree
         df() -> DfReport
         add_ref(owner, digest); drop_refs(owner)  keep blobs/snapshots alive for gc
+        leased() -> Store                        a view for one build: what it uses is held from deleters
         notices: list[str]                       one-line news from opening (a migration done)
     """
 
     def __init__(self, layout: Layout, meta: Metadata, lock: RootLock):
         super().__init__(layout, meta, lock)
         self.notices: list[str] = []
+        self._lease: Lease | None = None   # set on the view ``leased()`` hands a build
 
     @classmethod
     def open(cls, root: Path | str) -> "Store":
@@ -91,7 +95,23 @@ class Store(StoreCore):
         return store
 
     def close(self) -> None:
-        self.meta.close()
+        if self._lease is None:  # a leased view shares its parent's connection
+            self.meta.close()
+
+    @contextmanager
+    def leased(self) -> Iterator["Store"]:
+        """A view of this store for one build: every image it looks up or puts is held until the block ends.
+
+        ``rmi``, ``prune`` and gc (in any process) leave held images, their
+        blobs and their snapshots alone; see ``leases``.
+        """
+        lease = Lease(self)
+        view = Store(self.layout, self.meta, self.lock)
+        view._lease = lease
+        try:
+            yield view
+        finally:
+            lease.release()
 
     def __enter__(self) -> "Store":
         return self
@@ -153,7 +173,8 @@ class Store(StoreCore):
                 created=config.created, parent=parent_id, os=config.os, architecture=config.architecture,
                 labels_json=labels_json(config), layers=layer_rows, chain_ids=chain_ids(diff_ids)),
                 tag_names, digest_names)
-        return self.image(str(image_id))
+            # Looked up (and, for a leased build, held) before the shared lock goes: no prune between.
+            return self.image(str(image_id))
 
     @staticmethod
     def _report(progress, event: PutProgress) -> None:
@@ -208,8 +229,10 @@ class Store(StoreCore):
 
     def image(self, ref_or_id: str) -> StoredImage:
         """The stored image named by a tag, ``name@digest``, full ID or short ID."""
-        image_id = self.resolve(ref_or_id)
-        return self._load(image_id)
+        image = self._load(self.resolve(ref_or_id))
+        if self._lease is not None:
+            self._lease.hold(image)
+        return image
 
     def _load(self, image_id: Digest) -> StoredImage:
         row = self.meta.image_row(image_id)

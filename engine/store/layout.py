@@ -89,9 +89,17 @@ class Layout:
 
 
 def temp_owner_alive(name: str) -> bool:
-    """Whether the process that made tmp entry ``name`` (``<pid>-…``) still runs."""
-    pid_text = name.split("-", 1)[0]
-    if not pid_text.isdigit():
+    """Whether the process that made tmp entry ``name`` still runs.
+
+    Store scratch is named ``<pid>-…``; a build's or a run's workspace
+    ``<kind>-<pid>-…`` (``build-``, ``run-``): both carry the owner's pid.
+    """
+    parts = name.split("-", 2)
+    if parts[0].isdigit():
+        pid_text = parts[0]
+    elif len(parts) > 2 and parts[1].isdigit():
+        pid_text = parts[1]
+    else:
         return False
     pid = int(pid_text)
     return pid == os.getpid() or pid_alive(pid)

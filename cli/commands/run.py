@@ -60,7 +60,12 @@ def environment(config_env: list[str], overrides: list[str]) -> list[str]:
 
 
 def run_command(args, ctx) -> int:
-    store = ctx.store
+    # Leased: rmi, prune and gc leave the image and its snapshots alone while the container runs.
+    with ctx.store.leased() as store:
+        return _run(args, store)
+
+
+def _run(args, store) -> int:
     image = store.image(args.image)
     config = image.config.config
     argv = command_line(config, args.entrypoint, list(args.command))

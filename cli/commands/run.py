@@ -69,8 +69,8 @@ def _run(args, store) -> int:
     image = store.image(args.image)
     config = image.config.config
     argv = command_line(config, args.entrypoint, list(args.command))
-    lower = store.snapshot(image)
-    user = resolve_user(args.user or config.user or "0", [lower])
+    lowers = store.layer_stack(image)
+    user = resolve_user(args.user or config.user or "0", lowers)
     workdir = args.workdir or config.working_dir or "/"
     if not workdir.startswith("/"):
         raise UsageError(f"-w {workdir}: the working directory must be absolute")
@@ -86,7 +86,7 @@ def _run(args, store) -> int:
         target.flush()
 
     try:
-        result, _upper = run_in_layers([lower], spec, workspace / "run", runtime=default_runtime(),
+        result, _upper = run_in_layers(lowers, spec, workspace / "run", runtime=default_runtime(),
                                        on_output=on_output)
     finally:
         from layerlab.engine.builder.workspace import remove_workspace

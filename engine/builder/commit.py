@@ -29,7 +29,7 @@ EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cd
 class NewLayer:
     path: Path               # the layer tar, in the step's scratch dir
     blob: LayerBlob
-    tree: Path | None        # the directory the tar copies exactly, when it may be moved into a snapshot
+    tree: Path               # the directory the tar records (staged files or an upperdir): the layer's snapshot
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ def write_layer(tree: Path, step_dir: Path, *, overlay: bool, owner: tuple[int, 
             blob = write_layer_from_dir(tree, out, owner=owner)
     if str(blob.diff_id) == EMPTY_LAYER_DIFF_ID:
         return None
-    # A tree the tar copies as it stands can become the next snapshot by moving it (see commit).
-    return NewLayer(layer_path, blob, tree if not overlay and owner is None else None)
+    # The tree the tar records is the layer in overlay form already: it becomes the snapshot (see commit).
+    # An owner override only happens without root, where unpacking could not set owners either.
+    return NewLayer(layer_path, blob, tree)
 
 
 def commit(store: Store, state: StageState, command: tuple[str, ...], layer: NewLayer | None, *,
@@ -85,9 +86,8 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
     stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)), parent=parent_id or None)
     if layer is None:
         return Committed(stored, 0, "")
-    if layer.tree is not None:
-        # The next step's snapshot, made by moving the staged files rather than unpacking
-        # the tar just written from them (a COPY of a big context writes every file once).
-        store.adopt_snapshot(stored, layer.tree)
+    # The layer's snapshot, made by moving the tree rather than unpacking the tar just written from
+    # it: a step costs a rename for its own files, nothing for the image below.
+    store.adopt_layer(stored, layer.tree)
     remove_workspace(layer.path.parent)
     return Committed(stored, stored.layers()[-1].content_size, str(layer.blob.diff_id))

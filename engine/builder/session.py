@@ -19,6 +19,7 @@ from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction
 from layerlab.engine.errors import BuildError, LayerlabError, NotFound
 from layerlab.engine.events import Event, EventSink
+from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime import Runtime, default_runtime
 from layerlab.engine.store import Store
 
@@ -110,14 +111,19 @@ class BuildSession:
                              "store") from None
 
     def snapshot(self, image_id: str, scratch_parent: Path) -> Path:
-        """An image's file tree; an empty directory for scratch (no image yet)."""
+        """An image's whole file tree in one directory; an empty directory for scratch (no image yet)."""
         if not image_id:
             return Path(tempfile.mkdtemp(prefix="scratch-", dir=scratch_parent))
-        return self.store.snapshot(self.store.image(image_id))
+        # a source to walk and copy from wants one directory: the image's merged tree, made once
+        return self.store.merged_tree(self.store.image(image_id))
 
-    def image_root(self, image_id: str) -> Path | None:
-        """An image's file tree, or None before a scratch stage's first commit."""
-        return self.store.snapshot(self.store.image(image_id)) if image_id else None
+    def image_layers(self, image_id: str) -> LayerStack | None:
+        """An image's layer directories, read as one tree; None before a scratch stage's first commit."""
+        return LayerStack.of(self.store.snapshot_layers(self.store.image(image_id))) if image_id else None
+
+    def mount_layers(self, image_id: str) -> list[Path]:
+        """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch)."""
+        return self.store.layer_stack(self.store.image(image_id)) if image_id else []
 
     def close(self) -> None:
         if self._context is not None:

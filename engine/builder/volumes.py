@@ -10,40 +10,50 @@ and never reaches the image.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from layerlab.engine.builder.workdir import stage_directory
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack, flatten
 from layerlab.engine.runtime import MountSpec
 
 
-def volume_mounts(volumes: Iterable[str], *, upper: Path, lower: Path | None, scratch: Path,
+def volume_mounts(volumes: Iterable[str], *, upper: Path, image: LayerStack | None, scratch: Path,
                   where: str) -> list[MountSpec]:
     """Stage each volume's mount point in ``upper`` and a copy of its content under ``scratch``."""
     mounts: list[MountSpec] = []
     for number, volume in enumerate(sorted(volumes)):
         rel, existed, _ = stage_directory(
-            upper, lower, volume, where,
+            upper, image, volume, where,
             not_a_dir=f"cannot mount volume over existing file, file exists {volume}")
         if not rel:
             continue  # a volume at / cannot take the rootfs' place; Docker refuses it at create
         source = scratch / f"volume-{number}"
-        if existed and lower is not None:
-            _copy_tree(lower / rel, source, where)
+        if existed and image is not None:
+            _copy_tree(image, rel, source, scratch, where)
         else:
             source.mkdir(mode=0o755, parents=True)
         mounts.append(MountSpec("bind", "/" + rel, source=source))
     return mounts
 
 
-def _copy_tree(source: Path, destination: Path, where: str) -> None:
-    # cp -a keeps owners, modes, times, links and xattrs, as Docker's copy into a new volume does.
+def _copy_tree(image: LayerStack, rel: str, destination: Path, scratch: Path, where: str) -> None:
+    """A real copy of what the image holds at ``rel``: the RUN writes into it, never into a layer."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["cp", "-a", "--", str(source), str(destination)], capture_output=True, text=True)
+    merged = Path(tempfile.mkdtemp(prefix="volume-view-", dir=scratch))
+    try:
+        flatten(image.sub_layers(rel), merged / "tree")
+        # cp -a keeps owners, modes, times, links and xattrs, as Docker's copy into a new volume does.
+        result = subprocess.run(["cp", "-a", "--", str(merged / "tree"), str(destination)], capture_output=True,
+                                text=True)
+    finally:
+        shutil.rmtree(merged, ignore_errors=True)
     if result.returncode != 0:
-        raise BuildError(f"{where}: cannot fill volume from {source.name}: {result.stderr.strip()}")
+        raise BuildError(f"{where}: cannot fill volume /{rel}: {result.stderr.strip()}")
 
 
 __all__ = ["volume_mounts"]

@@ -16,21 +16,22 @@ from pathlib import Path
 
 from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack
 
 WORKDIR_MODE = 0o755
 ROOT = (0, 0)
 
 
-def stage_directory(out_dir: Path, image_root: Path | None, path: str, where: str, *,
+def stage_directory(out_dir: Path, image: LayerStack | None, path: str, where: str, *,
                     not_a_dir: str) -> tuple[str, bool, dict[str, tuple[int, int]]]:
-    """Make sure directory ``path`` exists in ``out_dir`` over ``image_root``.
+    """Make sure directory ``path`` exists in ``out_dir`` over ``image``'s layers.
 
     Returns its physical root-relative path (symlinks followed in the rootfs),
     whether it was there already, and the owners staged entries should have
     but could not be given (only when not running as root). ``not_a_dir`` is
     the error when something else is in the way.
     """
-    staging = Staging(out_dir, image_root, "WORKDIR")
+    staging = Staging(out_dir, image, "WORKDIR")
     rel = staging.resolve(path)
     if not rel:
         return rel, True, {}
@@ -46,11 +47,11 @@ def stage_directory(out_dir: Path, image_root: Path | None, path: str, where: st
     return rel, False, dict(staging.owners)
 
 
-def stage_workdir(out_dir: Path, image_root: Path | None, workdir: str, where: str) -> dict[str, tuple[int, int]]:
-    """Stage in ``out_dir`` what creating ``workdir`` over ``image_root`` adds; returns owners not set."""
+def stage_workdir(out_dir: Path, image: LayerStack | None, workdir: str, where: str) -> dict[str, tuple[int, int]]:
+    """Stage in ``out_dir`` what creating ``workdir`` over ``image`` adds; returns owners not set."""
     if workdir in ("", "/"):
         return {}
-    _, _, owners = stage_directory(out_dir, image_root, workdir, where,
+    _, _, owners = stage_directory(out_dir, image, workdir, where,
                                    not_a_dir=f"Cannot mkdir: {workdir} is not a directory")
     return owners
 

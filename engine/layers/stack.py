@@ -66,17 +66,27 @@ class LayerStack:
         None when nothing shows there, or when a component before the last is
         not a directory.
         """
+        walked = self._walk(parts)
+        return walked[0] if walked else None
+
+    def sub_layers(self, rel: str) -> list[Path]:
+        """The host directories, bottom to top, whose merge is the directory ``rel`` shows ([] if none)."""
+        parts = split_path(rel)
+        walked = self._walk(parts)
+        if walked is None or not stat.S_ISDIR(walked[0][1].st_mode):
+            return []
+        return [layer.joinpath(*parts) for layer in reversed(walked[1])]
+
+    def _walk(self, parts: list[str]) -> tuple[tuple[Path, os.stat_result], list[Path]] | None:
+        """The topmost entry showing ``parts`` and the layers (top first) whose directory there shows."""
         if not self.layers:
             return None
-        if not parts:
-            top = self.layers[-1]
-            return top, os.lstat(top)
         visible = self.top_first
-        found: tuple[Path, os.stat_result] | None = None
+        found = (self.layers[-1], os.lstat(self.layers[-1]))
         for depth in range(len(parts)):
             rel = parts[: depth + 1]
             below: list[Path] = []
-            found = None
+            hit: tuple[Path, os.stat_result] | None = None
             for layer in visible:
                 path = layer.joinpath(*rel)
                 try:
@@ -87,19 +97,19 @@ class LayerStack:
                     break
                 if not stat.S_ISDIR(st.st_mode):
                     if not below:
-                        found = (path, st)
+                        hit = (path, st)
                     break
-                if found is None:
-                    found = (path, st)
+                if hit is None:
+                    hit = (path, st)
                 below.append(layer)
                 if is_opaque(path):
                     break
-            if found is None:
+            if hit is None:
                 return None
-            if depth < len(parts) - 1 and not stat.S_ISDIR(found[1].st_mode):
+            if depth < len(parts) - 1 and not stat.S_ISDIR(hit[1].st_mode):
                 return None
-            visible = below
-        return found
+            found, visible = hit, below
+        return found, visible
 
     def lstat(self, rel: str) -> os.stat_result | None:
         hit = self.lookup(split_path(rel))
@@ -170,6 +180,8 @@ def flatten(layers: list[Path], target: Path) -> None:
     """
     target.mkdir()
     directories: dict[str, tuple[str, os.stat_result]] = {}
+    if layers:  # the root shows the topmost layer's own, as the root of an overlay mount does
+        directories[os.fspath(target)] = (os.fspath(layers[-1]), os.lstat(layers[-1]))
     for layer in layers:
         _merge_layer(os.fspath(layer), os.fspath(target), directories)
     # modes and times last, deepest first: a read-only mode would stop us filling a directory,

@@ -316,16 +316,9 @@ class Store(StoreCore):
     def merged_tree(self, image: StoredImage, upto_layer: int | None = None) -> Path:
         return merged_tree(self, image, upto_layer)
 
-    # the name the build used while each snapshot was a whole tree
-    snapshot = merged_tree
-
     def adopt_layer(self, image: StoredImage, staged: Path) -> None:
         """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
         adopt_layer(self, image, staged)
-
-    def adopt_snapshot(self, image: StoredImage, staged: Path) -> bool:
-        self.adopt_layer(image, staged)
-        return True
 
     def df(self) -> DfReport:
         return disk_usage(self)

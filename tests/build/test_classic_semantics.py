@@ -25,7 +25,7 @@ RUN echo "$B $PATH" > /out.txt
     store, image = built(cli, root, context, "--build-arg", "A=from-cli")
     labels = image.config.data["config"]["Labels"]
     assert labels == {"b": "from-cli", "path": "/env-path:/bin"}
-    assert (store.snapshot(image) / "out.txt").read_text() == "from-cli /env-path:/bin\n"
+    assert (store.merged_tree(image) / "out.txt").read_text() == "from-cli /env-path:/bin\n"
     # shadowed args stay out of the RUN's CREATED BY
     assert image.config.history[-1].created_by == '|1 A=from-cli /bin/sh -c echo "$B $PATH" > /out.txt'
 
@@ -63,7 +63,7 @@ USER root
 RUN grep Groups /proc/self/status > /tmp/root
 """)
     store, image = built(cli, root, context)
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
 
     def groups(name: str) -> list[str]:
         return (rootfs / "tmp" / name).read_text().split()[1:]
@@ -82,7 +82,7 @@ RUN cat /data/before.txt > /seen.txt && echo after > /data/after.txt && echo log
  && stat -c %a /data > /data-mode.txt
 """)
     store, image = built(cli, root, context)
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
     assert (rootfs / "seen.txt").read_text() == "before\n"
     assert (rootfs / "data-mode.txt").read_text() == "750\n"  # the volume is a copy of the directory
     assert sorted(p.name for p in (rootfs / "data").iterdir()) == ["before.txt"]
@@ -121,7 +121,7 @@ fed to cat
 EOT
 """)
     store, image = built(cli, root, context)
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
     assert (rootfs / "plain.txt").read_text() == "one\n/bin/sh\n"
     assert (rootfs / "chomped" / "file.txt").read_text() == "tabs\n"
     # a #! body runs as its own program, from a read-only file that never reaches the image

@@ -107,7 +107,7 @@ ENV SHADOW=from-env
 RUN echo "$WHO $SHADOW" > /out.txt
 """)
     store, image = built(cli, root, context, "--build-arg", "WHO=cli")
-    assert (store.snapshot(image) / "out.txt").read_text() == "cli from-env\n"
+    assert (store.merged_tree(image) / "out.txt").read_text() == "cli from-env\n"
     # only the unshadowed arg is in the RUN's CREATED BY, with its value
     assert image.config.history[-1].created_by == '|1 WHO=cli /bin/sh -c echo "$WHO $SHADOW" > /out.txt'
     assert "WHO=cli" not in image.config.data["config"]["Env"]
@@ -126,7 +126,7 @@ RUN pwd > where.txt
     history = image.config.history
     assert [h.empty_layer for h in history[2:]] == [True, False, False, True, False]
     assert len(image.layers()) == 4
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
     assert (rootfs / "bin" / "where.txt").read_text() == "/bin\n"
     assert oct((rootfs / "tmp" / "newdir").stat().st_mode & 0o7777) == oct(0o755)
     assert oct((rootfs / "tmp" / "newdir" / "sub").stat().st_mode & 0o7777) == oct(0o755)
@@ -145,7 +145,7 @@ RUN rmdir /real/made
 RUN pwd > /here.txt
 """)
     store, image = built(cli, root, context)
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
     assert (rootfs / "here.txt").read_text() == "/real/made\n"  # the kernel reports the physical path
     assert (rootfs / "real" / "made").is_dir() and (rootfs / "link").is_symlink()
 
@@ -168,7 +168,7 @@ USER nobody
 RUN id -u > /tmp/uid
 """, {"a.txt": "a"})
     store, image = built(cli, root, context)
-    rootfs = store.snapshot(image)
+    rootfs = store.merged_tree(image)
     assert (rootfs / "tmp" / "uid").read_text() == "65534\n"
     import tarfile
 
@@ -185,7 +185,7 @@ ONBUILD RUN echo triggered > /trigger.txt
     assert cli("build", "-q", "-t", "withtrigger", str(parent)).code == 0
     child = write_context(tmp_path / "child", "FROM withtrigger\nRUN cat /trigger.txt\n")
     store, image = built(cli, root, child)
-    assert (store.snapshot(image) / "trigger.txt").read_text() == "triggered\n"
+    assert (store.merged_tree(image) / "trigger.txt").read_text() == "triggered\n"
     assert image.config.data["config"]["OnBuild"] == []
     assert store.image("withtrigger").config.data["config"]["OnBuild"] == ["RUN echo triggered > /trigger.txt"]
     assert "/bin/sh -c echo triggered > /trigger.txt" in [h.created_by for h in image.config.history]
@@ -210,7 +210,7 @@ def test_copy_moves_its_staged_tree_into_the_next_snapshot_exactly(cli, root, ba
         image = store.image("adopted")
         top = store.root / "snapshots" / image.layers()[-1].chain_id.hex
         assert (top / "snapshot.json").is_file()  # made by the build itself, before anything asked for it
-        rootfs = store.snapshot(image)
+        rootfs = store.merged_tree(image)
         assert (rootfs / "opt/tree/sub/b.sh").read_text() == "#!/bin/sh\n"
         assert os.readlink(rootfs / "etc/link") == "a.txt"
         assert os.stat(rootfs / "srv/a.txt").st_uid == 7

@@ -23,7 +23,7 @@ def slirp():
 
 def built_file(root, image_id: str, name: str) -> str:
     with Store.open(root) as store:
-        return (store.snapshot(store.image(image_id)) / name).read_text()
+        return (store.merged_tree(store.image(image_id)) / name).read_text()
 
 
 def test_default_network_cannot_reach_a_service_on_the_hosts_loopback(cli, root, base, slirp, tmp_path):

@@ -23,7 +23,7 @@ RUN --mount=type=secret,id=token --mount=type=cache,target=/cache --mount=type=t
     assert again.code == 0, again.err
     with Store.open(root) as store:
         image = store.image(again.out.strip())
-        rootfs = store.snapshot(image)
+        rootfs = store.merged_tree(image)
         assert (rootfs / "runs.txt").read_text().strip() == "2"  # the cache mount outlived the first build
         assert (rootfs / "scratch-listing.txt").read_text() == "t\n"
         assert not (rootfs / "cache").exists() or not any((rootfs / "cache").iterdir())
@@ -45,7 +45,7 @@ def test_network_none_has_only_loopback(cli, root, base, tmp_path):
     result = cli("build", "-q", "--network", "none", str(context))
     assert result.code == 0, result.err
     with Store.open(root) as store:
-        assert (store.snapshot(store.image(result.out.strip())) / "ifaces").read_text() == "lo\n"
+        assert (store.merged_tree(store.image(result.out.strip())) / "ifaces").read_text() == "lo\n"
 
 
 MULTISTAGE = """FROM busybox AS builder
@@ -68,7 +68,7 @@ def test_multistage_target_skips_unneeded_stages(cli, root, base, tmp_path):
     assert "RUN echo never-built > /x" not in started
     assert "RUN echo compiled > /artifact" in started and "RUN echo other > /other" in started
     with Store.open(root) as store:
-        rootfs = store.snapshot(store.image("final"))
+        rootfs = store.merged_tree(store.image("final"))
         assert (rootfs / "app" / "artifact").read_text() == "compiled\n"
         assert (rootfs / "app" / "other").read_text() == "other\n"
         assert not (rootfs / "x").exists()
@@ -76,7 +76,7 @@ def test_multistage_target_skips_unneeded_stages(cli, root, base, tmp_path):
     assert target.code == 0
     assert cache_pattern(target.out) == "H"
     with Store.open(root) as store:
-        assert (store.snapshot(store.image("b")) / "artifact").exists()
+        assert (store.merged_tree(store.image("b")) / "artifact").exists()
     unknown = cli("build", "--target", "nope", str(context))
     assert unknown.code == 1 and "failed to reach build target nope" in unknown.err
 
@@ -100,12 +100,12 @@ def test_context_tar_on_stdin_and_dockerfile_on_stdin(cli, root, base, tmp_path)
     result = cli("build", "-q", "-", stdin=buffer.getvalue())
     assert result.code == 0, result.err
     with Store.open(root) as store:
-        assert (store.snapshot(store.image(result.out.strip())) / "f.txt").read_text() == "from tar"
+        assert (store.merged_tree(store.image(result.out.strip())) / "f.txt").read_text() == "from tar"
     context = write_context(tmp_path / "ctx", "FROM scratch\n", {"g.txt": "from dir"})
     result = cli("build", "-q", "-f", "-", str(context), stdin=b"FROM busybox\nCOPY g.txt /g.txt\n")
     assert result.code == 0, result.err
     with Store.open(root) as store:
-        assert (store.snapshot(store.image(result.out.strip())) / "g.txt").read_text() == "from dir"
+        assert (store.merged_tree(store.image(result.out.strip())) / "g.txt").read_text() == "from dir"
 
 
 def test_iidfile_and_quiet(cli, base, tmp_path):

@@ -62,7 +62,7 @@ RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > 
     assert second.returncode == 0 and second.stdout.count("CACHED") == 3
     with Store.open(area / "root") as store:
         image = store.image("rootless")
-        rootfs = store.snapshot(image)
+        rootfs = store.merged_tree(image)
         assert (rootfs / "who.txt").read_text() == "uid=0\n"  # root inside the user namespace
         assert (rootfs / "ok.txt").read_text() == "ok\n"
         assert not (rootfs / "a.txt").exists() and (rootfs / "data" / "x").read_text() == "x\n"

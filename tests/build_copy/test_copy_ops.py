@@ -18,6 +18,7 @@ import zstandard
 from layerlab.engine.builder.copy.ops import CopyRequest, normalize_dest, stage_copy
 from layerlab.engine.dockerfile.dockerignore import Matcher
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack
 from tests.build_copy.trees import staged_rows
 
 MTIME = 1_500_000_000
@@ -58,7 +59,8 @@ def image(tmp_path: Path) -> Path:
 def stage(req: CopyRequest, source_root: Path, tmp_path: Path, *, image_root: Path | None = None,
           excluder=None) -> tuple[dict[str, tuple], Path]:
     out = Path(tempfile.mkdtemp(prefix="out-", dir=tmp_path))
-    stage_copy(req, source_root=source_root, source_excluder=excluder, image_root=image_root, out_dir=out)
+    image = LayerStack.of([image_root]) if image_root is not None else None
+    stage_copy(req, source_root=source_root, source_excluder=excluder, image=image, out_dir=out)
     return staged_rows(out), out
 
 
@@ -79,7 +81,7 @@ def test_result_lists_files_and_counts_a_hard_linked_inode_once(context: Path, t
     out = tmp_path / "out"
     out.mkdir()
     result = stage_copy(CopyRequest(["tree"], "/t/"), source_root=context, source_excluder=None,
-                        image_root=None, out_dir=out)
+                        image=None, out_dir=out)
     assert result.files[:3] == ["t", "t/keep-again.txt", "t/keep.txt"]
     assert result.bytes == len(b"keep\n") + len(b"skip\n") + len(b"deep\n") + len(b"deep txt\n")
     assert os.stat(out / "t/keep.txt").st_ino == os.stat(out / "t/keep-again.txt").st_ino
@@ -174,7 +176,7 @@ def test_staging_dir_must_be_empty(context: Path, tmp_path: Path) -> None:
     out.mkdir()
     (out / "junk").write_text("x")
     with pytest.raises(BuildError, match="must exist and be empty"):
-        stage_copy(CopyRequest(["a.txt"], "/"), source_root=context, source_excluder=None, image_root=None,
+        stage_copy(CopyRequest(["a.txt"], "/"), source_root=context, source_excluder=None, image=None,
                    out_dir=out)
 
 
@@ -267,7 +269,7 @@ def test_add_url_checksum_mismatch_stages_nothing(web, tmp_path: Path) -> None:
     out.mkdir()
     req = CopyRequest([f"{url}/file.tgz"], "/dl/", is_add=True, checksum="sha256:" + "0" * 64)
     with pytest.raises(BuildError, match="checksum mismatch"):
-        stage_copy(req, source_root=tmp_path / "ctx", source_excluder=None, image_root=None, out_dir=out)
+        stage_copy(req, source_root=tmp_path / "ctx", source_excluder=None, image=None, out_dir=out)
     assert list(out.iterdir()) == []
 
 

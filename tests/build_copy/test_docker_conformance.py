@@ -28,6 +28,7 @@ import pytest
 
 from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
 from layerlab.engine.dockerfile.dockerignore import Matcher
+from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.layers.write import write_layer_from_dir
 from tests.build_copy.trees import docker_layers, layer_rows, rootfs_from, staged_rows
 from tests.peers import need_program
@@ -245,7 +246,7 @@ def test_staged_layer_matches_docker(case: Case, docker, docker_base: str, web: 
     out = tmp_path / "out"
     out.mkdir()
     excluder = Matcher.for_context(context) if case.ignore else None
-    stage_copy(case.request(web), source_root=source_root, source_excluder=excluder, image_root=image_root,
+    stage_copy(case.request(web), source_root=source_root, source_excluder=excluder, image=LayerStack.of([image_root]),
                out_dir=out)
     assert staged_rows(out) == expected
 
@@ -255,7 +256,7 @@ def _stage_rootfs(request: CopyRequest, context: Path, base: list[bytes], where:
     staged = where / "staged"
     staged.mkdir(parents=True)
     base_root = rootfs_from(base, where / "base")
-    stage_copy(request, source_root=context, source_excluder=None, image_root=base_root, out_dir=staged)
+    stage_copy(request, source_root=context, source_excluder=None, image=LayerStack.of([base_root]), out_dir=staged)
     layer = io.BytesIO()
     write_layer_from_dir(staged, layer)
     return rootfs_from([*base, layer.getvalue()], where / "rootfs")
@@ -289,5 +290,5 @@ def test_error_text_matches_docker(instruction: str, request_for, docker, docker
     out.mkdir()
     with pytest.raises(BuildError) as raised:
         stage_copy(request_for(""), source_root=context, source_excluder=Matcher.for_context(context),
-                   image_root=None, out_dir=out)
+                   image=None, out_dir=out)
     assert str(raised.value) in built.stderr.decode()

@@ -68,7 +68,7 @@ def main(root: str, mode: str, n: int) -> None:
                 return original(self)
 
             type(layer).open_blob = dying_open
-            store.snapshot(stored)
+            store.merged_tree(stored)
     sys.exit(0)
 
 

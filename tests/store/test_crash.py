@@ -66,6 +66,6 @@ def test_killed_while_unpacking_a_snapshot(seeded_root):
     assert_clean_without_half_image(seeded_root, expect_image=True)
     with Store.open(seeded_root) as store:
         image = store.image("crash:1")
-        rootfs = store.snapshot(image)
+        rootfs = store.merged_tree(image)
         assert sorted(p.name for p in rootfs.iterdir()) == ["f0", "f1", "f2", "f3"]
         assert store.fsck() == []

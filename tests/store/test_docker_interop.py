@@ -82,7 +82,7 @@ def test_configs_from_docker_reencode_byte_for_byte(docker_image):
 
 def test_snapshot_of_a_docker_image(store, docker_image):
     source, _, _ = docker_image
-    rootfs = store.snapshot(store.put_image(source))
+    rootfs = store.merged_tree(store.put_image(source))
     assert (rootfs / "a.txt").read_bytes() == b"a" * 1234
     assert os.readlink(rootfs / "dir" / "link") == "sub/b.bin"
     assert (rootfs / "dir" / "sub" / "b.bin").stat().st_size == 4321

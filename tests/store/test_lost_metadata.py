@@ -14,7 +14,7 @@ def _lose_metadata(root: Path, how: str) -> int:
     """Put an image in (with its snapshot), then empty or remove meta.db; returns how many blobs exist."""
     with Store.open(root) as store:
         image = store.put_image(make_image({"a": b"1"}, {"b": b"2"}), tags=["kept:1"])
-        store.snapshot(image)
+        store.merged_tree(image)
     for suffix in ("-wal", "-shm"):
         (root / f"meta.db{suffix}").unlink(missing_ok=True)
     if how == "empty":

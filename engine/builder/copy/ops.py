@@ -40,6 +40,7 @@ from layerlab.engine.builder.copy.sources import ExclusionRules, Source, SourceF
 from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.dockerfile.dockerignore import Matcher
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack
 
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -92,7 +93,7 @@ def _daemon_made_dir(st: os.stat_result) -> os.stat_result:
 
 
 def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Matcher | Callable[[str], bool] | None,
-               image_root: Path | None, out_dir: Path) -> CopyResult:
+               image: LayerStack | None, out_dir: Path) -> CopyResult:
     """Stage in ``out_dir`` (empty) the files this COPY/ADD adds; ``BuildError`` says why it cannot."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir() or any(out_dir.iterdir()):
@@ -100,7 +101,7 @@ def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Matcher 
     if req.checksum and not all(is_url(source) for source in req.sources):
         raise BuildError(f"{req.command} failed: checksum can't be specified for non-HTTP(S) sources")
     with tempfile.TemporaryDirectory(prefix="layerlab-copy-") as scratch:
-        copier = _Copier(req, Path(source_root), source_excluder, None if req.link else image_root,
+        copier = _Copier(req, Path(source_root), source_excluder, None if req.link else image,
                          out_dir, Path(scratch))
         copier.run()
         return copier.result()
@@ -113,13 +114,13 @@ class _Downloaded:
 
 
 class _Copier:
-    def __init__(self, req: CopyRequest, source_root: Path, excluder, image_root: Path | None,
+    def __init__(self, req: CopyRequest, source_root: Path, excluder, image: LayerStack | None,
                  out_dir: Path, scratch: Path):
         self.req = req
         self.command = req.command
         self.source_root = source_root
         self.rules = ExclusionRules(excluder)
-        self.staging = Staging(out_dir, image_root, self.command)
+        self.staging = Staging(out_dir, image, self.command)
         self.scratch = scratch
         self.dest = normalize_dest(req.workdir, req.dest)
         self.into_dir = req.dest.endswith("/")

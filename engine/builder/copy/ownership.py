@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import stat
 
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack
 
 
-def _table(root: Path | None, name: str) -> list[list[str]]:
-    """The rows of the image's /etc/passwd or /etc/group; none when missing or linked outside the image."""
-    if root is None:
+def _table(image: LayerStack | None, name: str) -> list[list[str]]:
+    """The rows of the image's /etc/passwd or /etc/group (symlinks followed inside the image); none when missing."""
+    if image is None:
         return []
-    path = root / "etc" / name
+    _, host_path, st = image.resolve(f"/etc/{name}")
+    if host_path is None or st is None or not stat.S_ISREG(st.st_mode):
+        return []
     try:
-        real = os.path.realpath(path)
-        if not real.startswith(os.path.realpath(root) + os.sep):
-            return []
-        text = Path(real).read_text(encoding="utf-8", errors="replace")
+        text = host_path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
-def resolve_chown(text: str, image_root: Path | None, where: str) -> tuple[int, int]:
+def resolve_chown(text: str, image: LayerStack | None, where: str) -> tuple[int, int]:
     """``--chown=user[:group]`` with names from the image's /etc/passwd and /etc/group (Docker's rules)."""
     user, _, group = text.partition(":")
     group = group or user
     if user.isdigit():
         uid = int(user)
     else:
-        entry = next((row for row in _table(image_root, "passwd") if len(row) > 2 and row[0] == user), None)
+        entry = next((row for row in _table(image, "passwd") if len(row) > 2 and row[0] == user), None)
         if entry is None:
             raise BuildError(f"{where}: unable to convert uid/gid chown string to host mapping: can't find uid "
                              f"for user {user}: no such user: {user}")
@@ -38,7 +37,7 @@ def resolve_chown(text: str, image_root: Path | None, where: str) -> tuple[int, 
     if group.isdigit():
         gid = int(group)
     else:
-        entry = next((row for row in _table(image_root, "group") if len(row) > 2 and row[0] == group), None)
+        entry = next((row for row in _table(image, "group") if len(row) > 2 and row[0] == group), None)
         if entry is None:
             raise BuildError(f"{where}: unable to convert uid/gid chown string to host mapping: can't find gid "
                              f"for group {group}: no such group: {group}")

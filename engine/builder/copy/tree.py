@@ -23,6 +23,7 @@ import stat
 from pathlib import Path
 
 from layerlab.engine.errors import BuildError
+from layerlab.engine.layers.stack import LayerStack
 
 MAX_SYMLINK_HOPS = 255  # as moby's FollowSymlinkInScope
 
@@ -82,11 +83,11 @@ def resolve_in_scope(rel: str, lookup, readlink) -> str:
 
 
 class Staging:
-    """``out_dir`` (what this step adds) over ``image_root`` (what is already there)."""
+    """``out_dir`` (what this step adds) over ``image``'s layers (what is already there)."""
 
-    def __init__(self, out_dir: Path, image_root: Path | None, command: str):
+    def __init__(self, out_dir: Path, image: LayerStack | None, command: str):
         self.out = Path(out_dir)
-        self.image = Path(image_root) if image_root is not None else None
+        self.image = image
         self.command = command
         self.owners: dict[str, tuple[int, int]] = {}
         self._can_chown = True
@@ -97,7 +98,7 @@ class Staging:
         return lstat_in(self.out, rel) if split_path(rel) else None
 
     def in_image(self, rel: str) -> os.stat_result | None:
-        return lstat_in(self.image, rel)
+        return self.image.lstat(rel) if self.image is not None else None
 
     def lookup(self, rel: str) -> os.stat_result | None:
         st = self.staged(rel)
@@ -117,8 +118,9 @@ class Staging:
         return False
 
     def readlink(self, rel: str) -> str:
-        base = self.out if self.staged(rel) is not None else self.image
-        return os.readlink(os.path.join(base, rel))
+        if self.staged(rel) is not None or self.image is None:
+            return os.readlink(os.path.join(self.out, rel))
+        return self.image.readlink(rel)
 
     def resolve(self, path: str) -> str:
         """The physical root-relative path of an absolute image path, symlinks followed in scope."""

@@ -21,6 +21,7 @@ from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.dockerfile.instructions import Add, Copy
 from layerlab.engine.errors import BuildError, NotFound
 from layerlab.engine.events import StepRef
+from layerlab.engine.layers.stack import LayerStack
 
 
 def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> Prepared:
@@ -52,12 +53,12 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
     def execute(ref: StepRef) -> NewLayer | None:
         step_dir = new_step_dir(session.workspace, ref.index)
         try:
-            image_root = session.image_root(state.image_id)
+            image = session.image_layers(state.image_id)
             out_dir = step_dir / "add"
             out_dir.mkdir()
-            request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image_root),
+            request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image),
                                   workdir=state.workdir,
-                                  chown=resolve_chown(copy.chown, image_root, where) if copy.chown else None,
+                                  chown=resolve_chown(copy.chown, image, where) if copy.chown else None,
                                   chmod=parse_chmod(copy.chmod, where) if copy.chmod else None,
                                   excludes=list(copy.excludes), parents=parents, link=copy.link,
                                   is_add=isinstance(copy, Add), checksum=checksum or None,
@@ -65,7 +66,7 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
                                   from_source=from_name or None)
             try:
                 result = stage_copy(request, source_root=source_root, source_excluder=excluder,
-                                    image_root=image_root, out_dir=out_dir)
+                                    image=image, out_dir=out_dir)
             except BuildError as error:
                 text = error.one_line()
                 if not text.startswith(f"{word} failed"):
@@ -97,12 +98,12 @@ def _checksum_sources(session: BuildSession, context: BuildContext, local: list[
         raise StepError(f"{where}: {word} failed: {error.one_line()}") from None
 
 
-def _copy_dest(dest: str, state: StageState, image_root: Path | None) -> str:
+def _copy_dest(dest: str, state: StageState, image: LayerStack | None) -> str:
     """Docker's COPY runs in a container whose WORKDIR already exists, so ``.`` names a directory
     even when no step has created it yet; say so with a trailing slash."""
     workdir = state.workdir
     if dest.startswith("/") or dest.endswith("/") or workdir == "/":
         return dest
     normalized = posixpath.normpath(posixpath.join(workdir, dest))
-    exists = image_root is not None and os.path.lexists(image_root / workdir.strip("/"))
+    exists = image is not None and image.lstat(workdir) is not None
     return dest + "/" if normalized == posixpath.normpath(workdir) and not exists else dest

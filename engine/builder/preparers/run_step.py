@@ -1,5 +1,6 @@
 """RUN: its key (the command, the build args it sees, its mounts and network) and, on a miss, the
-command run in the runtime over the parent's snapshot; the overlay upperdir becomes the layer."""
+command run in the runtime over the parent's layer directories; the overlay upperdir becomes the layer
+(and, moved into place, its snapshot)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.dockerfile.instructions import Run
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import StepLog, StepRef
+from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime import ProcessSpec, resolve_user, run_in_layers
 
 
@@ -66,12 +68,13 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
     where = session.where(run)
     step_dir = new_step_dir(session.workspace, ref.index)
     try:
-        lowers = [session.snapshot(state.image_id, step_dir)]
+        lowers = session.mount_layers(state.image_id)
+        image = LayerStack.of(lowers)
         user = resolve_user(state.config.get("User") or "0", lowers)
         stage_roots = {name: session.stage_root(name, run) for name in {m.from_ for m in mounts if m.from_}}
-        _precreate_workdir(lowers[0], step_dir / "run", state.workdir, where)
+        _precreate_workdir(image, step_dir / "run", state.workdir, where)
         volumes = volume_mounts(state.config.get("Volumes") or {}, upper=step_dir / "run" / "upper",
-                                lower=lowers[0] if state.image_id else None, scratch=step_dir / "volumes",
+                                image=image if state.image_id else None, scratch=step_dir / "volumes",
                                 where=where)
         script = heredoc_script_mount(run, step_dir, where)
         if script is not None:
@@ -118,8 +121,8 @@ def _made(directory: Path) -> Path:
     return directory
 
 
-def _precreate_workdir(lower: Path, run_dir: Path, workdir: str, where: str) -> None:
+def _precreate_workdir(image: LayerStack, run_dir: Path, workdir: str, where: str) -> None:
     """The working directory a RUN starts in exists before it runs, as Docker makes it at container create."""
     upper = run_dir / "upper"
     upper.mkdir(parents=True, exist_ok=True)
-    stage_workdir(upper, lower, workdir, where)
+    stage_workdir(upper, image, workdir, where)

@@ -24,11 +24,11 @@ def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) 
     def execute(ref: StepRef) -> NewLayer | None:
         step_dir = new_step_dir(session.workspace, ref.index)
         try:
-            image_root = session.image_root(state.image_id)
+            image = session.image_layers(state.image_id)
             out_dir = step_dir / "add"
             out_dir.mkdir()
             try:
-                owners = stage_workdir(out_dir, image_root, path, where)
+                owners = stage_workdir(out_dir, image, path, where)
                 owner = single_owner(owners, where)
             except BuildError as error:
                 raise StepError(error.one_line(), step=ref) from None

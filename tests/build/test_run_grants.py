@@ -12,7 +12,7 @@ pytestmark = pytest.mark.peers
 
 def built_file(root, image_id: str, name: str) -> str:
     with Store.open(root) as store:
-        return (store.snapshot(store.image(image_id)) / name).read_text()
+        return (store.merged_tree(store.image(image_id)) / name).read_text()
 
 
 def test_a_context_bind_hides_what_dockerignore_excludes(cli, root, base, tmp_path):
@@ -27,7 +27,7 @@ def test_a_context_bind_hides_what_dockerignore_excludes(cli, root, base, tmp_pa
     assert "/ctx/app/main.py" in listing
     assert not [path for path in listing if ".env" in path or "keys" in path]
     with Store.open(root) as store:
-        copied = store.snapshot(store.image(result.out.strip())) / "copied"
+        copied = store.merged_tree(store.image(result.out.strip())) / "copied"
         assert (copied / "app" / "main.py").exists()
         assert not (copied / ".env").exists() and not (copied / "keys").exists()
 

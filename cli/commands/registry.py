@@ -9,6 +9,7 @@ import threading
 
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.events import TransferProgress
+from layerlab.engine.oci.digest import short_id
 from layerlab.engine.reference import Reference
 from layerlab.engine.registry.auth import Credentials, DockerConfig
 from layerlab.engine.registry.catalog import list_tags, search
@@ -96,7 +97,7 @@ class _LayerLines:
                 return
             self.finished.add(event.digest)
             word = "Already exists" if event.action == "exists" else self.done_word
-            self.out.write(f"{event.digest.split(':')[-1][:12]}: {word}\n")
+            self.out.write(f"{short_id(event.digest)}: {word}\n")
             self.out.flush()
 
 
@@ -135,7 +136,7 @@ def push_command(args, ctx) -> int:
     words = {"exists": "Layer already exists", "mounted": "Mounted from another repository", "pushed": "Pushed"}
     for digest, how in result.blobs.items():
         if digest != str(image.id):
-            out.write(f"{digest.split(':')[-1][:12]}: {words.get(how, how)}\n")
+            out.write(f"{short_id(digest)}: {words.get(how, how)}\n")
     out.write(f"{ref.tag or ref.digest}: digest: {result.digest} size: {result.size}\n")
     return 0
 

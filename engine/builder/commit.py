@@ -18,6 +18,7 @@ from layerlab.engine.builder.workspace import remove_workspace
 from layerlab.engine.layers.write import LayerBlob, write_layer_from_dir, write_layer_from_overlay_upper
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, format_time
+from layerlab.engine.oci.digest import short_id
 from layerlab.engine.store import Store, StoredImage
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 
@@ -60,7 +61,7 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
     now = format_time(datetime.now(timezone.utc))
     parent_id = state.image_id
     run_config = full_config({**state.config, "Image": parent_id})
-    container_config = dict(state.config, Cmd=list(command), Image=parent_id, Hostname=container_id[:12])
+    container_config = dict(state.config, Cmd=list(command), Image=parent_id, Hostname=short_id(container_id))
     if run_step:
         container_config["Entrypoint"] = None
     author = state.maintainer

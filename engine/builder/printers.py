@@ -14,16 +14,13 @@ from layerlab.engine.events import (
     BuildFailed, BuildFinished, Event, StepCached, StepFailed, StepFinished, StepLog, StepRebuilt, StepRef,
     StepStarted,
 )
+from layerlab.engine.oci.digest import short_id
 
 
 def step_title(step: StepRef) -> str:
     """BuildKit's ``[stage 2/4] RUN make`` (the stage shown when it has a name)."""
     stage = f"{step.stage} " if step.stage and not step.stage.isdigit() else ""
     return f"[{stage}{step.position}/{step.stage_steps}] {step.instruction}"
-
-
-def short_id(image_id: str) -> str:
-    return image_id.split(":", 1)[-1][:12]
 
 
 class PlainPrinter:
@@ -133,4 +130,4 @@ def explain_lines(summaries) -> list[str]:
     return lines
 
 
-__all__ = ["PlainPrinter", "TtyPrinter", "explain_lines", "short_id", "step_title"]
+__all__ = ["PlainPrinter", "TtyPrinter", "explain_lines", "step_title"]

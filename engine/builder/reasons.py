@@ -17,13 +17,14 @@ from typing import Mapping, Sequence
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.events import Cause
+from layerlab.engine.oci.digest import short_id
 
 MAX_CAUSES = 20
 
 
 def _short(ref: str) -> str:
     algorithm, sep, hexpart = ref.partition(":")
-    return f"{algorithm}:{hexpart[:12]}" if sep and len(hexpart) > 12 else ref
+    return f"{algorithm}:{short_id(hexpart)}" if sep and len(hexpart) > len(short_id(hexpart)) else ref
 
 
 def _shown(value: str | None) -> str:
@@ -81,7 +82,7 @@ def _file_change(path: str, old: FileEntry, new: FileEntry) -> Cause:
         else:
             note("content changed", "", "")
     if not details:
-        note("changed", old.checksum[:12], new.checksum[:12])
+        note("changed", short_id(old.checksum), short_id(new.checksum))
     return Cause("file", f"{path}: {', '.join(details)}", subject=path,
                  before="; ".join(b for b in befores if b), after="; ".join(a for a in afters if a))
 

@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Log, Static
 
 from layerlab.engine import events as engine_events
+from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.catalog import human_size
 
@@ -239,7 +240,7 @@ class BuildPanel(Vertical):
 
     def build_finished(self, ref: str, seconds: float) -> None:
         marks = [s.mark for s in self.build.steps.values()]
-        shown = ref.split(":", 1)[1][:12] if ref.startswith("sha256:") else ref
+        shown = short_id(ref) if ref.startswith("sha256:") else ref
         self.build.status = (f"built {shown} in {seconds:.1f}s: "
                              f"{marks.count('cached')} cached, {marks.count('rebuilt')} rebuilt")
         self.redraw()

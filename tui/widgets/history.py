@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
+from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import LayerSelected
 from layerlab.tui.catalog import HistoryRow, created_text, history_rows, human_size
 
@@ -27,7 +28,7 @@ def shorten(text: str, width: int) -> str:
 def short_ref(ref: str | None) -> str:
     """An image ID as Docker shows it (12 hex digits); a name as it is."""
     if ref and ref.startswith("sha256:"):
-        return ref[len("sha256:"):][:12]
+        return short_id(ref)
     return ref or ""
 
 

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label
 
 from layerlab.engine.errors import LayerlabError
+from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
 from layerlab.tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
 from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, created_text, human_size
@@ -290,7 +291,7 @@ def transfer_text(board: TransferBoard, blobs: list[tuple[str, int, int]]) -> st
     """One line per blob (short digest, bytes moved of total), then how the push ended."""
     lines = []
     for digest, done, total in blobs[:TRANSFER_LINES_SHOWN]:
-        short = digest.split(":", 1)[-1][:12]
+        short = short_id(digest)
         state = "done" if total and done >= total else "pushing"
         lines.append(f"  {short}  {state:<7} {human_size(done)} / {human_size(total)}")
     done_count = sum(1 for _digest, done, total in blobs if total and done >= total)

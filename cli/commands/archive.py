@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Iterable
 
 from layerlab.engine.api.importing import CHANGE_INSTRUCTIONS, import_image
 from layerlab.engine.api.saving import SAVE_FORMATS, save, save_to_stream
 from layerlab.engine.errors import UsageError
+from layerlab.engine.image import Image
+from layerlab.engine.store import Store
 from layerlab.engine.transports.docker_archive import open_docker_archive
 from layerlab.engine.transports.oci_layout import read_oci_layout
 from layerlab.cli.commands._image_group import add_both
@@ -72,7 +75,7 @@ def load_command(args, ctx) -> int:
     return 0
 
 
-def _put_all(store, loaded, quiet: bool) -> None:
+def _put_all(store: Store, loaded: Iterable[tuple[Image, list[str]]], quiet: bool) -> None:
     # Everything was verified while opening; only now does the store change.
     for image, tags in loaded:
         previous = {}

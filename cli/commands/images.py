@@ -12,6 +12,7 @@ from layerlab.engine.api.image_rows import NONE, image_rows
 from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
 from layerlab.engine.reference import Reference
+from layerlab.engine.store import Store
 from layerlab.engine.store.records import ImageRecord
 
 DEFAULT_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -77,7 +78,7 @@ def _reference_matches(pattern: str, tags: list[str]) -> bool:
     return False
 
 
-def _matches(record, filters: dict[str, list[str]], store) -> bool:
+def _matches(record: ImageRecord, filters: dict[str, list[str]], store: Store) -> bool:
     if "dangling" in filters:
         wanted = {value.lower() for value in filters["dangling"]}
         if not wanted <= {"true", "false", "1", "0"}:

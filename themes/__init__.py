@@ -1,19 +1,23 @@
-"""Themes for the app, each paired with the pygments style that matches it.
+"""The app's themes: theme files, each a Textual theme paired with the pygments style that matches it.
 
-Every theme the app can show is registered here, in one place: the built-in
-three (dark, light, high contrast) and any user theme files found in the
-config directory (``themes/*.toml``). A theme file looks like::
+Every theme is a TOML file in one format. The built-in ones sit beside this
+module (``dark.toml``, ``light.toml``, ``high-contrast.toml``); a person's own
+go in the config directory's ``themes/*.toml`` and may replace a built-in by
+using its name. A theme file looks like::
 
-    name = "sunset"
+    name = "sunset"            # default: the file's name
+    aliases = ["sun"]          # other names --theme accepts
     dark = true
-    pygments_style = "monokai"
-    primary = "#ff8c42"
-    background = "#1b1b2f"
+    pygments_style = "monokai" # highlighting for Dockerfiles and file previews
+    primary = "#ff8c42"        # Textual's colours: primary is required; secondary,
+    background = "#1b1b2f"     # accent, warning, error, success, foreground,
+                               # background, surface, panel, boost are optional
     [variables]
     layer-added = "#8bd450"
 
 Custom ``$variables`` the app's styles and renderers use have defaults in
-``VARIABLE_DEFAULTS`` so a theme may leave any of them out.
+``VARIABLE_DEFAULTS`` (the default theme's own), so a theme may leave any of
+them out.
 """
 
 from __future__ import annotations
@@ -21,22 +25,21 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pygments.styles import get_style_by_name
+from pygments.util import ClassNotFound
 from textual.theme import Theme
 
 from layerlab.engine.errors import UsageError
 
-# Colours for layer changes and build marks; every theme may override them.
-VARIABLE_DEFAULTS: dict[str, str] = {
-    "layer-added": "#4ec94e",
-    "layer-modified": "#e5c07b",
-    "layer-removed": "#e06c75",
-    "gutter-cached": "#4ec94e",
-    "gutter-rebuilt": "#e5a550",
-    "gutter-running": "#61afef",
-    "gutter-failed": "#e06c75",
-    "size-bar": "#61afef",
-}
+BUILTIN_DIR = Path(__file__).parent
+BUILTIN_FILES = ("dark.toml", "light.toml", "high-contrast.toml")  # the first is the default
+
+_COLOURS = ("primary", "secondary", "warning", "error", "success", "accent",
+            "foreground", "background", "surface", "panel", "boost")
+_NUMBERS = ("luminosity_spread", "text_alpha")
+_KNOWN = {"name", "aliases", "dark", "pygments_style", "variables", *_COLOURS, *_NUMBERS}
 
 
 @dataclass(frozen=True)
@@ -50,117 +53,50 @@ class LayerlabTheme:
         return self.theme.name
 
 
-DARK = LayerlabTheme(
-    Theme(
-        name="layerlab-dark",
-        primary="#61afef",
-        secondary="#c678dd",
-        accent="#e5c07b",
-        warning="#e5a550",
-        error="#e06c75",
-        success="#98c379",
-        foreground="#d7dae0",
-        background="#1e2127",
-        surface="#262a31",
-        panel="#30353e",
-        dark=True,
-        variables=dict(VARIABLE_DEFAULTS),
-    ),
-    pygments_style="one-dark",
-    aliases=("dark",),
-)
-
-LIGHT = LayerlabTheme(
-    Theme(
-        name="layerlab-light",
-        primary="#0b63c4",
-        secondary="#8a3ab9",
-        accent="#a56200",
-        warning="#b35900",
-        error="#c0262d",
-        success="#2b7a0b",
-        foreground="#1f2328",
-        background="#fafafa",
-        surface="#f0f0f0",
-        panel="#e3e6ea",
-        dark=False,
-        variables={
-            "layer-added": "#2b7a0b",
-            "layer-modified": "#8a6100",
-            "layer-removed": "#c0262d",
-            "gutter-cached": "#2b7a0b",
-            "gutter-rebuilt": "#b35900",
-            "gutter-running": "#0b63c4",
-            "gutter-failed": "#c0262d",
-            "size-bar": "#0b63c4",
-        },
-    ),
-    pygments_style="friendly",
-    aliases=("light",),
-)
-
-HIGH_CONTRAST = LayerlabTheme(
-    Theme(
-        name="layerlab-high-contrast",
-        primary="#ffff00",
-        secondary="#00ffff",
-        accent="#ff00ff",
-        warning="#ffaf00",
-        error="#ff0000",
-        success="#00ff00",
-        foreground="#ffffff",
-        background="#000000",
-        surface="#000000",
-        panel="#1c1c1c",
-        dark=True,
-        luminosity_spread=0.05,
-        text_alpha=1.0,
-        variables={
-            "layer-added": "#00ff00",
-            "layer-modified": "#ffff00",
-            "layer-removed": "#ff0000",
-            "gutter-cached": "#00ff00",
-            "gutter-rebuilt": "#ffaf00",
-            "gutter-running": "#00ffff",
-            "gutter-failed": "#ff0000",
-            "size-bar": "#ffffff",
-        },
-    ),
-    pygments_style="github-dark",
-    aliases=("high-contrast", "hc"),
-)
-
-BUILTIN: tuple[LayerlabTheme, ...] = (DARK, LIGHT, HIGH_CONTRAST)
-DEFAULT_THEME = DARK.name
-
-_THEME_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent",
-                 "foreground", "background", "surface", "panel", "boost")
-
-
-def load_theme_file(path: Path) -> LayerlabTheme:
-    """One user theme from a TOML file; a bad file raises ``UsageError`` naming it."""
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise UsageError(f"{path}: not a readable theme file: {error}") from None
-    name = data.get("name") or path.stem
-    primary = data.get("primary")
-    if not isinstance(primary, str):
-        raise UsageError(f"{path}: a theme needs a 'primary' colour")
+
+
+def _variables(path: Path, data: dict[str, Any]) -> dict[str, str]:
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
         raise UsageError(f"{path}: [variables] must be a table")
-    colours = {key: str(data[key]) for key in _THEME_FIELDS if key in data}
+    return {str(key): str(value) for key, value in variables.items()}
+
+
+# The default theme's variables are every other theme's defaults.
+VARIABLE_DEFAULTS: dict[str, str] = _variables(BUILTIN_DIR / BUILTIN_FILES[0], _read(BUILTIN_DIR / BUILTIN_FILES[0]))
+
+
+def load_theme_file(path: Path) -> LayerlabTheme:
+    """One theme from a TOML file; a bad file raises ``UsageError`` naming it."""
+    data = _read(path)
+    unknown = sorted(set(data) - _KNOWN)
+    if unknown:
+        raise UsageError(f"{path}: unknown theme setting {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
+    if not isinstance(data.get("primary"), str):
+        raise UsageError(f"{path}: a theme needs a 'primary' colour")
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+        raise UsageError(f"{path}: 'aliases' must be a list of names")
+    numbers = {key: float(data[key]) for key in _NUMBERS if isinstance(data.get(key), (int, float))}
+    colours = {key: str(data[key]) for key in _COLOURS if key in data}
     try:
-        theme = Theme(name=str(name), dark=bool(data.get("dark", True)),
-                      variables={**VARIABLE_DEFAULTS, **{k: str(v) for k, v in variables.items()}},
-                      **colours)
+        theme = Theme(name=str(data.get("name") or path.stem), dark=bool(data.get("dark", True)),
+                      variables={**VARIABLE_DEFAULTS, **_variables(path, data)}, **colours, **numbers)
         # Parse the colours now, so a typo fails here with the file's name, not mid-render.
         theme.to_color_system()
     except Exception as error:  # textual raises several types for bad colours
         raise UsageError(f"{path}: bad colour in theme: {error}") from None
     style = str(data.get("pygments_style") or ("monokai" if theme.dark else "friendly"))
-    return LayerlabTheme(theme, pygments_style=style)
+    try:
+        get_style_by_name(style)
+    except ClassNotFound:
+        raise UsageError(f"{path}: unknown pygments_style {style!r}") from None
+    return LayerlabTheme(theme, pygments_style=style, aliases=tuple(aliases))
 
 
 def user_themes(config_dir: Path) -> list[LayerlabTheme]:
@@ -169,6 +105,10 @@ def user_themes(config_dir: Path) -> list[LayerlabTheme]:
     if not folder.is_dir():
         return []
     return [load_theme_file(path) for path in sorted(folder.glob("*.toml"))]
+
+
+BUILTIN: tuple[LayerlabTheme, ...] = tuple(load_theme_file(BUILTIN_DIR / name) for name in BUILTIN_FILES)
+DEFAULT_THEME = BUILTIN[0].name
 
 
 @dataclass

@@ -22,7 +22,7 @@ def start_stage(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> t
     session.events(StepStarted(ref))
     image_id, image = _base(session, stage_plan, ref)
     dockerfile = session.dockerfile
-    config = dict(image.data.get("config") or {})
+    config = with_default_path(dict(image.data.get("config") or {}))
     base_env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     scope = StageScope.for_stage(session.global_args, session.build_args, base_env,
                                  escape_token=dockerfile.escape_token, filename=dockerfile.filename)
@@ -31,6 +31,18 @@ def start_stage(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> t
     summary = StepSummary(ref, "base", reason, result=image_id, duration=time.monotonic() - started)
     session.events(StepFinished(ref, summary.duration, "hit", reason, result=image_id))
     return state, summary
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def with_default_path(config: dict) -> dict:
+    """Docker's ``setDefaultPath``: a stage whose base sets no PATH (scratch, an imported tarball)
+    gets Linux's default one appended to its Env, and so does the image it makes."""
+    env = list(config.get("Env") or [])
+    if not any(item.partition("=")[0] == "PATH" for item in env):
+        config["Env"] = env + [f"PATH={DEFAULT_PATH}"]
+    return config
 
 
 def _base(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> tuple[str, ImageConfig]:

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from layerlab.engine.builder.base_image import start_stage
 from layerlab.engine.builder.onbuild import parse_triggers
 from layerlab.engine.builder.planner import BuildPlan, StagePlan, plan_build
+from layerlab.engine.builder.validate import validate_plan
 from layerlab.engine.builder.request import BuildCancelled, BuildRequest, BuildResult
 from layerlab.engine.builder.session import BuildSession, locked_sink
 from layerlab.engine.builder.build_source import open_source
@@ -43,6 +44,7 @@ def run_build(request: BuildRequest, store: Store, events: EventSink) -> BuildRe
         session = BuildSession(request, store, events, workspace, source, global_args)
         runner = StepRunner(session)
         plan = plan_build(dockerfile, global_args, request.target)
+        validate_plan(plan, dockerfile.filename)
         total = sum(p.steps for p in plan.stages) + (1 if request.labels else 0)
         events(BuildStarted(dockerfile.filename, str(source.context_root), total, request.target))
         _Stages(session, runner, plan).build()

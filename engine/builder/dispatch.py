@@ -23,7 +23,8 @@ from layerlab.engine.dockerfile.instructions import (
     ArgInstruction, Cmd, Entrypoint, Env, Expose, Healthcheck, Instruction, Label, Maintainer, OnBuild, Shell, StopSignal, User,
     Expander, Volume, Workdir,
 )
-from layerlab.engine.errors import BuildError
+from layerlab.engine.dockerfile.ports import PortError, expose_ports
+from layerlab.engine.errors import BuildError, DockerfileError
 from layerlab.engine.oci.config import ImageConfig
 
 # container.Config's fields in Go's order, with the values Docker writes when unset.
@@ -211,7 +212,7 @@ class MetaResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def apply_metadata(state: StageState, instruction: Instruction) -> MetaResult:
+def apply_metadata(state: StageState, instruction: Instruction, filename: str = "Dockerfile") -> MetaResult:
     """Apply an instruction that changes the config only; ``instruction`` is already expanded.
 
     ENV must come through ``StageScope.apply_env`` first (it expands against
@@ -257,9 +258,13 @@ def apply_metadata(state: StageState, instruction: Instruction) -> MetaResult:
         return MetaResult(config, nop_command("USER " + instruction.user, shell=shell))
     if isinstance(instruction, Expose):
         ports = dict(config.get("ExposedPorts") or {})
-        for port in instruction.ports:
-            name = port if "/" in port else f"{port}/tcp"
-            ports.setdefault(name.lower(), {})
+        for word in instruction.ports:
+            try:
+                names = expose_ports(word)
+            except PortError as error:
+                raise DockerfileError(f"EXPOSE: {error}", filename=filename, line=instruction.line) from None
+            for name in names:
+                ports.setdefault(name, {})
         config["ExposedPorts"] = ports
         # The description keeps the ports as written (in the order ``sorted_expose`` put them).
         return MetaResult(config, nop_command("EXPOSE " + " ".join(instruction.ports), shell=shell))

@@ -99,3 +99,14 @@ def test_sigterm_cleans_up(cli, root, base, tmp_path):
     assert not any(p.name.startswith("build-") for p in (root / "tmp").iterdir())
     with open("/proc/self/mountinfo") as mountinfo:
         assert str(root) not in mountinfo.read()
+
+
+def test_a_bad_line_late_in_the_file_is_refused_before_any_step_runs(cli, root, base, tmp_path):
+    padding = "".join(f"# {n}\n" for n in range(4, 9))
+    context = write_context(tmp_path / "ctx", "FROM busybox\nRUN touch /ran\nRUN sleep 30\n" + padding
+                            + "EXPOSE 8080 70000/tcp\n")
+    before = image_ids(root)
+    result = cli("build", "--progress", "plain", str(context))
+    assert result.code != 0
+    assert result.err == "layerlab: Dockerfile:9: EXPOSE: invalid containerPort: 70000\n"
+    assert "#2" not in result.out and image_ids(root) == before

@@ -216,3 +216,24 @@ def test_copy_moves_its_staged_tree_into_the_next_snapshot_exactly(cli, root, ba
         assert os.stat(rootfs / "srv/a.txt").st_uid == 7
         assert (rootfs / "etc/passwd").is_file()  # the base's files are still there
         assert store.fsck() == []
+
+
+def test_an_imported_base_without_env_gets_docker_default_path(cli, root, tmp_path):
+    import gzip
+
+    from layerlab.engine.store import Store
+    from tests.transports.helpers import layer_tar
+
+    rootfs = tmp_path / "rootfs.tar.gz"
+    rootfs.write_bytes(gzip.compress(layer_tar({"hello": b"hi\n"})))
+    assert cli("import", str(rootfs), "bare:1").code == 0
+    with Store.open(root) as store:
+        assert store.image("bare:1").config.config.env in (None, [])
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM bare:1\nENV WHERE=$PATH\n")
+    result = cli("build", "-q", "-t", "onbare:1", str(context))
+    assert result.code == 0, result.err
+    default = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    with Store.open(root) as store:
+        assert store.image("onbare:1").config.config.env == [f"PATH={default}", f"WHERE={default}"]

@@ -25,7 +25,10 @@ class Built:
 
 
 class BuildFailure(AssertionError):
-    pass
+    def __init__(self, message: str, events: list[dict] | None = None, error: str = ""):
+        super().__init__(message)
+        self.events = events or []
+        self.error = error
 
 
 def run_layerlab(root: Path, *args: str) -> tuple[int, str, str]:
@@ -57,10 +60,12 @@ class DockerBuilder:
     def __init__(self, docker, label: str) -> None:
         self.docker = docker
         self.label = label  # every image built on the session base inherits it
+        self.tags: list[str] = []  # what this session built, FROM scratch stages (no label) included
 
     def build(self, context: Path, dockerfile: str, args: dict[str, str], target: str | None, tag: str,
               steps: list[StepLine]) -> Built:
         flags = _build_flags(str(context / dockerfile), args, target, tag)
+        self.tags.append(tag)
         result = self.docker.run("build", "--network", "none", "--rm", "--force-rm", *flags, str(context),
                                  check=False)
         output = result.stdout.decode(errors="replace")
@@ -73,13 +78,17 @@ class DockerBuilder:
         return archive
 
     def remove_session_images(self) -> None:
-        """Remove every image on the session base (children first), never anyone else's."""
+        """Remove every image on the session base (children first), never anyone else's; then the images
+        this session tagged, with the untagged chain under them: a stage FROM scratch carries no label,
+        and left behind it would answer the next session's builds from its cache."""
         for _ in range(5):
             listed = self.docker.run("image", "ls", "-a", "-q", "--no-trunc", "--filter", f"label={self.label}",
                                      check=False).stdout.decode().split()
             if not listed:
-                return
+                break
             self.docker.run("rmi", "-f", *dict.fromkeys(listed), check=False)
+        for tag in self.tags:
+            self.docker.run("rmi", tag, check=False)
 
 
 class LayerlabBuilder:
@@ -101,7 +110,7 @@ class LayerlabBuilder:
                 except ValueError:
                     pass
         if code != 0:
-            raise BuildFailure(f"layerlab build failed ({code}):\n{err.strip()[-3000:]}")
+            raise BuildFailure(f"layerlab build failed ({code}):\n{err.strip()[-3000:]}", events, err.strip())
         return Built(layerlab_pattern(events, steps), out, events)
 
     def save(self, tag: str, archive: Path) -> Path:

@@ -19,9 +19,15 @@ from tests.build_conformance.builders import DockerBuilder, LayerlabBuilder, run
 from tests.peers import need_program
 
 
+SESSION_ARG = "LAYERLAB_CONFORMANCE_SESSION"
+
+
 class Session:
-    def __init__(self, base: str, docker: DockerBuilder, layerlab: LayerlabBuilder, work: Path) -> None:
+    def __init__(self, base: str, docker: DockerBuilder, layerlab: LayerlabBuilder, work: Path, session: str) -> None:
         self.base, self.docker, self.layerlab, self.work = base, docker, layerlab, work
+        # Every build gets --build-arg SESSION_ARG=<this id>: a case with a stage FROM scratch declares it
+        # and writes it into a file, so Docker's cache from an earlier session cannot answer there.
+        self.build_args = {SESSION_ARG: session}
 
     def case_base(self, case: str) -> str:
         """A base of the case's own (one more LABEL), so cases cannot reuse each other's cache."""
@@ -62,7 +68,7 @@ def conformance(docker, tmp_path_factory) -> Session:
         docker.run("rmi", boot)
         docker.run("save", "-o", str(work / "base.tar"), base)
         ok("load", "-i", str(work / "base.tar"))
-        yield Session(base, builder, LayerlabBuilder(root), work)
+        yield Session(base, builder, LayerlabBuilder(root), work, session)
     finally:
         builder.remove_session_images()
         docker.run("rmi", boot, check=False)

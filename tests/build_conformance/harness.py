@@ -7,7 +7,9 @@ A case is a directory under ``cases/``:
 - ``case`` (optional): ``key = value`` lines: ``dockerfile``, ``args``
   (``K=V`` words), ``target``, ``docker_dockerfile`` (a Dockerfile the classic
   builder can read, for syntax it lacks, e.g. heredocs: only files and config
-  are compared then), ``xfail`` (the reason layerlab still differs);
+  are compared then), ``xfail`` (the reason layerlab still differs),
+  ``fails`` (both builders must refuse the Dockerfile; layerlab's error must
+  hold this text, and it must refuse before running any step);
 - ``edits`` (optional, default ``first``): one edit per line, each followed by
   a build with both builders whose cache patterns must agree. Words are split
   as a shell would; text arguments take ``\\n`` escapes::
@@ -68,6 +70,7 @@ class Case:
     args: dict[str, str] = field(default_factory=dict)
     target: str | None = None
     xfail: str | None = None
+    fails: str | None = None
     edits: list[Edit] = field(default_factory=list)
 
 
@@ -102,7 +105,7 @@ def load_case(directory: Path) -> Case:
         dockerfile=settings.get("dockerfile", "Dockerfile"),
         docker_dockerfile=settings.get("docker_dockerfile"),
         args=dict(word.split("=", 1) for word in settings.get("args", "").split()),
-        target=settings.get("target"), xfail=settings.get("xfail"),
+        target=settings.get("target"), xfail=settings.get("xfail"), fails=settings.get("fails"),
         edits=parse_edits(edits_file.read_text() if edits_file.exists() else "first"),
     )
 

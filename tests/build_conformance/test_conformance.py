@@ -27,9 +27,11 @@ def build_command_missing() -> str | None:
     return None if "build" in BY_NAME else "layerlab build is not a command yet"
 
 
-def _params():
+def _params(failing: bool = False):
     missing = build_command_missing()
     for case in all_cases():
+        if (case.fails is not None) != failing:
+            continue
         reason = missing or case.xfail
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         yield pytest.param(case, id=case.name, marks=marks)
@@ -46,7 +48,7 @@ def _compare_images(session, case: Case, tags: tuple[str, str], tmp_path, when: 
 def test_case_matches_docker(conformance, case: Case, tmp_path) -> None:
     context = stage_context(case, tmp_path / "context", conformance.case_base(case.name))
     docker_file = case.docker_dockerfile or case.dockerfile
-    build_args = dict(case.args)
+    build_args = {**conformance.build_args, **case.args}
     tags = unique_tag(f"{case.name}-docker"), unique_tag(f"{case.name}-ours")
     found: list[str] = []
     builds = [edit for edit in case.edits if edit.builds]
@@ -80,3 +82,19 @@ def test_case_matches_docker(conformance, case: Case, tmp_path) -> None:
         if edit is builds[0] or edit is builds[-1]:
             found += _compare_images(conformance, case, tags, tmp_path, "first" if edit is builds[0] else "last")
     assert not found, f"{case.name}: layerlab differs from docker:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("case", list(_params(failing=True)))
+def test_refused_case_is_refused_like_docker(conformance, case: Case, tmp_path) -> None:
+    """Docker refuses the Dockerfile too; layerlab refuses it before any step runs, naming the line."""
+    context = stage_context(case, tmp_path / "context", conformance.case_base(case.name))
+    steps = step_lines((context / case.dockerfile).read_text())
+    tags = unique_tag(f"{case.name}-docker"), unique_tag(f"{case.name}-ours")
+    build_args = {**conformance.build_args, **case.args}
+    with pytest.raises(BuildFailure):
+        conformance.docker.build(context, case.dockerfile, build_args, case.target, tags[0], steps)
+    with pytest.raises(BuildFailure) as refused:
+        conformance.layerlab.build(context, case.dockerfile, build_args, case.target, tags[1], steps)
+    assert case.fails in refused.value.error and refused.value.error.count("\n") == 0, refused.value.error
+    ran = [event for event in refused.value.events if event.get("type") == "step.start"]
+    assert ran == [], f"{case.name}: layerlab started steps before refusing: {ran}"

@@ -33,7 +33,7 @@ def prepare(session: BuildSession, state: StageState, instruction: Instruction) 
         return prepare_copy(session, state, instruction.expand(expander))
     if isinstance(instruction, Workdir):
         return prepare_workdir(session, state, instruction.expand(expander))
-    return prepare_metadata(state, instruction.expand(expander))
+    return prepare_metadata(state, instruction.expand(expander), dockerfile.filename)
 
 
 __all__ = ["Prepared", "prepare"]

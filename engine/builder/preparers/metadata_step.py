@@ -14,10 +14,10 @@ def prepare_arg(state: StageState, arg: ArgInstruction, expander: Expander) -> P
     return Prepared(nop_command("ARG " + " ".join(words), shell=state.shell))
 
 
-def prepare_metadata(state: StageState, instruction: Instruction) -> Prepared:
+def prepare_metadata(state: StageState, instruction: Instruction, filename: str = "Dockerfile") -> Prepared:
     """``instruction`` is already expanded; the stage's config changes now, before the cache probe,
     because the next step's key includes it either way."""
-    result = apply_metadata(state, instruction)
+    result = apply_metadata(state, instruction, filename)
     state.config = result.config
     state.cmd_set = state.cmd_set or result.cmd_set
     if result.maintainer is not None:

@@ -312,7 +312,10 @@ class Matcher:
             return pattern.match("/".join(parts[: len(pattern.dirs)]))
         for component_pattern, component in zip(pattern.dirs, parts):
             single = _Pattern(component_pattern, False, [component_pattern])
-            single.compile()
+            try:
+                single.compile()
+            except re.error:
+                return True  # a class split by "/" (``[/]``) is no pattern of its own: do not prune
             if not single.match(component):
                 return False
         return True

@@ -172,7 +172,7 @@ def files_command(args, ctx) -> int:
 
 
 def _entry_fields(entry) -> dict:
-    from layerlab.engine.analysis.image_analysis import entry_json
+    from layerlab.engine.analysis.image_pass import entry_json
 
     return entry_json(entry)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from layerlab.engine.layers import tarscan
-from layerlab.engine.analysis.image_analysis import ImageAnalysis, StackedTree
+from layerlab.engine.analysis.image_pass import ImageAnalysis, StackedTree
 from layerlab.engine.analysis.model import EntryInfo
 from layerlab.engine.errors import CorruptLayer, NotFound, UsageError
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from layerlab.engine.analysis.image_analysis import LayerSource
+from layerlab.engine.analysis.image_pass import LayerSource
 from layerlab.engine.analysis.history import guess_base_layers, layer_instructions, parse_history
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.image import Image

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from layerlab.engine.layers import tarscan
-from layerlab.engine.analysis.image_analysis import ImageAnalysis, entry_json
+from layerlab.engine.analysis.image_pass import ImageAnalysis, entry_json
 from layerlab.engine.analysis.extract import content_digests, read_bytes
 from layerlab.engine.analysis.model import EntryInfo
 

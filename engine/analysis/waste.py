@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from layerlab.engine.analysis.image_analysis import ImageAnalysis
+from layerlab.engine.analysis.image_pass import ImageAnalysis
 from layerlab.engine.analysis.history import instruction_kind
-from layerlab.engine.analysis.stack import OVERWRITTEN
+from layerlab.engine.analysis.layer_changes import OVERWRITTEN
 
 _CATEGORIES = [
     ("apt-lists", ("var/lib/apt/lists/",)),

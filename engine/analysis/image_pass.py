@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.dive import DiveEfficiency, DiveScore
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryInfo, EntryTable, PathTable, classify
-from layerlab.engine.analysis.stack import LayerChanges, Stack, Superseded
+from layerlab.engine.analysis.layer_changes import LayerChanges, Stack, Superseded
 from layerlab.engine.errors import NotFound, UsageError
 
 

@@ -23,8 +23,7 @@ from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.errors import BuildError, LayerError
 from layerlab.engine.layers.apply import apply_layer
 from layerlab.engine.layers.compression import open_decompressed
-from layerlab.engine.layers.entries import iter_tar_members, open_tar_stream
-from layerlab.engine.layers.names import clean_name
+from layerlab.engine.layers.tarscan import scan
 
 
 def is_archive(path: Path) -> bool:
@@ -39,7 +38,7 @@ def is_archive(path: Path) -> bool:
 
 def _listed_names(path: Path) -> set[str]:
     with open(path, "rb") as blob, open_decompressed(blob) as stream:
-        return {clean_name(member.name) for member in iter_tar_members(open_tar_stream(stream))}
+        return {entry.path for entry in scan(stream, where=path.name)}
 
 
 def extract_archive(path: Path, staging: Staging, dest_rel: str, *, command: str) -> None:

@@ -41,14 +41,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("images", "images", "list images", COMMON),
     Command("login", "registry", "log in to a registry (credentials go to Docker's config.json)", COMMON),
     Command("logout", "registry", "forget the credentials for a registry", COMMON),
-    Command("search", "registry", "search a registry's catalog for repositories", COMMON),
+    Command("search", "registry", "search Docker Hub, or a registry's catalog, for repositories", COMMON),
     Command("tui", "tui", "open the terminal app (images, layer history, files, build)", COMMON),
+    Command("version", "about", "show the layerlab version information", COMMON),
+    Command("info", "about", "display system-wide information", COMMON),
     Command("dockerfile", "dockerfile", "parse, dump and lint Dockerfiles", MANAGEMENT),
     Command("image", "images", "manage images (ls, rm, tag, history, inspect, prune, save, load, import)", MANAGEMENT),
     Command("system", "system", "manage the store (df, prune)", MANAGEMENT),
     Command("analyze", "analysis", "efficiency (dive's score), reclaimable bytes, worst offenders"),
     Command("bootstrap", "bootstrap", "make a base image offline from a host binary"),
     Command("cat", "analysis", "print one file of an image"),
+    Command("completion", "about", "print the shell completion script (bash, zsh, fish)"),
     Command("cp", "analysis", "copy a file or directory out of an image: IMAGE:PATH DEST"),
     Command("diff", "analysis", "A/M/D changes of a layer or image, or between two images"),
     Command("files", "analysis", "the image's file tree as of a layer, with search and sort"),
@@ -89,13 +92,14 @@ def all_modules() -> list[str]:
 
 DESCRIPTION = "Build, store, move and explore Docker/OCI images; see the build cache at work."
 GLOBAL_OPTIONS = (("-h, --help", "show this help message and exit"),
+                  ("-v, --version", "print version information and quit"),
                   ("--root DIR", "store directory (default: $LAYERLAB_ROOT or the XDG data dir)"))
 
 
 def top_level_help() -> str:
     """``layerlab --help``, written from the table without argparse (which alone costs a tenth of it)."""
-    width = max(len(command.name) for command in COMMANDS) + 2
-    lines = ["usage: layerlab [-h] [--root DIR] COMMAND ...", "", DESCRIPTION, "", "options:"]
+    width = max(max(len(command.name) for command in COMMANDS), max(len(flag) for flag, _ in GLOBAL_OPTIONS)) + 2
+    lines = ["usage: layerlab [-h] [-v] [--root DIR] COMMAND ...", "", DESCRIPTION, "", "options:"]
     lines += [f"  {flag:<{width}}{text}" for flag, text in GLOBAL_OPTIONS]
     for group in GROUPS:
         lines += ["", f"{group}:"]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 HELP_FLAGS = ("-h", "--help")
+VERSION_FLAGS = ("-v", "--version")
 
 
 def _command_words(argv: Sequence[str]) -> tuple[str | None, str | None]:
@@ -34,7 +35,7 @@ def _command_words(argv: Sequence[str]) -> tuple[str | None, str | None]:
         elif word == "--":
             index += 1
             break
-        elif word.startswith("-") and word not in HELP_FLAGS:
+        elif word.startswith("-") and word not in HELP_FLAGS + VERSION_FLAGS:
             return None, None
         else:
             break
@@ -64,7 +65,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         name, following = _command_words(argv)
         if name in BY_NAME:
             modules = modules_for(name, following)
-        elif name is not None and name not in HELP_FLAGS:
+        elif name is not None and name not in HELP_FLAGS + VERSION_FLAGS:
             parser.error(f"'{name}' is not a layerlab command (see 'layerlab --help')")
     for module in modules:
         importlib.import_module(f"layerlab.cli.commands.{module}").register(subparsers)
@@ -76,8 +77,14 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None 
     the ``layerlab`` launcher passes it, so the command line never imports the app."""
     if argv is None:
         argv = sys.argv[1:]
-    if _command_words(argv)[0] in HELP_FLAGS:
+    first = _command_words(argv)[0]
+    if first in HELP_FLAGS:
         sys.stdout.write(top_level_help())
+        return 0
+    if first in VERSION_FLAGS:
+        from layerlab.cli.commands.about import print_version
+
+        print_version()
         return 0
     args = build_parser(argv).parse_args(argv)
 

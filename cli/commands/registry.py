@@ -22,7 +22,9 @@ from layerlab.cli.output import format_rows
 REGISTRY_ENV = "LAYERLAB_REGISTRY"
 SEARCH_TABLE = "table {{.Name}}"
 TAGS_TABLE = "table {{.Repository}}\t{{.Tag}}"
-HEADERS = {"Name": "NAME", "Repository": "REPOSITORY", "Tag": "TAG"}
+HUB_TABLE = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"
+HEADERS = {"Name": "NAME", "Repository": "REPOSITORY", "Tag": "TAG", "Description": "DESCRIPTION",
+           "StarCount": "STARS", "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"}
 
 
 def _insecure_flag(parser) -> None:
@@ -52,10 +54,14 @@ def register(subparsers) -> None:
     logout = subparsers.add_parser("logout", help="forget the credentials for a registry")
     logout.add_argument("server", nargs="?", default="docker.io", metavar="SERVER")
     logout.set_defaults(func=logout_command)
-    found = subparsers.add_parser("search", help="search a registry's catalog for repositories")
+    found = subparsers.add_parser("search", help="search Docker Hub, or a registry's catalog, for repositories")
     found.add_argument("term", metavar="TERM")
-    found.add_argument("--registry", metavar="HOST[:PORT]", help=f"registry to search (default: ${REGISTRY_ENV})")
-    found.add_argument("--limit", type=int, default=0, help="show at most this many results")
+    found.add_argument("--registry", metavar="HOST[:PORT]",
+                       help=f"search this registry's catalog (default: ${REGISTRY_ENV}; unset: Docker Hub)")
+    found.add_argument("--limit", type=int, default=None, help="show at most this many results (Hub: 25)")
+    found.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
+                       help="Hub only: stars=N, is-official=true|false, is-automated=true|false")
+    found.add_argument("--no-trunc", action="store_true", help="do not truncate descriptions")
     found.add_argument("--format", help="table, json, or a Go template")
     _insecure_flag(found)
     found.set_defaults(func=search_command)
@@ -186,13 +192,32 @@ def logout_command(args, ctx) -> int:
 def search_command(args, ctx) -> int:
     registry = args.registry or os.environ.get(REGISTRY_ENV)
     if not registry:
-        raise UsageError(f"search needs a registry: give --registry HOST[:PORT] or set {REGISTRY_ENV}")
+        return _hub_search(args)
+    if args.filter:
+        raise UsageError("search --filter works on Docker Hub's search, not on a registry's catalog")
     server = _server(registry)
     names = search(RegistryClient(server, insecure=args.insecure), args.term)
-    if args.limit > 0:
+    if args.limit:
         names = names[: args.limit]
     rows = [{"Name": f"{server}/{name}", "Repository": name, "Registry": server} for name in names]
     sys.stdout.write(format_rows(args.format, rows, SEARCH_TABLE, HEADERS))
+    return 0
+
+
+def _hub_search(args) -> int:
+    from layerlab.engine.registry.hub_search import DEFAULT_LIMIT, SearchFilter, hub_search
+
+    filters = SearchFilter.parse(args.filter)
+    results = hub_search(args.term, limit=args.limit or DEFAULT_LIMIT, filters=filters)
+    rows = []
+    for result in results:
+        description = result.description.replace("\n", " ").replace("\r", " ")
+        if not args.no_trunc and len(description) > 45:
+            description = description[:44] + "…"   # docker's Ellipsis(description, 45)
+        rows.append({"Name": result.name, "Description": description, "StarCount": result.star_count,
+                     "IsOfficial": "[OK]" if result.is_official else "",
+                     "IsAutomated": "[OK]" if result.is_automated else ""})
+    sys.stdout.write(format_rows(args.format, rows, HUB_TABLE, HEADERS))
     return 0
 
 

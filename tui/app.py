@@ -196,7 +196,13 @@ class LayerlabApp(App[None]):
         self.catalog.watch_and_build(context, EngineEventBridge(self.query_one(BuildPanel)), self.stop_watching)
 
     @on(EngineEvent)
-    def build_finished(self, message: EngineEvent) -> None:
+    def build_event(self, message: EngineEvent) -> None:
+        if self.shutting_down():
+            return  # a watch build reported while the app closes: the panels are going away
+        if isinstance(message.event, events.BuildStarted) and self.context is not None:
+            # The build reads the Dockerfile now: show that text, even if the context watcher missed an
+            # edit (it may start after the build's own watcher, or lag behind it).
+            self.read_dockerfile(())
         if not isinstance(message.event, events.BuildFinished):
             return
         # The new image is ready in History and Files; the Build panel stays in view.
@@ -204,6 +210,9 @@ class LayerlabApp(App[None]):
         self.query_one(HistoryPanel).show_image(ref)
         self.query_one(FilesPanel).show_image(ref)
         self.query_one(ImagesPanel).reload()
+
+    def shutting_down(self) -> bool:
+        return self.stop_watching.is_set() or not self.query(ImagesPanel)
 
     def on_unmount(self) -> None:
         self.stop_watching.set()

@@ -86,3 +86,29 @@ async def test_watch_rebuild_marks_the_steps_an_edit_flipped(make_app, context: 
         assert lines[0][1] in "✓●" and "1 FROM" in lines[0]  # the base is not rebuilt
         assert lines[1].startswith(" ↻ 2 COPY") and "cached → rebuilt" in lines[1] and "hello.txt" in lines[1]
         assert "cached → rebuilt: step 2, 3" in str(app.query_one("#build-status").content)
+
+
+async def test_switching_to_build_late_shows_every_build_and_its_verdicts(make_app, context: Path):
+    """The first build and a rebuild both finish while Images is in view; Build then shows both, in order."""
+    from textual.widgets import Log
+
+    app = make_app(context=context, watch=True)
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m.event)
+                            if isinstance(m, EngineEvent) and isinstance(m.event, events.WatchRebuilt)
+                            else None) as pilot:
+        panel = app.query_one("#build-panel")
+        await wait_for(pilot, lambda: any(text.startswith("── built ") for _, text in panel.log_lines))
+        (context / "hello.txt").write_text("edited\n")
+        await wait_for(pilot, lambda: seen)
+        await wait_for(pilot, lambda: sum(text.startswith("── built ") for _, text in panel.log_lines) >= 2)
+        assert app.active_panel == "images"
+        await pilot.press("4")
+        log = app.query_one("#build-log", Log)
+        await wait_for(pilot, lambda: log.line_count >= len(panel.log_lines))
+        lines = list(log.lines)
+        built = [line for line in lines if line.startswith("── built ")]
+        assert built[0].endswith("0 cached, 2 rebuilt ──") and built[-1].endswith("0 cached, 2 rebuilt ──")
+        assert "#2 rebuilt: hello.txt: content changed" in lines
+        assert lines.index("#2 rebuilt: first build of this step") < lines.index(built[0])
+        assert view_lines(app)[1].startswith(" ↻ 2 COPY")

@@ -186,13 +186,16 @@ class BuildPanel(Vertical):
                 self.build.status = f"step {step.index}: {step.instruction}"
                 self.redraw()
             case engine_events.StepCached(step=step) as event:
+                # As BuildKit's plain output: the step's log says it was CACHED, and from which record.
+                self.add_log_lines([(step.index, f"CACHED {event.reason}".rstrip())])
                 self.set_mark(step.index, "cached", event.reason)
             case engine_events.StepRebuilt(step=step) as event:
                 self.step_rebuilt(step.index, event.reason)
             case engine_events.StepFinished() as event:
                 self.step_finished(event)
             case engine_events.StepFailed(step=step) as event:
-                self.build_failed(step.index, event.error)
+                self.add_log_lines([(step.index, f"failed: {event.error}")])
+                self.set_mark(step.index, "failed", event.error)
             case engine_events.BuildFinished() as event:
                 self.build_finished(built_ref(event), event.duration)
             case engine_events.BuildFailed() as event:
@@ -211,6 +214,7 @@ class BuildPanel(Vertical):
         self.redraw()
 
     def step_rebuilt(self, step: int, reason: str) -> None:
+        self.add_log_lines([(step, f"rebuilt: {reason}")])
         state = self.set_mark(step, "rebuilt", reason)
         if state is not None:
             state.flipped = self.build.previous_marks.get(state.line) == "cached"
@@ -243,12 +247,16 @@ class BuildPanel(Vertical):
         shown = short_id(ref) if ref.startswith("sha256:") else ref
         self.build.status = (f"built {shown} in {seconds:.1f}s: "
                              f"{marks.count('cached')} cached, {marks.count('rebuilt')} rebuilt")
+        # The log keeps every build's outcome: the status line shows only the last one, and a watch
+        # rebuild may follow at once.
+        self.add_log_lines([(None, f"── {self.build.status} ──")])
         self.redraw()
 
     def build_failed(self, step: int | None, error: str) -> None:
         if step is not None:
             self.set_mark(step, "failed", error)
         self.build.status = f"build failed: {error}"
+        self.add_log_lines([(None, f"── {self.build.status} ──")])
         self.redraw()
 
     def context_changed(self, paths: tuple[str, ...], dockerfile_changed: bool) -> None:

@@ -122,7 +122,11 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
     watcher = threading.Thread(target=_watch, name="layerlab-watch", daemon=True,
                                args=(watched, scope, pending, stop, debounce_ms, started))
     watcher.start()
-    started.wait(timeout=5)
+    # No time limit: on a loaded machine setting up the watches can take seconds, and an edit made
+    # meanwhile would be lost for good (the first build may already have read the file).
+    while not started.wait(timeout=0.1):
+        if stop.is_set() or not watcher.is_alive():
+            break
 
     previous = _build_once(build, request, store, events)
     while not stop.is_set():

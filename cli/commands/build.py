@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 from pathlib import Path
@@ -66,7 +67,8 @@ def make_request(args) -> BuildRequest:
     if args.file == "-":
         request.dockerfile_text = sys.stdin.read()
     elif args.file:
-        request.dockerfile = args.file
+        # -f FILE names a file from here, as docker reads it; inside a stdin context, a path in the tar.
+        request.dockerfile = args.file if args.context == "-" else os.path.abspath(args.file)
     return request
 
 

@@ -52,9 +52,11 @@ def _read_dockerfile(request: BuildRequest, context_root: Path, tar_context: boo
         identity = f"{'-' if tar_context else context_root}::-"
         dockerfile_path = None
     else:
+        # Relative to the context, always: a Dockerfile that happens to sit in the current
+        # directory must not stand in for the context's (the command line makes -f absolute).
         path = Path(request.dockerfile)
         if not path.is_absolute():
-            path = (context_root / path) if tar_context or not path.exists() else path.resolve()
+            path = context_root / path
         if not path.is_file():
             raise NotFound(f"{request.dockerfile}: no such Dockerfile")
         text, name = path.read_text(encoding="utf-8", errors="surrogateescape"), path.name

@@ -132,3 +132,37 @@ CMD ["sh", "-c", "echo $GREETING from $(pwd) as $(id -u)"]
     assert result.out == "a b\n"
     assert cli("run", "greeter", "sh", "-c", "touch /written").code == 0
     assert cli("run", "greeter", "test", "-e", "/written").code == 1  # nothing is kept between runs
+
+
+def test_without_f_the_context_dockerfile_is_built_even_with_one_in_the_current_directory(
+        cli, root, base, tmp_path, monkeypatch):
+    context = write_context(tmp_path / "ctx", "FROM busybox\nLABEL from=context\n")
+    here = write_context(tmp_path / "here", "FROM busybox\nLABEL from=cwd\n")
+    monkeypatch.chdir(here)
+    result = cli("build", "-q", str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        assert store.image(result.out.strip()).config.config.labels == {"from": "context"}
+
+
+def test_a_relative_f_is_read_from_the_current_directory(cli, root, base, tmp_path, monkeypatch):
+    context = write_context(tmp_path / "ctx", "FROM busybox\nLABEL from=context\n")
+    here = write_context(tmp_path / "here", "FROM busybox\nLABEL from=cwd\n")
+    (context / "other.Dockerfile").write_text("FROM busybox\nLABEL from=context-other\n")
+    (here / "other.Dockerfile").write_text("FROM busybox\nLABEL from=cwd-other\n")
+    monkeypatch.chdir(here)
+    result = cli("build", "-q", "-f", "other.Dockerfile", str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        assert store.image(result.out.strip()).config.config.labels == {"from": "cwd-other"}
+
+
+def test_the_app_builds_the_context_dockerfile_not_the_current_directorys(root, base, tmp_path, monkeypatch):
+    from layerlab.engine.events import discard
+    from layerlab.tui.catalog import StoreCatalog
+
+    context = write_context(tmp_path / "ctx", "FROM busybox\nLABEL from=context\n")
+    monkeypatch.chdir(write_context(tmp_path / "here", "FROM busybox\nLABEL from=cwd\n"))
+    with Store.open(root) as store:
+        built = StoreCatalog(store, root).build(context, discard)
+        assert store.image(str(built.image_id)).config.config.labels == {"from": "context"}

@@ -87,7 +87,7 @@ def remove_scratch(path: Path) -> None:
     """Unmount whatever is mounted below ``path``, then remove it."""
     if not os.path.lexists(path):
         return
-    import shutil
+    from layerlab.engine.deep_trees import remove_tree
 
     points = mounts_under(path)
     if points:
@@ -95,4 +95,7 @@ def remove_scratch(path: Path) -> None:
 
         for point in points:
             unmount(point)
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        remove_tree(path)
+    except OSError:
+        pass  # what stays is retried by the next reap; gc and fsck see it under tmp/

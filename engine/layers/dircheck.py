@@ -23,6 +23,7 @@ from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.entries import entry_kind, iter_tar_members, open_tar_stream
 from layerlab.engine.layers.names import clean_name, split_whiteout
 from layerlab.engine.layers.stack import is_opaque, is_whiteout
+from layerlab.engine.deep_trees import walk_tree
 
 _CHUNK = 1 << 20
 _XATTR_WHITEOUTS = ("trusted.overlay.whiteout", "user.overlay.whiteout")
@@ -52,7 +53,7 @@ def layer_dir_differences(blob: BinaryIO, layer_dir: Path, *, owners: bool, limi
     found: list[str] = []
     seen: set[str] = set()
     root = os.fspath(layer_dir)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk_tree(root):
         dirnames.sort()
         for name in sorted(dirnames + filenames):
             path = os.path.join(dirpath, name)

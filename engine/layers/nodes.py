@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tarfile
 
@@ -17,6 +16,7 @@ from layerlab.engine.errors import CorruptLayer, LayerError, UnsafeLayer
 from layerlab.engine.layers.entries import entry_xattrs
 from layerlab.engine.layers.names import clean_name
 from layerlab.engine.layers.targetdirs import DIR_FLAGS, TargetDirs
+from layerlab.engine.deep_trees import remove_tree
 
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 COPY_CHUNK = 1 << 20
@@ -35,7 +35,7 @@ class NodeMaker:
             return False
         if stat.S_ISDIR(st.st_mode):
             self.dirs.invalidate()
-            shutil.rmtree(name, dir_fd=fd)
+            remove_tree(name, dir_fd=fd)
         else:
             if stat.S_ISLNK(st.st_mode):
                 self.dirs.invalidate()

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.layers.names import OPAQUE_XATTRS
+from layerlab.engine.deep_trees import remove_tree
 
 MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
 # overlayfs' own bookkeeping: it never belongs to a merged tree
@@ -222,7 +222,7 @@ def _remove(path: str, st: os.stat_result, directories: dict[str, tuple[str, os.
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return
-    shutil.rmtree(path)
+    remove_tree(path)
     inside = path + "/"
     for gone in [name for name in directories if name == path or name.startswith(inside)]:
         del directories[gone]

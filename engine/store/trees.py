@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from layerlab.engine.deep_trees import remove_tree as remove_any_depth, walk_tree
 from layerlab.engine.store.layout import Layout
 
 
@@ -17,7 +17,7 @@ def remove_tree(layout: Layout, path: Path) -> int:
     except FileNotFoundError:
         return 0
     size = tree_size(aside)
-    shutil.rmtree(aside, ignore_errors=True)
+    _remove_quietly(aside)
     return size
 
 
@@ -25,7 +25,7 @@ def remove_any(path: Path) -> int:
     """Remove a file or a directory tree; returns bytes freed (0 when it was already gone)."""
     if path.is_dir() and not path.is_symlink():
         size = tree_size(path)
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_quietly(path)
         return size
     try:
         size = path.lstat().st_size
@@ -38,10 +38,18 @@ def remove_any(path: Path) -> int:
 def tree_size(path: Path | str) -> int:
     """Bytes the tree's files occupy on disk (allocated blocks, so sparse files count what they use)."""
     total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, dirnames, filenames in walk_tree(path):
         for name in filenames:
             try:
                 total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
             except OSError:
                 pass
     return total
+
+
+def _remove_quietly(path: Path) -> None:
+    # What cannot be removed now stays under tmp/ (or in place) for fsck to list and gc to retry.
+    try:
+        remove_any_depth(path)
+    except OSError:
+        pass

@@ -24,6 +24,7 @@ from layerlab.engine.errors import BuildError, LayerError
 from layerlab.engine.layers.apply import apply_layer
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.tarscan import scan
+from layerlab.engine.deep_trees import walk_tree
 
 
 def is_archive(path: Path) -> bool:
@@ -57,7 +58,7 @@ def extract_archive(path: Path, staging: Staging, dest_rel: str, *, command: str
 
 def _directories(target: Path):
     """Target-relative paths of the real directories under ``target`` (symlinks not followed)."""
-    for directory, subdirs, _files in os.walk(target):
+    for directory, subdirs, _files in walk_tree(target):
         for name in subdirs:
             full = os.path.join(directory, name)
             if not os.path.islink(full):

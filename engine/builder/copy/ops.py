@@ -41,6 +41,7 @@ from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.dockerfile.dockerignore import Matcher
 from layerlab.engine.errors import BuildError
 from layerlab.engine.layers.stack import LayerStack
+from layerlab.engine.deep_trees import Nested, run_nested, walk_tree
 
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -232,13 +233,13 @@ class _Copier:
                 os.chmod(self.staging.host(target), self.req.chmod)
         with os.scandir(self.staging.host(target)) as listing:
             fresh = next(listing, None) is None
-        self._copy_children(host, source_rel, "", target, {}, fresh=fresh)
+        run_nested(self._copy_children(host, source_rel, "", target, {}, fresh=fresh))
 
     def _copy_children(self, host_dir: str, source_rel: str, inner: str, target_dir: str,
-                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> int:
+                       inodes: dict[tuple[int, int], str], *, fresh: bool) -> Nested[int]:
         """Copy a directory's entries; ``fresh`` says the staged ``target_dir`` started empty.
 
-        Returns how many entries were copied."""
+        Returns how many entries were copied. A walk for ``run_nested``: trees of any depth."""
         try:
             names = sorted(os.listdir(host_dir), key=os.fsencode)
         except OSError as error:
@@ -258,7 +259,7 @@ class _Copier:
             if not is_dir and self.rules.excluded(child_rel):
                 continue
             if is_dir:
-                copied += self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
+                copied += yield self._copy_subdir(child_host, st, child_rel, child_inner, target, inodes, fresh=fresh)
             else:
                 if not fresh:
                     self.staging.clear(target, keep_dir=False)
@@ -267,7 +268,7 @@ class _Copier:
         return copied
 
     def _copy_subdir(self, host: str, st: os.stat_result, source_rel: str, inner: str, target: str,
-                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> int:
+                     inodes: dict[tuple[int, int], str], *, fresh: bool) -> Nested[int]:
         # An excluded directory is entered only for the ``!`` exceptions below it. Docker's context tar
         # then holds those files without their directory, and the daemon's untar makes the directory
         # (0755, root) to hold them; with no exception matching, the directory is not there at all.
@@ -280,7 +281,7 @@ class _Copier:
             staged = None
         if staged is None:
             os.mkdir(self.staging.host(target), 0o700)
-        copied = self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
+        copied = yield self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
         if implied:
             if not copied:
                 if staged is None:
@@ -321,7 +322,7 @@ class _Copier:
         total = 0
         seen: set[tuple[int, int]] = set()
         root = os.fspath(self.staging.out)
-        for directory, subdirs, names in os.walk(root):
+        for directory, subdirs, names in walk_tree(root):
             subdirs.sort(key=os.fsencode)
             for name in sorted(subdirs + names, key=os.fsencode):
                 full = os.path.join(directory, name)

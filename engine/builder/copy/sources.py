@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards
 from layerlab.engine.builder.copy.tree import lstat_in, resolve_in_scope
 from layerlab.engine.errors import BuildError
+from layerlab.engine.deep_trees import walk_tree
 
 Excluder = Callable[[str], bool]
 
@@ -69,7 +70,7 @@ class ExclusionRules:
         top = os.path.join(root, rel)
         if not os.path.isdir(top) or os.path.islink(top):
             return False
-        for directory, subdirs, names in os.walk(top):
+        for directory, subdirs, names in walk_tree(top):
             rel_dir = rel + directory[len(top):]
             subdirs[:] = [d for d in subdirs if not self.prune(f"{rel_dir}/{d}")]
             if any(not self.excluded(f"{rel_dir}/{name}") for name in names + subdirs):

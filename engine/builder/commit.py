@@ -10,11 +10,11 @@ import secrets as random_ids
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from layerlab.engine.builder.cache_key import created_by
 from layerlab.engine.builder.dispatch import StageState, full_config
-from layerlab.engine.builder.workspace import remove_workspace
+from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.layers.write import LayerBlob, write_layer_from_dir, write_layer_from_overlay_upper
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, format_time
@@ -53,6 +53,24 @@ def write_layer(tree: Path, step_dir: Path, *, overlay: bool, owner: tuple[int, 
     # The tree the tar records is the layer in overlay form already: it becomes the snapshot (see commit).
     # An owner override only happens without root, where unpacking could not set owners either.
     return NewLayer(layer_path, blob, tree)
+
+
+def staged_layer(workspace: Path, index: int,
+                 stage: Callable[[Path], tuple[int, int] | None]) -> NewLayer | None:
+    """A layer made of files staged in a fresh directory (COPY, ADD, WORKDIR).
+
+    ``stage(out_dir)`` fills ``out_dir`` and returns the one owner the layer must give every file when
+    they could not be chowned on disk (None when they carry their own). Nothing is left on failure.
+    """
+    step_dir = new_step_dir(workspace, index)
+    try:
+        out_dir = step_dir / "add"
+        out_dir.mkdir()
+        owner = stage(out_dir)
+        return write_layer(out_dir, step_dir, overlay=False, owner=owner)
+    except BaseException:
+        remove_workspace(step_dir)
+        raise
 
 
 def commit(store: Store, state: StageState, command: tuple[str, ...], layer: NewLayer | None, *,

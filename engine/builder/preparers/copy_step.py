@@ -4,12 +4,11 @@ on a miss, the file operations staged into a directory that becomes the layer.""
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 from pathlib import Path
 
 from layerlab.engine.builder.cache_key import copy_command
-from layerlab.engine.builder.commit import NewLayer, write_layer
+from layerlab.engine.builder.commit import NewLayer, staged_layer
 from layerlab.engine.builder.context import BuildContext, SourceSet
 from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
 from layerlab.engine.builder.copy.ownership import parse_chmod, resolve_chown
@@ -17,7 +16,6 @@ from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
 from layerlab.engine.builder.request import StepError
 from layerlab.engine.builder.session import BuildSession
-from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.dockerfile.instructions import Add, Copy
 from layerlab.engine.errors import BuildError, NotFound
 from layerlab.engine.events import StepRef
@@ -51,11 +49,8 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
     key_extra = {"from": from_name, "link": copy.link, "excludes": list(copy.excludes), "parents": parents}
 
     def execute(ref: StepRef) -> NewLayer | None:
-        step_dir = new_step_dir(session.workspace, ref.index)
-        try:
+        def stage(out_dir: Path) -> tuple[int, int] | None:
             image = session.image_layers(state.image_id)
-            out_dir = step_dir / "add"
-            out_dir.mkdir()
             request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image),
                                   workdir=state.workdir,
                                   chown=resolve_chown(copy.chown, image, where) if copy.chown else None,
@@ -76,10 +71,9 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
             if len(owners) > 1:
                 raise StepError(f"{where}: {word} as an unprivileged user cannot give files several owners",
                                 step=ref)
-            return write_layer(out_dir, step_dir, overlay=False, owner=owners.pop() if owners else None)
-        except BaseException:
-            remove_workspace(step_dir)
-            raise
+            return owners.pop() if owners else None
+
+        return staged_layer(session.workspace, ref.index, stage)
 
     return Prepared(command, source_digest=digest, sources=dict(sources.files) if sources else {},
                     key_extra=key_extra, execute=execute)

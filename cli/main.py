@@ -101,6 +101,10 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None 
         print(f"layerlab: {error.one_line()}", file=sys.stderr)
         return error.exit_code
     restore_signals = _unwind_on_hangup()
+    for stream in (sys.stdout, sys.stderr):
+        # Names and values may carry bytes that are not UTF-8 (as docker allows); print them as they came.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     func = getattr(args, "func", None)
     if func is None:
         # No command: open the app, as `layerlab tui` does.

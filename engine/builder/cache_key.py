@@ -130,7 +130,7 @@ class StepInputs:
             "config": self.config,
         }
         text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
     @property
     def created_by(self) -> str:

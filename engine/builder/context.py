@@ -343,7 +343,7 @@ def _exclusion_rules(excluder) -> tuple[Callable[[str], bool], Callable[[str], b
 
 
 def _hash_strings(prefix: str, values: Sequence[str]) -> str:
-    return prefix + ":" + hashlib.sha256(",".join(values).encode()).hexdigest()
+    return prefix + ":" + hashlib.sha256(",".join(values).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _walk_order(rel: str) -> tuple[str, ...]:

@@ -194,7 +194,7 @@ def runtime_mounts(requests: list[MountRequest], *, store_root: Path, context_ro
         if request.kind == "tmpfs":
             mounts.append(MountSpec("tmpfs", request.target, size=request.size))
         elif request.kind == "cache":
-            name = hashlib.sha256(request.id.encode()).hexdigest()[:32]
+            name = hashlib.sha256(request.id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
             directory = Path(store_root) / CACHE_MOUNTS_DIR / name
             directory.mkdir(parents=True, exist_ok=True)
             mounts.append(MountSpec("cache", request.target, source=directory))

@@ -23,7 +23,16 @@ def make_chain(top, name: str, depth: int) -> None:
         os.mkdir(path)
 
 
-def test_a_deep_tree_builds_saves_checks_and_prunes(cli, root, base, tmp_path):
+@pytest.fixture
+def deep_tmp_path(tmp_path):
+    """``tmp_path``, emptied with our own remove_tree: pytest's clean-up would recurse per level."""
+    yield tmp_path
+    for entry in tmp_path.iterdir():
+        remove_tree(entry)
+
+
+def test_a_deep_tree_builds_saves_checks_and_prunes(cli, root, base, deep_tmp_path):
+    tmp_path = deep_tmp_path
     context = write_context(tmp_path / "ctx", "FROM busybox\nCOPY d /d\n"
                             f"RUN i=0; while [ $i -lt {RUN_DEPTH} ]; do mkdir e; cd e; i=$((i+1)); done; "
                             "echo bottom > f\n")
@@ -38,7 +47,8 @@ def test_a_deep_tree_builds_saves_checks_and_prunes(cli, root, base, tmp_path):
         assert result.code == 0 and "Traceback" not in result.err, (args, result.err)
 
 
-def test_remove_tree_and_walk_tree_go_deeper_than_path_max(tmp_path):
+def test_remove_tree_and_walk_tree_go_deeper_than_path_max(deep_tmp_path):
+    tmp_path = deep_tmp_path
     top = os.open(tmp_path, os.O_RDONLY)
     current = top
     for _ in range(5000):  # 10,000 characters of path: beyond PATH_MAX, so no full path is ever used

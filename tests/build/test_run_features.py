@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import tarfile
 
 from layerlab.engine.store import Store
 from tests.build.conftest import cache_pattern, json_events, write_context
+from tests.conftest import REPO
 
 
 def test_secret_and_cache_and_tmpfs_mounts(cli, root, base, tmp_path):
@@ -166,3 +170,22 @@ def test_the_app_builds_the_context_dockerfile_not_the_current_directorys(root, 
     with Store.open(root) as store:
         built = StoreCatalog(store, root).build(context, discard)
         assert store.image(str(built.image_id)).config.config.labels == {"from": "context"}
+
+
+def test_bytes_that_are_not_utf8_pass_through_run_lines_build_args_and_labels(base, root, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_bytes(b"FROM busybox\nARG A\nRUN echo caf\xe9 \"$A\" > /out\n")
+    # A UTF-8 locale: Python's own streams would then refuse such bytes.
+    env = dict(os.environ, LAYERLAB_ROOT=str(root), LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    result = subprocess.run([sys.executable, "-m", "layerlab", "build", "--network", "none", "--progress", "plain",
+                             "--iidfile", str(tmp_path / "iid"), "--build-arg", os.fsdecode(b"A=\xff\xfe"),
+                             "--label", os.fsdecode(b"k=\xfa"), str(context)],
+                            capture_output=True, env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr and b"caf\xe9" in result.stdout
+    with Store.open(root) as store:
+        image = store.image((tmp_path / "iid").read_text())
+        # As Go's encoding/json writes invalid UTF-8: each bad byte becomes U+FFFD.
+        assert image.config.config.labels == {"k": "\ufffd"}
+        assert b'"k":"\\ufffd"' in image.config.raw

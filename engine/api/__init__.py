@@ -9,6 +9,8 @@ two front ends only lay it out:
 - ``building``: ``build`` with the build cache imported from / exported to registries; watch mode.
 - ``layer_files``: a layer's changes, the stacked tree, file contents and waste, from one analysis cache.
 - ``sizes``: ``human_size``, Docker's rule, for both front ends.
+- ``importing``: ``import`` of a rootfs tarball, its ``--change`` lines through the Dockerfile parser.
+- ``about``: what ``version`` and ``info`` report.
 
 Modules are imported one by one (``from layerlab.engine.api.saving import save``) so a command pays
 only for what it uses.

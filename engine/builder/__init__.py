@@ -11,12 +11,14 @@ One build:
 - ``build_source``: the context (directory or tar) and the Dockerfile with its ``.dockerignore``.
 - ``workspace``: the build's scratch directories, and removing what killed builds left.
 - ``planner``: which stages a build needs and what each waits for.
+- ``validate``: the whole Dockerfile checked before the first step runs.
 - ``base_image``: FROM.
 - ``step_runner``: one step -- key, cache probe, reason, execute, commit, record.
 - ``preparers/``: one preparer per instruction kind (RUN, COPY/ADD, WORKDIR, metadata).
 - ``commit``: a step's layer tar and image into the store.
 - ``dispatch``: a stage's runConfig and the config-only instructions.
 - ``run_spec``: RUN's argv, env and ``--mount``s for the runtime.
+- ``bind_sources``: what ``RUN --mount=type=bind`` exposes, and the key material naming it.
 - ``volumes``: VOLUME paths a RUN must not change, as mounts.
 - ``workdir``: making WORKDIR's directory with the owner Docker gives it.
 - ``onbuild``: a base image's ONBUILD triggers as instructions.

@@ -18,6 +18,7 @@ Modules:
 - ``shell_lex``, ``shell_patterns``: word expansion as BuildKit's shell lexer does it.
 - ``args``: ARG scoping, platform args, ``FROM`` expansion.
 - ``dockerignore``: ``.dockerignore`` matching.
+- ``ports``: EXPOSE's port words as Docker reads them.
 - ``lint``: warnings that say what a pattern costs in cache hits or image size.
 - ``gotext``: Go's text rules the above depend on (spaces, quoting, durations).
 """

@@ -31,7 +31,6 @@ from layerlab.engine.errors import StoreError
 from layerlab.engine.layers.names import opaque_xattr_for
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.store.core import StoreCore
-from layerlab.engine.store.layout import fsync_dir
 from layerlab.engine.store.records import StoredImage, StoredLayer
 from layerlab.engine.store.trees import remove_tree, tree_size
 
@@ -110,7 +109,10 @@ def layer_dir(store: StoreCore, chain_id: Digest) -> Path:
 
 
 def is_complete(store: StoreCore, chain_id: Digest) -> bool:
-    return (store.layout.snapshot(chain_id) / MARKER).is_file()
+    try:
+        return (store.layout.snapshot(chain_id) / MARKER).stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def unpack_layer(open_blob, diff_id: Digest, target: Path) -> None:
@@ -135,18 +137,16 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
         marker = {"format": FORMAT, "chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
                   "parent": str(parent) if parent else None, "opaque_xattr": opaque_xattr_for(os.geteuid()),
                   "created": time.time()}
-        with open(work / MARKER, "w") as out:
-            json.dump(marker, out, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        fsync_dir(work)
+        # No fsync: a snapshot is a cache of its blob, which is durable. The rename makes it appear
+        # whole to every other process; after a power loss fsck names a damaged one, and a marker
+        # that never reached the disk (empty) counts as no snapshot (see is_complete).
+        (work / MARKER).write_text(json.dumps(marker, sort_keys=True))
         target = store.layout.snapshot(layer.chain_id)
         try:
             os.rename(work, target)
         except OSError:
             if not is_complete(store, layer.chain_id):  # a peer finishing first is fine; anything else is not
                 raise
-        fsync_dir(target.parent)
     finally:
         if work.exists():
             remove_tree(store.layout, work)

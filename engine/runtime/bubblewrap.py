@@ -10,10 +10,11 @@ capability set and always sets no_new_privs.
 Over a layer stack without root (``run_layers``) the overlay cannot be
 mounted in our own mount namespace. bwrap 0.8 has no ``--overlay``, so the
 overlay is mounted by ``unshare --user --map-root-user --mount`` (allowed
-for unprivileged users since Linux 5.11, with ``userxattr``) and bwrap runs
-inside that namespace. The mount dies with the namespace: nothing to
-unmount, nothing left behind. Opaque directories in that upperdir carry
-``user.overlay.opaque``; every file there belongs to the calling user.
+for unprivileged users since Linux 5.11, with ``userxattr``; where the kernel
+refuses, by fuse-overlayfs: see ``userns_overlay``) and bwrap runs inside
+that namespace. Nothing outlives the run. Opaque directories in that
+upperdir carry ``user.overlay.opaque``; every file there belongs to the
+calling user.
 """
 
 from __future__ import annotations
@@ -33,17 +34,19 @@ from layerlab.engine.runtime.network import PrivateNetwork
 from layerlab.engine.runtime.output import OutputCallback, pump_output
 from layerlab.engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
-
-# Mounts the overlay inside the new namespace, then becomes bwrap.
-_MOUNT_THEN_EXEC = 'cd "$1" && mount -t overlay overlay -o "$2" merged && shift 2 && exec "$@"'
+from layerlab.engine.runtime.userns_overlay import FUSE_MOUNTED, MODES, MOUNT_SCRIPT, fuse_options, normalize_upper
 
 
 class BubblewrapRuntime:
     name = "bubblewrap"
 
-    def __init__(self, *, bwrap: str | None = None, scratch_parent: Path | None = None):
+    def __init__(self, *, bwrap: str | None = None, scratch_parent: Path | None = None, overlay: str = "auto"):
+        """``overlay``: "auto" (the kernel's, else fuse-overlayfs), "kernel" or "fuse" only."""
+        if overlay not in MODES:
+            raise ValueError(f"overlay must be one of {', '.join(MODES)}, not {overlay!r}")
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
         self.scratch_parent = scratch_parent
+        self.overlay = overlay
 
     def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
             scratch_dir: Path | None = None) -> RunResult:
@@ -58,10 +61,13 @@ class BubblewrapRuntime:
         unshare = shutil.which("unshare") or "unshare"
 
         def wrap(bwrap_args: list[str]) -> list[str]:
-            return [unshare, "--user", "--map-root-user", "--mount", "--",
-                    "/bin/sh", "-c", _MOUNT_THEN_EXEC, "sh", str(workspace), options, *bwrap_args]
+            return [unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", MOUNT_SCRIPT, "sh",
+                    str(workspace), options, fuse_options(lower_names), self.overlay, *bwrap_args]
 
-        return self._run(wrap, Path(workspace) / "merged", spec, on_output, Path(workspace))
+        result = self._run(wrap, Path(workspace) / "merged", spec, on_output, Path(workspace))
+        if (Path(workspace) / FUSE_MOUNTED).exists():
+            normalize_upper(Path(workspace) / "upper")
+        return result
 
     def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None,
              scratch_dir: Path | None) -> RunResult:
@@ -98,7 +104,8 @@ class BubblewrapRuntime:
             if exit_code is None:
                 if process.returncode < 0:
                     return RunResult(_exit_code(process.returncode), tail)
-                reason = next((line for line in reversed(tail) if line.startswith(("bwrap:", "mount:", "unshare:"))),
+                failures = ("bwrap:", "mount:", "unshare:", "fuse")
+                reason = next((line for line in reversed(tail) if line.startswith(failures)),
                               tail[-1] if tail else f"exit status {process.returncode}")
                 raise ContainerError(f"bubblewrap could not run {spec.args[0]!r}: {reason}")
             return RunResult(exit_code, tail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,3 +69,35 @@ RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > 
         assert not (rootfs / "a.txt").exists() and (rootfs / "data" / "x").read_text() == "x\n"
         assert not (rootfs / "scratch").exists() or not any((rootfs / "scratch").iterdir())
         assert len(image.layers()) == 4
+
+
+def test_unprivileged_whiteouts_and_opaque_dirs_go_through_the_user_namespace_overlay(area):
+    """Without root the layer directories carry user.overlay.opaque, which the next RUN's overlay reads."""
+    from tests.build.test_layer_snapshots import DELETING
+
+    setpriv = need_program("setpriv")
+    need_program("bwrap")
+    busybox = need_program("busybox")
+    python = python_for(NOBODY, setpriv)
+    code = stage_code(area)
+    context = area / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(DELETING)
+    for path in [area, *area.rglob("*")]:
+        os.lchown(path, NOBODY, NOBODY)
+
+    def layerlab(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user(NOBODY, setpriv), python, "-c", RUN_CLI, str(code),
+                               "--root", str(area / "root"), *args], capture_output=True, text=True, cwd="/")
+
+    assert layerlab("bootstrap", "busybox", "--busybox", busybox).returncode == 0
+    built = layerlab("build", "-q", "--network", "none", "-t", "deleting", str(context))
+    assert built.returncode == 0, built.stderr
+    listing = layerlab("run", "--network", "none", "deleting", "cat", "/listing", "/gone-seen", "/kept")
+    assert listing.returncode == 0 and listing.stdout == "n\nno\nk\n", listing.stderr
+    with Store.open(area / "root") as store:
+        image = store.image("deleting")
+        layer_dir = store.snapshot_layers(image)[-2]
+        assert os.getxattr(layer_dir / "data", "user.overlay.opaque") == b"y"
+        gone = os.lstat(layer_dir / "gone")
+        assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0 and gone.st_uid == NOBODY

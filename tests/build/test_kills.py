@@ -55,12 +55,15 @@ def mounts_under(path: Path) -> list[str]:
 def files_holding(text: str, *places: Path) -> list[Path]:
     found = []
     for place in places:
-        for path in place.rglob("*") if place.is_dir() else []:
-            try:
-                if path.is_file() and not path.is_symlink() and text.encode() in path.read_bytes():
-                    found.append(path)
-            except OSError:
-                continue
+        # os.walk skips a directory that vanishes mid-walk (cleanup may be under way): not a leftover
+        for dirpath, _dirnames, filenames in os.walk(place):
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    if path.is_file() and not path.is_symlink() and text.encode() in path.read_bytes():
+                        found.append(path)
+                except OSError:
+                    continue
     return found
 
 

@@ -2,6 +2,10 @@
 
 Open one with ``Store.open(root)``; see ``layerlab.engine.store.facade.Store`` for the
 whole API and ``layerlab.engine.store.layout`` for the on-disk layout.
+
+Imports go one way: ``facade`` -> ``delete``, ``check``, ``snapshots``, ``usage``, ``leases``
+-> ``core`` (layout, metadata, blobs, lock) -> ``queries`` (every SQL statement on
+``meta.db``), ``content``, ``layout``. ``meta`` holds the schema and its migrations.
 """
 
 from layerlab.engine.store.check import Problem

@@ -10,6 +10,11 @@
       snapshots/<chain-hex>/  one layer unpacked on its own: ``layer/`` then ``snapshot.json`` (written last)
       snapshots.format        the snapshots' form (see ``snapshot_format``)
       tmp/<pid>-<random>      scratch for writes about to be renamed into place
+      tmp/<pid>-<random>.partial-output   names the temp file a ``save -o`` writes outside (``outputs``)
+      tmp/build-<pid>-…, run-<pid>-…      a build's or a run's workspace
+
+Every ``tmp/`` entry carries its owner's pid: gc and fsck leave those of live processes alone.
+A meta.db found empty or missing while blobs or snapshots exist is lost metadata, not a new store.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from layerlab.engine.errors import UsageError
 from layerlab.engine.runtime import ProcessSpec, default_runtime, resolve_user, run_in_layers
+from layerlab.engine.store import Store
 from layerlab.cli.keyvalues import key_values
 
 
@@ -65,7 +66,7 @@ def run_command(args, ctx) -> int:
         return _run(args, store)
 
 
-def _run(args, store) -> int:
+def _run(args: argparse.Namespace, store: Store) -> int:
     image = store.image(args.image)
     config = image.config.config
     argv = command_line(config, args.entrypoint, list(args.command))

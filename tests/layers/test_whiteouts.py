@@ -102,3 +102,28 @@ def test_stats_count_whiteouts(lower: Path):
     stats = apply_layer(io.BytesIO(tar_bytes(file_("etc/.wh.gone", b""), dir_("opt"), file_("opt/.wh..wh..opq", b""),
                                              file_("n", b"12345"))), lower)
     assert (stats.entries, stats.whiteouts, stats.bytes) == (4, 2, 5)
+
+
+def test_kept_whiteouts_take_overlayfs_form_and_write_back_to_the_same_tar(tmp_path: Path):
+    """One layer on its own: ".wh.x" is a 0/0 device, an opaque marker the xattr, a whiteout
+    followed by a directory of the same name an opaque directory; written back, the same entries."""
+    import os
+    import stat
+
+    from layerlab.engine.layers.names import opaque_xattr_for
+    from layerlab.engine.layers.write import write_layer_from_overlay_upper
+
+    layer = tmp_path / "layer"
+    apply_layer(io.BytesIO(tar_bytes(
+        dir_("etc"), file_("etc/.wh.gone", b""), dir_("opt"), file_("opt/.wh..wh..opq", b""), file_("opt/new", b"n"),
+        file_(".wh.var", b""), dir_("var"), file_("var/fresh", b"f"),
+    )), layer, keep_whiteouts=opaque_xattr_for(os.geteuid()))
+    gone = os.lstat(layer / "etc/gone")
+    assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0
+    xattr = opaque_xattr_for(os.geteuid())
+    assert os.getxattr(layer / "opt", xattr) == b"y" and os.getxattr(layer / "var", xattr) == b"y"
+    assert (layer / "opt/new").read_bytes() == b"n" and not (layer / "etc/.wh.gone").exists()
+    out = io.BytesIO()
+    write_layer_from_overlay_upper(layer, out)
+    written = {entry.path for entry in scan(io.BytesIO(out.getvalue()))}
+    assert {"etc/.wh.gone", "opt/.wh..wh..opq", "opt/new", "var/.wh..wh..opq", "var/fresh"} <= written

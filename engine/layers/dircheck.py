@@ -21,12 +21,11 @@ from typing import BinaryIO
 
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.entries import entry_kind, iter_tar_members, open_tar_stream
-from layerlab.engine.layers.names import clean_name, split_whiteout
+from layerlab.engine.layers.names import XATTR_WHITEOUTS, clean_name, split_whiteout
 from layerlab.engine.layers.stack import is_opaque, is_whiteout
 from layerlab.engine.deep_trees import walk_tree
 
 _CHUNK = 1 << 20
-_XATTR_WHITEOUTS = ("trusted.overlay.whiteout", "user.overlay.whiteout")
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink", stat.S_IFCHR: "char",
                  stat.S_IFBLK: "block", stat.S_IFIFO: "fifo"}
 
@@ -154,7 +153,7 @@ def _compare(path: str, rel: str, want: _Expected | None, owners: bool) -> str |
 
 
 def _has_whiteout_xattr(path: str) -> bool:
-    for name in _XATTR_WHITEOUTS:
+    for name in XATTR_WHITEOUTS:
         try:
             os.getxattr(path, name, follow_symlinks=False)
             return True

@@ -65,6 +65,10 @@ def bad_whiteout(path: str) -> str | None:
 TRUSTED_OPAQUE_XATTR = "trusted.overlay.opaque"
 USER_OPAQUE_XATTR = "user.overlay.opaque"
 OPAQUE_XATTRS = (TRUSTED_OPAQUE_XATTR, USER_OPAQUE_XATTR, "user.fuseoverlayfs.opaque")
+# a deletion may also be a regular file carrying this xattr (what a nested overlay writes)
+XATTR_WHITEOUTS = ("trusted.overlay.whiteout", "user.overlay.whiteout")
+# overlayfs keeps its bookkeeping in these namespaces; it is never image content
+OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 
 
 def opaque_xattr_for(euid: int) -> str:

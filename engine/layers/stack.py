@@ -20,12 +20,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerlab.engine.layers.names import OPAQUE_XATTRS
+from layerlab.engine.layers.names import OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES
 from layerlab.engine.deep_trees import remove_tree
 
 MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
-# overlayfs' own bookkeeping: it never belongs to a merged tree
-_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 
 
 def is_whiteout(st: os.stat_result) -> bool:
@@ -236,7 +234,7 @@ def _copy_metadata(source: str, destination: str, st: os.stat_result) -> None:
     except OSError:
         names = []
     for name in names:
-        if name.startswith(_OVERLAY_XATTR_PREFIXES):
+        if name.startswith(OVERLAY_XATTR_PREFIXES):
             continue
         try:
             os.setxattr(destination, name, os.getxattr(source, name, follow_symlinks=False))

@@ -22,17 +22,16 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 from layerlab.engine.errors import LayerError, NotFound
-from layerlab.engine.layers.names import OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX, clean_name
+from layerlab.engine.layers.names import (
+    OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES, WHITEOUT_PREFIX, XATTR_WHITEOUTS, clean_name,
+)
 from layerlab.engine.layers.tarformat import (
     BLOCK_DEVICE, CHAR_DEVICE, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, TarHeader, TarStreamWriter,
 )
 from layerlab.engine.oci.digest import Digest
 
-# overlayfs keeps its bookkeeping in these namespaces; it is never image content
-_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 # an SELinux label belongs to the host that wrote the file, not to the image
 _HOST_XATTRS = frozenset({"security.selinux"})
-_XATTR_WHITEOUTS = ("trusted.overlay.whiteout", "user.overlay.whiteout")
 # features that make an upperdir an incomplete record of the changes
 _UNSUPPORTED_OVERLAY_XATTRS = ("trusted.overlay.redirect", "user.overlay.redirect",
                                "trusted.overlay.metacopy", "user.overlay.metacopy")
@@ -81,7 +80,7 @@ def read_xattrs(path: str | os.PathLike) -> dict[str, bytes]:
 def _content_xattrs(xattrs: dict[str, bytes]) -> dict[str, bytes]:
     return {
         name: value for name, value in xattrs.items()
-        if name not in _HOST_XATTRS and not name.startswith(_OVERLAY_XATTR_PREFIXES)
+        if name not in _HOST_XATTRS and not name.startswith(OVERLAY_XATTR_PREFIXES)
     }
 
 
@@ -258,7 +257,7 @@ def write_layer_from_overlay_upper(upperdir: Path, out: BinaryIO) -> LayerBlob:
         if header is None:
             continue
         is_device_whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-        is_xattr_whiteout = stat.S_ISREG(st.st_mode) and any(key in xattrs for key in _XATTR_WHITEOUTS)
+        is_xattr_whiteout = stat.S_ISREG(st.st_mode) and any(key in xattrs for key in XATTR_WHITEOUTS)
         if is_device_whiteout or is_xattr_whiteout:
             parent, base = posixpath.split(name)
             header.name = posixpath.join(parent, WHITEOUT_PREFIX + base)

@@ -32,7 +32,8 @@ def area():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_unprivileged_build_runs_run_steps_with_bubblewrap(area):
+def nobody_with_busybox(area: Path, dockerfile: str, files: dict[str, str]):
+    """``layerlab(*args)`` run as nobody over a store under ``area`` holding busybox, and ``area/ctx``."""
     setpriv = need_program("setpriv")
     need_program("bwrap")
     busybox = need_program("busybox")
@@ -40,12 +41,9 @@ def test_unprivileged_build_runs_run_steps_with_bubblewrap(area):
     code = stage_code(area)
     context = area / "ctx"
     context.mkdir()
-    (context / "Dockerfile").write_text("""FROM busybox
-COPY a.txt /a.txt
-RUN echo "uid=$(id -u)" > /who.txt && rm /a.txt && mkdir -p /data && echo x > /data/x
-RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > /ok.txt
-""")
-    (context / "a.txt").write_text("a")
+    (context / "Dockerfile").write_text(dockerfile)
+    for name, text in files.items():
+        (context / name).write_text(text)
     for path in [area, *area.rglob("*")]:
         os.lchown(path, NOBODY, NOBODY)
 
@@ -54,6 +52,15 @@ RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > 
                                "--root", str(area / "root"), *args], capture_output=True, text=True, cwd="/")
 
     assert layerlab("bootstrap", "busybox", "--busybox", busybox).returncode == 0
+    return layerlab, context
+
+
+def test_unprivileged_build_runs_run_steps_with_bubblewrap(area):
+    layerlab, context = nobody_with_busybox(area, """FROM busybox
+COPY a.txt /a.txt
+RUN echo "uid=$(id -u)" > /who.txt && rm /a.txt && mkdir -p /data && echo x > /data/x
+RUN --mount=type=tmpfs,target=/scratch echo ok > /scratch/t && cat /scratch/t > /ok.txt
+""", {"a.txt": "a"})
     # --network none: the default network needs /dev/net/tun, which some hosts keep root-only
     # (tests/runtime/test_bubblewrap.py covers the private network for this user).
     first = layerlab("build", "--progress", "plain", "--network", "none", "-t", "rootless", str(context))
@@ -75,22 +82,7 @@ def test_unprivileged_whiteouts_and_opaque_dirs_go_through_the_user_namespace_ov
     """Without root the layer directories carry user.overlay.opaque, which the next RUN's overlay reads."""
     from tests.build.test_layer_snapshots import DELETING
 
-    setpriv = need_program("setpriv")
-    need_program("bwrap")
-    busybox = need_program("busybox")
-    python = python_for(NOBODY, setpriv)
-    code = stage_code(area)
-    context = area / "ctx"
-    context.mkdir()
-    (context / "Dockerfile").write_text(DELETING)
-    for path in [area, *area.rglob("*")]:
-        os.lchown(path, NOBODY, NOBODY)
-
-    def layerlab(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*as_user(NOBODY, setpriv), python, "-c", RUN_CLI, str(code),
-                               "--root", str(area / "root"), *args], capture_output=True, text=True, cwd="/")
-
-    assert layerlab("bootstrap", "busybox", "--busybox", busybox).returncode == 0
+    layerlab, context = nobody_with_busybox(area, DELETING, {})
     built = layerlab("build", "-q", "--network", "none", "-t", "deleting", str(context))
     assert built.returncode == 0, built.stderr
     listing = layerlab("run", "--network", "none", "deleting", "cat", "/listing", "/gone-seen", "/kept")

@@ -56,6 +56,7 @@ ROLES = ("layerlab", "peer", "floor")
 class Sample:
     seconds: float
     peak_rss_bytes: int | None = None
+    cpu_seconds: float | None = None  # user + system time of the child and its waited-for descendants
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ToolResult:
     max: float | None = None
     vs_best_peer: float | None = None
     vs_floor: float | None = None
+    cpu_seconds: list[float] = field(default_factory=list)  # kept where the measure asks (Measure.cpu)
 
 
 @dataclass
@@ -139,6 +141,7 @@ class Measure:
     prepare: Callable[[int], None] | None = None
     needs: tuple[str, ...] = ()  # programs that must be installed, else the row is skipped
     rss: bool = True  # False where the work happens in a daemon, so the client's RSS means nothing
+    cpu: bool = False  # also keep each run's CPU time: steadier than wall time on a busy machine
 
 
 @dataclass
@@ -198,7 +201,7 @@ def run_child(argv: Sequence[str], *, env: dict | None = None, cwd: Path | None 
         if reply["status"] != 0:
             tail = Path(errors.name).read_bytes()[-1500:].decode(errors="replace").strip()
             raise BenchError(f"{' '.join(argv[:4])} exited {reply['status']}: {tail}")
-    return Sample(reply["seconds"], reply["maxrss_kb"] * 1024)
+    return Sample(reply["seconds"], reply["maxrss_kb"] * 1024, reply["cpu_seconds"])
 
 
 # A child's peak RSS starts at its parent's: exec records the old address
@@ -227,7 +230,7 @@ for line in sys.stdin:
     elapsed = time.perf_counter() - start
     os.close(errors)
     print(json.dumps({"seconds": elapsed, "status": os.waitstatus_to_exitcode(status),
-                      "maxrss_kb": usage.ru_maxrss}), flush=True)
+                      "maxrss_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}), flush=True)
 """
 
 
@@ -376,6 +379,8 @@ def _measure_tool(measure: Measure, runs: int, log: Callable[[str], None]) -> To
             tool.seconds.append(sample.seconds)
             if sample.peak_rss_bytes is not None:
                 peaks.append(sample.peak_rss_bytes)
+            if measure.cpu and sample.cpu_seconds is not None:
+                tool.cpu_seconds.append(sample.cpu_seconds)
     except BenchError as error:
         tool.status, tool.reason = "failed", str(error)
         log(f"  {measure.tool:<40} failed: {error}")
@@ -596,7 +601,22 @@ def table(result: ScenarioResult) -> str:
         notes.append(f"best peer: {result.best_peer}")
     if result.floor:
         notes.append(f"floor: {result.floor}")
-    return "\n".join([head, "", *rows, *([""] + ["; ".join(notes)] if notes else []), ""])
+    cpu = _cpu_note(result)
+    return "\n".join([head, "", *rows, *([""] + ["; ".join(notes)] if notes else []), *cpu, ""])
+
+
+def _cpu_note(result: ScenarioResult) -> list[str]:
+    """Median CPU time per tool (where kept), and layerlab's over the floor's."""
+    medians = {tool.tool: statistics.median(tool.cpu_seconds) for tool in result.tools if tool.cpu_seconds}
+    if not medians:
+        return []
+    floor = medians.get(result.floor or "")
+    parts = []
+    for tool in result.tools:
+        if tool.tool in medians:
+            ratio = f" = {medians[tool.tool] / floor:.2f}x the floor" if floor and tool.role == "layerlab" else ""
+            parts.append(f"{tool.tool} {medians[tool.tool]:.3f} s{ratio}")
+    return ["", "CPU time (user + system), median: " + "; ".join(parts)]
 
 
 def machine_line(info: dict) -> str:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.context_hash import generate  # noqa: E402
 from bench.harness import (  # noqa: E402
-    Measure, Options, Scenario, command, docker_env, docker_ready, find_program, layerlab, python_env,
+    Measure, Options, Scenario, at_end, command, docker_env, docker_ready, find_program, layerlab, python_env,
     run_checked, script_main, tree_size,
 )
 
@@ -64,6 +64,22 @@ class BuildData:
         self.tag = f"layerlab-bench-build-{uuid.uuid4().hex[:12]}:latest"
         self.facts: dict = {}
         self.original = b""
+        # docker and buildah hold the base from its first load to the end of the run: removing it between
+        # scenarios and loading it again raced docker's layer clean-up (a RUN then found no /bin/sh)
+        self.bases_loaded: set[str] = set()
+
+    def load_base(self, program: str) -> None:
+        if program in self.bases_loaded:
+            return
+        if program == "docker":
+            run_checked([DOCKER, "load", "-q", "-i", self.archive])
+            # untags only: the image ID may be another tag's too
+            at_end(lambda: subprocess.run([DOCKER, "rmi", self.base], capture_output=True))
+        else:
+            # The archive's only tag is our unique name; buildah keeps it (as localhost/NAME).
+            run_checked(["buildah", "pull", "-q", f"docker-archive:{self.archive}"])
+            at_end(lambda: subprocess.run(["buildah", "rmi", f"localhost/{self.base}"], capture_output=True))
+        self.bases_loaded.add(program)
 
     def make(self) -> dict:
         if self.facts:
@@ -130,21 +146,11 @@ class PeerBuilds:
         self.data, self.kind, self.scenario = data, kind, scenario
         self.program = "buildah" if kind == "buildah" else "docker"
         self.iids = data.work / f"iids-{kind}-{scenario}"
-        self.base_loaded = self.warm = False
+        self.warm = False
 
     @property
     def docker(self) -> bool:
         return self.program == "docker"
-
-    def load_base(self) -> None:
-        if self.base_loaded:
-            return
-        if self.docker:
-            run_checked([DOCKER, "load", "-q", "-i", self.data.archive])
-        else:
-            # The archive's only tag is our unique name; buildah keeps it (as localhost/NAME).
-            run_checked(["buildah", "pull", "-q", f"docker-archive:{self.data.archive}"])
-        self.base_loaded = True
 
     def argv(self, n: int | str, *flags: str) -> list[str]:
         self.iids.mkdir(exist_ok=True)
@@ -165,14 +171,16 @@ class PeerBuilds:
         flags = ("--no-cache",) if cold else ()
 
         def prepare(n: int) -> None:
-            self.load_base()
+            self.data.load_base(self.program)
             if not cold and not self.warm:
                 self.data.restore_victim()
                 run_checked(self.argv("warm"), env=self.env())
                 self.warm = True
 
+        # dockerd's overlay2 here now and then fails a step ("no such file" for a directory it just made,
+        # no /bin/sh in a base it just ran): such a run is run once more, and the row says so
         return Measure(PEER_NAMES[self.kind], "peer", command(lambda n: self.argv(n, *flags), env=self.env()),
-                       prepare=prepare, needs=(self.program,), rss=not self.docker)
+                       prepare=prepare, needs=(self.program,), rss=not self.docker, retries=1 if self.docker else 0)
 
     def close(self) -> None:
         built = sorted({path.read_text().strip() for path in self.iids.glob("*")} if self.iids.exists() else set())
@@ -180,16 +188,12 @@ class PeerBuilds:
             # rmi of an image also removes its untagged parents: the COPY step's image goes with it.
             for image in built:
                 subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
-            if self.base_loaded:
-                subprocess.run([DOCKER, "rmi", self.data.base], capture_output=True)  # untags; the ID may be shared
         else:
             # Likewise: buildah rmi prunes the dangling step images under it.
             for image in built:
                 subprocess.run(["buildah", "rmi", image], capture_output=True)
-            if self.base_loaded:
-                subprocess.run(["buildah", "rmi", f"localhost/{self.data.base}"], capture_output=True)
         shutil.rmtree(self.iids, ignore_errors=True)
-        self.base_loaded = self.warm = False
+        self.warm = False
 
 
 def scenarios(options: Options) -> list[Scenario]:

@@ -142,6 +142,7 @@ class Measure:
     needs: tuple[str, ...] = ()  # programs that must be installed, else the row is skipped
     rss: bool = True  # False where the work happens in a daemon, so the client's RSS means nothing
     cpu: bool = False  # also keep each run's CPU time: steadier than wall time on a busy machine
+    retries: int = 0  # runs that may fail and be run again (after prepare): a peer's own flakiness, logged
 
 
 @dataclass
@@ -368,14 +369,24 @@ def _measure_tool(measure: Measure, runs: int, log: Callable[[str], None]) -> To
         log(f"  {measure.tool:<40} skipped ({tool.reason})")
         return tool
     peaks = []
+    retries = measure.retries
     try:
         for n in range(runs):
-            if measure.prepare:
-                measure.prepare(n)
-            # Earlier runs' writes and deletions (with online discard, a deleted
-            # 100,000-file tree is seconds of work) must not be billed to this one.
-            os.sync()
-            sample = measure.run(n)
+            while True:
+                if measure.prepare:
+                    measure.prepare(n)
+                # Earlier runs' writes and deletions (with online discard, a deleted
+                # 100,000-file tree is seconds of work) must not be billed to this one.
+                os.sync()
+                try:
+                    sample = measure.run(n)
+                    break
+                except BenchError as error:
+                    if retries <= 0:
+                        raise
+                    retries -= 1
+                    tool.reason = f"run {n} failed once and was run again: {str(error)[-300:]}"
+                    log(f"  {measure.tool:<40} run {n} failed, running it again: {str(error)[-200:]}")
             tool.seconds.append(sample.seconds)
             if sample.peak_rss_bytes is not None:
                 peaks.append(sample.peak_rss_bytes)
@@ -449,8 +460,18 @@ def _docker_answers(docker: str) -> bool:
     return subprocess.run([docker, "info"], capture_output=True).returncode == 0
 
 
+_at_end: list[Callable[[], object]] = []
+
+
+def at_end(clean_up: Callable[[], object]) -> None:
+    """Run ``clean_up`` when the run ends (:func:`stop_children`), before any dockerd we started stops."""
+    _at_end.append(clean_up)
+
+
 def stop_children() -> None:
-    """Stop the launcher and any dockerd the harness started."""
+    """Run the end-of-run clean-ups, then stop the launcher and any dockerd the harness started."""
+    while _at_end:
+        _at_end.pop()()
     for launcher in _launchers:
         launcher.close()
     _launchers.clear()
@@ -601,6 +622,7 @@ def table(result: ScenarioResult) -> str:
         notes.append(f"best peer: {result.best_peer}")
     if result.floor:
         notes.append(f"floor: {result.floor}")
+    notes += [f"{tool.tool}: {tool.reason[:160]}" for tool in result.tools if tool.status == "ok" and tool.reason]
     cpu = _cpu_note(result)
     return "\n".join([head, "", *rows, *([""] + ["; ".join(notes)] if notes else []), *cpu, ""])
 

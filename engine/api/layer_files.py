@@ -12,10 +12,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from layerlab.engine.analysis import ImageAnalysis, LayerSource, analyze, waste_report
+from layerlab.engine.analysis import ImageAnalysis, analyze, waste_report
 from layerlab.engine.analysis.extract import cat
+from layerlab.engine.analysis.history import parse_history
+from layerlab.engine.analysis.image_sources import AnalysisImage
 from layerlab.engine.analysis.model import EntryInfo
-from layerlab.engine.api.layer_history import history_rows
 from layerlab.engine.image import Image
 from layerlab.engine.oci.digest import Digest
 
@@ -58,12 +59,9 @@ def image_analysis(image: Image) -> ImageAnalysis:
         if key in _analyses:
             _analyses.move_to_end(key)
             return _analyses[key]
-        layers = list(image.layers())
-        instructions = {row.layer_index: row.created_by for row in history_rows(image) if row.layer_index is not None}
-        sources = [LayerSource(open=layer.open_uncompressed, instruction=instructions.get(index, ""),
-                               diff_id=str(layer.diff_id), label=f"layer {index}")
-                   for index, layer in enumerate(layers)]
-        analysis = analyze(sources)
+        # The layers with their instructions exactly as ``dive`` and ``ci`` read them.
+        source = AnalysisImage(image.config_digest.short, image, parse_history(image.config_bytes()))
+        analysis = analyze(source.layer_sources())
         while len(_analyses) >= ANALYSES_KEPT:
             _analyses.popitem(last=False)
         _analyses[key] = analysis

@@ -38,8 +38,11 @@ class StoredLayer:
         return open_decompressed(self.open_blob())
 
     def stored_in(self, content: "ContentStore") -> bool:
-        """Whether this layer's blob is the one in ``content`` (no copy needed to put it there)."""
-        return self._content is content
+        """Whether this layer's blob is the one in ``content`` (no copy needed to put it there).
+
+        Compared by root, not by object: a build's leased view and the store it came from are one store.
+        """
+        return self._content.layout == content.layout
 
     @property
     def path(self):

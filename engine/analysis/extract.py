@@ -49,6 +49,21 @@ def _chunks(stream: BinaryIO, size: int) -> Iterable[bytes]:
         yield chunk
 
 
+def _finish(stream: BinaryIO) -> None:
+    """Go to the end: a source that checks its digest does so there, so damage fails the command.
+
+    A plain file (nothing left to check) seeks there at once; a checking stream refuses that seek
+    and is read through.
+    """
+    try:
+        stream.seek(0, os.SEEK_END)
+        return
+    except (OSError, ValueError, AttributeError):
+        pass
+    while stream.read(_CHUNK):
+        pass
+
+
 def read_entries(analysis: ImageAnalysis, entry_indices: Iterable[int],
                  consume: Callable[[int, Iterable[bytes]], None]) -> None:
     """Call ``consume(entry, chunks)`` for each regular-file entry, one pass per layer."""
@@ -66,9 +81,7 @@ def read_entries(analysis: ImageAnalysis, entry_indices: Iterable[int],
                 _skip(stream, offset - position)
                 consume(index, _chunks(stream, size))
                 position = offset + size
-            # A source that checks its digest does so at its end: read on, so damage fails the command.
-            while stream.read(_CHUNK):
-                pass
+            _finish(stream)
 
 
 def resolve(tree: StackedTree, path: str, *, follow_last: bool = True) -> tuple[str, EntryInfo | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from layerlab.engine.errors import DigestMismatch
 from layerlab.engine.oci.digest import Digest
@@ -17,12 +17,14 @@ class VerifyingReader(io.RawIOBase):
     blob that lies about its digest.
     """
 
-    def __init__(self, blob: BinaryIO, expected: Digest, what: str = "blob"):
+    def __init__(self, blob: BinaryIO, expected: Digest, what: str = "blob",
+                 on_verified: Callable[[], None] | None = None):
         self._blob = blob
         self._expected = expected
         self._what = what
         self._hasher = expected.new_hasher()
         self._checked = False
+        self._on_verified = on_verified
 
     def readable(self) -> bool:
         return True
@@ -70,6 +72,8 @@ class VerifyingReader(io.RawIOBase):
             if actual != self._expected:
                 raise DigestMismatch(self._what, str(self._expected), str(actual))
             self._checked = True
+            if self._on_verified is not None:
+                self._on_verified()
         return 0
 
     @property
@@ -77,6 +81,7 @@ class VerifyingReader(io.RawIOBase):
         return self._hasher.size
 
 
-def verify_stream(blob: BinaryIO, expected: Digest, what: str = "blob") -> BinaryIO:
-    """``blob`` wrapped so that reading it to the end checks it against ``expected``."""
-    return io.BufferedReader(VerifyingReader(blob, expected, what), 1 << 20)
+def verify_stream(blob: BinaryIO, expected: Digest, what: str = "blob",
+                  on_verified: Callable[[], None] | None = None) -> BinaryIO:
+    """``blob`` wrapped so that reading it to the end checks it against ``expected`` (then ``on_verified()``)."""
+    return io.BufferedReader(VerifyingReader(blob, expected, what, on_verified), 1 << 20)

@@ -23,6 +23,8 @@ class ContentStore:
     def __init__(self, layout: Layout, lock: RootLock):
         self.layout = layout
         self._lock = lock
+        # Blobs this process hashed in full (written, or read to the end), by the file's identity then.
+        self._verified: dict[Digest, tuple[int, int, int, int]] = {}
 
     # -- reading -------------------------------------------------------------------
     def path(self, digest: Digest) -> Path:
@@ -47,9 +49,18 @@ class ContentStore:
         """The blob as a stream that raises ``DigestMismatch`` (naming ``what``) at its end if it was damaged.
 
         Every read that serves a blob's bytes out of the store goes through
-        here, so damage on disk is never passed on with success.
+        here, so damage on disk is never passed on with success. A command
+        that reads one layer twice (``cat`` scans it, then reads the file)
+        hashes it once: a blob this process already hashed in full comes back
+        unwrapped while its inode, size, mtime and ctime are unchanged (any
+        write through the file system moves its ctime).
         """
-        return verify_stream(self.open(digest), digest, what or f"blob {digest}")
+        stream = self.open(digest)
+        stamp = _stamp(os.fstat(stream.fileno()))
+        if self._verified.get(digest) == stamp:
+            return stream
+        return verify_stream(stream, digest, what or f"blob {digest}",
+                             on_verified=lambda: self._verified.__setitem__(digest, stamp))
 
     def read(self, digest: Digest, *, what: str | None = None) -> bytes:
         """The whole blob, checked against its digest (configs and manifests: small, and always checked)."""
@@ -112,6 +123,7 @@ class ContentStore:
         os.chmod(temp, 0o444)  # blobs are immutable; a stray writer gets EACCES (unless it is root)
         os.replace(temp, target)  # same content if a peer got there first
         fsync_dir(target.parent)
+        self._verified[actual] = _stamp(os.stat(target))
         return actual
 
     def delete(self, digest: Digest) -> bool:
@@ -134,6 +146,10 @@ class ContentStore:
             if ref_file.is_file():
                 out.append(Ingest(self, ref_file.read_text(), None, None))
         return out
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 class Ingest:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, Sequence
 
-from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.layers.compression import HEAD_SIZE, detect, open_decompressed
 from layerlab.engine.oci.config import ImageConfig, parse_time
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
@@ -34,8 +34,15 @@ class StoredLayer:
         return self._content.open_verified(self.digest, what="layer blob in the store is damaged")
 
     def open_uncompressed(self) -> BinaryIO:
-        """The layer tar, read from a checked blob (see ``open_blob``)."""
-        return open_decompressed(self.open_blob())
+        """The layer tar, read from a checked blob (see ``open_blob``).
+
+        An uncompressed blob comes back as it is, so a reader may seek in it
+        (a blob this process already checked is a plain file again).
+        """
+        blob = self.open_blob()
+        if detect(blob.peek(HEAD_SIZE)[:HEAD_SIZE]) == "none":
+            return blob
+        return open_decompressed(blob)
 
     def stored_in(self, content: "ContentStore") -> bool:
         """Whether this layer's blob is the one in ``content`` (no copy needed to put it there).

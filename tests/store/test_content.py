@@ -65,3 +65,17 @@ def test_resumed_ingest_with_wrong_bytes_is_refused(store):
     with pytest.raises(DigestMismatch):
         writer.commit()
     assert list(store.blobs.digests()) == [] and store.blobs.ingests() == []
+
+
+def test_a_blob_damaged_after_this_process_checked_it_is_caught_on_the_next_read(store):
+    """Checked blobs are not rehashed while unchanged; a write (which moves ctime) makes the next read check again."""
+    data = b"layer bytes " * 1000
+    digest = store.blobs.ingest_bytes(data)
+    with store.blobs.open_verified(digest) as stream:
+        assert stream.read() == data
+    path = store.blobs.path(digest)
+    path.chmod(0o644)
+    path.write_bytes(data.replace(b"layer", b"LAYER", 1))
+    with pytest.raises(DigestMismatch, match=str(digest)):
+        with store.blobs.open_verified(digest) as stream:
+            stream.read()

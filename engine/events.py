@@ -137,8 +137,12 @@ class BuildFinished:
 
 @dataclass(frozen=True, slots=True)
 class BuildFailed:
+    """The build stopped; ``dockerfile_line`` is the Dockerfile line the error names (a parse or
+    expansion error, before any step ran), 0 when it names none."""
+
     error: str
     step: StepRef | None = None
+    dockerfile_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)

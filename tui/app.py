@@ -93,10 +93,12 @@ class LayerlabApp(App[None]):
         if self.context is not None:
             self.sub_title = self.context.name
             self.read_dockerfile(())
-            if self.watch_context:
+            if self.watch_context and self.catalog is not None:
+                # The engine's watcher reports each change (the Build panel re-reads the Dockerfile
+                # then); a second watcher here would only race it with its own news.
+                self.watch_builds(self.context)
+            elif self.watch_context:
                 self.context_watcher = self.watch_context_dir(self.context)
-                if self.catalog is not None:
-                    self.watch_builds(self.context)
         self.query_one("#images-table").focus()
 
     @property
@@ -133,7 +135,8 @@ class LayerlabApp(App[None]):
 
     @on(StoreChanged)
     def store_changed(self) -> None:
-        self.query_one(ImagesPanel).reload()
+        if not self.shutting_down():  # a watcher may report while the app closes
+            self.query_one(ImagesPanel).reload()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -199,10 +202,6 @@ class LayerlabApp(App[None]):
     def build_event(self, message: EngineEvent) -> None:
         if self.shutting_down():
             return  # a watch build reported while the app closes: the panels are going away
-        if isinstance(message.event, events.BuildStarted) and self.context is not None:
-            # The build reads the Dockerfile now: show that text, even if the context watcher missed an
-            # edit (it may start after the build's own watcher, or lag behind it).
-            self.read_dockerfile(())
         if not isinstance(message.event, events.BuildFinished):
             return
         # The new image is ready in History and Files; the Build panel stays in view.

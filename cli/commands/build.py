@@ -14,7 +14,7 @@ from layerlab.engine.builder.request import ENTITLEMENTS, BuildRequest, StepErro
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
 from layerlab.engine.builder.run_spec import parse_secret_flag
 from layerlab.engine.errors import UsageError
-from layerlab.engine.events import discard
+from layerlab.engine.events import BuildFailed, Event, EventSink, discard
 from layerlab.cli.keyvalues import key_values
 
 
@@ -84,13 +84,24 @@ def _sink(progress: str, quiet: bool):
     return PlainPrinter(sys.stdout)
 
 
+def _saying_failures(events: EventSink) -> EventSink:
+    """Watch mode keeps going after a failed build, so no exception reaches the CLI: say the error here."""
+
+    def sink(event: Event) -> None:
+        events(event)
+        if isinstance(event, BuildFailed):
+            print(f"layerlab: {event.error} (watching for a fix)", file=sys.stderr, flush=True)
+
+    return sink
+
+
 def build_command(args, ctx) -> int:
     request = make_request(args)
     events = _sink(args.progress, args.quiet)
     if args.watch:
         stop = threading.Event()
         try:
-            watch_and_build(ctx.store, request, events, stop)
+            watch_and_build(ctx.store, request, _saying_failures(events), stop)
         except KeyboardInterrupt:
             stop.set()
         return 0

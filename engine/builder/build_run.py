@@ -22,7 +22,7 @@ from layerlab.engine.builder.workspace import new_workspace, remove_workspace
 from layerlab.engine.dockerfile.args import Platform, platform_args, resolve_global_args
 from layerlab.engine.dockerfile.ast import Position
 from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction, KeyValue, Label
-from layerlab.engine.errors import BuildError, LayerlabError
+from layerlab.engine.errors import BuildError, DockerfileError, LayerlabError
 from layerlab.engine.events import BuildFailed, BuildFinished, BuildStarted, EventSink, StepRef
 from layerlab.engine.store import Store
 
@@ -61,7 +61,8 @@ def run_build(request: BuildRequest, store: Store, events: EventSink) -> BuildRe
         if session is not None:
             session.stop.set()
         message = error.one_line() if isinstance(error, LayerlabError) else "build interrupted"
-        events(BuildFailed(message, None))
+        line = error.line if isinstance(error, DockerfileError) else 0
+        events(BuildFailed(message, None, dockerfile_line=line))
         raise
     finally:
         if session is not None:

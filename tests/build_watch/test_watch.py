@@ -183,3 +183,32 @@ def test_stop_ends_the_loop(store, tmp_path):
 def test_stdin_context_is_refused(store):
     with pytest.raises(UsageError):
         watch_and_build(BuildRequest(context_dir=None), store, Recorder(), threading.Event())
+
+
+def test_a_parse_error_is_reported_with_its_line_and_watching_goes_on(watching):
+    context, events = watching({"Dockerfile": "FROM busybox\nRUN echo ok\n"})
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo ok\nFOO bar\n")
+    failed = events.wait_for(BuildFailed)
+    assert failed.step is None and failed.dockerfile_line == 3 and "Dockerfile:3" in failed.error
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo ok\n")
+    events.wait_for(BuildFinished, count=2)
+
+
+def test_cli_watch_says_a_parse_error(store, root: Path, tmp_path: Path):
+    """`build --watch` keeps going after a failed build, so it prints the error itself (on stderr)."""
+    import subprocess
+    import sys
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN [\nFOO bar\n")
+    process = subprocess.Popen([sys.executable, "-m", "layerlab", "--root", str(root), "build", "--watch",
+                                "--progress", "plain", str(context)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=WAIT)
+    assert line.startswith("layerlab: Dockerfile:3") and "unknown instruction: FOO" in line
+    assert "watching for a fix" in line

@@ -112,3 +112,28 @@ async def test_switching_to_build_late_shows_every_build_and_its_verdicts(make_a
         assert "#2 rebuilt: hello.txt: content changed" in lines
         assert lines.index("#2 rebuilt: first build of this step") < lines.index(built[0])
         assert view_lines(app)[1].startswith(" ↻ 2 COPY")
+
+
+async def test_watch_shows_a_parse_error_at_its_line_and_old_marks_follow_their_lines(make_app, context: Path):
+    app = make_app(context=context, watch=True)
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m.event)
+                            if isinstance(m, EngineEvent) else None) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
+        # A comment above shifts every line down; then a line no parser knows.
+        (context / "Dockerfile").write_text("# a comment\n" + DOCKERFILE + "FOO bar\n")
+        await wait_for(pilot, lambda: any(isinstance(m, events.BuildFailed) for m in seen))
+        await wait_for(pilot, lambda: len(view_lines(app)) == 5 and view_lines(app)[4].startswith(" ✗ 5 FOO"))
+        lines = view_lines(app)
+        assert "unknown instruction: FOO" in lines[4]
+        assert lines[0].startswith("   1 # a comment")  # the old FROM mark did not stay on line 1
+        assert lines[2].startswith(" ↻ 3 COPY")  # the COPY's mark moved with its line
+        status = str(app.query_one("#build-status").content)
+        assert "build failed: Dockerfile:5" in status and "unknown instruction: FOO" in status
+        panel = app.query_one("#build-panel")
+        assert any(text.startswith("── build failed: Dockerfile:5") for _, text in panel.log_lines)
+        seen.clear()
+        (context / "Dockerfile").write_text(DOCKERFILE)
+        await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
+        await pilot.pause(0.1)
+        assert all(" ✗ " not in line for line in view_lines(app))

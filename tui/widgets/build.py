@@ -15,7 +15,7 @@ in view.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.syntax import Syntax
@@ -32,6 +32,7 @@ from layerlab.engine import events as engine_events
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.catalog import human_size
+from layerlab.tui.widgets.build_state import BuildState, StepState
 
 MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
 FINISHED_MARKS = {"hit": "cached", "miss": "rebuilt", "base": "base"}
@@ -39,28 +40,6 @@ LOG_LINES_KEPT = 20_000
 # Lines taken per drain: small enough that a flood never holds a key back for long (each drain runs
 # on the UI thread), large enough that a drain keeps up with any build.
 LOG_LINES_PER_DRAIN = 1000
-
-
-@dataclass
-class StepState:
-    step: int
-    line: int
-    instruction: str
-    mark: str = "running"  # running, cached, rebuilt, failed, base (a FROM: neither cached nor built)
-    reason: str = ""
-    seconds: float | None = None
-    size: int | None = None
-    flipped: bool = False  # cached in the previous build, rebuilt in this one
-
-
-@dataclass
-class BuildState:
-    steps: dict[int, StepState] = field(default_factory=dict)
-    previous_marks: dict[int, str] = field(default_factory=dict)  # line -> mark of the last build
-    status: str = ""
-
-    def by_line(self) -> dict[int, StepState]:
-        return {state.line: state for state in self.steps.values()}
 
 
 class DockerfileView(Static):
@@ -161,6 +140,8 @@ class BuildPanel(Vertical):
     # -- the context -------------------------------------------------------------
 
     def show_dockerfile(self, path: Path, text: str) -> None:
+        if self.dockerfile_text and text != self.dockerfile_text:
+            self.build.follow_edit(self.dockerfile_text, text)
         self.dockerfile_path = path
         self.dockerfile_text = text
         self.query_one("#build-title", Label).update(f"{path.parent.name}/{path.name}")
@@ -199,13 +180,28 @@ class BuildPanel(Vertical):
             case engine_events.BuildFinished() as event:
                 self.build_finished(built_ref(event), event.duration)
             case engine_events.BuildFailed() as event:
-                self.build_failed(event.step.index if event.step else None, event.error)
+                self.build_failed(event.step.index if event.step else None, event.error, event.dockerfile_line)
             case engine_events.WatchChange() as event:
                 self.context_changed(event.paths, event.dockerfile_changed)
             case engine_events.WatchRebuilt() as event:
                 self.steps_flipped([(flip.step.index, flip.before) for flip in event.flipped])
 
+    def reread_dockerfile(self) -> None:
+        """Show the Dockerfile as the build about to run reads it.
+
+        Read here, in event order, rather than waiting for the context watcher: its news may come
+        after the build's (it can start late, or lag), and a parse error's line is a line of this text.
+        """
+        if self.dockerfile_path is None:
+            return
+        try:
+            text = self.dockerfile_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return  # the context watcher says what is wrong with the file
+        self.show_dockerfile(self.dockerfile_path, text)
+
     def build_started(self, target: str) -> None:
+        self.reread_dockerfile()
         self.build = BuildState(previous_marks={s.line: s.mark for s in self.build.steps.values()},
                                 status=f"building {target}…")
         if self.log_step is not None:
@@ -252,14 +248,19 @@ class BuildPanel(Vertical):
         self.add_log_lines([(None, f"── {self.build.status} ──")])
         self.redraw()
 
-    def build_failed(self, step: int | None, error: str) -> None:
+    def build_failed(self, step: int | None, error: str, line: int = 0) -> None:
         if step is not None:
             self.set_mark(step, "failed", error)
+        elif line:
+            # No step ran (the Dockerfile did not parse): the gutter marks the line the error names.
+            self.build.failed_line, self.build.failure = line, error
         self.build.status = f"build failed: {error}"
         self.add_log_lines([(None, f"── {self.build.status} ──")])
         self.redraw()
 
     def context_changed(self, paths: tuple[str, ...], dockerfile_changed: bool) -> None:
+        if dockerfile_changed:
+            self.reread_dockerfile()
         names = ", ".join(paths[:4]) + (" …" if len(paths) > 4 else "")
         what = "Dockerfile" if dockerfile_changed and not names else names
         self.build.status = f"changed: {what}; rebuilding…"

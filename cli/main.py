@@ -121,9 +121,21 @@ def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None 
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:
+        # A path the user gave that the system refuses (missing, a directory, too long…): one line.
+        print(f"layerlab: {_os_error_line(error)}", file=sys.stderr)
+        return 1
     finally:
         ctx.close()
         restore_signals()
+
+
+def _os_error_line(error: OSError) -> str:
+    name = error.filename if isinstance(error.filename, str) else ""
+    if len(name) > 200:
+        name = name[:100] + "…" + name[-40:]
+    reason = error.strerror or str(error)
+    return f"{name}: {reason}" if name else reason
 
 
 def _unwind_on_hangup() -> Callable[[], None]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, BinaryIO
 
-from layerlab.engine.errors import NotFound, RegistryError
+from layerlab.engine.errors import NotFound, RegistryError, UsageError
 from layerlab.engine.registry.auth import Authenticator, Credentials, DockerConfig
 from layerlab.engine.registry.proxy import Proxy, proxy_for, split_netloc
 from layerlab.engine.registry.retry import RETRY_STATUSES, RetryPolicy
@@ -72,6 +72,10 @@ class _Route:
 class RegistryClient:
     def __init__(self, domain: str, *, insecure: bool = False, credentials: Credentials | None = _UNSET,
                  timeout: float = 60.0, retry: RetryPolicy = RetryPolicy()):
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            raise UsageError(f"{domain!r} is not a registry host name") from None
         self.domain = domain
         self.host = api_host(domain)
         self.insecure = insecure or domain in insecure_from_env()

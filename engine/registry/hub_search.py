@@ -79,6 +79,10 @@ def hub_search(term: str, *, limit: int = DEFAULT_LIMIT, filters: SearchFilter =
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"{INDEX_ENV}: {base!r} is not an http(s) URL")
     client = client or RegistryClient(parts.netloc, credentials=None)
+    try:
+        term.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"search term {term!r} is not valid UTF-8") from None
     query = urllib.parse.urlencode({"q": term, "n": str(limit)})
     response = client.request("GET", f"{base}/v1/search?{query}", scope="", what=f"searching for {term!r}")
     try:

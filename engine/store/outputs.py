@@ -42,7 +42,7 @@ def _partial_name(target: Path) -> Path:
 @contextmanager
 def _recorded(layout: Layout, partial: Path) -> Iterator[None]:
     ledger = layout.new_temp(LEDGER_SUFFIX)
-    ledger.write_text(str(partial.absolute()))
+    ledger.write_bytes(os.fsencode(partial.absolute()))  # a path's own bytes, UTF-8 or not
     try:
         yield
     finally:
@@ -99,7 +99,7 @@ def sweep_partial_outputs(layout: Layout) -> list[Path]:
         if temp_owner_alive(ledger.name):
             continue
         try:
-            partial = Path(ledger.read_text())
+            partial = Path(os.fsdecode(ledger.read_bytes()))
         except OSError:
             partial = None
         # Only a name this module made is removed, whatever the ledger file says.

@@ -158,7 +158,6 @@ def release_unreferenced(store: StoreCore) -> Released:
     """Delete every blob and snapshot no image or ref needs. Caller holds the exclusive lock."""
     released = Released()
     with store.meta.transaction():
-        leased_images(store)  # drops the leases of processes that are gone, so what they held can go
         live = store.meta.live_digests()
         live_chains = store.meta.live_chains()
         store.meta.forget_dead(live, live_chains)

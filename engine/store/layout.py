@@ -11,6 +11,7 @@
       snapshots.format        the snapshots' form (see ``snapshot_format``)
       tmp/<pid>-<random>      scratch for writes about to be renamed into place
       tmp/<pid>-<random>.partial-output   names the temp file a ``save -o`` writes outside (``outputs``)
+      tmp/<pid>-<random>.lease            the images a running build or run holds (``leases``)
       tmp/build-<pid>-…, run-<pid>-…      a build's or a run's workspace
 
 Every ``tmp/`` entry carries its owner's pid: gc and fsck leave those of live processes alone.

@@ -233,14 +233,6 @@ class Metadata:
     def drop_refs(self, owner: str) -> None:
         self.db.execute("DELETE FROM refs WHERE owner=?", (owner,))
 
-    def refs_by_owner(self, prefix: str) -> dict[str, list[str]]:
-        """Owner -> the digests it keeps, for owners whose name starts with ``prefix``."""
-        out: dict[str, list[str]] = {}
-        for owner, digest in self.db.execute("SELECT owner, digest FROM refs WHERE substr(owner, 1, ?) = ?",
-                                             (len(prefix), prefix)):
-            out.setdefault(owner, []).append(digest)
-        return out
-
     def used_chain_ids(self) -> set[str]:
         """Chain IDs some image's layer stack has."""
         return {r[0] for r in self.db.execute("SELECT chain_id FROM image_layers")}

@@ -138,7 +138,24 @@ def _evaluate(action: str, data: Any, template: str) -> str:
     raise UsageError(f"template: {template}: unsupported action {{{{{action}}}}}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_CONTROL_NAMES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
+
+
+def shown_name(name: str) -> str:
+    """A file name for one line of text output: control characters and backslashes escaped
+    (``\\n``, ``\\t``, ``\\x1b``…), so a name can never fake a line or a column of its own."""
+    return _CONTROL.sub(lambda m: _CONTROL_NAMES.get(m.group(), f"\\x{ord(m.group()):02x}"), name)
+
+
+def check_template(template: str) -> None:
+    """Go's parse errors for what our actions cannot be: an action opened and never closed."""
+    if "{{" in _ACTION.sub("", template):
+        raise UsageError(f"template parsing error: template: {template}: unclosed action")
+
+
 def render_template(template: str, data: Any) -> str:
+    check_template(template)
     text = template.replace("\\t", "\t").replace("\\n", "\n")
     return _ACTION.sub(lambda match: _evaluate(match.group(1), data, template), text)
 
@@ -158,6 +175,7 @@ def format_rows(fmt: str | None, rows: Sequence[Mapping[str, Any]], default: str
         fmt = default
     if fmt == "json":
         return "".join(to_json(dict(row)) + "\n" for row in rows)
+    check_template(fmt)  # also when there are no rows to render
     if fmt.startswith("table"):
         body = fmt[len("table"):].lstrip()
         header = _ACTION.sub(lambda m: _header(m.group(1), headers), body.replace("\\t", "\t"))

@@ -19,7 +19,7 @@ from layerlab.engine.analysis.imagediff import diff_images
 from layerlab.engine.analysis.query import directory_sizes, path_filter
 from layerlab.engine.analysis.image_sources import ARCHIVE_PREFIX, LAYOUT_PREFIX, AnalysisImage, open_source
 from layerlab.engine.errors import UsageError
-from layerlab.cli.output import human_size, print_json, render_table
+from layerlab.cli.output import human_size, print_json, render_table, shown_name
 
 
 def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
@@ -164,7 +164,7 @@ def files_command(args, ctx) -> int:
         return 0
     table = [["TYPE", "MODE", "OWNER", "SIZE", "LAYER", "PATH"]]
     for path, entry, size in rows:
-        shown = path + (f" -> {entry.linkname}" if entry is not None and entry.linkname else "")
+        shown = shown_name(path) + (f" -> {shown_name(entry.linkname)}" if entry is not None and entry.linkname else "")
         table.append([_type(entry), _mode(entry), _owner(entry), human_size(size),
                       "-" if entry is None else str(entry.layer), shown])
     _out(ctx)(render_table(table))
@@ -206,7 +206,7 @@ def diff_command(args, ctx) -> int:
     write = _out(ctx)
     for layer, change in changes:
         prefix = "" if args.layer is not None else f"{layer}\t"
-        write(f"{prefix}{change.code} {change.path}\n")
+        write(f"{prefix}{change.code} {shown_name(change.path)}\n")
     return 0
 
 
@@ -230,7 +230,7 @@ def _diff_two(args, ctx) -> int:
     write = _out(ctx)
     for change in changes:
         reasons = f"  ({', '.join(change.reasons)})" if change.reasons else ""
-        write(f"{change.code} {change.path}{reasons}\n")
+        write(f"{change.code} {shown_name(change.path)}{reasons}\n")
         if change.text_diff:
             write(change.text_diff if change.text_diff.endswith("\n") else change.text_diff + "\n")
     return 0

@@ -51,8 +51,8 @@ def inspect_command(args, ctx) -> int:
     for name in args.images:
         try:
             results.append(inspect_data(ctx.store.image(name)))
-        except NotFound:
-            print(f"Error: No such image: {name}", file=sys.stderr)
+        except NotFound as error:
+            print(f"layerlab: {error.one_line()}", file=sys.stderr)
             status = 1
     if args.format:
         for data in results:

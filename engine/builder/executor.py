@@ -16,6 +16,7 @@ from layerlab.engine.builder.request import NETWORKS, BuildRequest, BuildResult,
 from layerlab.engine.builder.workspace import clean_stale_workspaces, remove_workspace
 from layerlab.engine.errors import UsageError
 from layerlab.engine.events import EventSink
+from layerlab.engine.reference import Reference
 from layerlab.engine.store import Store
 
 
@@ -23,6 +24,8 @@ def build(request: BuildRequest, store: Store, events: EventSink) -> BuildResult
     """Build ``request`` into ``store``, reporting to ``events``; raises a ``LayerlabError`` on failure."""
     if request.network not in NETWORKS:
         raise UsageError(f"--network {request.network}: expected one of {', '.join(NETWORKS)}")
+    for tag in request.tags:
+        Reference.parse(tag)  # a bad -t fails before any step runs, not after the whole build
     # Held from rmi, prune and gc (in any process) while the build runs: its bases, its steps, its result.
     with store.leased() as leased:
         return run_build(request, leased, events)

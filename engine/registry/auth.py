@@ -88,12 +88,15 @@ class DockerConfig:
 
     def save(self, data: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".config.json.{os.getpid()}")
+        # A symlinked config.json (dotfiles kept elsewhere) stays a symlink: write where it points,
+        # as docker's own client does.
+        target = Path(os.path.realpath(self.path))
+        temp = target.with_name(f".{target.name}.{os.getpid()}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(data, out, indent="\t")
             out.write("\n")
-        os.replace(temp, self.path)
+        os.replace(temp, target)
 
     def helper_for(self, domain: str, data: dict | None = None) -> str | None:
         data = self.load() if data is None else data

@@ -103,7 +103,7 @@ def test_history_and_inspect(cli, two_images) -> None:
     assert data[0]["Config"]["Cmd"] == ["sh"] and data[0]["Os"] == "linux"
     assert cli("inspect", "-f", "{{.Id}} {{json .Config.Cmd}}", "example/app").out == f'{new.id} ["sh"]\n'
     missing = cli("inspect", "ghost")
-    assert missing.code == 1 and "No such image: ghost" in missing.err
+    assert missing.code == 1 and "layerlab: no such image: ghost" in missing.err
 
 
 def test_image_group_and_prune(cli, two_images, store) -> None:

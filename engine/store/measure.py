@@ -8,13 +8,13 @@ overlay2 driver's ``directory.Size`` measures an unpacked layer.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from layerlab.engine.errors import CorruptLayer, UnsafeLayer
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.names import bad_whiteout
+from layerlab.engine.layers.tarscan import REGULAR, SYMLINK, scan
 from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
 
 
@@ -31,23 +31,20 @@ def measure_layer(blob: BinaryIO, *, what: str = "layer") -> LayerMeasure:
     A whiteout entry no layer may carry (``bad_whiteout``) is ``UnsafeLayer``
     here, as the layer enters the store, not when it is first unpacked.
     """
-    import tarfile  # here: `images` and other commands that only read records start without it
-
     with open_decompressed(blob) as stream:
         reader = HashingReader(stream)
         content = 0
-        try:
-            with tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|") as tar:
-                for member in tar:
-                    reason = bad_whiteout(member.name.rstrip("/"))
-                    if reason is not None:
-                        raise UnsafeLayer(f"{what}: entry {member.name!r} is {reason}")
-                    if member.isreg():
-                        content += member.size
-                    elif member.issym():
-                        content += len(member.linkname.encode("utf-8", "surrogateescape"))
-            while reader.read(CHUNK):  # the end-of-archive blocks and any trailing bytes are in the diff ID too
-                pass
-        except tarfile.TarError as error:
-            raise CorruptLayer(f"{what}: not a valid tar: {error}") from None
+        # Headers only: the one entry reader skips file contents (which still flow through the hash).
+        for entry in scan(reader, where=what):
+            reason = bad_whiteout(entry.path)
+            if reason is not None:
+                raise UnsafeLayer(f"{what}: entry {entry.path!r} is {reason}")
+            if entry.type == REGULAR:
+                content += entry.size
+            elif entry.type == SYMLINK:
+                content += len(entry.linkname.encode("utf-8", "surrogateescape"))
+        while reader.read(CHUNK):  # the end-of-archive blocks and any trailing bytes are in the diff ID too
+            pass
+    if reader.hasher.size == 0:
+        raise CorruptLayer(f"{what}: not a valid tar: empty file")
     return LayerMeasure(reader.hasher.digest(), reader.hasher.size, content)

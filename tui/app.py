@@ -1,8 +1,9 @@
 """The layerlab app: Images, History, Files and Build panels over the engine.
 
 Engine calls run in thread workers (they read tars and SQLite); results come
-back as messages. Worker failures surface in one place, ``worker_changed``,
-as a one-line notification: an engine error never takes the app down.
+back as messages. Worker failures, the app's and every panel's, end in one
+place, ``task_failed_message``, as a notification naming the cause: an
+engine error never takes the app down, and never goes unsaid.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
-from layerlab.engine.errors import LayerlabError
 from layerlab.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
 from layerlab.tui.config import TuiConfig
+from layerlab.tui.task_errors import ReportsTaskFailures, TaskFailed
 from layerlab.engine import events
 from layerlab.tui.messages import (DockerfileChanged, EngineEvent, EngineEventBridge, ImageSelected, LayerSelected,
                                    StoreChanged, built_ref)
@@ -35,9 +36,10 @@ from layerlab.tui.catalog import Catalog
 
 PANELS = ("images", "history", "files", "build")
 DOCKERFILE = "Dockerfile"
+FAILURE_SECONDS = 30
 
 
-class LayerlabApp(App[None]):
+class LayerlabApp(ReportsTaskFailures, App[None]):
     TITLE = "layerlab"
     CSS_PATH = "app.tcss"
 
@@ -218,13 +220,10 @@ class LayerlabApp(App[None]):
 
     # -- workers -----------------------------------------------------------------
 
-    @on(Worker.StateChanged)
-    def worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        text = error.one_line() if isinstance(error, LayerlabError) else f"{type(error).__name__}: {error}"
-        self.notify(f"{event.worker.description or 'task'} failed: {text}", severity="error", timeout=8)
+    @on(TaskFailed)
+    def task_failed_message(self, message: TaskFailed) -> None:
+        # Long enough to read a path; the panel concerned keeps saying it in place.
+        self.notify(f"{message.task} failed: {message.text}", severity="error", timeout=FAILURE_SECONDS)
 
     @work(exclusive=True, exit_on_error=False, group="store-watch", description="watching the store")
     async def watch_store(self, root: Path) -> None:

@@ -67,6 +67,7 @@ def test_build_panel_marks(snap_compare, plain_catalog, config, tmp_path: Path):
     context = tmp_path / "hello"
     context.mkdir()
     (context / "Dockerfile").write_text('FROM plain:1\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\nCMD ["sh"]\n')
+    plain_catalog.store.tag("plain:1", "hello:latest")  # the image the events below say was built
     app = LayerlabApp(plain_catalog, config=config, context=context)
 
     async def built(pilot):

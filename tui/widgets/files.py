@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static, Tree
 
 from layerlab.tui.screens.dialogs import PromptScreen
+from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.file_tree import FileIndex, LayerTree
 from layerlab.tui.catalog import (FileEntry, WasteRow, hex_dump, human_size, instruction_of_layer, is_binary,
                                  layer_changes, read_file, stacked_entries, waste)
@@ -37,7 +38,7 @@ def visible_entries(entries: list[FileEntry], hidden: set[str], needle: str) -> 
             if e.change not in hidden and (not needle or needle in e.path.lower())]
 
 
-class FilesPanel(Horizontal):
+class FilesPanel(ReportsTaskFailures, Horizontal):
     BINDINGS = [
         Binding("v", "toggle_view", "Changes/stacked", id="files.toggle_view",
                 tooltip="Switch between this layer's changes and the whole tree as of this layer"),
@@ -117,6 +118,15 @@ class FilesPanel(Horizontal):
         self.layer_index = layer_index
         self.query_one("#file-preview", Static).update("")
         self.reload()
+
+    def task_failed(self, group: str, text: str) -> None:
+        # Said where the result was awaited, so no "loading…" is left standing.
+        if group == "files":
+            self.query_one("#files-title", Label).update(f"layer {self.layer_index}: {text}")
+        elif group == "waste":
+            self.query_one("#waste-summary", Static).update(f"waste: {text}")
+        elif group == "preview":
+            self.query_one("#file-preview", Static).update(text)
 
     def view_key(self) -> tuple:
         return (self.ref, self.layer_index, self.stacked)

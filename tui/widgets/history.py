@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Label
 
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import LayerSelected
+from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.catalog import HistoryRow, created_text, history_rows, human_size
 
 BAR_WIDTH = 20
@@ -38,7 +39,7 @@ def size_bar(size: int, largest: int, width: int = BAR_WIDTH) -> str:
     return "█" * max(1, round(width * size / largest))
 
 
-class HistoryPanel(Vertical):
+class HistoryPanel(ReportsTaskFailures, Vertical):
     BINDINGS = [
         Binding("e", "toggle_empty", "Empty layers", id="history.toggle_empty",
                 tooltip="Show or hide history entries that made no layer"),
@@ -72,6 +73,12 @@ class HistoryPanel(Vertical):
     def load_history(self, ref: str) -> None:
         image = self.app.catalog.open_image(ref)
         self.post_message(self.Loaded(ref, history_rows(image)))
+
+    def task_failed(self, group: str, text: str) -> None:
+        if group == "history":  # e.g. another process removed the image: say so instead of "loading…"
+            self.rows = []
+            self.query_one(DataTable).clear()
+            self.query_one("#history-title", Label).update(f"{short_ref(self.ref)}: {text}")
 
     @on(Loaded)
     def show_rows(self, message: Loaded) -> None:

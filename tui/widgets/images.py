@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Label
 
 from layerlab.engine.errors import LayerlabError
 from layerlab.engine.oci.digest import short_id
+from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
 from layerlab.tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
 from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, created_text, human_size
@@ -40,7 +41,7 @@ def sorted_rows(rows: list[ImageRow], key: str) -> list[ImageRow]:
     return sorted(rows, key=lambda r: (r.repository, r.tag))
 
 
-class ImagesPanel(Vertical):
+class ImagesPanel(ReportsTaskFailures, Vertical):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
         Binding("s", "cycle_sort", "Sort", id="images.sort", tooltip="Sort by repository, created or size"),
@@ -67,6 +68,7 @@ class ImagesPanel(Vertical):
         self.sort_key = "repository"
         self.show_all = False
         self.transfer: TransferBoard | None = None
+        self.failure = ""  # the last failed action, said in the status line until one succeeds
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: repository, tag or ID  (/)", id="image-filter")
@@ -118,7 +120,13 @@ class ImagesPanel(Vertical):
         self.query_one("#images-status", Label).update(
             f"{len(visible)} of {len(listed)} images  ·  sorted by {self.sort_key}"
             + (f"  ·  {hidden} intermediate hidden (A shows all)" if hidden else "")
-            + ("  ·  all images (A hides intermediate)" if self.show_all else ""))
+            + ("  ·  all images (A hides intermediate)" if self.show_all else "")
+            + (f"  ·  ✗ {self.failure}" if self.failure else ""))
+
+    def task_failed(self, group: str, text: str) -> None:
+        if group in ("store-change", "inspect", "images"):
+            self.failure = text
+            self.refill()
 
     def selected_ref(self) -> str | None:
         table = self.query_one(DataTable)
@@ -211,6 +219,7 @@ class ImagesPanel(Vertical):
         elif operation == "remove":
             catalog.remove(args[0])
             self.app.call_from_thread(self.app.notify, f"removed {args[0]}")
+        self.failure = ""
         self.app.call_from_thread(self.load_rows)
 
     # -- save and push ---------------------------------------------------------------

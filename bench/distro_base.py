@@ -4,8 +4,10 @@
 files) from the Debian mirror this machine's apt sources name, packed as a
 root filesystem tar under the cache directory (``Options.cache``, kept
 between runs). Every builder starts from the same image: layerlab imports the
-tar (``layerlab import``), saves it as a docker-archive, and docker and
-buildah load that archive, so all three build on identical layers.
+tar (``layerlab import``) and unpacks its snapshot (``layerlab run``, as
+``docker load`` and ``buildah pull`` unpack theirs, untimed), saves it as a
+docker-archive, and docker and buildah load that archive, so all three build
+on identical layers.
 
 With ``--quick`` the base is layerlab's offline busybox bootstrap instead:
 seconds, no network, no root (the smoke tests use it).
@@ -20,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.harness import BenchError, Unavailable, find_program, layerlab, python_env, run_checked
+from bench.harness import Unavailable, find_program, layerlab, python_env, run_checked
 
 SUITE = "bookworm"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -138,11 +140,7 @@ class BaseImage:
             files = sum(1 for line in run_checked(["tar", "-tf", rootfs]).splitlines() if not line.endswith("/"))
             self.facts = {"base": f"debian {SUITE} minbase + python3 (debootstrap)", "base_files": files,
                           "base_tar_bytes": rootfs.stat().st_size}
+        # docker load and buildah pull unpack the base (untimed); layerlab's snapshot of it is made here too
+        run_checked(layerlab(self.root, "run", "--network", "none", self.tag, "true"), env=env)
         run_checked(layerlab(self.root, "save", "-o", self.archive, self.tag), env=env)
         return self.facts
-
-    def fresh_root(self, root: Path) -> None:
-        if not self.root.exists():
-            raise BenchError("the base image was not made")
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(self.root, root, symlinks=True)

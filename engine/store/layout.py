@@ -70,6 +70,9 @@ class Layout:
         try:
             for path in (self.root, self.blobs / "sha256", self.ingest, self.snapshots, self.tmp):
                 path.mkdir(parents=True, exist_ok=True)
+            # Run bundles with secret copies and RUN upper dirs live here: ours alone.
+            if self.tmp.stat().st_mode & 0o777 != 0o700:
+                self.tmp.chmod(0o700)
         except OSError as error:
             raise StoreError(f"cannot create store at {self.root}: {error.strerror}") from None
 

@@ -120,3 +120,14 @@ def test_the_next_command_reaps_what_a_killed_build_left(sleeping_build, root, c
     assert processes_with_env(marker), "nothing survived, so there is nothing to reap"
     assert cli_process("images").returncode == 0
     assert leftovers(root, marker, secret_text) == {"processes": [], "mounts": [], "secrets": []}
+
+
+def test_run_scratch_lives_in_the_stores_private_tmp(cli, root, base, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t")
+    context = write_context(tmp_path / "ctx", "FROM busybox\nUSER nobody\n"
+                            "RUN --mount=type=secret,id=s,uid=65534 cat /run/secrets/s > /tmp/seen && "
+                            "cat /etc/hostname > /dev/null\n")
+    result = cli("build", "-q", "--network", "none", "--secret", f"id=s,src={secret}", str(context))
+    assert result.code == 0, result.err
+    assert (root / "tmp").stat().st_mode & 0o777 == 0o700

@@ -70,7 +70,7 @@ def clean_path(name: str) -> str:
     return cleaned.lstrip("/")
 
 
-def _number(field: bytes, what: str, offset: int) -> int:
+def _number(field: bytes, what: str, offset: int, where: str) -> int:
     if field and field[0] & 0x80:
         # base-256 (GNU) for values that do not fit in octal
         value = int.from_bytes(field[1:], "big")
@@ -81,14 +81,24 @@ def _number(field: bytes, what: str, offset: int) -> int:
     try:
         return int(text, 8)
     except ValueError:
-        raise CorruptLayer(f"tar header at offset {offset}: bad {what} field {text!r}") from None
+        raise CorruptLayer(f"{where}: tar header at offset {offset}: bad {what} field {text!r}") from None
+
+
+def _pax_number(pax: dict[str, str], key: str, offset: int, where: str) -> int:
+    try:
+        value = int(pax[key])
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise CorruptLayer(f"{where}: tar header at offset {offset}: bad PAX {key} {pax[key]!r}")
+    return value
 
 
 def _string(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def _pax_records(data: bytes, offset: int) -> dict[str, str]:
+def _pax_records(data: bytes, offset: int, where: str) -> dict[str, str]:
     records: dict[str, str] = {}
     pos = 0
     while pos < len(data):
@@ -96,13 +106,13 @@ def _pax_records(data: bytes, offset: int) -> dict[str, str]:
             break
         space = data.find(b" ", pos)
         if space < 0:
-            raise CorruptLayer(f"tar PAX header at offset {offset}: malformed record")
+            raise CorruptLayer(f"{where}: tar PAX header at offset {offset}: malformed record")
         try:
             length = int(data[pos:space])
         except ValueError:
-            raise CorruptLayer(f"tar PAX header at offset {offset}: malformed record length") from None
+            raise CorruptLayer(f"{where}: tar PAX header at offset {offset}: malformed record length") from None
         if length <= 0 or pos + length > len(data):
-            raise CorruptLayer(f"tar PAX header at offset {offset}: record runs past the header")
+            raise CorruptLayer(f"{where}: tar PAX header at offset {offset}: record runs past the header")
         record = data[space + 1: pos + length - 1]
         key, _, value = record.partition(b"=")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
@@ -194,7 +204,7 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
             raise CorruptLayer(f"{where}: truncated tar header at offset {header_offset}")
         if header.count(0) == BLOCK:
             return
-        stored = _number(header[148:156], "checksum", header_offset)
+        stored = _number(header[148:156], "checksum", header_offset, where)
         computed = sum(header[:148]) + 256 + sum(header[156:])
         if stored != computed:
             signed = sum((b - 256 if b > 127 else b) for b in header[:148]) + 256 + sum(
@@ -202,7 +212,7 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
             if stored != signed:
                 raise CorruptLayer(f"{where}: bad tar header checksum at offset {header_offset}")
         typeflag = chr(header[156]) if header[156] else REGULAR
-        size = _number(header[124:136], "size", header_offset)
+        size = _number(header[124:136], "size", header_offset, where)
         padded = (size + BLOCK - 1) & ~(BLOCK - 1)
         if typeflag in "xXgLK":
             data = reader.read(padded)
@@ -210,7 +220,7 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
                 raise CorruptLayer(f"{where}: truncated tar member at offset {header_offset}")
             data = data[:size]
             if typeflag in "xX":
-                pax.update(_pax_records(data, header_offset))
+                pax.update(_pax_records(data, header_offset, where))
             elif typeflag == "L":
                 long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             elif typeflag == "K":
@@ -221,9 +231,9 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
         if magic == b"ustar\0" and header[345]:
             name = _string(header[345:500]) + "/" + name
         linkname = _string(header[157:257])
-        mode = _number(header[100:108], "mode", header_offset)
-        uid = _number(header[108:116], "uid", header_offset)
-        gid = _number(header[116:124], "gid", header_offset)
+        mode = _number(header[100:108], "mode", header_offset, where)
+        uid = _number(header[108:116], "uid", header_offset, where)
+        gid = _number(header[116:124], "gid", header_offset, where)
         if long_name is not None:
             name, long_name = long_name, None
         if long_link is not None:
@@ -235,12 +245,12 @@ def scan(stream: BinaryIO, *, where: str = "layer") -> Iterator[RawEntry]:
             name = pax.get("path", name)
             linkname = pax.get("linkpath", linkname)
             if "size" in pax:
-                size = int(pax["size"])
+                size = _pax_number(pax, "size", header_offset, where)
                 padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             if "uid" in pax:
-                uid = int(pax["uid"])
+                uid = _pax_number(pax, "uid", header_offset, where)
             if "gid" in pax:
-                gid = int(pax["gid"])
+                gid = _pax_number(pax, "gid", header_offset, where)
             pax = {}
         data_offset = reader.offset
         if typeflag not in "123456":

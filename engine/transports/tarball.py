@@ -8,7 +8,6 @@ comes in ready made; ``-m`` becomes the comment.
 from __future__ import annotations
 
 import os
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, ImageConfig, format_time
 from layerlab.engine.oci.digest import CHUNK, Hasher
 from layerlab.engine.layers.compression import open_decompressed
+from layerlab.engine.layers.tarscan import scan
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 from layerlab.engine.transports.oci_layout import host_platform_spec
 
@@ -43,12 +43,15 @@ class ImportedImage:
 
 
 def _check_tar(path: str, label: str) -> None:
+    """Every header readable (contents are skipped by seeking); an empty file is no tar either."""
     try:
-        with tarfile.open(path, "r:") as tar:
-            for _ in tar:
+        with open(path, "rb") as stream:
+            for _ in scan(stream, where=label):
                 pass
-    except (tarfile.TarError, EOFError) as error:
-        raise ArchiveError(f"{label}: not a valid tar archive: {error}") from None
+            if not stream.tell():
+                raise CorruptLayer(f"{label}: not a valid tar archive: empty file")
+    except CorruptLayer as error:
+        raise ArchiveError(str(error)) from None
 
 
 def import_tarball(source: str | os.PathLike | BinaryIO, *, config: Mapping[str, Any] | None = None, message: str = "",

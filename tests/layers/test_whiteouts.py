@@ -127,3 +127,4 @@ def test_kept_whiteouts_take_overlayfs_form_and_write_back_to_the_same_tar(tmp_p
     write_layer_from_overlay_upper(layer, out)
     written = {entry.path for entry in scan(io.BytesIO(out.getvalue()))}
     assert {"etc/.wh.gone", "opt/.wh..wh..opq", "opt/new", "var/.wh..wh..opq", "var/fresh"} <= written
+

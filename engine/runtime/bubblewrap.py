@@ -32,6 +32,7 @@ from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_fi
 from layerlab.engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
 from layerlab.engine.runtime.network import PrivateNetwork
 from layerlab.engine.runtime.output import OutputCallback, pump_output
+from layerlab.engine.runtime.seccomp_bpf import compile_profile
 from layerlab.engine.runtime.rootfs import overlay_options, prepare_overlay_dirs
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 from layerlab.engine.runtime.userns_overlay import FUSE_MOUNTED, MODES, MOUNT_SCRIPT, fuse_options, normalize_upper
@@ -78,16 +79,21 @@ class BubblewrapRuntime:
         # bwrap writes {"exit-code": N} here only once the command really ran; its absence
         # tells a sandbox or exec failure apart from a command that exited non-zero.
         status_read, status_write = os.pipe()
+        extra_fds: list[int] = []
         try:
             etc_files = write_etc_files(scratch, spec)
             bwrap_args = self._bwrap_args(rootfs, spec, etc_files, prepare_mounts(scratch, spec.mounts))
             bwrap_args[1:1] = ["--json-status-fd", str(status_write)]
+            seccomp_fd = self._seccomp_fd(scratch, spec)
+            if seccomp_fd >= 0:
+                bwrap_args[1:1] = ["--seccomp", str(seccomp_fd)]
+                extra_fds.append(seccomp_fd)
             command = wrap(bwrap_args)
             if network is not None:
                 network.start()
                 command = network.enter_command() + command
             if spec.terminal:
-                process = subprocess.Popen(command, pass_fds=(status_write,))
+                process = subprocess.Popen(command, pass_fds=(status_write, *extra_fds))
                 os.close(status_write)
                 status_write = -1
                 process.wait()
@@ -95,7 +101,7 @@ class BubblewrapRuntime:
             else:
                 process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                            stderr=subprocess.PIPE, start_new_session=True,
-                                           pass_fds=(status_write,))
+                                           pass_fds=(status_write, *extra_fds))
                 os.close(status_write)
                 status_write = -1
                 tail = pump_output(process, on_output)
@@ -122,13 +128,23 @@ class BubblewrapRuntime:
             for pipe in (process.stdout, process.stderr) if process is not None else ():
                 if pipe is not None:
                     pipe.close()
-            for fd in (status_read, status_write):
+            for fd in (status_read, status_write, *extra_fds):
                 if fd >= 0:
                     os.close(fd)
             if network is not None:
                 network.stop()
             shutil.rmtree(scratch, ignore_errors=True)
             watchdog.done(undo_scratch)
+
+    @staticmethod
+    def _seccomp_fd(scratch: Path, spec: ProcessSpec) -> int:
+        """An open file holding the compiled profile for ``--seccomp``; -1 when none applies."""
+        program = None if spec.privileged else compile_profile()
+        if program is None:
+            return -1
+        path = scratch / "seccomp.bpf"
+        path.write_bytes(program)
+        return os.open(path, os.O_RDONLY)
 
     def _bwrap_args(self, rootfs: Path, spec: ProcessSpec, etc_files: dict[str, Path], mounts) -> list[str]:
         args = [self.bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",

@@ -12,9 +12,8 @@ list does. ``clone`` is refused only with a namespace flag; ``clone3``,
 whose flags a filter cannot read, gets ENOSYS so libc falls back to ``clone``
 (Docker does the same).
 
-runc applies the profile from the bundle's config.json. bubblewrap only
-takes a compiled BPF program, which would need libseccomp's bindings; its
-containers run in a user namespace, where those calls cannot reach the host.
+runc applies the profile from the bundle's config.json; bubblewrap gets it
+compiled to BPF by ``seccomp_bpf`` (x86-64).
 """
 
 from __future__ import annotations

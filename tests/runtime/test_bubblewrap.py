@@ -175,3 +175,14 @@ def test_unprivileged_private_network_stays_off_the_hosts_loopback(unprivileged_
     assert report["exit_code"] == 0, report["tail"]
     assert values["ifaces"] == "lo,tap0,"
     assert "done" in report["tail"] and not any(token in line for line in report["tail"])
+
+
+def test_unprivileged_runs_get_the_seccomp_profile_too(unprivileged_area):
+    from tests.runtime.test_seccomp import PROBES
+
+    script = "grep '^Seccomp:' /proc/self/status; " + "; ".join(
+        f"{command} >/dev/null 2>&1 && echo 'ESCAPED {name}'" for name, command in PROBES.items()) + "; true"
+    report = run_as_nobody(unprivileged_area, script)
+    assert report["exit_code"] == 0, report["tail"]
+    assert "Seccomp:\t2" in report["tail"]
+    assert [line for line in report["tail"] if line.startswith("ESCAPED")] == []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.engine.runtime import ProcessSpec, run_in_layers
+from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
 from layerlab.engine.runtime.seccomp import default_profile
+from tests.peers import need_program
 
 pytestmark = pytest.mark.peers
 
@@ -30,8 +31,16 @@ def run_probes(runtime, rootfs, tmp_path) -> list[str]:
     return lines
 
 
-def test_root_in_a_container_cannot_make_namespaces_or_mount(runc_runtime, busybox_rootfs, tmp_path):
-    lines = run_probes(runc_runtime, busybox_rootfs, tmp_path)
+@pytest.fixture(params=["runc", "bubblewrap"])
+def runtime(request):
+    if request.param == "runc":
+        return request.getfixturevalue("runc_runtime")
+    need_program("bwrap")
+    return BubblewrapRuntime()
+
+
+def test_root_in_a_container_cannot_make_namespaces_or_mount(runtime, busybox_rootfs, tmp_path):
+    lines = run_probes(runtime, busybox_rootfs, tmp_path)
     assert "Seccomp:\t2" in lines  # a filter is in force
     assert [line for line in lines if line.startswith("ESCAPED")] == []
 

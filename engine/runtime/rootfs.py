@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.reaper import unescape_mountinfo
 
 
 def prepare_overlay_dirs(lowers: list[Path], workspace: Path) -> list[str]:
@@ -62,16 +63,9 @@ def is_mounted(path: Path) -> bool:
     with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mountinfo:
         for line in mountinfo:
             fields = line.split()
-            if len(fields) > 4 and _unescape_mountinfo(fields[4]) == target:
+            if len(fields) > 4 and unescape_mountinfo(fields[4]) == target:
                 return True
     return False
-
-
-def _unescape_mountinfo(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal.
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field = field.replace(code, char)
-    return field
 
 
 def unmount(path: Path) -> None:

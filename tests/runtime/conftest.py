@@ -68,3 +68,14 @@ def runc_runtime(tmp_path: Path):
     yield runtime
     assert runtime.list_containers() == [], "a runc container outlived its run"
     assert mounts_under(tmp_path) == [], "a mount outlived its run"
+
+
+def run_lines(runtime, rootfs: Path, workspace: Path, script: str, network: str = "none") -> list[str]:
+    """Run ``script`` under /bin/sh over ``rootfs``; its output lines (both streams), after a zero exit."""
+    from layerlab.engine.runtime import ProcessSpec, run_in_layers
+
+    lines: list[str] = []
+    result, _ = run_in_layers([rootfs], ProcessSpec(["/bin/sh", "-c", script], env=["PATH=/bin"], network=network),
+                              workspace, runtime=runtime, on_output=lambda stream, line: lines.append(line.decode()))
+    assert result.exit_code == 0, lines
+    return lines

@@ -10,8 +10,9 @@ import socket
 
 import pytest
 
-from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
+from layerlab.engine.runtime import BubblewrapRuntime
 from tests.peers import need_program
+from tests.runtime.conftest import run_lines
 from tests.runtime.netpeers import namespace_service, token_service
 
 pytestmark = pytest.mark.peers
@@ -20,12 +21,7 @@ LINKS = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ,;
 
 
 def run_script(runtime, rootfs, tmp_path, script: str, network: str) -> list[str]:
-    lines: list[str] = []
-    result, _ = run_in_layers([rootfs], ProcessSpec(["/bin/sh", "-c", script], env=["PATH=/bin"], network=network),
-                              tmp_path / "ws", runtime=runtime,
-                              on_output=lambda stream, line: lines.append(line.decode()))
-    assert result.exit_code == 0, lines
-    return lines
+    return run_lines(runtime, rootfs, tmp_path / "ws", script, network)
 
 
 @pytest.fixture(params=["runc", "bubblewrap"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.engine.runtime import BubblewrapRuntime, ProcessSpec, run_in_layers
+from layerlab.engine.runtime import BubblewrapRuntime
 from layerlab.engine.runtime.seccomp import default_profile
 from tests.peers import need_program
+from tests.runtime.conftest import run_lines
 
 pytestmark = pytest.mark.peers
 
@@ -23,12 +24,7 @@ PROBES = {
 def run_probes(runtime, rootfs, tmp_path) -> list[str]:
     script = "grep '^Seccomp:' /proc/self/status; " + "; ".join(
         f"{command} >/dev/null 2>&1 && echo 'ESCAPED {name}'" for name, command in PROBES.items()) + "; true"
-    lines: list[str] = []
-    result, _ = run_in_layers([rootfs], ProcessSpec(["/bin/sh", "-c", script], env=["PATH=/bin"]),
-                              tmp_path / "ws", runtime=runtime,
-                              on_output=lambda stream, line: lines.append(line.decode()))
-    assert result.exit_code == 0, lines
-    return lines
+    return run_lines(runtime, rootfs, tmp_path / "ws", script)
 
 
 @pytest.fixture(params=["runc", "bubblewrap"])

@@ -10,11 +10,10 @@ from layerlab.engine.builder.planner import StagePlan
 from layerlab.engine.builder.request import StepError, StepSummary
 from layerlab.engine.builder.session import BuildSession
 from layerlab.engine.dockerfile.args import Platform, StageScope
-from layerlab.engine.errors import LayerlabError
+from layerlab.engine.errors import LayerlabError, NotFound
 from layerlab.engine.events import StepFinished, StepRef, StepStarted
 from layerlab.engine.oci.config import ImageConfig
 from layerlab.engine.oci.digest import short_id
-from layerlab.engine.registry.pull import ensure_image
 
 
 def start_stage(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> tuple[StageState, StepSummary]:
@@ -54,12 +53,25 @@ def _base(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> tuple[s
         return "", ImageConfig.new(architecture=host.architecture, variant=host.variant)
     pull = session.request.pull
     try:
-        # Docker's rule: a base in the store is used as it is; a missing one (or any, with --pull) is pulled.
-        stored = ensure_image(stage_plan.base, session.store, pull="always" if pull else "missing",
-                              events=session.events)
+        stored = _stored_or_pulled(stage_plan.base, session, pull)
     except LayerlabError as error:
         why = "--pull: pulling it failed" if pull else "no such image in the store, and pulling it failed"
         hint = "" if pull else " (load it, or make one with `layerlab bootstrap busybox`)"
         raise StepError(f"{session.dockerfile.filename}:{stage_plan.stage.line}: FROM {stage_plan.base}: {why}: "
                         f"{error.one_line()}{hint}", step=ref) from None
     return str(stored.id), stored.config
+
+
+def _stored_or_pulled(base: str, session: BuildSession, pull: bool):
+    """Docker's rule: a base in the store is used as it is; a missing one (or any, with --pull) is pulled.
+
+    The registry client (http, ssl, email: a fifth of a build's start-up) is imported only for a pull.
+    """
+    if not pull:
+        try:
+            return session.store.image(base)
+        except NotFound:
+            pass
+    from layerlab.engine.registry.pull import ensure_image
+
+    return ensure_image(base, session.store, pull="always" if pull else "missing", events=session.events)

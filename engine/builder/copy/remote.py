@@ -8,17 +8,17 @@ file is used. A downloaded file is never unpacked, even when it is a tar.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import os
 import posixpath
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 from layerlab.engine.errors import BuildError
 
@@ -45,6 +45,10 @@ def parse_checksum(checksum: str) -> str:
 
 
 def download(url: str, into: Path, *, checksum: str | None = None, command: str = "ADD") -> Download:
+    # urllib.request brings http.client, ssl and email: imported here, by the builds that download
+    import urllib.error
+    import urllib.request
+
     expected = parse_checksum(checksum) if checksum else None
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "layerlab"}),
@@ -84,6 +88,8 @@ def filename_for_download(url_path: str, headers: Message) -> str:
             return name
     disposition = headers.get("Content-Disposition")
     if disposition:
+        from email.message import Message
+
         parsed = Message()
         parsed["Content-Disposition"] = disposition
         name = parsed.get_param("filename", header="Content-Disposition")
@@ -95,6 +101,8 @@ def filename_for_download(url_path: str, headers: Message) -> str:
 def _http_time(value: str | None) -> int:
     if not value:
         return 0
+    import email.utils
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

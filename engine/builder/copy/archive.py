@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tarfile
 from pathlib import Path
 
 from layerlab.engine.builder.copy.tree import Staging
@@ -31,9 +30,8 @@ def is_archive(path: Path) -> bool:
     """True when ``path`` holds a (possibly compressed) tar with at least one entry."""
     try:
         with open(path, "rb") as blob, open_decompressed(blob) as stream:
-            archive = tarfile.open(fileobj=stream, mode="r|")
-            return archive.next() is not None
-    except (tarfile.TarError, LayerError, OSError, EOFError, ValueError):
+            return next(scan(stream, where=path.name), None) is not None
+    except (LayerError, OSError, EOFError, ValueError):
         return False
 
 

@@ -21,6 +21,7 @@ from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from layerlab.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
+from layerlab.engine.api.building import stop_running_steps
 from layerlab.tui.config import TuiConfig
 from layerlab.tui.task_errors import ReportsTaskFailures, TaskFailed
 from layerlab.engine import events
@@ -51,7 +52,10 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key binding"),
         Binding("ctrl+t", "next_theme", "Theme", id="app.next_theme", tooltip="Switch to the next theme",
                 show=False),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave layerlab"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave layerlab (a running RUN is stopped)"),
+        # Not Textual's "press ctrl+q": a terminal user's ctrl+c means stop. An input keeps it for copy.
+        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", tooltip="Leave layerlab (a running RUN is stopped)",
+                show=False),
     ]
 
     def __init__(self, catalog: Catalog | None = None, *, context: Path | None = None, watch: bool = False,
@@ -215,8 +219,16 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
     def shutting_down(self) -> bool:
         return self.stop_watching.is_set() or not self.query(ImagesPanel)
 
+    async def action_quit(self) -> None:
+        """Leave now, even mid-build: the watch loop stops, a running RUN is killed and its build fails
+        (cleaned up as after any failed RUN), so no process is left and no wait for the RUN to end."""
+        self.stop_watching.set()
+        stop_running_steps()
+        self.exit()
+
     def on_unmount(self) -> None:
         self.stop_watching.set()
+        stop_running_steps()
 
     # -- workers -----------------------------------------------------------------
 

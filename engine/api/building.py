@@ -57,3 +57,13 @@ def _transfer_cache(transfer: Callable, option: str, store: "Store", events: Eve
 
     with CacheRecords(store.root) as records:
         transfer(store, records, parse_cache_option(option), events=events)
+
+
+def stop_running_steps() -> int:
+    """Kill every RUN this process has going (a front end quitting mid-build); how many there were.
+
+    Each such step fails at once and its build ends, cleaned up as after any failed RUN.
+    """
+    from layerlab.engine.runtime.live import stop_all
+
+    return stop_all()

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
-from layerlab.engine.runtime import watchdog
+from layerlab.engine.runtime import live, watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
 from layerlab.engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
 from layerlab.engine.runtime.network import PrivateNetwork
@@ -104,8 +104,9 @@ class BubblewrapRuntime:
                                            pass_fds=(status_write, *extra_fds))
                 os.close(status_write)
                 status_write = -1
-                tail = pump_output(process, on_output)
-                process.wait()
+                with live.running(lambda: os.killpg(process.pid, 9)):
+                    tail = pump_output(process, on_output)
+                    process.wait()
             exit_code = _command_exit_code(status_read)
             if exit_code is None:
                 if process.returncode < 0:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.reaper import CONTAINER_PREFIX, RUNC_STATE_DIR
-from layerlab.engine.runtime import watchdog
+from layerlab.engine.runtime import live, watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
 from layerlab.engine.runtime.network import PrivateNetwork
 from layerlab.engine.runtime.oci_config import runc_config
@@ -62,6 +62,8 @@ class RuncRuntime:
                 network = scope.enter_context(PrivateNetwork()) if spec.network == "private" else None
                 process = self._start(rootfs, spec, bundle, container_id,
                                       network.netns_path if network is not None else None)
+                scope.enter_context(live.running(
+                    lambda: subprocess.run(self._runc("kill", container_id, "KILL"), capture_output=True)))
                 if spec.terminal:
                     process.wait()
                     tail: list[str] = []

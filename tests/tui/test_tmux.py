@@ -123,3 +123,36 @@ def test_watch_flow_rebuilds_after_an_edit(tmux: Tmux, store, root: Path, tmp_pa
     while time.monotonic() < deadline and tmux.alive():
         time.sleep(0.2)
     assert not tmux.alive()
+
+
+@pytest.mark.parametrize("key,size", [("q", (120, 40)), ("C-c", (80, 24))])
+def test_quitting_during_a_run_stops_it(tmux: Tmux, store, root: Path, tmp_path: Path, key: str, size):
+    """q (or ctrl+c) mid-RUN: the RUN is killed and the app ends long before the RUN would have."""
+    import uuid as uuid_module
+
+    need_program("runc")
+    token = f"quit-{uuid_module.uuid4().hex[:10]}"
+    context = tmp_path / "slow"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM busybox\nRUN sleep 300 && echo {token}\n")
+    command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
+               f"{sys.executable} -m layerlab --root {root} tui {context} --watch")
+    tmux.run("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), command)
+    tmux.wait_for("busybox")
+    tmux.run("send-keys", "-t", "app", "4")
+    tmux.wait_for("step 2: RUN sleep 300", timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and token not in _process_lines():
+        time.sleep(0.2)
+    assert token in _process_lines()  # the RUN's process is up
+    tmux.run("send-keys", "-t", "app", key)
+    # A bound for a wedged test (the RUN alone would take 300 s), not a measurement.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and tmux.alive():
+        time.sleep(0.2)
+    assert not tmux.alive()
+    assert token not in _process_lines()
+
+
+def _process_lines() -> str:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

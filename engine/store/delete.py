@@ -75,7 +75,7 @@ def remove_image(store: StoreCore, text: str, *, force: bool, prune_parents: boo
             tags, digests = meta.names(image_id)
             leased = leased_images(store)
             holder = leased.get(str(image_id))
-            in_use = f"image is being used by a running build (pid {holder})"
+            in_use = f"image is being used by a running build or container (pid {holder})"
             if holder is not None and by_id:
                 raise _conflict(image_id, in_use, hard=True)
             if not by_id:

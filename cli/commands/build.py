@@ -49,6 +49,8 @@ def register(subparsers) -> None:
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE",
                         help="a file RUN --mount=type=secret can read; never stored in the image")
     parser.add_argument("--watch", action="store_true", help="rebuild when the context or Dockerfile changes")
+    parser.add_argument("--semantics", default="classic", choices=("classic", "buildkit"),
+                        help="whose results to reproduce: docker's classic builder (default) or BuildKit's")
     parser.set_defaults(func=build_command)
 
 
@@ -57,7 +59,7 @@ def make_request(args) -> BuildRequest:
                            target=args.target, no_cache=args.no_cache, no_cache_filter=list(args.no_cache_filter),
                            pull=args.pull, network=args.network, labels=key_values(args.label, "--label"),
                            secrets=dict(parse_secret_flag(text) for text in args.secret),
-                           allow=frozenset(args.allow))
+                           allow=frozenset(args.allow), semantics=args.semantics)
     if args.context == "-" and args.file == "-":
         raise UsageError("the context and the Dockerfile cannot both come from stdin")
     if args.context == "-":

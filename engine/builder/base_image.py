@@ -22,6 +22,8 @@ def start_stage(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> t
     image_id, image = _base(session, stage_plan, ref)
     dockerfile = session.dockerfile
     config = with_default_path(dict(image.data.get("config") or {}))
+    if session.request.semantics == "buildkit" and not image_id:
+        config.setdefault("WorkingDir", "/")   # BuildKit starts a FROM scratch stage in "/"
     base_env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     scope = StageScope.for_stage(session.global_args, session.build_args, base_env,
                                  escape_token=dockerfile.escape_token, filename=dockerfile.filename)

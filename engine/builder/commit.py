@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from layerlab.engine.builder.buildkit import HISTORY_COMMENT
 from layerlab.engine.builder.cache_key import created_by
 from layerlab.engine.builder.dispatch import StageState, full_config
 from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
@@ -40,23 +41,25 @@ class Committed:
     layer_digest: str        # its diff ID; "" for an empty layer
 
 
-def write_layer(tree: Path, step_dir: Path, *, overlay: bool, owner: tuple[int, int] | None = None) -> NewLayer | None:
-    """``tree`` (an overlay upperdir, or a staged directory) as a layer tar; None when it adds nothing."""
+def write_layer(tree: Path, step_dir: Path, *, overlay: bool, owner: tuple[int, int] | None = None,
+                keep_empty: bool = False) -> NewLayer | None:
+    """``tree`` (an overlay upperdir, or a staged directory) as a layer tar; None when it adds nothing,
+    unless ``keep_empty`` (BuildKit's WORKDIR commits an empty tar)."""
     layer_path = step_dir / "layer.tar"
     with open(layer_path, "wb") as out:
         if overlay:
             blob = write_layer_from_overlay_upper(tree, out)
         else:
             blob = write_layer_from_dir(tree, out, owner=owner)
-    if str(blob.diff_id) == EMPTY_LAYER_DIFF_ID:
+    if str(blob.diff_id) == EMPTY_LAYER_DIFF_ID and not keep_empty:
         return None
     # The tree the tar records is the layer in overlay form already: it becomes the snapshot (see commit).
     # An owner override only happens without root, where unpacking could not set owners either.
     return NewLayer(layer_path, blob, tree)
 
 
-def staged_layer(workspace: Path, index: int,
-                 stage: Callable[[Path], tuple[int, int] | None]) -> NewLayer | None:
+def staged_layer(workspace: Path, index: int, stage: Callable[[Path], tuple[int, int] | None], *,
+                 keep_empty: bool = False) -> NewLayer | None:
     """A layer made of files staged in a fresh directory (COPY, ADD, WORKDIR).
 
     ``stage(out_dir)`` fills ``out_dir`` and returns the one owner the layer must give every file when
@@ -67,14 +70,20 @@ def staged_layer(workspace: Path, index: int,
         out_dir = step_dir / "add"
         out_dir.mkdir()
         owner = stage(out_dir)
-        return write_layer(out_dir, step_dir, overlay=False, owner=owner)
+        return write_layer(out_dir, step_dir, overlay=False, owner=owner, keep_empty=keep_empty)
     except BaseException:
         remove_workspace(step_dir)
         raise
 
 
+CLASSIC_ROW = "classic"
+
+
 def commit(store: Store, state: StageState, command: tuple[str, ...], layer: NewLayer | None, *,
-           run_step: bool) -> Committed:
+           run_step: bool, buildkit_row: str | None = CLASSIC_ROW) -> Committed:
+    """Commit a step. ``buildkit_row`` other than ``CLASSIC_ROW`` commits as BuildKit does: that
+    history row (None: no row at all), its comment, and no parent image."""
+    buildkit = buildkit_row != CLASSIC_ROW
     container_id = random_ids.token_hex(32)
     now = format_time(datetime.now(timezone.utc))
     parent_id = state.image_id
@@ -93,16 +102,35 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
         if author:
             data["author"] = author
 
+    def change_buildkit(data: dict[str, Any]) -> None:
+        # BuildKit writes neither container_config nor container; ArgsEscaped comes with CMD/ENTRYPOINT.
+        data["config"] = {key: value for key, value in run_config.items() if key != "Image"}
+        if data["config"].get("Cmd") or data["config"].get("Entrypoint"):
+            data["config"]["ArgsEscaped"] = True
+        data.pop("container_config", None)
+        data.pop("container", None)
+        data.pop("comment", None)
+        data["created"] = now
+        data.pop("docker_version", None)
+
     diff_id = layer.blob.diff_id if layer else None
-    config = state.image.evolve(change).with_layer(
-        diff_id, HistoryEntry(created=now, created_by=created_by(command), author=author,
-                              empty_layer=layer is None))
+    if not buildkit:
+        config = state.image.evolve(change).with_layer(
+            diff_id, HistoryEntry(created=now, created_by=created_by(command), author=author,
+                                  empty_layer=layer is None))
+    elif buildkit_row is None:
+        config = state.image.evolve(change_buildkit)
+    else:
+        config = state.image.evolve(change_buildkit).with_layer(
+            diff_id, HistoryEntry(created=now, created_by=buildkit_row, comment=HISTORY_COMMENT,
+                                  empty_layer=layer is None))
     parent = store.image(parent_id) if parent_id else None
     layers = list(parent.layers()) if parent else []
     if layer:
         blob = layer.blob
         layers.append(RangeLayer(str(layer.path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
-    stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)), parent=parent_id or None)
+    stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)),
+                             parent=None if buildkit else parent_id or None)
     if layer is None:
         return Committed(stored, 0, "")
     # The layer's snapshot, made by moving the tree rather than unpacking the tar just written from

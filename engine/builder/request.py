@@ -39,6 +39,7 @@ class BuildRequest:
     allow: frozenset[str] = frozenset()     # entitlements granted: network.host, security.insecure
     runtime: Runtime | None = None          # None picks runc or bubblewrap
     parallel: bool = True
+    semantics: str = "classic"             # classic (docker's legacy builder) or buildkit (see buildkit.py)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ import time
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
-from layerlab.engine.builder.commit import commit
+from layerlab.engine.builder.buildkit import created_by as buildkit_created_by
+from layerlab.engine.builder.buildkit import note_stale_hit_bug
+from layerlab.engine.builder.commit import CLASSIC_ROW, commit
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.planner import StagePlan, stage_reference
 from layerlab.engine.builder.preparers import prepare
@@ -47,6 +49,11 @@ class StepRunner:
         session.events(StepStarted(ref))
         try:
             prepared = prepare(session, state, instruction)
+            buildkit_row = CLASSIC_ROW
+            if session.request.semantics == "buildkit":
+                prepared.key_extra["semantics"] = "buildkit"
+                buildkit_row = buildkit_created_by(instruction, prepared.command, state.scope.declared_args,
+                                                   state.env)
             inputs = StepInputs(
                 dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
                 instruction=ref.instruction, parent=state.image_id, command=prepared.command,
@@ -54,6 +61,8 @@ class StepRunner:
                 env=tuple(state.env), config=state.key_config(**prepared.key_extra),
                 build_args=prepared.build_args, source_digest=prepared.source_digest, sources=prepared.sources)
             decision = self._probe(inputs, self._forced(stage_plan), parent_rebuilt)
+            if buildkit_row != CLASSIC_ROW and decision.record is None:
+                decision = note_stale_hit_bug(decision, prepared.sources)
             if decision.record is not None:
                 session.events(StepCached(ref, decision.key, decision.record.result, decision.reason))
                 state.image_id = decision.record.result
@@ -68,7 +77,8 @@ class StepRunner:
                 return False
             session.events(StepRebuilt(ref, decision.reason, decision.causes))
             layer = prepared.execute(ref) if prepared.execute is not None else None
-            committed = commit(session.store, state, prepared.command, layer, run_step=prepared.is_run)
+            committed = commit(session.store, state, prepared.command, layer, run_step=prepared.is_run,
+                               buildkit_row=buildkit_row)
             with session.lock:
                 self.records.put(inputs, str(committed.image.id), layer_size=committed.layer_size)
             state.image_id, state.image = str(committed.image.id), committed.image.config

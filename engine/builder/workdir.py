@@ -23,7 +23,7 @@ ROOT = (0, 0)
 
 
 def stage_directory(out_dir: Path, image: LayerStack | None, path: str, where: str, *,
-                    not_a_dir: str) -> tuple[str, bool, dict[str, tuple[int, int]]]:
+                    not_a_dir: str, owner: tuple[int, int] = ROOT) -> tuple[str, bool, dict[str, tuple[int, int]]]:
     """Make sure directory ``path`` exists in ``out_dir`` over ``image``'s layers.
 
     Returns its physical root-relative path (symlinks followed in the rootfs),
@@ -41,17 +41,18 @@ def stage_directory(out_dir: Path, image: LayerStack | None, path: str, where: s
             raise BuildError(f"{where}: {not_a_dir}")
         return rel, True, {}
     try:
-        staging.ensure_dirs(rel, mode=WORKDIR_MODE, owner=ROOT)
+        staging.ensure_dirs(rel, mode=WORKDIR_MODE, owner=owner)
     except BuildError as error:
         raise BuildError(f"{where}: {error.one_line()}") from None
     return rel, False, dict(staging.owners)
 
 
-def stage_workdir(out_dir: Path, image: LayerStack | None, workdir: str, where: str) -> dict[str, tuple[int, int]]:
+def stage_workdir(out_dir: Path, image: LayerStack | None, workdir: str, where: str, *,
+                  owner: tuple[int, int] = ROOT) -> dict[str, tuple[int, int]]:
     """Stage in ``out_dir`` what creating ``workdir`` over ``image`` adds; returns owners not set."""
     if workdir in ("", "/"):
         return {}
-    _, _, owners = stage_directory(out_dir, image, workdir, where,
+    _, _, owners = stage_directory(out_dir, image, workdir, where, owner=owner,
                                    not_a_dir=f"Cannot mkdir: {workdir} is not a directory")
     return owners
 

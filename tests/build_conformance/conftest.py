@@ -28,13 +28,26 @@ class Session:
         # Every build gets --build-arg SESSION_ARG=<this id>: a case with a stage FROM scratch declares it
         # and writes it into a file, so Docker's cache from an earlier session cannot answer there.
         self.build_args = {SESSION_ARG: session}
+        self.buildkit = DockerBuilder(docker.docker, docker.label, buildkit=True)
+        self.layerlab_buildkit = LayerlabBuilder(layerlab.root, "buildkit")
+
+    def builders(self, semantics: str) -> tuple[DockerBuilder, LayerlabBuilder]:
+        """Docker's builder and ours, for ``semantics`` "classic" or "buildkit"."""
+        if semantics == "buildkit":
+            return self.buildkit, self.layerlab_buildkit
+        return self.docker, self.layerlab
 
     def case_base(self, case: str) -> str:
         """A base of the case's own (one more LABEL), so cases cannot reuse each other's cache."""
         tag = f"{self.base}-{case}"
         folder = self.work / f"base-{case}"
+        if folder.exists():   # made for the case's run under the other semantics
+            return tag
         folder.mkdir()
-        (folder / "Dockerfile").write_text(f"FROM {self.base}\nLABEL layerlab.conformance.case={case}\n")
+        # The file makes the base's content the case's own: BuildKit keys its cache on content, not on
+        # image IDs, so a LABEL alone would let other cases and earlier sessions answer for this one.
+        (folder / "Dockerfile").write_text(f"FROM {self.base}\nLABEL layerlab.conformance.case={case}\n"
+                                           f"RUN echo {case} {self.build_args[SESSION_ARG]} > /etc/conformance-case\n")
         self.docker.docker.run("build", "-q", "--network", "none", "-t", tag, str(folder))
         self.docker.docker.run("save", "-o", str(folder / "base.tar"), tag)
         code, _, err = self.layerlab.run("load", "-i", str(folder / "base.tar"))
@@ -61,6 +74,7 @@ def conformance(docker, tmp_path_factory) -> Session:
     ok("save", "-o", str(work / "boot.tar"), boot)
     docker.run("load", "-i", str(work / "boot.tar"))
     builder = DockerBuilder(docker, label)
+    session_object: Session | None = None
     try:
         (work / "base").mkdir()
         (work / "base" / "Dockerfile").write_text(f"FROM {boot}\nLABEL {label}\n")
@@ -68,7 +82,10 @@ def conformance(docker, tmp_path_factory) -> Session:
         docker.run("rmi", boot)
         docker.run("save", "-o", str(work / "base.tar"), base)
         ok("load", "-i", str(work / "base.tar"))
-        yield Session(base, builder, LayerlabBuilder(root), work, session)
+        session_object = Session(base, builder, LayerlabBuilder(root), work, session)
+        yield session_object
     finally:
         builder.remove_session_images()
+        if session_object is not None:
+            session_object.buildkit.remove_session_images()
         docker.run("rmi", boot, check=False)

@@ -8,7 +8,8 @@ A case is a directory under ``cases/``:
   (``K=V`` words), ``target``, ``docker_dockerfile`` (a Dockerfile the classic
   builder can read, for syntax it lacks, e.g. heredocs: only files and config
   are compared then), ``xfail`` (the reason layerlab still differs),
-  ``fails`` (both builders must refuse the Dockerfile; layerlab's error must
+  ``buildkit_xfail`` (the reason ``--semantics buildkit`` still differs from
+  BuildKit), ``fails`` (both builders must refuse the Dockerfile; layerlab's error must
   hold this text, and it must refuse before running any step);
 - ``edits`` (optional, default ``first``): one edit per line, each followed by
   a build with both builders whose cache patterns must agree. Words are split
@@ -71,6 +72,7 @@ class Case:
     target: str | None = None
     xfail: str | None = None
     fails: str | None = None
+    buildkit_xfail: str | None = None
     edits: list[Edit] = field(default_factory=list)
 
 
@@ -106,6 +108,7 @@ def load_case(directory: Path) -> Case:
         docker_dockerfile=settings.get("docker_dockerfile"),
         args=dict(word.split("=", 1) for word in settings.get("args", "").split()),
         target=settings.get("target"), xfail=settings.get("xfail"), fails=settings.get("fails"),
+        buildkit_xfail=settings.get("buildkit_xfail"),
         edits=parse_edits(edits_file.read_text() if edits_file.exists() else "first"),
     )
 
@@ -198,6 +201,40 @@ def layerlab_pattern(events: list[dict], steps: list[StepLine]) -> dict[int, str
     for event in events:
         if event.get("type") == "step.end" and event.get("dockerfile_line") not in from_lines:
             pattern[event["dockerfile_line"]] = "H" if event.get("cache") == "hit" else "M"
+    return pattern
+
+
+LAYER_INSTRUCTIONS = ("run", "copy", "add", "workdir")
+_BUILDKIT_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )?(\d+)/\d+\] ", re.M)
+_BUILDKIT_CACHED = re.compile(r"^#(\d+) CACHED$", re.M)
+
+
+def layer_steps(dockerfile_text: str) -> list[tuple[str | None, list[int], bool]]:
+    """Per stage: its name, the lines of the instructions BuildKit shows as steps (RUN, COPY, ADD,
+    WORKDIR), and whether it is FROM scratch (then BuildKit's step 1 is its first instruction)."""
+    parsed = load_dockerfile(dockerfile_text, "Dockerfile")
+    return [(stage.name or None, [command.line for command in stage.commands
+                                  if command.name.lower() in LAYER_INSTRUCTIONS],
+             stage.base_name.lower() == "scratch") for stage in parsed.stages]
+
+
+def buildkit_pattern(output: str, dockerfile_text: str) -> dict[int, str]:
+    """Dockerfile line -> "H"/"M" from BuildKit's ``--progress=plain`` (``#N [stage k/n] …``, ``#N CACHED``)."""
+    stages = layer_steps(dockerfile_text)
+    names = {stage[0]: index for index, stage in enumerate(stages) if stage[0]}
+    cached = set(_BUILDKIT_CACHED.findall(output))
+    pattern: dict[int, str] = {}
+    for vertex, stage_name, position in _BUILDKIT_STEP.findall(output):
+        if stage_name is None or stage_name == "":
+            index = len(stages) - 1
+        elif stage_name.startswith("stage-") and stage_name[6:].isdigit():
+            index = int(stage_name[6:])
+        else:
+            index = names.get(stage_name, len(stages) - 1)
+        _, lines, scratch = stages[index]
+        number = int(position) - (1 if scratch else 2)
+        if 0 <= number < len(lines):
+            pattern[lines[number]] = "H" if vertex in cached else "M"
     return pattern
 
 

@@ -27,29 +27,36 @@ def build_command_missing() -> str | None:
     return None if "build" in BY_NAME else "layerlab build is not a command yet"
 
 
+SEMANTICS = ("classic", "buildkit")
+
+
 def _params(failing: bool = False):
     missing = build_command_missing()
     for case in all_cases():
         if (case.fails is not None) != failing:
             continue
-        reason = missing or case.xfail
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        yield pytest.param(case, id=case.name, marks=marks)
+        for semantics in SEMANTICS if not failing else ("classic",):
+            reason = missing or (case.buildkit_xfail if semantics == "buildkit" else case.xfail)
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(case, semantics, id=f"{case.name}-{semantics}", marks=marks)
 
 
-def _compare_images(session, case: Case, tags: tuple[str, str], tmp_path, when: str) -> list[str]:
-    docker_view = read_archive(session.docker.save(tags[0], tmp_path / f"docker-{when}.tar"))
-    our_view = read_archive(session.layerlab.save(tags[1], tmp_path / f"layerlab-{when}.tar"))
+def _compare_images(docker, ours, case: Case, tags: tuple[str, str], tmp_path, when: str) -> list[str]:
+    docker_view = read_archive(docker.save(tags[0], tmp_path / f"docker-{when}.tar"))
+    our_view = read_archive(ours.save(tags[1], tmp_path / f"layerlab-{when}.tar"))
     found = differences(docker_view, our_view, history=case.docker_dockerfile is None)
     return [f"[{when}] {line}" for line in found]
 
 
-@pytest.mark.parametrize("case", list(_params()))
-def test_case_matches_docker(conformance, case: Case, tmp_path) -> None:
+@pytest.mark.parametrize(("case", "semantics"), list(_params()))
+def test_case_matches_docker(conformance, case: Case, semantics: str, tmp_path) -> None:
+    """Under ``classic`` against the classic builder; under ``buildkit`` (``build --semantics buildkit``)
+    against BuildKit, where only RUN/COPY/ADD/WORKDIR show in the cache pattern."""
+    docker_builder, our_builder = conformance.builders(semantics)
     context = stage_context(case, tmp_path / "context", conformance.case_base(case.name))
     docker_file = case.docker_dockerfile or case.dockerfile
     build_args = {**conformance.build_args, **case.args}
-    tags = unique_tag(f"{case.name}-docker"), unique_tag(f"{case.name}-ours")
+    tags = unique_tag(f"{case.name}-{semantics}-docker"), unique_tag(f"{case.name}-{semantics}-ours")
     found: list[str] = []
     builds = [edit for edit in case.edits if edit.builds]
     ours_failed = False
@@ -59,13 +66,13 @@ def test_case_matches_docker(conformance, case: Case, tmp_path) -> None:
             continue
         docker_steps = step_lines((context / docker_file).read_text())
         our_steps = step_lines((context / case.dockerfile).read_text())
-        docker = conformance.docker.build(context, docker_file, build_args, case.target, tags[0], docker_steps)
-        if edit.expect is not None:
+        docker = docker_builder.build(context, docker_file, build_args, case.target, tags[0], docker_steps)
+        if edit.expect is not None and semantics == "classic":
             assert letters(docker.pattern) == edit.expect, f"docker itself, after {edit.line!r}: {docker.output}"
         if ours_failed:
             continue  # docker's side still runs, so its pinned patterns are checked
         try:
-            ours = conformance.layerlab.build(context, case.dockerfile, build_args, case.target, tags[1], our_steps)
+            ours = our_builder.build(context, case.dockerfile, build_args, case.target, tags[1], our_steps)
         except BuildFailure as failure:
             found.append(f"after {edit.line!r}: {failure}")
             ours_failed = True
@@ -80,12 +87,13 @@ def test_case_matches_docker(conformance, case: Case, tmp_path) -> None:
             if theirs != mine:
                 found.append(f"after {edit.line!r}: cache pattern docker {theirs} / layerlab {mine} (lines {shared})")
         if edit is builds[0] or edit is builds[-1]:
-            found += _compare_images(conformance, case, tags, tmp_path, "first" if edit is builds[0] else "last")
+            found += _compare_images(docker_builder, our_builder, case, tags, tmp_path,
+                                     "first" if edit is builds[0] else "last")
     assert not found, f"{case.name}: layerlab differs from docker:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("case", list(_params(failing=True)))
-def test_refused_case_is_refused_like_docker(conformance, case: Case, tmp_path) -> None:
+@pytest.mark.parametrize(("case", "semantics"), list(_params(failing=True)))
+def test_refused_case_is_refused_like_docker(conformance, case: Case, semantics: str, tmp_path) -> None:
     """Docker refuses the Dockerfile too; layerlab refuses it before any step runs, naming the line."""
     context = stage_context(case, tmp_path / "context", conformance.case_base(case.name))
     steps = step_lines((context / case.dockerfile).read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.builder.bind_sources import bind_content_keys, filtered_context_copy
+from layerlab.engine.builder.buildkit import add_mount_points
 from layerlab.engine.builder.commit import NewLayer, write_layer
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
@@ -98,6 +99,8 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
             shown = " ".join(run.command)
             raise StepError(f'{where}: RUN failed: "{shown}" exited with code {result.exit_code}',
                             exit_code=result.exit_code, last_lines=tuple(result.output_tail[-10:]), step=ref)
+        if session.request.semantics == "buildkit":
+            add_mount_points(upper, lowers)
         return write_layer(upper, step_dir, overlay=True)
     except BaseException:
         remove_workspace(step_dir)

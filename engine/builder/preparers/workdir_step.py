@@ -11,10 +11,11 @@ from layerlab.engine.builder.preparers.metadata_step import prepare_metadata
 from layerlab.engine.builder.preparers.prepared import Prepared
 from layerlab.engine.builder.request import StepError
 from layerlab.engine.builder.session import BuildSession
-from layerlab.engine.builder.workdir import single_owner, stage_workdir
+from layerlab.engine.builder.workdir import ROOT, single_owner, stage_workdir
 from layerlab.engine.dockerfile.instructions import Workdir
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import StepRef
+from layerlab.engine.runtime import resolve_user
 
 
 def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) -> Prepared:
@@ -23,14 +24,21 @@ def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) 
     where = session.where(workdir)
 
     def execute(ref: StepRef) -> NewLayer | None:
+        buildkit = session.request.semantics == "buildkit"
+
         def stage(out_dir: Path) -> tuple[int, int] | None:
             try:
-                owners = stage_workdir(out_dir, session.image_layers(state.image_id), path, where)
+                # BuildKit makes the directories as the current USER; the classic builder as root.
+                made_by = resolve_user(state.config.get("User") or "0", session.mount_layers(state.image_id)) \
+                    if buildkit else None
+                owners = stage_workdir(out_dir, session.image_layers(state.image_id), path, where,
+                                       owner=(made_by.uid, made_by.gid) if made_by else ROOT)
                 return single_owner(owners, where)
             except BuildError as error:
                 raise StepError(error.one_line(), step=ref) from None
 
-        return staged_layer(session.workspace, ref.index, stage)
+        # BuildKit commits a layer even when the directory exists (an empty tar), except for "/".
+        return staged_layer(session.workspace, ref.index, stage, keep_empty=buildkit and path not in ("", "/"))
 
     prepared.execute = execute
     return prepared

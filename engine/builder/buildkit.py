@@ -1,0 +1,119 @@
+"""``build --semantics buildkit``: what docker 20.10's BuildKit does differently from the classic builder.
+
+Each difference was checked against the docker.io package's own ``/usr/bin/docker`` with
+``DOCKER_BUILDKIT=1`` and is reproduced here:
+
+- History rows read as BuildKit writes them, each with the comment ``buildkit.dockerfile.v0``:
+  ``RUN |N K=V /bin/sh -c CMD # buildkit`` (N counts every ARG the stage declared, ENV overriding
+  its value), ``COPY src dest # buildkit``, ``ENV K=V``, ``EXPOSE map[80/tcp:{}]``, the other
+  metadata instructions as written; ONBUILD leaves no row.
+- No intermediate images and no Parent; ``ArgsEscaped`` is set with CMD and ENTRYPOINT.
+- WORKDIR always makes a layer (an empty tar when the directory exists; none for ``/``), and the
+  directories it creates belong to the current USER.
+- A RUN's layer keeps the mount points BuildKit made when the rootfs lacked them
+  (``/dev``, ``/proc``, ``/sys``, ``/etc/hosts``, ``/etc/resolv.conf``).
+
+Cache patterns are the classic builder's. One BuildKit bug is deliberately not copied: after a
+chmod of a COPY source directory BuildKit reports a stale cache hit (moby/buildkit#7176); this
+builder misses there, as the classic builder does, and its reason text says why.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Mapping
+
+from layerlab.engine.builder.cache_records import CacheDecision
+from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.events import Cause
+
+from layerlab.engine.dockerfile.instructions import Add, Copy, Expose, Instruction, OnBuild, Run, Workdir
+from layerlab.engine.dockerfile.ports import PortError, expose_ports
+
+SEMANTICS = ("classic", "buildkit")
+HISTORY_COMMENT = "buildkit.dockerfile.v0"
+# What BuildKit's executor mounts over the rootfs, created in it (and so kept in the layer) when missing.
+MOUNT_POINT_DIRS = ("dev", "proc", "sys")
+MOUNT_POINT_FILES = ("etc/hosts", "etc/resolv.conf")
+_NOP = "#(nop) "
+
+
+def created_by(instruction: Instruction, command: tuple[str, ...], declared_args: Mapping[str, str | None],
+               env: list[str]) -> str | None:
+    """The history row BuildKit writes for a step whose classic ``Cmd`` is ``command``; None for no row."""
+    if isinstance(instruction, OnBuild):
+        return None
+    if isinstance(instruction, Run):
+        shell_and_command = [word for word in command if True]
+        if shell_and_command and shell_and_command[0].startswith("|"):
+            count = int(shell_and_command[0][1:])
+            shell_and_command = shell_and_command[count + 1:]
+        return "RUN " + " ".join(run_args_prefix(declared_args, env) + shell_and_command) + " # buildkit"
+    if isinstance(instruction, (Copy, Add)):
+        return f"{instruction.name} {' '.join([*instruction.sources, instruction.dest])} # buildkit"
+    text = command[-1]
+    if text.startswith(_NOP):     # WORKDIR's one-part form
+        text = text[len(_NOP):]
+    if isinstance(instruction, Expose):
+        return "EXPOSE " + expose_map(text.split()[1:])
+    return text.rstrip() if isinstance(instruction, Workdir) else text
+
+
+def run_args_prefix(declared_args: Mapping[str, str | None], env: list[str]) -> list[str]:
+    """BuildKit's ``|N K=V…``: every ARG of the stage, its value from ENV when ENV sets it."""
+    env_values = dict(item.partition("=")[::2] for item in env)
+    pairs = [f"{name}={env_values.get(name, value or '')}" for name, value in declared_args.items()]
+    return [f"|{len(pairs)}", *pairs] if pairs else []
+
+
+def expose_map(words: list[str]) -> str:
+    """Go's ``%v`` of the instruction's port set: ``map[53/udp:{} 80/tcp:{}]``, keys sorted."""
+    ports: set[str] = set()
+    for word in words:
+        try:
+            ports.update(expose_ports(word))
+        except PortError:
+            ports.add(word)
+    return "map[" + " ".join(f"{port}:{{}}" for port in sorted(ports)) + "]"
+
+
+STALE_HIT_NOTE = ("BuildKit would reuse its cache here (moby/buildkit#7176: a chmod of a COPY source "
+                  "directory is not seen); this builder misses, as the classic builder does")
+
+
+def note_stale_hit_bug(decision: CacheDecision, sources: Mapping[str, FileEntry]) -> CacheDecision:
+    """A COPY miss caused only by a source directory's mode: say why BuildKit's answer would differ."""
+    def dir_mode_change(cause: Cause) -> bool:
+        entry = sources.get(cause.subject)
+        return entry is not None and entry.kind == "dir" and "mode " in cause.text
+
+    if not decision.causes or not all(dir_mode_change(cause) for cause in decision.causes):
+        return decision
+    return replace(decision, reason=f"{decision.reason}; {STALE_HIT_NOTE}")
+
+
+def add_mount_points(upper: Path, lowers: list[Path]) -> None:
+    """Create in a RUN's upperdir the mount points BuildKit's rootfs gained, where no lower has them."""
+    def in_lowers(rel: str) -> bool:
+        return any(os.path.lexists(lower / rel) for lower in lowers)
+
+    def present(rel: str) -> bool:
+        return in_lowers(rel) or os.path.lexists(upper / rel)
+
+    for rel in MOUNT_POINT_DIRS:
+        if not present(rel):
+            (upper / rel).mkdir(mode=0o755)
+            os.chmod(upper / rel, 0o755)
+    for rel in MOUNT_POINT_FILES:
+        # Under an existing /etc BuildKit removes the empty stub files again; a whole /etc it had to
+        # create stays, files and all (seen with docker 20.10's BuildKit on bases without /etc).
+        if present(rel) or in_lowers(os.path.dirname(rel)):
+            continue
+        parent = (upper / rel).parent
+        if not parent.exists():
+            parent.mkdir(mode=0o755, parents=True)
+            os.chmod(parent, 0o755)
+        (upper / rel).touch(mode=0o755)
+        os.chmod(upper / rel, 0o755)

@@ -15,6 +15,10 @@ from tests.peers import DockerDaemon
 
 REPO = Path(__file__).resolve().parent.parent
 
+# No test may reach Docker Hub: `search` without --registry asks the index named here,
+# a closed port on this machine, unless a test points it at its own server.
+os.environ["LAYERLAB_INDEX_URL"] = "http://127.0.0.1:9"
+
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -218,7 +218,8 @@ def test_tags_and_search_list_what_the_registry_holds(registry, tmp_path, cli):
     tags = cli("tags", f"{registry.host}/disc/alpha")
     assert tags.out.splitlines()[0].split() == ["REPOSITORY", "TAG"]
     assert sorted(line.split()[1] for line in tags.out.splitlines()[1:]) == ["1", "10", "2", "3"]
-    assert cli("search", "x").code == 2
+    unreachable_index = cli("search", "x")     # no --registry: the index (a closed local port here)
+    assert unreachable_index.code != 0 and "Traceback" not in unreachable_index.err
 
 
 def test_push_of_a_damaged_layer_fails_naming_it_and_puts_no_manifest(registry, root, cli):

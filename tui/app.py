@@ -22,7 +22,7 @@ from textual.worker import Worker
 
 from layerlab.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, ThemeRegistry
 from layerlab.engine.api.building import stop_running_steps
-from layerlab.tui.config import TuiConfig
+from layerlab.tui.config import CONFIG_FILE_NAME, TuiConfig
 from layerlab.tui.task_errors import ReportsTaskFailures, TaskFailed
 from layerlab.engine import events
 from layerlab.tui.messages import (DockerfileChanged, EngineEvent, EngineEventBridge, ImageSelected, LayerSelected,
@@ -66,7 +66,8 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         self.catalog = catalog
         self.context = context
         self.watch_context = watch
-        self.initial_theme = self.themes.resolve(theme or self.config.theme or DEFAULT_THEME).name
+        self.initial_theme = self.themes.resolve(
+            theme or self.config.last_theme or self.config.theme or DEFAULT_THEME).name
         self.context_watcher: Worker | None = None
         self.stop_watching = threading.Event()
 
@@ -92,8 +93,15 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         for entry in self.themes.themes.values():
             self.register_theme(entry.theme)
         self.theme = self.initial_theme
+        # From now on a theme chosen here (ctrl+t, the palette) is the next start's theme.
+        self.theme_changed_signal.subscribe(self, lambda theme: self.config.remember_theme(theme.name))
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
+            unknown = sorted(set(self.config.keymap) - {binding.id for bindings in self.binding_scopes().values()
+                                                         for binding in bindings if binding.id})
+            if unknown:
+                self.notify(f"{CONFIG_FILE_NAME} [keymap]: no binding has the id {', '.join(map(repr, unknown))}; "
+                            "the help screen (?) lists every id", severity="warning", timeout=FAILURE_SECONDS)
         if self.catalog is not None and self.catalog.watch_path() is not None:
             self.watch_store(self.catalog.watch_path())
         if self.context is not None:
@@ -105,7 +113,10 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
                 self.watch_builds(self.context)
             elif self.watch_context:
                 self.context_watcher = self.watch_context_dir(self.context)
-        self.query_one("#images-table").focus()
+        if self.context is not None and self.watch_context:
+            self.action_show_panel("build")  # watch mode is about the build: open where it shows
+        else:
+            self.query_one("#images-table").focus()
 
     @property
     def pygments_style(self) -> str:
@@ -147,14 +158,16 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        scopes = {
+        self.push_screen(HelpScreen(binding_rows(self.binding_scopes(), self.config.keymap)))
+
+    def binding_scopes(self) -> dict[str, list[Binding]]:
+        return {
             "app": self.BINDINGS,
             "images": ImagesPanel.BINDINGS,
             "history": HistoryPanel.BINDINGS,
             "files": FilesPanel.BINDINGS,
             "build": BuildPanel.BINDINGS,
         }
-        self.push_screen(HelpScreen(binding_rows(scopes, self.config.keymap)))
 
     def action_next_theme(self) -> None:
         names = self.themes.names()

@@ -99,6 +99,7 @@ async def test_watch_rereads_the_dockerfile_when_the_context_changes(make_app, c
     app = make_app(context=context, watch=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: len(view_lines(app)) == 4)
+        assert app.active_panel == "build"  # watch mode opens where the build shows
         (context / "Dockerfile").write_text(DOCKERFILE + "CMD [\"cat\", \"/hello.txt\"]\n")
         await wait_for(pilot, lambda: len(view_lines(app)) == 5)
         assert "CMD" in view_lines(app)[4]

@@ -162,3 +162,28 @@ async def test_images_refresh_when_another_process_changes_the_store(make_app, r
                        check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
         await wait_for(pilot, lambda: table.row_count == 4)
         assert "mine:1" in [str(key.value) for key in table.rows]
+
+
+async def test_the_theme_chosen_in_the_app_is_the_next_starts_theme(make_app, config: TuiConfig):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = app.theme
+        await pilot.press("ctrl+t")
+        chosen = app.theme
+        assert chosen != first
+    again = make_app(config=TuiConfig.load(config.directory))
+    async with again.run_test(size=SIZE):
+        assert again.theme == chosen
+    flagged = make_app(config=TuiConfig.load(config.directory), theme="light")
+    async with flagged.run_test(size=SIZE):
+        assert flagged.theme == "layerlab-light"  # --theme still wins
+
+
+async def test_an_unknown_keymap_id_is_warned_about(make_app, config: TuiConfig):
+    config.keymap = {"images.sort": "o", "images.srot": "p"}
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        texts = [str(notification.message) for notification in app._notifications]
+        assert any("'images.srot'" in text and "help screen" in text for text in texts)
+        assert not any("'images.sort'" in text for text in texts)

@@ -119,11 +119,15 @@ class BuildSession:
 
     def image_layers(self, image_id: str) -> LayerStack | None:
         """An image's layer directories, read as one tree; None before a scratch stage's first commit."""
-        return LayerStack.of(self.store.snapshot_layers(self.store.image(image_id))) if image_id else None
+        if not image_id:
+            return None
+        image = self.store.image(image_id)
+        return LayerStack.of(self.store.snapshot_layers(image) if image.layers() else [])
 
     def mount_layers(self, image_id: str) -> list[Path]:
         """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch)."""
-        return self.store.layer_stack(self.store.image(image_id)) if image_id else []
+        image = self.store.image(image_id) if image_id else None
+        return self.store.layer_stack(image) if image is not None and image.layers() else []
 
     def close(self) -> None:
         if self._context is not None:

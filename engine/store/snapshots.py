@@ -22,6 +22,7 @@ overlay mount takes).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -164,8 +165,14 @@ def adopt_layer(store: StoreCore, image: StoredImage, staged: Path) -> None:
     layers = list(image.layers())
     if not layers or is_complete(store, layers[-1].chain_id):
         return
+    parent = layers[-2].chain_id if len(layers) > 1 else None
     with store.lock.shared():
-        _build(store, layers[-1], layers[-2].chain_id if len(layers) > 1 else None, staged=staged)
+        try:
+            _build(store, layers[-1], parent, staged=staged)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            _build(store, layers[-1], parent)  # staged on another file system: unpack the blob instead
         _record(store, layers)
 
 

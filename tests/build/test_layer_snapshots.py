@@ -114,3 +114,14 @@ def test_concurrent_builds_on_one_root(cli, root, base, tmp_path):
             assert (merged / "all").read_text() == f"shared\n{context.name}\nfile {context.name}\n"
             assert not (merged / "opt" / "x").exists()
         assert [str(p) for p in store.fsck() if p.is_error] == []
+
+
+def test_workdir_and_run_over_an_image_with_no_layers_yet(cli, root, base, tmp_path):
+    context = write_context(tmp_path / "ctx", "FROM busybox AS tools\nFROM scratch\nLABEL empty=yes\n"
+                            "WORKDIR /app\nCOPY --from=tools /bin/busybox /bin/busybox\n"
+                            "RUN [\"/bin/busybox\", \"touch\", \"/app/made\"]\n")
+    built = cli("build", "-q", "-t", "fromscratch", str(context))
+    assert built.code == 0, built.err
+    with Store.open(root) as store:
+        merged = store.merged_tree(store.image("fromscratch"))
+        assert (merged / "app" / "made").exists() and (merged / "bin" / "busybox").is_file()

@@ -142,15 +142,20 @@ def _unwind_on_hangup() -> Callable[[], None]:
     """SIGHUP and SIGTERM unwind like Ctrl-C, so a run's container, mounts and scratch are
     removed on the way out; returns what puts the previous handlers back."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
     previous = {}
-    for number in (signal.SIGHUP, signal.SIGTERM):
-        if signal.getsignal(number) is signal.SIG_DFL:
-            previous[number] = signal.signal(number, _interrupt)
-    return lambda: [signal.signal(number, handler) for number, handler in previous.items()] and None
+    try:
+        for number in (signal.SIGHUP, signal.SIGTERM):
+            if signal.getsignal(number) is signal.SIG_DFL:
+                previous[number] = signal.signal(number, _interrupt)
+    except ValueError:  # not the main thread (an embedding caller): leave its signals alone
+        pass
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
 
 
 def _interrupt(signum, frame) -> None:

@@ -16,6 +16,7 @@ One build:
 - ``step_runner``: one step -- key, cache probe, reason, execute, commit, record.
 - ``preparers/``: one preparer per instruction kind (RUN, COPY/ADD, WORKDIR, metadata).
 - ``commit``: a step's layer tar and image into the store.
+- ``buildkit``: ``--semantics buildkit``, what BuildKit writes differently from the classic builder.
 - ``dispatch``: a stage's runConfig and the config-only instructions.
 - ``run_spec``: RUN's argv, env and ``--mount``s for the runtime.
 - ``bind_sources``: what ``RUN --mount=type=bind`` exposes, and the key material naming it.

@@ -164,6 +164,14 @@ class WatchChange:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchIgnored:
+    """Watch mode saw these context paths (relative, sorted) change, but ``.dockerignore`` excludes them:
+    no build reads them, so no rebuild follows."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StepFlip:
     """One step a watch-mode rebuild ran again: ``before`` is how it went last time
     ("hit", "miss", or "new" when the previous build had no such step)."""
@@ -184,7 +192,7 @@ class WatchRebuilt:
 
 Event = Union[
     BuildStarted, StepStarted, StepCached, StepRebuilt, StepLog, StepFinished, StepFailed,
-    BuildFinished, BuildFailed, TransferProgress, WatchChange, WatchRebuilt,
+    BuildFinished, BuildFailed, TransferProgress, WatchChange, WatchIgnored, WatchRebuilt,
 ]
 
 EventSink = Callable[[Event], None]

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, TextIO
 from layerlab.engine.errors import UsageError
 from layerlab.engine.events import (
     BuildFailed, BuildFinished, BuildStarted, Cause, Event, StepCached, StepFailed, StepFinished, StepLog,
-    StepFlip, StepRebuilt, StepRef, StepStarted, TransferProgress, WatchChange, WatchRebuilt,
+    StepFlip, StepRebuilt, StepRef, StepStarted, TransferProgress, WatchChange, WatchIgnored, WatchRebuilt,
 )
 
 SCHEMA_VERSION = 1
@@ -47,6 +47,7 @@ _TYPES: dict[type, str] = {
     BuildFailed: "build.error",
     TransferProgress: "transfer.progress",
     WatchChange: "watch.change",
+    WatchIgnored: "watch.ignored",
     WatchRebuilt: "watch.rebuilt",
 }
 

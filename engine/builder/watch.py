@@ -3,7 +3,8 @@
 ``watch_and_build(request, store, events, stop)`` builds once, then watches
 the context directory and the Dockerfile with ``watchfiles``. Changes to
 paths the ``.dockerignore`` excludes never trigger a build (the ignore file
-itself and the Dockerfile always do). Changes are debounced; a change that
+itself and the Dockerfile always do): they are reported as ``WatchIgnored``.
+Editors' scratch files (swap files, lock files, backups) are not reported. Changes are debounced; a change that
 arrives while a build runs queues exactly one rebuild, however many more
 changes follow before it starts. Each rebuild emits ``WatchChange`` first,
 then the build's own events, then ``WatchRebuilt``: the steps that ran again
@@ -13,6 +14,7 @@ events and watching goes on. Setting ``stop`` ends the loop promptly.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Callable
@@ -22,7 +24,7 @@ import watchfiles
 from layerlab.engine.builder.request import BuildRequest, BuildResult
 from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
 from layerlab.engine.errors import LayerlabError, UsageError
-from layerlab.engine.events import EventSink, StepFlip, WatchChange, WatchRebuilt
+from layerlab.engine.events import EventSink, StepFlip, WatchChange, WatchIgnored, WatchRebuilt
 from layerlab.engine.store import Store
 
 DEBOUNCE_MS = 200
@@ -34,21 +36,26 @@ class _Pending:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._paths: set[str] = set()
+        self._ignored: set[str] = set()
         self._dockerfile = False
         self.ready = threading.Event()
 
-    def add(self, paths: set[str], dockerfile: bool) -> None:
+    def add(self, paths: set[str], dockerfile: bool, ignored: set[str] = frozenset()) -> None:
         with self._lock:
             self._paths |= paths
+            self._ignored |= ignored - paths
             self._dockerfile |= dockerfile
             self.ready.set()
 
-    def take(self) -> WatchChange:
+    def take(self) -> tuple[WatchChange | None, WatchIgnored | None]:
+        """The change to build (None when only ignored paths changed), and the ignored paths to report."""
         with self._lock:
-            change = WatchChange(tuple(sorted(self._paths)), self._dockerfile)
-            self._paths, self._dockerfile = set(), False
+            change = (WatchChange(tuple(sorted(self._paths)), self._dockerfile)
+                      if self._paths or self._dockerfile else None)
+            ignored = WatchIgnored(tuple(sorted(self._ignored - self._paths))) if self._ignored else None
+            self._paths, self._ignored, self._dockerfile = set(), set(), False
             self.ready.clear()
-            return change
+            return change, ignored
 
 
 class _Scope:
@@ -62,8 +69,9 @@ class _Scope:
         self.ignore_file = ignore_file_for(self.context, self.dockerfile)
         self.matcher = Matcher.for_context(self.context, self.dockerfile)
 
-    def classify(self, changes: set[tuple[watchfiles.Change, str]]) -> tuple[set[str], bool]:
-        paths, dockerfile = set(), False
+    def classify(self, changes: set[tuple[watchfiles.Change, str]]) -> tuple[set[str], bool, set[str]]:
+        """(context paths that count, whether the Dockerfile changed, paths .dockerignore excludes)."""
+        paths, dockerfile, ignored = set(), False, set()
         ignore_files = {self.context / ".dockerignore", Path(str(self.dockerfile) + ".dockerignore")}
         if any(Path(raw) in ignore_files for _, raw in changes):
             try:
@@ -79,9 +87,22 @@ class _Scope:
                 relative = path.relative_to(self.context).as_posix()
             except ValueError:
                 continue  # beside an out-of-context Dockerfile: not ours to watch
+            if is_editor_scratch(path.name):
+                continue  # the editor's own scratch file; its real save follows
             if path in ignore_files or not self.matcher.matches(relative):
                 paths.add(relative)
-        return paths, dockerfile
+            else:
+                ignored.add(relative)
+        return paths, dockerfile, ignored
+
+
+# Files editors write beside the one being saved and remove again: vim's swap files and its
+# write probe "4913", emacs' lock and autosave files, backup copies, GNOME's output streams.
+EDITOR_SCRATCH = re.compile(r"^(\..*\.sw[a-p]|\.#.*|#.*#|.*~|4913|\.goutputstream-.*)$")
+
+
+def is_editor_scratch(name: str) -> bool:
+    return bool(EDITOR_SCRATCH.match(name))
 
 
 def _flips(previous: BuildResult | None, current: BuildResult) -> tuple[StepFlip, ...]:
@@ -134,7 +155,11 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
             continue
         if stop.is_set():
             break
-        change = pending.take()
+        change, ignored = pending.take()
+        if ignored is not None:
+            events(ignored)
+        if change is None:
+            continue
         events(change)
         result = _build_once(build, request, store, events)
         if result is not None:
@@ -160,6 +185,6 @@ def _watch(watched: list[str], scope: _Scope, pending: _Pending, stop: threading
         started.set()
         if not batch:
             continue
-        paths, dockerfile = scope.classify(batch)
-        if paths or dockerfile:
-            pending.add(paths, dockerfile)
+        paths, dockerfile, ignored = scope.classify(batch)
+        if paths or dockerfile or ignored:
+            pending.add(paths, dockerfile, ignored)

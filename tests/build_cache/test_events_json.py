@@ -35,6 +35,7 @@ SAMPLES = [
     events.BuildFailed(error="cancelled"),
     events.TransferProgress(digest="sha256:" + "f" * 64, done=10, total=0, action="push"),
     events.WatchChange(paths=("src/a.py", "src/b.py"), dockerfile_changed=True),
+    events.WatchIgnored(paths=("debug.log",)),
     events.WatchRebuilt(flipped=(events.StepFlip(
         events.StepRef(3, "0", 2, 4, "COPY src /app/src", 3), "hit", "src/a.py: content changed",
         (events.Cause("file", "src/a.py: content changed", "src/a.py"),)),), image_id="sha256:" + "e" * 64),

@@ -11,7 +11,7 @@ import pytest
 from layerlab.engine.builder.executor import BuildRequest
 from layerlab.engine.builder.watch import watch_and_build
 from layerlab.engine.errors import UsageError
-from layerlab.engine.events import BuildFailed, BuildFinished, StepStarted, WatchChange, WatchRebuilt
+from layerlab.engine.events import BuildFailed, BuildFinished, StepStarted, WatchChange, WatchIgnored, WatchRebuilt
 from layerlab.engine.store import Store
 from tests.build_conformance.builders import run_layerlab
 from tests.peers import need_program
@@ -150,6 +150,15 @@ def test_ignored_file_edits_do_not_rebuild(watching):
     (context / "debug.log").write_text("more log\n")
     (context / "new.log").write_text("new log\n")
     events.quiet(1.0)
+    assert events.of(WatchChange) == []
+    # said, with no build: each ignored path once, across however many batches they came in
+    assert sorted(path for event in events.of(WatchIgnored) for path in event.paths) == ["debug.log", "new.log"]
+    # an editor's scratch files are not even reported
+    (context / ".app.txt.swp").write_text("swap\n")
+    (context / "app.txt~").write_text("backup\n")
+    events.quiet(1.0)
+    assert all(".app.txt.swp" not in e.paths and "app.txt~" not in e.paths
+               for e in [*events.of(WatchIgnored), *events.of(WatchChange)])
     assert events.of(WatchChange) == []
     # still watching: a real edit after them rebuilds, and names only itself
     (context / "app.txt").write_text("two\n")

@@ -138,3 +138,17 @@ async def test_watch_shows_a_parse_error_at_its_line_and_old_marks_follow_their_
         await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
         await pilot.pause(0.1)
         assert all(" ✗ " not in line for line in view_lines(app))
+
+
+async def test_an_ignored_edit_says_it_needs_no_rebuild(make_app, context: Path):
+    (context / ".dockerignore").write_text("*.log\n")
+    app = make_app(context=context, watch=True)
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m.event)
+                            if isinstance(m, EngineEvent) else None) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
+        (context / "debug.log").write_text("noise\n")
+        status = app.query_one("#build-status")
+        await wait_for(pilot, lambda: "ignored by .dockerignore: no rebuild" in str(status.content))
+        assert "debug.log" in str(status.content)
+        assert not any(isinstance(m, events.WatchChange) for m in seen)

@@ -181,6 +181,11 @@ class BuildPanel(Vertical):
                 self.build_finished(built_ref(event), event.duration)
             case engine_events.BuildFailed() as event:
                 self.build_failed(event.step.index if event.step else None, event.error, event.dockerfile_line)
+            case engine_events.WatchIgnored() as event:
+                names = ", ".join(event.paths[:4]) + (" …" if len(event.paths) > 4 else "")
+                self.build.status = f"changed: {names}; ignored by .dockerignore: no rebuild"
+                self.add_log_lines([(None, f"── {self.build.status} ──")])
+                self.redraw()
             case engine_events.WatchChange() as event:
                 self.context_changed(event.paths, event.dockerfile_changed)
             case engine_events.WatchRebuilt() as event:

@@ -62,7 +62,8 @@ def scenarios(options: Options) -> list[Scenario]:
         busybox = find_program("busybox")
         if busybox:
             run_checked(layerlab(root, "bootstrap", "busybox", "--busybox", busybox), env=python_env())
-        return {"interpreter": interpreter(), "program": " ".join(layerlab_program()), "runs": runs}
+        shown = [os.path.relpath(word, REPO) if word.startswith(str(REPO)) else word for word in layerlab_program()]
+        return {"program": " ".join(shown), "runs": runs}
 
     def measures() -> list[Measure]:
         env = start_env(root)

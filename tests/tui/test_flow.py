@@ -159,3 +159,17 @@ async def test_stacked_view_and_extract(make_app, tmp_path: Path, monkeypatch):
         await pilot.press("enter")  # accept the suggested name
         await wait_for(pilot, lambda: (tmp_path / "hello.py").exists())
         assert (tmp_path / "hello.py").read_bytes().startswith(b"import sys")
+
+
+async def test_escape_leaves_the_image_filter(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#images-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press(*"busy")
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert app.focused is table and app.query_one("#image-filter", Input).value == ""

@@ -56,6 +56,8 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
         Binding("A", "toggle_all", "All images", id="images.all",
                 tooltip="Show intermediate build images too (images -a), or hide them again"),
         Binding("r", "reload", "Reload", id="images.reload", tooltip="Read the store again"),
+        Binding("escape", "leave_filter", "Leave filter", id="images.leave_filter",
+                tooltip="Clear the filter and go back to the list", show=False),
     ]
 
     @dataclass
@@ -154,6 +156,12 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
 
     def action_focus_filter(self) -> None:
         self.query_one("#image-filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        image_filter = self.query_one("#image-filter", Input)
+        if image_filter.value or image_filter.has_focus:
+            image_filter.value = ""  # the list refills on the change
+            self.query_one(DataTable).focus()
 
     def action_cycle_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]

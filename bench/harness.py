@@ -422,7 +422,7 @@ _docker_state: dict = {}
 def use_private_docker(directory: Path) -> None:
     """Run docker's peers on a dockerd of our own (socket, data and state under ``directory``).
 
-    A shared daemon that other programs start and stop (a test session owns the
+    A shared daemon that other programs start and stop (a test run owns the
     one it started) can vanish mid-build; ours lives exactly as long as the run.
     """
     _docker_state["private"] = directory

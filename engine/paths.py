@@ -9,13 +9,15 @@ from pathlib import Path
 def default_root() -> Path:
     env = os.environ.get("LAYERLAB_ROOT")
     if env:
-        return Path(env)
+        return Path(env).absolute()
     data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(data_home) / "layerlab"
 
 
 def resolve_root(option: str | None) -> Path:
-    return Path(option) if option else default_root()
+    # Absolute, because a run hands paths under the root to runc and mount, which
+    # resolve them from directories of their own (a relative root was doubled there).
+    return Path(option).absolute() if option else default_root()
 
 
 def config_dir() -> Path:

@@ -189,3 +189,12 @@ def test_bytes_that_are_not_utf8_pass_through_run_lines_build_args_and_labels(ba
         # As Go's encoding/json writes invalid UTF-8: each bad byte becomes U+FFFD.
         assert image.config.config.labels == {"k": "\ufffd"}
         assert b'"k":"\\ufffd"' in image.config.raw
+
+
+def test_a_relative_root_builds_a_run_step(cli, root, base, tmp_path, monkeypatch):
+    context = write_context(tmp_path / "ctx", "FROM busybox\nRUN echo ran > /ran.txt\n")
+    monkeypatch.chdir(root.parent)
+    result = cli("--root", root.name, "build", "--progress", "plain", "-t", "relative:1", str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        assert len(store.image("relative:1").config.diff_ids) == 2   # the base and the RUN

@@ -12,6 +12,12 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
   directories it creates belong to the current USER.
 - A RUN's layer keeps the mount points BuildKit made when the rootfs lacked them
   (``/dev``, ``/proc``, ``/sys``, ``/etc/hosts``, ``/etc/resolv.conf``).
+- RUN mounts nothing at a declared VOLUME: what it writes there stays in its layer, and no
+  mount point directories appear (``preparers/run_step.py``).
+- RUN's supplementary groups are the /etc/group rows listing the user, nothing added
+  (``ResolvedUser.member_gids``).
+- ``COPY --chown=NAME`` takes NAME's gid from /etc/passwd; a bare uid is the gid too; unknown
+  names fall back instead of failing (``copy/ownership.py``).
 
 Cache patterns are the classic builder's. One BuildKit bug is deliberately not copied: after a
 chmod of a COPY source directory BuildKit reports a stale cache hit (moby/buildkit#7176); this

@@ -3,7 +3,7 @@
 Docker's rules: ``name``, ``uid``, ``name:group``, ``uid:gid`` and mixes; a
 name must exist in the image, a bare number need not (its gid is then 0);
 without an explicit group the user's supplementary groups from /etc/group
-come along. The files are read through the layer stack (whiteouts and
+come along (Docker 20.10's daemon adds the primary group to them, BuildKit does not). The files are read through the layer stack (whiteouts and
 symlinks as the container would see them), so no mount is needed.
 """
 
@@ -21,6 +21,9 @@ class ResolvedUser:
     uid: int
     gid: int
     additional_gids: list[int] = field(default_factory=list)
+    # The groups /etc/group lists the user in, in file order, the primary one too when listed; empty when
+    # USER names a group. libcontainer's Sgids: what BuildKit gives a RUN, with nothing added.
+    member_gids: list[int] = field(default_factory=list)
 
     @property
     def spec_user(self) -> str:
@@ -62,9 +65,9 @@ def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
         return ResolvedUser(uid, int(match[2]))
 
     login = entry[0] if entry else None
-    extra = sorted({int(row[2]) for row in groups
-                    if len(row) >= 4 and login and login in row[3].split(",") and row[2].isdigit()} - {gid})
-    return ResolvedUser(uid, gid, extra)
+    members = [int(row[2]) for row in groups
+               if len(row) >= 4 and login and login in row[3].split(",") and row[2].isdigit()]
+    return ResolvedUser(uid, gid, sorted(set(members) - {gid}), members)
 
 
 def _read_table(stack: LayerStack, path: str) -> list[list[str]]:

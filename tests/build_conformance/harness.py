@@ -205,17 +205,24 @@ def layerlab_pattern(events: list[dict], steps: list[StepLine]) -> dict[int, str
 
 
 LAYER_INSTRUCTIONS = ("run", "copy", "add", "workdir")
-_BUILDKIT_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )?(\d+)/\d+\] ", re.M)
+_BUILDKIT_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )? *(\d+)/\d+\] ", re.M)  # "[ 3/12]": padded to the total's width
 _BUILDKIT_CACHED = re.compile(r"^#(\d+) CACHED$", re.M)
 
 
 def layer_steps(dockerfile_text: str) -> list[tuple[str | None, list[int], bool]]:
     """Per stage: its name, the lines of the instructions BuildKit shows as steps (RUN, COPY, ADD,
-    WORKDIR), and whether it is FROM scratch (then BuildKit's step 1 is its first instruction)."""
+    WORKDIR), and whether it has no FROM step: FROM scratch, or FROM an earlier stage (then BuildKit's
+    step 1 is its first instruction)."""
     parsed = load_dockerfile(dockerfile_text, "Dockerfile")
-    return [(stage.name or None, [command.line for command in stage.commands
-                                  if command.name.lower() in LAYER_INSTRUCTIONS],
-             stage.base_name.lower() == "scratch") for stage in parsed.stages]
+    earlier: set[str] = set()
+    steps = []
+    for stage in parsed.stages:
+        no_from_step = stage.base_name.lower() == "scratch" or stage.base_name in earlier
+        steps.append((stage.name or None, [command.line for command in stage.commands
+                                           if command.name.lower() in LAYER_INSTRUCTIONS], no_from_step))
+        if stage.name:
+            earlier.add(stage.name)
+    return steps
 
 
 def buildkit_pattern(output: str, dockerfile_text: str) -> dict[int, str]:
@@ -231,8 +238,8 @@ def buildkit_pattern(output: str, dockerfile_text: str) -> dict[int, str]:
             index = int(stage_name[6:])
         else:
             index = names.get(stage_name, len(stages) - 1)
-        _, lines, scratch = stages[index]
-        number = int(position) - (1 if scratch else 2)
+        _, lines, no_from_step = stages[index]
+        number = int(position) - (1 if no_from_step else 2)
         if 0 <= number < len(lines):
             pattern[lines[number]] = "H" if vertex in cached else "M"
     return pattern

@@ -42,3 +42,15 @@ def test_unknown_names_are_not_found(stack):
         resolve_user("old", stack)
     with pytest.raises(NotFound, match="unable to find group staff"):
         resolve_user("app:staff", stack)
+
+
+def test_member_gids_are_the_group_file_alone_in_its_order(stack):
+    """BuildKit's supplementary groups: the rows listing the user, as written, the primary one only when
+    listed (Docker 20.10's daemon always adds it); none when USER names a group."""
+    top = stack[1] / "etc" / "group"
+    top.write_text("root:x:0:\naudio:x:29:other,app\napp:x:1000:app\nwheel:x:10:app\n")
+    assert resolve_user("app", stack).member_gids == [29, 1000, 10]
+    assert resolve_user("app", stack).docker_gids == [10, 29, 1000]
+    assert resolve_user("1000", stack).member_gids == [29, 1000, 10]
+    assert resolve_user("app:wheel", stack).member_gids == []
+    assert resolve_user("4242", stack).member_gids == []

@@ -45,6 +45,28 @@ def resolve_chown(text: str, image: LayerStack | None, where: str) -> tuple[int,
     return uid, gid
 
 
+def resolve_buildkit_chown(text: str, image: LayerStack | None) -> tuple[int, int]:
+    """``--chown=user[:group]`` as BuildKit's file operation reads it (``llb.WithUser``, then the
+    solver's ``readUser``): a user name takes its uid *and* primary gid from /etc/passwd, a bare uid
+    is also the gid, a group overrides the gid; a name that is not there leaves 0 (or the user's gid)
+    instead of failing."""
+    user, _, group = text.partition(":")
+    uid = gid = 0
+    if user == "root" or user.isdigit():
+        uid = gid = 0 if user == "root" else int(user)
+    else:
+        entry = next((row for row in _table(image, "passwd") if len(row) > 3 and row[0] == user), None)
+        if entry is not None and entry[2].isdigit() and entry[3].isdigit():
+            uid, gid = int(entry[2]), int(entry[3])
+    if group == "root" or group.isdigit():
+        gid = 0 if group == "root" else int(group)
+    elif group:
+        match = next((row for row in _table(image, "group") if len(row) > 2 and row[0] == group), None)
+        if match is not None and match[2].isdigit():
+            gid = int(match[2])
+    return uid, gid
+
+
 def parse_chmod(text: str, where: str) -> int:
     try:
         mode = int(text, 8)

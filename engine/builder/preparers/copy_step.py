@@ -11,7 +11,7 @@ from layerlab.engine.builder.cache_key import copy_command
 from layerlab.engine.builder.commit import NewLayer, staged_layer
 from layerlab.engine.builder.context import BuildContext, SourceSet
 from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
-from layerlab.engine.builder.copy.ownership import parse_chmod, resolve_chown
+from layerlab.engine.builder.copy.ownership import parse_chmod, resolve_buildkit_chown, resolve_chown
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
 from layerlab.engine.builder.request import StepError
@@ -48,12 +48,18 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
     command = copy_command(word, digest, copy.dest, chown=copy.chown, chmod=copy.chmod, shell=state.shell)
     key_extra = {"from": from_name, "link": copy.link, "excludes": list(copy.excludes), "parents": parents}
 
+    def owner(image: LayerStack | None) -> tuple[int, int] | None:
+        if not copy.chown:
+            return None
+        if session.request.semantics == "buildkit":
+            return resolve_buildkit_chown(copy.chown, image)
+        return resolve_chown(copy.chown, image, where)
+
     def execute(ref: StepRef) -> NewLayer | None:
         def stage(out_dir: Path) -> tuple[int, int] | None:
             image = session.image_layers(state.image_id)
             request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image),
-                                  workdir=state.workdir,
-                                  chown=resolve_chown(copy.chown, image, where) if copy.chown else None,
+                                  workdir=state.workdir, chown=owner(image),
                                   chmod=parse_chmod(copy.chmod, where) if copy.chmod else None,
                                   excludes=list(copy.excludes), parents=parents, link=copy.link,
                                   is_add=isinstance(copy, Add), checksum=checksum or None,

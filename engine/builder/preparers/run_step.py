@@ -74,9 +74,11 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
         user = resolve_user(state.config.get("User") or "0", lowers)
         stage_roots = {name: session.stage_root(name, run) for name in {m.from_ for m in mounts if m.from_}}
         _precreate_workdir(image, step_dir / "run", state.workdir, where)
-        volumes = volume_mounts(state.config.get("Volumes") or {}, upper=step_dir / "run" / "upper",
-                                image=image if state.image_id else None, scratch=step_dir / "volumes",
-                                where=where)
+        buildkit = session.request.semantics == "buildkit"
+        # BuildKit mounts nothing at a declared VOLUME: the RUN writes there into its layer.
+        volumes = [] if buildkit else volume_mounts(
+            state.config.get("Volumes") or {}, upper=step_dir / "run" / "upper",
+            image=image if state.image_id else None, scratch=step_dir / "volumes", where=where)
         script = heredoc_script_mount(run, step_dir, where)
         if script is not None:
             volumes.append(script)
@@ -88,7 +90,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
             mounts=volumes + runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
                                             stage_roots=stage_roots, secrets=session.request.secrets, where=where,
                                             context_view=_context_view(session, step_dir)),
-            additional_gids=user.docker_gids)
+            additional_gids=user.member_gids if buildkit else user.docker_gids)
 
         def on_output(stream: str, line: bytes) -> None:
             session.events(StepLog(ref, stream, line.decode("utf-8", errors="replace").rstrip("\r")))
@@ -99,7 +101,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
             shown = " ".join(run.command)
             raise StepError(f'{where}: RUN failed: "{shown}" exited with code {result.exit_code}',
                             exit_code=result.exit_code, last_lines=tuple(result.output_tail[-10:]), step=ref)
-        if session.request.semantics == "buildkit":
+        if buildkit:
             add_mount_points(upper, lowers)
         return write_layer(upper, step_dir, overlay=True)
     except BaseException:

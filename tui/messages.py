@@ -92,20 +92,23 @@ class BuildLog:
     panel drains many lines per refresh however fast they arrive.
     """
 
-    lines: deque[tuple[int, str]] = field(default_factory=deque)
+    lines: deque[tuple[int, int, str]] = field(default_factory=deque)  # step index, Dockerfile line, text
     pending: bool = False  # a BuildLogPending is on its way; no need to post another
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def append(self, step: int, line: str) -> bool:
-        """Keep a line; True when the caller should post ``BuildLogPending`` (none is outstanding)."""
+    def append(self, step: events.StepRef, line: str) -> bool:
+        """Keep a line; True when the caller should post ``BuildLogPending`` (none is outstanding).
+
+        The step's Dockerfile line travels with the text: the panel names the step by it, and a
+        drain may bring a step's lines before the panel has handled that step's start."""
         with self._lock:
-            self.lines.append((step, line))
+            self.lines.append((step.index, step.dockerfile_line, line))
             if self.pending:
                 return False
             self.pending = True
             return True
 
-    def drain(self, limit: int = 5000) -> list[tuple[int, str]]:
+    def drain(self, limit: int = 5000) -> list[tuple[int, int, str]]:
         with self._lock:
             # Cleared before taking lines, so a line added after this drain posts a new message.
             self.pending = False
@@ -147,7 +150,7 @@ class EngineEventBridge:
 
     def __call__(self, event: events.Event) -> None:
         if isinstance(event, events.StepLog):
-            if self.log.append(event.step.index, event.line):
+            if self.log.append(event.step, event.line):
                 self.target.post_message(BuildLogPending(self.log))
             return
         self.target.post_message(EngineEvent(event))

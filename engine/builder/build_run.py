@@ -130,11 +130,13 @@ class _Stages:
             instructions.append((ref, command, position))
         if with_labels:
             instructions.append(self._label_step(stage_plan, steps))
-        parent_rebuilt = False
+        parent_rebuilt, parent_ref = False, from_ref
         for ref, instruction, position in instructions:
             if session.stop.is_set():
                 raise BuildCancelled("build stopped")
-            parent_rebuilt = self.runner.step(state, stage_plan, ref, instruction, position, parent_rebuilt)
+            parent_rebuilt = self.runner.step(state, stage_plan, ref, instruction, position, parent_rebuilt,
+                                              parent_ref)
+            parent_ref = ref
         if not state.image_id:
             raise BuildError(f"{session.dockerfile.filename}:{stage.line}: stage {stage_plan.label} made no image "
                              "(FROM scratch with no instructions)")

@@ -98,7 +98,9 @@ class StepInputs:
     whole Dockerfile. ``parent`` is what the step stands on -- the base image
     ID for the first step, else the result of the step before (an image ID,
     new whenever that step was rebuilt). ``parent_step`` is that step's index,
-    None for the base image. ``command`` is the ``Cmd`` from the helpers above;
+    None for the base image; ``parent_line`` and ``parent_keyword`` name it as a
+    person finds it, by its Dockerfile line (``line 4, COPY``; line 0 when it
+    has none, as the ``--label`` step). ``command`` is the ``Cmd`` from the helpers above;
     ``config`` the rest of the image config at this step (User, WorkingDir,
     Entrypoint, Cmd, Labels, ExposedPorts, Volumes, Shell, Healthcheck,
     StopSignal, OnBuild and any flags that change the result).
@@ -114,6 +116,8 @@ class StepInputs:
     parent: str
     command: tuple[str, ...]
     parent_step: int | None = None
+    parent_line: int = 0
+    parent_keyword: str = ""
     env: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
     build_args: Mapping[str, str] = field(default_factory=dict)
@@ -145,6 +149,8 @@ class StepInputs:
             "instruction": self.instruction,
             "parent": self.parent,
             "parent_step": self.parent_step,
+            "parent_line": self.parent_line,
+            "parent_keyword": self.parent_keyword,
             "command": list(self.command),
             "env": list(self.env),
             "config": dict(self.config),
@@ -163,6 +169,8 @@ class StepInputs:
             instruction=data["instruction"],
             parent=data["parent"],
             parent_step=data.get("parent_step"),
+            parent_line=int(data.get("parent_line") or 0),
+            parent_keyword=data.get("parent_keyword") or "",
             command=tuple(data["command"]),
             env=tuple(data.get("env", ())),
             config=dict(data.get("config", {})),

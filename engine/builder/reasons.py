@@ -4,8 +4,11 @@ A miss compares the step's current inputs with the inputs of the nearest
 earlier record for the same step (same Dockerfile, stage and position) and
 names what differs: ``src/app.py: content changed``, ``src/run.sh: mode 0644
 → 0755``, ``ARG VERSION: 1.0 → 1.1``, ``instruction changed: "RUN make" →
-"RUN make -j2"``, ``parent step 4 was rebuilt``, ``--no-cache``, ``first
-build of this step``. A hit names the record it reused.
+"RUN make -j2"``, ``parent (line 4, COPY) was rebuilt``, ``--no-cache``,
+``first build of this step``. A hit names the record it reused.
+
+A step is named by its Dockerfile line, as the Build panel's gutter shows it,
+never by a step count a reader would have to work out.
 """
 
 from __future__ import annotations
@@ -118,15 +121,17 @@ def explain_miss(current: StepInputs, previous: StepInputs | None, *, forced: st
     causes: list[Cause] = []
     if current.parent != previous.parent:
         if current.parent_step is not None and parent_rebuilt:
-            causes.append(Cause("parent-rebuilt", f"parent step {current.parent_step} was rebuilt",
-                                subject=str(current.parent_step), before=previous.parent, after=current.parent))
+            causes.append(Cause("parent-rebuilt", f"parent ({parent_name(current)}) was rebuilt",
+                                subject=str(current.parent_step),
+                                before=previous.parent, after=current.parent))
         elif current.parent_step is None:
             causes.append(Cause("parent-changed", f"base image changed: {_short(previous.parent)} → "
                                 f"{_short(current.parent)}", before=previous.parent, after=current.parent))
         else:
-            causes.append(Cause("parent-changed", f"parent step {current.parent_step} changed: "
+            causes.append(Cause("parent-changed", f"parent ({parent_name(current)}) changed: "
                                 f"{_short(previous.parent)} → {_short(current.parent)}",
-                                subject=str(current.parent_step), before=previous.parent, after=current.parent))
+                                subject=str(current.parent_step),
+                                before=previous.parent, after=current.parent))
     if current.instruction != previous.instruction:
         causes.append(Cause("instruction", f'instruction changed: "{previous.instruction}" → '
                             f'"{current.instruction}"', before=previous.instruction, after=current.instruction))
@@ -146,6 +151,14 @@ def explain_miss(current: StepInputs, previous: StepInputs | None, *, forced: st
         rest = len(causes) - (limit - 1)
         causes = causes[:limit - 1] + [Cause("more", f"… and {rest} more changes", subject=str(rest))]
     return tuple(causes)
+
+
+def parent_name(inputs: StepInputs) -> str:
+    """The step a step stands on, as the Dockerfile shows it: ``line 4, COPY``."""
+    if inputs.parent_line:
+        return f"line {inputs.parent_line}, {inputs.parent_keyword}" if inputs.parent_keyword \
+            else f"line {inputs.parent_line}"
+    return f"step {inputs.parent_step}"  # a step with no line of its own (the --label step)
 
 
 def created_by_change(previous: StepInputs, current: StepInputs) -> str:
@@ -173,4 +186,4 @@ def explain_hit(key: str, result: str, created: float) -> str:
 
 
 __all__ = ["MAX_CAUSES", "diff_files", "diff_mapping", "explain_hit", "explain_miss", "first_build",
-           "no_cache", "summary"]
+           "no_cache", "parent_name", "summary"]

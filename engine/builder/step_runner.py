@@ -42,8 +42,8 @@ class StepRunner:
         return sorted(self.summaries, key=lambda s: (s.step.index, s.step.position))
 
     def step(self, state: StageState, stage_plan: StagePlan, ref: StepRef, instruction: Instruction,
-             position: int, parent_rebuilt: bool) -> bool:
-        """Run one step; returns whether it was rebuilt."""
+             position: int, parent_rebuilt: bool, parent_ref: StepRef | None = None) -> bool:
+        """Run one step (``parent_ref`` the one it stands on); returns whether it was rebuilt."""
         session = self.session
         started = time.monotonic()
         session.events(StepStarted(ref))
@@ -58,6 +58,8 @@ class StepRunner:
                 dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
                 instruction=ref.instruction, parent=state.image_id, command=prepared.command,
                 parent_step=ref.index - 1 if position > 2 else None,
+                parent_line=parent_ref.dockerfile_line if parent_ref and position > 2 else 0,
+                parent_keyword=_keyword(parent_ref.instruction) if parent_ref and position > 2 else "",
                 env=tuple(state.env), config=state.key_config(**prepared.key_extra),
                 build_args=prepared.build_args, source_digest=prepared.source_digest, sources=prepared.sources)
             decision = self._probe(inputs, self._forced(stage_plan), parent_rebuilt)
@@ -121,3 +123,8 @@ class StepRunner:
             text = f"cached image {short_id(decision.record.result)} was removed from the store"
             return CacheDecision(decision.key, None, text, (Cause("key", text, subject=decision.record.result),))
         return decision
+
+
+def _keyword(instruction: str) -> str:
+    words = instruction.split(None, 1)
+    return words[0].upper() if words else ""

@@ -41,7 +41,7 @@ def test_edits_flip_exactly_the_steps_docker_would_and_say_why(cli, base, tmp_pa
     out = build_json(cli, context)
     assert cache_pattern(out) == "HMMMM"
     assert reasons(out)[1] == "src/app.py: content changed"
-    assert reasons(out)[2] == "parent step 3 was rebuilt"
+    assert reasons(out)[2] == "parent (line 3, COPY) was rebuilt"
 
     (context / "src" / "run.sh").chmod(0o755)
     out = build_json(cli, context)

@@ -84,7 +84,10 @@ def build(context_dir: Path, dockerfile: str, records: CacheRecords, *, build_ar
             raise ValueError(step.instruction)
         inputs = StepInputs(dockerfile="Dockerfile", stage="0", position=position, index=position,
                             instruction=step.instruction, parent=parent,
-                            parent_step=position - 1 if position > 1 else None, command=command,
+                            parent_step=position - 1 if position > 1 else None,
+                            # the step before, on the line its own StepRef gives it (one below its position)
+                            parent_line=position if position > 1 else 0,
+                            parent_keyword=steps[position - 2].word if position > 1 else "", command=command,
                             env=tuple(env), **extra)
         decision = probe(records, inputs, forced="--no-cache" if no_cache else None, parent_rebuilt=parent_missed)
         result.decisions.append(decision)

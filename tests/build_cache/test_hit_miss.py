@@ -73,8 +73,8 @@ def test_content_change_misses_from_that_copy_on(project):
     result = again(project)
     assert result.pattern == "HHHMMM"
     assert result.reason(4) == "src/app.py: content changed"
-    assert result.reason(5) == "parent step 4 was rebuilt"
-    assert result.reason(6) == "parent step 5 was rebuilt"
+    assert result.reason(5) == "parent (line 5, COPY) was rebuilt"
+    assert result.reason(6) == "parent (line 6, RUN) was rebuilt"
     cause = result.decisions[3].causes[0]
     assert (cause.kind, cause.subject, cause.before, cause.after) == ("file", "src/app.py", "12 bytes", "15 bytes")
     # reverting the edit finds the first build's records again, as Docker finds its old images
@@ -132,7 +132,7 @@ def test_changed_arg_busts_every_later_run(project):
     assert result.pattern == "HHMMMM"
     assert result.reason(3) == "ARG VERSION: 1.0 → 1.1"
     assert result.decisions[2].causes[0].kind == "arg"
-    assert result.reason(4) == "parent step 3 was rebuilt"
+    assert result.reason(4) == "parent (line 4, RUN) was rebuilt"
 
 
 def test_arg_change_without_a_later_run_hits(tmp_path):
@@ -149,7 +149,7 @@ def test_instruction_change_is_quoted(project):
     result = again(project, DOCKERFILE.replace("RUN make", "RUN make -j2"))
     assert result.pattern == "HHHHMM"
     assert result.reason(5) == 'instruction changed: "RUN make" → "RUN make -j2"'
-    assert result.reason(6) == "parent step 5 was rebuilt"
+    assert result.reason(6) == "parent (line 6, RUN) was rebuilt"
 
 
 def test_no_cache_misses_everything_then_its_results_are_reused(project):

@@ -30,7 +30,7 @@ def test_file_differences_are_named_one_per_path():
 
 def inputs(**kw) -> StepInputs:
     base = dict(dockerfile="Dockerfile", stage="0", position=3, index=3, instruction="RUN make",
-                parent="sha256:" + "1" * 64, parent_step=2, command=run_command("make"), env=("A=1",))
+                parent="sha256:" + "1" * 64, parent_step=2, parent_line=4, parent_keyword="COPY", command=run_command("make"), env=("A=1",))
     return StepInputs(**(base | kw))
 
 
@@ -40,14 +40,14 @@ def test_several_causes_come_most_fundamental_first():
                      env=("A=2",), config={"User": "app"})
     causes = explain_miss(current, previous, parent_rebuilt=True)
     assert [c.text for c in causes] == [
-        "parent step 2 was rebuilt",
+        "parent (line 4, COPY) was rebuilt",
         'instruction changed: "RUN make" → "RUN make -j2"',
         "ARG V: 1 → 2",
         "ARG W: (unset) → x",
         "ENV A: 1 → 2",
         "config User: (unset) → app",
     ]
-    assert summary(causes) == 'parent step 2 was rebuilt; instruction changed: "RUN make" → "RUN make -j2"; ' \
+    assert summary(causes) == 'parent (line 4, COPY) was rebuilt; instruction changed: "RUN make" → "RUN make -j2"; ' \
                               "ARG V: 1 → 2; +3 more"
 
 
@@ -59,7 +59,7 @@ def test_forced_first_and_unexplained():
     moved = explain_miss(inputs(command=("sh", "-c", "make")), inputs())
     assert moved[0].text == 'cache key changed: "/bin/sh -c make" → "sh -c make"'
     parent_other = explain_miss(inputs(parent="sha256:" + "3" * 64), inputs(), parent_rebuilt=False)
-    assert parent_other[0].text == "parent step 2 changed: sha256:111111111111 → sha256:333333333333"
+    assert parent_other[0].text == "parent (line 4, COPY) changed: sha256:111111111111 → sha256:333333333333"
 
 
 def test_hit_names_the_record():

@@ -88,7 +88,7 @@ async def test_engine_events_through_the_bridge_and_log_flood(make_app, context:
         assert log.line_count == 0  # the Images panel is in view: the log widget waits
         await pilot.press("4")
         await wait_for(pilot, lambda: log.line_count >= 3002)
-        assert "#2 line 2999" in log.lines[-2:] and "#2 rebuilt: file hello.txt changed" in log.lines
+        assert "line 2  line 2999" in log.lines[-2:] and "line 2  rebuilt: file hello.txt changed" in log.lines
         assert not bridge.log.lines
         await wait_for(pilot, lambda: "file hello.txt changed" in view_lines(app)[1])
         # 3000 lines arrived as a handful of coalesced messages, not 3000 handler calls.

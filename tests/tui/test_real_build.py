@@ -85,7 +85,7 @@ async def test_watch_rebuild_marks_the_steps_an_edit_flipped(make_app, context: 
         lines = view_lines(app)
         assert lines[0][1] in "✓●" and "1 FROM" in lines[0]  # the base is not rebuilt
         assert lines[1].startswith(" ↻ 2 COPY") and "cached → rebuilt" in lines[1] and "hello.txt" in lines[1]
-        assert "cached → rebuilt: step 2, 3" in str(app.query_one("#build-status").content)
+        assert "cached → rebuilt: lines 2, 3" in str(app.query_one("#build-status").content)
 
 
 async def test_switching_to_build_late_shows_every_build_and_its_verdicts(make_app, context: Path):
@@ -110,8 +110,8 @@ async def test_switching_to_build_late_shows_every_build_and_its_verdicts(make_a
         lines = list(log.lines)
         built = [line for line in lines if line.startswith("── built ")]
         assert built[0].endswith("0 cached, 2 rebuilt ──") and built[-1].endswith("0 cached, 2 rebuilt ──")
-        assert "#2 rebuilt: hello.txt: content changed" in lines
-        assert lines.index("#2 rebuilt: first build of this step") < lines.index(built[0])
+        assert "line 2  rebuilt: hello.txt: content changed" in lines
+        assert lines.index("line 2  rebuilt: first build of this step") < lines.index(built[0])
         assert view_lines(app)[1].startswith(" ↻ 2 COPY")
 
 

@@ -43,22 +43,22 @@ async def test_a_step_key_filters_the_log_and_a_shows_all(make_app, context: Pat
         for number in range(3):
             bridge(events.StepLog(run, "stdout", f"run line {number}"))
         await wait_for(pilot, lambda: log.line_count == 5)
-        assert log.lines[1:] == ["#2 copying hello.txt", "#3 run line 0", "#3 run line 1", "#3 run line 2"]
+        assert log.lines[1:] == ["line 2  copying hello.txt", "line 4  run line 0", "line 4  run line 1", "line 4  run line 2"]
 
         await pilot.press("right_square_bracket")  # the first step
-        await wait_for(pilot, lambda: log.lines == ["── build " + str(context) + " ──", "#2 copying hello.txt"])
-        assert "log: step 2 only" in str(app.query_one("#build-status").content)
+        await wait_for(pilot, lambda: log.lines == ["── build " + str(context) + " ──", "line 2  copying hello.txt"])
+        assert "log: line 2 only" in str(app.query_one("#build-status").content)
         await pilot.press("right_square_bracket")
-        await wait_for(pilot, lambda: [line for line in log.lines if line.startswith("#")]
-                       == ["#3 run line 0", "#3 run line 1", "#3 run line 2"])
+        await wait_for(pilot, lambda: [line for line in log.lines if line.startswith("line ")]
+                       == ["line 4  run line 0", "line 4  run line 1", "line 4  run line 2"])
         bridge(events.StepLog(run, "stdout", "run line 3"))
         bridge(events.StepLog(copy, "stdout", "late copy line"))  # another step's line stays out of view
-        await wait_for(pilot, lambda: log.lines[-1] == "#3 run line 3")
+        await wait_for(pilot, lambda: log.lines[-1] == "line 4  run line 3")
         await pilot.pause(0.1)
-        assert "#2 late copy line" not in log.lines
+        assert "line 2  late copy line" not in log.lines
         await pilot.press("a")
         await wait_for(pilot, lambda: log.line_count == 7)
-        assert "#2 late copy line" in log.lines and "log: step" not in str(app.query_one("#build-status").content)
+        assert "line 2  late copy line" in log.lines and "log: line" not in str(app.query_one("#build-status").content)
 
 
 async def test_clicking_a_dockerfile_line_shows_its_step(make_app, context: Path):
@@ -75,7 +75,7 @@ async def test_clicking_a_dockerfile_line_shows_its_step(make_app, context: Path
         bridge(events.StepLog(run, "stdout", "running"))
         await wait_for(pilot, lambda: log.line_count == 2)
         await pilot.click("#dockerfile-view", offset=(10, 3))  # line 4: RUN cat /hello.txt
-        await wait_for(pilot, lambda: log.lines == ["#3 running"])
+        await wait_for(pilot, lambda: log.lines == ["line 4  running"])
         assert "RUN" in view_lines(app)[3]
         await pilot.click("#dockerfile-view", offset=(10, 3))  # again: every step
         await wait_for(pilot, lambda: log.line_count == 2)

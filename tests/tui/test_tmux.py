@@ -140,7 +140,7 @@ def test_quitting_during_a_run_stops_it(tmux: Tmux, store, root: Path, tmp_path:
     tmux.run("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), command)
     tmux.wait_for("busybox")
     tmux.run("send-keys", "-t", "app", "4")
-    tmux.wait_for("step 2: RUN sleep 300", timeout=60)
+    tmux.wait_for("line 2: RUN sleep 300", timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and token not in _process_lines():
         time.sleep(0.2)

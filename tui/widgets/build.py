@@ -5,8 +5,11 @@ nothing itself: which step was cached or rebuilt, and why, comes in the
 messages. Between builds it remembers the last marks, so a rebuild shows
 which steps flipped from cached to rebuilt.
 
-The log can show one step's lines only: ``[`` and ``]`` (or a click on a
-Dockerfile line) pick the step, ``a`` shows every step again. The panel
+A step is named by its Dockerfile line everywhere in the panel (the gutter's
+numbers, the log's ``line 4`` prefix, the status line, the reasons the engine
+gives), never by a step count. The log can show one step's lines only: ``[``
+and ``]`` (or a click on a Dockerfile line) pick the step, ``a`` shows every
+step again. The panel
 keeps the lines itself and writes to the log widget only while it is on
 screen, so a build flooding its log costs nothing while another panel is
 in view.
@@ -40,6 +43,11 @@ LOG_LINES_KEPT = 20_000
 # Lines taken per drain: small enough that a flood never holds a key back for long (each drain runs
 # on the UI thread), large enough that a drain keeps up with any build.
 LOG_LINES_PER_DRAIN = 1000
+
+
+def line_name(step: int, line: int) -> str:
+    """``line 4``; ``#N`` for a step with no line of its own (the ``--label`` step)."""
+    return f"line {line}" if line else f"#{step}"
 
 
 class DockerfileView(Static):
@@ -134,7 +142,7 @@ class BuildPanel(Vertical):
                                       selected.line if selected else None))
         status = self.build.status
         if selected is not None:
-            status += f"  ·  log: step {selected.step} only ({selected.instruction[:40]}); a shows all"
+            status += f"  ·  log: {self.step_name(selected.step)} only ({selected.instruction[:40]}); a shows all"
         self.query_one("#build-status", Label).update(status)
 
     # -- the context -------------------------------------------------------------
@@ -164,7 +172,7 @@ class BuildPanel(Vertical):
                 self.build_started(event.target or event.context)
             case engine_events.StepStarted(step=step):
                 self.build.steps[step.index] = StepState(step.index, step.dockerfile_line, step.instruction)
-                self.build.status = f"step {step.index}: {step.instruction}"
+                self.build.status = f"{self.step_name(step.index)}: {step.instruction}"
                 self.redraw()
             case engine_events.StepCached(step=step) as event:
                 # As BuildKit's plain output: the step's log says it was CACHED, and from which record.
@@ -280,16 +288,16 @@ class BuildPanel(Vertical):
             state = self.build.steps.get(step)
             if state is not None:
                 state.flipped = before == "hit"
-        flipped = [str(step) for step, before in flips if before == "hit"]
+        flipped = [self.step_name(step).removeprefix("line ") for step, before in flips if before == "hit"]
         if flipped:
-            self.build.status += f"  ·  cached → rebuilt: step {', '.join(flipped)}"
+            self.build.status += f"  ·  cached → rebuilt: line{'s' if len(flipped) > 1 else ''} {', '.join(flipped)}"
         self.redraw()
 
     @on(BuildLogPending)
     def log_pending(self, message: BuildLogPending) -> None:
         lines = message.log.drain(LOG_LINES_PER_DRAIN)
         if lines:
-            self.add_log_lines(lines)
+            self.keep_log_lines([(step, f"{line_name(step, line)}  {text}") for step, line, text in lines])
         if message.log.lines and not message.log.pending:
             # More arrived than one drain takes: come back after this refresh.
             message.log.pending = True
@@ -298,12 +306,22 @@ class BuildPanel(Vertical):
     # -- the log ---------------------------------------------------------------------
 
     def add_log_lines(self, lines: list[tuple[int | None, str]]) -> None:
+        """Log ``(step, text)`` lines (step None: a separator), each step's named by its line."""
+        self.keep_log_lines([(step, text if step is None else f"{self.step_name(step)}  {text}")
+                             for step, text in lines])
+
+    def keep_log_lines(self, lines: list[tuple[int | None, str]]) -> None:
+        """Log lines as shown, with the step each belongs to (for the one-step filter)."""
         self.log_lines.extend(lines)
         wanted = self.log_step
-        self.unwritten.extend(text if step is None else f"#{step} {text}"
-                              for step, text in lines if wanted is None or step is None or step == wanted)
+        self.unwritten.extend(text for step, text in lines if wanted is None or step is None or step == wanted)
         if self.on_screen():
             self.write_unwritten()
+
+    def step_name(self, step: int) -> str:
+        """``line 4``: a step as the gutter shows it."""
+        state = self.build.steps.get(step)
+        return line_name(step, state.line if state is not None else 0)
 
     def write_unwritten(self) -> None:
         if self.unwritten:
@@ -329,7 +347,7 @@ class BuildPanel(Vertical):
         self.unwritten.clear()
         lines = list(self.log_lines)
         self.log_lines.clear()
-        self.add_log_lines(lines)
+        self.keep_log_lines(lines)
 
     def action_select_step(self, offset: int) -> None:
         steps = sorted(self.build.steps)

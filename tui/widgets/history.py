@@ -18,8 +18,8 @@ from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.catalog import HistoryRow, created_text, history_rows, human_size
 
 BAR_WIDTH = 20
-# Index, created, size and bar columns with the table's cell padding; created-by gets the rest.
-OTHER_COLUMNS_WIDTH = 4 + 21 + 10 + BAR_WIDTH + 2 + 4
+# Layer, created, size and bar columns with the table's cell padding; created-by gets the rest.
+OTHER_COLUMNS_WIDTH = 7 + 21 + 10 + BAR_WIDTH + 2 + 4
 
 
 def shorten(text: str, width: int) -> str:
@@ -61,7 +61,9 @@ class HistoryPanel(ReportsTaskFailures, Vertical):
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(("#", "index"), ("Created", "created"), ("Created by", "created_by"),
+        # A layer's number is its place among the image's layers, from 0: the number Files and the
+        # waste list show, and `layerlab layers`/`--layer N` take. An entry that made no layer has none.
+        self.query_one(DataTable).add_columns(("Layer", "index"), ("Created", "created"), ("Created by", "created_by"),
                                               ("Size", "size"), ("", "bar"))
 
     def show_image(self, ref: str) -> None:
@@ -101,7 +103,8 @@ class HistoryPanel(ReportsTaskFailures, Vertical):
                 continue
             style = "dim" if row.layer_index is None else ""
             created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
-            table.add_row(Text(str(row.index), style=style), Text(created_text(row.created_at), style=style),
+            number = "" if row.layer_index is None else str(row.layer_index)
+            table.add_row(Text(number, style=style), Text(created_text(row.created_at), style=style),
                           Text(shorten(created_by, created_by_width), style=style),
                           Text(human_size(row.size) if row.layer_index is not None else "0B", style=style),
                           Text(size_bar(row.size, largest), style=bar_style), key=str(row.index))

@@ -27,6 +27,12 @@ def start_stage(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> t
     base_env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
     scope = StageScope.for_stage(session.global_args, session.build_args, base_env,
                                  escape_token=dockerfile.escape_token, filename=dockerfile.filename)
+    if session.request.semantics == "buildkit" and stage_plan.base_stage is not None:
+        # BuildKit's stage starts from its base stage's state, ARG values included, with the image's
+        # ENV set over them again: `FROM base` sees the ARGs `base` declared (not in its history).
+        scope.values = dict(session.stage_variables[stage_plan.base_stage])
+        for name, value in base_env.items():
+            scope.assign(name, value)
     state = StageState(stage_plan.label, image_id, image, config, scope, base_ref=stage_plan.base)
     reason = f"base image {stage_plan.base} ({short_id(image_id)})" if image_id else "scratch"
     summary = StepSummary(ref, "base", reason, result=image_id, duration=time.monotonic() - started)

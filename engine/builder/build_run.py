@@ -140,7 +140,7 @@ class _Stages:
         if not state.image_id:
             raise BuildError(f"{session.dockerfile.filename}:{stage.line}: stage {stage_plan.label} made no image "
                              "(FROM scratch with no instructions)")
-        session.stage_finished(stage.index, state.image_id)
+        session.stage_finished(stage.index, state.image_id, state.scope.values)
 
     def _label_step(self, stage_plan: StagePlan, steps: int) -> tuple[StepRef, Instruction, int]:
         """``--label``s as one LABEL step after the target stage's last instruction."""

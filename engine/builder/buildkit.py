@@ -4,8 +4,8 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
 ``DOCKER_BUILDKIT=1`` and is reproduced here:
 
 - History rows read as BuildKit writes them, each with the comment ``buildkit.dockerfile.v0``:
-  ``RUN |N K=V /bin/sh -c CMD # buildkit`` (N counts every ARG the stage declared, ENV overriding
-  its value), ``COPY src dest # buildkit``, ``ENV K=V``, ``EXPOSE map[80/tcp:{}]``, the other
+  ``RUN |N K=V /bin/sh -c CMD # buildkit`` (N counts every ARG the stage declared, valued as the
+  RUN sees it), ``COPY src dest # buildkit``, ``ENV K=V``, ``EXPOSE map[80/tcp:{}]``, the other
   metadata instructions as written; ONBUILD leaves no row.
 - No intermediate images and no Parent; ``ArgsEscaped`` is set with CMD and ENTRYPOINT.
 - WORKDIR always makes a layer (an empty tar when the directory exists; none for ``/``), and the
@@ -47,7 +47,7 @@ _NOP = "#(nop) "
 
 
 def created_by(instruction: Instruction, command: tuple[str, ...], declared_args: Mapping[str, str | None],
-               env: list[str]) -> str | None:
+               variables: Mapping[str, str]) -> str | None:
     """The history row BuildKit writes for a step whose classic ``Cmd`` is ``command``; None for no row."""
     if isinstance(instruction, OnBuild):
         return None
@@ -56,7 +56,7 @@ def created_by(instruction: Instruction, command: tuple[str, ...], declared_args
         if shell_and_command and shell_and_command[0].startswith("|"):
             count = int(shell_and_command[0][1:])
             shell_and_command = shell_and_command[count + 1:]
-        return "RUN " + " ".join(run_args_prefix(declared_args, env) + shell_and_command) + " # buildkit"
+        return "RUN " + " ".join(run_args_prefix(declared_args, variables) + shell_and_command) + " # buildkit"
     if isinstance(instruction, (Copy, Add)):
         return f"{instruction.name} {' '.join([*instruction.sources, instruction.dest])} # buildkit"
     text = command[-1]
@@ -67,10 +67,10 @@ def created_by(instruction: Instruction, command: tuple[str, ...], declared_args
     return text.rstrip() if isinstance(instruction, Workdir) else text
 
 
-def run_args_prefix(declared_args: Mapping[str, str | None], env: list[str]) -> list[str]:
-    """BuildKit's ``|N K=V…``: every ARG of the stage, its value from ENV when ENV sets it."""
-    env_values = dict(item.partition("=")[::2] for item in env)
-    pairs = [f"{name}={env_values.get(name, value or '')}" for name, value in declared_args.items()]
+def run_args_prefix(declared_args: Mapping[str, str | None], variables: Mapping[str, str]) -> list[str]:
+    """BuildKit's ``|N K=V…``: every ARG of the stage, valued as the RUN sees it (the last ENV or ARG
+    to set the name), else its own value."""
+    pairs = [f"{name}={variables.get(name, value or '')}" for name, value in declared_args.items()]
     return [f"|{len(pairs)}", *pairs] if pairs else []
 
 

@@ -100,6 +100,12 @@ def classic_variables(state: StageState, cli_args: Mapping[str, str]) -> dict[st
     return values
 
 
+def buildkit_variables(state: StageState) -> dict[str, str]:
+    """What BuildKit expands a word against: one set of variables where the last ENV or ARG (with
+    a value) to set a name wins, so an ARG default beats an earlier ENV of the same name."""
+    return dict(state.scope.values)
+
+
 def declare_args(state: StageState, instruction: ArgInstruction, expander: Expander) -> list[str]:
     """Declare ARG's names in the stage; returns its words as the history writes them."""
     words = []
@@ -113,6 +119,8 @@ def declare_args(state: StageState, instruction: ArgInstruction, expander: Expan
         else:
             value = state.scope.global_args.get(spec.key)
         state.scope.declared_args[spec.key] = value
+        if value is not None:
+            state.scope.assign(spec.key, value)   # BuildKit's variables: an ARG's value beats an earlier ENV
     return words
 
 
@@ -300,6 +308,6 @@ def apply_metadata(state: StageState, instruction: Instruction, filename: str = 
     raise BuildError(f"{instruction.name or type(instruction).__name__} is not a metadata instruction")
 
 
-__all__ = ["CONTAINER_CONFIG_DEFAULTS", "KEY_FIELDS", "MetaResult", "StageState", "apply_metadata", "classic_variables",
+__all__ = ["CONTAINER_CONFIG_DEFAULTS", "KEY_FIELDS", "MetaResult", "StageState", "apply_metadata", "buildkit_variables", "classic_variables",
            "declare_args", "full_config",
            "go_duration", "healthcheck_comment", "normalize_workdir", "set_env", "sorted_expose"]

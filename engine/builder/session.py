@@ -50,6 +50,7 @@ class BuildSession:
         self.lock = threading.RLock()          # the context and the cache records
         self.stop = threading.Event()
         self.stage_images: dict[int, str] = {}
+        self.stage_variables: dict[int, dict[str, str]] = {}   # each finished stage's ENV and ARG values
         self.stage_done: dict[int, threading.Event] = {}
         self._runtime = request.runtime
         self._context: BuildContext | None = None
@@ -83,8 +84,9 @@ class BuildSession:
                 self._runtime = default_runtime()
             return self._runtime
 
-    def stage_finished(self, index: int, image_id: str) -> None:
+    def stage_finished(self, index: int, image_id: str, variables: dict[str, str]) -> None:
         self.stage_images[index] = image_id
+        self.stage_variables[index] = dict(variables)
         self.stage_done[index].set()
 
     def wait_for(self, index: int) -> str:

@@ -53,7 +53,7 @@ class StepRunner:
             if session.request.semantics == "buildkit":
                 prepared.key_extra["semantics"] = "buildkit"
                 buildkit_row = buildkit_created_by(instruction, prepared.command, state.scope.declared_args,
-                                                   state.env)
+                                                   state.scope.values)
             inputs = StepInputs(
                 dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
                 instruction=ref.instruction, parent=state.image_id, command=prepared.command,

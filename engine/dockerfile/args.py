@@ -148,17 +148,20 @@ class StageScope:
                 value = self.global_args.get(spec.key)
             self.declared_args[spec.key] = value
             if value is not None:
-                self.values.pop(spec.key, None)
-                self.values[spec.key] = value
+                self.assign(spec.key, value)
 
     def apply_env(self, instruction: Env) -> Env:
         """Expand an ENV against the values before it, apply it, and return the expanded form."""
         expanded = instruction.expand(self.expander())
         for pair in expanded.pairs:
-            self.values.pop(pair.key, None)
-            self.values[pair.key] = pair.value
+            self.assign(pair.key, pair.value)
             self.config_env[pair.key] = pair.value
         return expanded
+
+    def assign(self, name: str, value: str) -> None:
+        """Set ``name`` last, as BuildKit's state does (removed, then appended)."""
+        self.values.pop(name, None)
+        self.values[name] = value
 
     def run_env(self) -> dict[str, str]:
         """The environment a RUN gets: every value in scope plus undeclared proxy build args."""

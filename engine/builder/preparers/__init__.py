@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from layerlab.engine.builder.dispatch import StageState, classic_variables, sorted_expose
+from layerlab.engine.builder.dispatch import StageState, buildkit_variables, classic_variables, sorted_expose
 from layerlab.engine.builder.preparers.copy_step import prepare_copy
 from layerlab.engine.builder.preparers.metadata_step import prepare_arg, prepare_metadata
 from layerlab.engine.builder.preparers.prepared import Prepared
@@ -22,7 +22,9 @@ from layerlab.engine.dockerfile.instructions import Add, ArgInstruction, Copy, E
 def prepare(session: BuildSession, state: StageState, instruction: Instruction) -> Prepared:
     """Expand ``instruction`` against the stage's variables and hand it to its preparer."""
     dockerfile = session.dockerfile
-    expander = Expander(classic_variables(state, session.build_args), dockerfile.escape_token, dockerfile.filename)
+    variables = (buildkit_variables(state) if session.request.semantics == "buildkit"
+                 else classic_variables(state, session.build_args))
+    expander = Expander(variables, dockerfile.escape_token, dockerfile.filename)
     if isinstance(instruction, ArgInstruction):
         return prepare_arg(state, instruction, expander)
     if isinstance(instruction, Expose):

@@ -45,9 +45,16 @@ def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
         key_extra["network"] = run.network
     if run.security:
         key_extra["security"] = run.security
+    if session.request.semantics == "buildkit":
+        # BuildKit's RUN sees its state's variables, ARG values among them (even those of the stage it
+        # is FROM); they key the step. Proxy build args reach the process but not the key, as there.
+        key_extra["variables"] = sorted(f"{name}={value}" for name, value in state.scope.values.items())
+        env = [f"{name}={value}" for name, value in state.scope.run_env().items()]
+    else:
+        env = run_env(state.env, args, session.build_args)
 
     def execute(ref: StepRef) -> NewLayer | None:
-        return _execute_run(session, state, run, ref, args, mounts, "private" if network == "default" else network)
+        return _execute_run(session, state, run, ref, env, mounts, "private" if network == "default" else network)
 
     return Prepared(command, build_args=args, key_extra=key_extra, execute=execute, is_run=True)
 
@@ -64,7 +71,7 @@ def _check_entitlements(run: Run, network: str, request: BuildRequest, where: st
         raise BuildError(f"{where}: RUN --security=insecure needs --allow security.insecure")
 
 
-def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRef, args: dict[str, str],
+def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRef, env: list[str],
                  mounts: list[MountRequest], network: str) -> NewLayer | None:
     where = session.where(run)
     step_dir = new_step_dir(session.workspace, ref.index)
@@ -83,7 +90,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
         if script is not None:
             volumes.append(script)
         spec = ProcessSpec(
-            args=run_argv(run, state.shell), env=run_env(state.env, args, session.build_args),
+            args=run_argv(run, state.shell), env=env,
             cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
             privileged=run.security == "insecure",
             hostname=random_ids.token_hex(6),

@@ -50,14 +50,21 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     import argparse
     import importlib
 
-    class TopLevelParser(argparse.ArgumentParser):
+    help_width = _terminal_columns() - 2  # what argparse's HelpFormatter takes by default
+
+    class Parser(argparse.ArgumentParser):
+        # argparse makes a formatter on every add_argument, and each one imports shutil and asks the
+        # terminal for its width, milliseconds of a quick command's start-up: ask once per parser tree.
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            return self.formatter_class(prog=self.prog, width=help_width)
+
+    class TopLevelParser(Parser):
         def format_help(self) -> str:
             return top_level_help()
 
     parser = TopLevelParser(prog="layerlab")
     parser.add_argument("--root", metavar="DIR")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", prog="layerlab",
-                                       parser_class=argparse.ArgumentParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", prog="layerlab", parser_class=Parser)
     modules: list[str] = []
     if argv is None:
         modules = all_modules()
@@ -70,6 +77,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for module in modules:
         importlib.import_module(f"layerlab.cli.commands.{module}").register(subparsers)
     return parser
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and its compressors)."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def main(argv: Sequence[str] | None = None, open_app: Callable[..., int] | None = None) -> int:

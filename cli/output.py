@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
 
 from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 __all__ = ["human_size", "human_duration", "created_since", "go_time", "render_table", "format_rows",
            "render_template", "template_fields", "go_string", "to_json", "print_json"]

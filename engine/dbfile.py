@@ -10,9 +10,13 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from layerlab.engine.errors import StoreError
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class SharedConnection(sqlite3.Connection):

@@ -12,8 +12,12 @@ from layerlab.engine.api.image_rows import NONE, image_rows
 from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
 from layerlab.engine.reference import Reference
-from layerlab.engine.store import Store
-from layerlab.engine.store.records import ImageRecord
+
+# typing costs milliseconds of this command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from layerlab.engine.store import Store
+    from layerlab.engine.store.records import ImageRecord
 
 DEFAULT_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 DIGESTS_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.records import ImageRecord
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 NONE = "<none>"
 

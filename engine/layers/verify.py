@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
-from typing import BinaryIO, Callable
 
 from layerlab.engine.errors import DigestMismatch
 from layerlab.engine.oci.digest import Digest
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import BinaryIO
 
 
 class VerifyingReader(io.RawIOBase):

@@ -3,14 +3,37 @@
 Modules: ``digest`` (Digest, Hasher), ``mediatypes``, ``canonical``
 (canonical_json, docker_json), ``descriptor`` (Descriptor, Platform),
 ``config`` (ImageConfig, HistoryEntry, Healthcheck), ``manifest`` (Manifest,
-Index, parse_any), ``chain`` (chain_ids). Nothing here knows about the store.
+Index, parse_any), ``chain`` (chain_ids), ``rfc3339`` (parse_time, format_time).
+Nothing here knows about the store.
+
+Importing the package imports none of them: code that needs only ``Digest`` (every
+command's start-up) must not pay for the config and manifest types. The names below
+are looked up on first use (PEP 562).
 """
 
-from layerlab.engine.oci.chain import chain_id, chain_ids
-from layerlab.engine.oci.config import HistoryEntry, ImageConfig
-from layerlab.engine.oci.descriptor import Descriptor, Platform
-from layerlab.engine.oci.digest import Digest, Hasher
-from layerlab.engine.oci.manifest import Index, Manifest, parse_any
+from __future__ import annotations
 
-__all__ = ["Digest", "Hasher", "Descriptor", "Platform", "ImageConfig", "HistoryEntry", "Manifest", "Index",
-           "parse_any", "chain_ids", "chain_id"]
+_HOMES = {
+    "Digest": "digest", "Hasher": "digest",
+    "Descriptor": "descriptor", "Platform": "descriptor",
+    "ImageConfig": "config", "HistoryEntry": "config",
+    "Manifest": "manifest", "Index": "manifest", "parse_any": "manifest",
+    "chain_ids": "chain", "chain_id": "chain",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from layerlab.engine.errors import ArchiveError
 from layerlab.engine.oci.canonical import docker_json, load_json_object
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.rfc3339 import format_time, parse_time  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -323,38 +324,4 @@ def history_by_layer(history: Sequence[HistoryEntry]) -> list[tuple[HistoryEntry
             out.append((entry, index))
             index += 1
     return out
-
-
-def parse_time(text: str) -> datetime | None:
-    """RFC 3339 with up to nanosecond fractions (Go writes 9 digits; Python takes 6)."""
-    if not text:
-        return None
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    main, dot, rest = value.partition(".")
-    if dot:
-        digits = ""
-        for i, ch in enumerate(rest):
-            if not ch.isdigit():
-                rest = rest[i:]
-                break
-            digits += ch
-        else:
-            rest = ""
-        value = f"{main}.{digits[:6].ljust(6, '0')}{rest}"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC the way Go prints it (nanoseconds trimmed of zeros)."""
-    moment = moment.astimezone(timezone.utc)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        base += "." + f"{moment.microsecond:06d}".rstrip("0")
-    return base + "Z"
 

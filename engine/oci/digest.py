@@ -7,13 +7,17 @@ values; code keeps them apart by name (``digest`` vs ``diff_id``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from layerlab.engine.errors import InvalidReference
+
+# typing and hashlib cost milliseconds of a start-up that only compares digests (``images``):
+# hashlib is imported where a hash is made, typing only for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _ALGORITHMS = {"sha256": 64, "sha512": 128}
 _HEX = re.compile(r"^[a-f0-9]+$")
@@ -38,6 +42,8 @@ class Digest:
 
     @classmethod
     def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+        import hashlib
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     @classmethod
@@ -75,6 +81,8 @@ class Hasher:
     __slots__ = ("algorithm", "_hash", "size")
 
     def __init__(self, algorithm: str = "sha256"):
+        import hashlib
+
         self.algorithm = algorithm
         self._hash = hashlib.new(algorithm)
         self.size = 0

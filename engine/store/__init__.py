@@ -6,14 +6,35 @@ whole API and ``layerlab.engine.store.layout`` for the on-disk layout.
 Imports go one way: ``facade`` -> ``delete``, ``check``, ``snapshots``, ``usage``, ``leases``
 -> ``core`` (layout, metadata, blobs, lock) -> ``queries`` (every SQL statement on
 ``meta.db``), ``content``, ``layout``. ``meta`` holds the schema and its migrations.
+
+The names below are looked up on first use (PEP 562): ``layerlab images`` opens the
+store and runs one query, and pays for neither gc, fsck, snapshots nor blob hashing.
 """
 
-from layerlab.engine.store.check import Problem
-from layerlab.engine.store.content import ContentStore, Ingest
-from layerlab.engine.store.delete import GcReport, PruneReport
-from layerlab.engine.store.records import ImageRecord, StoredImage, StoredLayer
-from layerlab.engine.store.facade import PutProgress, Store
-from layerlab.engine.store.usage import DfImage, DfReport
+from __future__ import annotations
 
-__all__ = ["Store", "StoredImage", "StoredLayer", "ImageRecord", "ContentStore", "Ingest", "Problem",
-           "PruneReport", "GcReport", "DfReport", "DfImage", "PutProgress"]
+_HOMES = {
+    "Store": "facade", "PutProgress": "facade",
+    "StoredImage": "records", "StoredLayer": "records", "ImageRecord": "records",
+    "ContentStore": "content", "Ingest": "content",
+    "Problem": "check",
+    "PruneReport": "delete", "GcReport": "delete",
+    "DfReport": "usage", "DfImage": "usage",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

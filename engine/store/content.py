@@ -7,16 +7,20 @@ partial blob. Partial writes can be resumed by a ref name (``Ingest``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from layerlab.engine.errors import DigestMismatch, NotFound
 from layerlab.engine.layers.verify import verify_stream
 from layerlab.engine.oci.digest import CHUNK, Digest, Hasher
 from layerlab.engine.store.layout import Layout, RootLock, fsync_dir
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 class ContentStore:
@@ -156,6 +160,8 @@ class Ingest:
     """A partial blob under ``ingest/<sha256(ref)>/``: ``data`` grows by ``write``; ``commit`` verifies and renames."""
 
     def __init__(self, content: ContentStore, ref: str, expected: Digest | None, size: int | None):
+        import hashlib  # here, not at the top: opening the store to list images hashes nothing
+
         self.content = content
         self.ref = ref
         self.expected = expected

@@ -12,28 +12,31 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 from layerlab.engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
-from layerlab.engine.image import Image
-from layerlab.engine.oci.chain import chain_ids
-from layerlab.engine.oci.config import ImageConfig
 from layerlab.engine.oci.digest import Digest
-from layerlab.engine.oci.manifest import Manifest
 from layerlab.engine.reference import Reference
-from layerlab.engine.store.check import Problem, check_store
 from layerlab.engine.store.core import StoreCore
-from layerlab.engine.store.delete import GcReport, PruneReport, collect_garbage, prune_images, remove_image
 from layerlab.engine.store.layout import Layout, RootLock
-from layerlab.engine.store.leases import Lease
-from layerlab.engine.store.measure import LayerMeasure, measure_layer
 from layerlab.engine.store.meta import connect
 from layerlab.engine.store.outputs import sweep_partial_outputs
 from layerlab.engine.store.queries import LayerRow, Metadata, NewImage
 from layerlab.engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
 from layerlab.engine.store.snapshot_format import migrate_snapshots
-from layerlab.engine.store.snapshots import adopt_layer, ensure_layers, layer_stack, merged_tree
-from layerlab.engine.store.usage import DfReport, disk_usage
+
+# Opening the store and listing images (every quick command) imports only what is above. Writing
+# images, deleting, fsck, snapshots and usage import their modules (and the config and manifest
+# types, the blob measurer) on first use, inside the methods below.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
+    from layerlab.engine.image import Image
+    from layerlab.engine.store.check import Problem
+    from layerlab.engine.store.delete import GcReport, PruneReport
+    from layerlab.engine.store.leases import Lease
+    from layerlab.engine.store.measure import LayerMeasure
+    from layerlab.engine.store.usage import DfReport
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class Store(StoreCore):
         ``rmi``, ``prune`` and gc (in any process) leave held images, their
         blobs and their snapshots alone; see ``leases``.
         """
+        from layerlab.engine.store.leases import Lease
+
         lease = Lease(self)
         view = Store(self.layout, self.meta, self.lock)
         view._lease = lease
@@ -133,6 +138,10 @@ class Store(StoreCore):
         blobs in this store (a pull measures layers in parallel as they
         arrive); their diff IDs are still checked against the config.
         """
+        from layerlab.engine.oci.chain import chain_ids
+        from layerlab.engine.oci.config import ImageConfig
+        from layerlab.engine.oci.manifest import Manifest
+
         config_raw = image.config_bytes()
         image_id = Digest.of_bytes(config_raw)
         if image_id != image.config_digest:
@@ -197,6 +206,8 @@ class Store(StoreCore):
         with layer.open_blob() as blob:
             self.blobs.ingest(blob, layer.digest, what=what, replace=damaged)
         if measured is None:
+            from layerlab.engine.store.measure import measure_layer
+
             measured = measure_layer(self.blobs.open(layer.digest), what=what)
         if measured.diff_id != layer.diff_id:
             raise DigestMismatch(f"{what} diff_id", str(layer.diff_id), str(measured.diff_id))
@@ -238,6 +249,8 @@ class Store(StoreCore):
         row = self.meta.image_row(image_id)
         if row is None:
             raise NotFound(f"no such image: {image_id}")
+        from layerlab.engine.oci.config import ImageConfig
+
         config = ImageConfig.parse(self.blobs.read(image_id), where=f"image config {image_id}")
         layer_rows = self.meta.image_layers(image_id)
         layers = tuple(StoredLayer(Digest.parse(r["digest"]), Digest.parse(r["diff_id"]), r["media_type"], r["size"],
@@ -296,29 +309,47 @@ class Store(StoreCore):
 
     # == deleting, checking, snapshots, usage (in their own modules) ==================================
     def remove(self, ref: str, *, force: bool = False, prune_parents: bool = True) -> list[tuple[str, str]]:
+        from layerlab.engine.store.delete import remove_image
+
         return remove_image(self, ref, force=force, prune_parents=prune_parents)
 
     def prune(self, *, all: bool = False) -> PruneReport:
+        from layerlab.engine.store.delete import prune_images
+
         return prune_images(self, all=all)
 
     def gc(self) -> GcReport:
+        from layerlab.engine.store.delete import collect_garbage
+
         return collect_garbage(self)
 
     def fsck(self) -> list[Problem]:
+        from layerlab.engine.store.check import check_store
+
         return check_store(self)
 
     def snapshot_layers(self, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
+        from layerlab.engine.store.snapshots import ensure_layers
+
         return ensure_layers(self, image, upto_layer)
 
     def layer_stack(self, image: StoredImage) -> list[Path]:
+        from layerlab.engine.store.snapshots import layer_stack
+
         return layer_stack(self, image)
 
     def merged_tree(self, image: StoredImage, upto_layer: int | None = None) -> Path:
+        from layerlab.engine.store.snapshots import merged_tree
+
         return merged_tree(self, image, upto_layer)
 
     def adopt_layer(self, image: StoredImage, staged: Path) -> None:
         """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
+        from layerlab.engine.store.snapshots import adopt_layer
+
         adopt_layer(self, image, staged)
 
     def df(self) -> DfReport:
+        from layerlab.engine.store.usage import disk_usage
+
         return disk_usage(self)

@@ -26,10 +26,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from layerlab.engine.errors import StoreError
 from layerlab.engine.oci.digest import Digest
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,9 @@ def connect(path: Path) -> sqlite3.Connection:
         db = open_shared_db(path, timeout=60, synchronous="FULL")
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
+        if _version(db) == SCHEMA_VERSION:
+            # The usual open: read only, so listing images never waits on a build's write lock.
+            return db
         with write_transaction(db):
             version = _version(db)
             if version > SCHEMA_VERSION:

@@ -10,14 +10,17 @@ what it left (``sweep_partial_outputs``).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.store.layout import Layout, temp_owner_alive
+
+# typing costs milliseconds of every command's start-up; type checkers honour this form.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 LEDGER_SUFFIX = ".partial-output"
 _PARTIAL_MARK = ".layerlab-partial-"
@@ -36,7 +39,7 @@ def check_output_path(target: Path, *, directory: bool) -> None:
 
 def _partial_name(target: Path) -> Path:
     parent = target.parent if str(target.parent) else Path(".")
-    return parent / f".{target.name}{_PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    return parent / f".{target.name}{_PARTIAL_MARK}{os.getpid()}-{os.urandom(4).hex()}"
 
 
 @contextmanager
@@ -73,6 +76,8 @@ def partial_output_dir(layout: Layout, target: Path) -> Iterator[Path]:
     on success, so a failure leaves nothing. An existing one is written in
     place (an OCI layout only gains blobs, and its index is replaced last).
     """
+    import shutil
+
     check_output_path(target, directory=True)
     if target.exists():
         yield target
@@ -105,6 +110,8 @@ def sweep_partial_outputs(layout: Layout) -> list[Path]:
         # Only a name this module made is removed, whatever the ledger file says.
         if partial is not None and _PARTIAL_MARK in partial.name and partial.name.startswith("."):
             if partial.is_dir() and not partial.is_symlink():
+                import shutil
+
                 shutil.rmtree(partial, ignore_errors=True)
                 removed.append(partial)
             elif os.path.lexists(partial):

@@ -12,15 +12,19 @@ import json
 import re
 import sqlite3
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from layerlab.engine.dbfile import write_transaction
 from layerlab.engine.errors import NotFound
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.records import ImageRecord
+
+# typing costs milliseconds of the start-up of every command that opens the store; type checkers honour this.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from contextlib import AbstractContextManager
 
 _HEX_PREFIX = re.compile(r"^[a-f0-9]{1,64}$")
 _FULL_ID = re.compile(r"^sha256:[a-f0-9]{64}$")

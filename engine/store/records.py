@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, BinaryIO, Sequence
 
-from layerlab.engine.layers.compression import HEAD_SIZE, detect, open_decompressed
-from layerlab.engine.oci.config import ImageConfig, parse_time
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.oci.rfc3339 import parse_time
 from layerlab.engine.reference import Reference
 
+# Listing images (``ImageRecord``) must not pay for the config types, the decompressors or typing.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from typing import BinaryIO
+
+    from layerlab.engine.oci.config import ImageConfig
     from layerlab.engine.store.content import ContentStore
 
 
@@ -39,6 +42,8 @@ class StoredLayer:
         An uncompressed blob comes back as it is, so a reader may seek in it
         (a blob this process already checked is a plain file again).
         """
+        from layerlab.engine.layers.compression import HEAD_SIZE, detect, open_decompressed
+
         blob = self.open_blob()
         if detect(blob.peek(HEAD_SIZE)[:HEAD_SIZE]) == "none":
             return blob
@@ -152,4 +157,6 @@ class ImageRecord:
 
 
 def labels_json(config: ImageConfig) -> str:
+    import json
+
     return json.dumps(config.config.labels, sort_keys=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from layerlab.engine.store.core import StoreCore
-from layerlab.engine.store.trees import remove_tree
 
 FORMAT_FILE = "snapshots.format"
 CURRENT = "per-layer overlay 2\n"
@@ -27,6 +26,8 @@ def migrate_snapshots(store: StoreCore) -> str | None:
         return None
     removed = 0
     if _legacy_snapshots(store):
+        from layerlab.engine.store.trees import remove_tree
+
         with store.lock.exclusive():
             legacy = _legacy_snapshots(store)  # again: a peer may have migrated while we waited
             for path in legacy:

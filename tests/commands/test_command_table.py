@@ -12,6 +12,8 @@ import pytest
 
 from layerlab.cli.command_table import BY_NAME, COMMANDS, GROUPS, IMAGE_SUBCOMMANDS
 from layerlab.cli.main import build_parser
+from layerlab.engine.store import Store
+from tests.store.images import make_image
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("layerlab.engine.builder", "layerlab.engine.registry", "layerlab.engine.analysis", "textual",
@@ -96,6 +98,26 @@ def test_a_quick_command_imports_no_builder_registry_analysis_or_ui(args, tmp_pa
         assert "REPOSITORY" in result.stdout
         assert not any(m.startswith("layerlab.cli.commands.") and m not in ALLOWED_COMMAND_MODULES
                        for m in modules)
+
+
+# What listing images needs is the metadata: none of these may load for it.
+NOT_FOR_LISTING = ("layerlab.engine.store.delete", "layerlab.engine.store.check", "layerlab.engine.store.snapshots",
+                   "layerlab.engine.store.usage", "layerlab.engine.store.measure", "layerlab.engine.store.leases",
+                   "layerlab.engine.oci.config", "layerlab.engine.oci.manifest", "layerlab.engine.layers.compression",
+                   "hashlib", "typing", "shutil")
+
+
+def test_images_opens_the_store_and_runs_its_query_only(tmp_path):
+    root = tmp_path / "root"
+    with Store.open(root) as store:
+        store.put_image(make_image({"hello.txt": b"hi"}), tags=["listed:1"])
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    result = subprocess.run([sys.executable, "-c", IMPORTED_BY, "images"], capture_output=True, text=True,
+                            env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "listed" in result.stdout.splitlines()[1]
+    modules = json.loads(result.stderr.strip().splitlines()[-1])
+    assert [m for m in NOT_FOR_LISTING if m in modules] == []
 
 
 def test_the_table_has_no_duplicate_names():

@@ -64,8 +64,7 @@ class BuildData:
         self.tag = f"layerlab-bench-build-{uuid.uuid4().hex[:12]}:latest"
         self.facts: dict = {}
         self.original = b""
-        # docker and buildah hold the base from its first load to the end of the run: removing it between
-        # scenarios and loading it again raced docker's layer clean-up (a RUN then found no /bin/sh)
+        # docker and buildah hold the base from its first load to the end of the run: loaded once, untimed
         self.bases_loaded: set[str] = set()
 
     def load_base(self, program: str) -> None:
@@ -193,10 +192,8 @@ class PeerBuilds:
                 run_checked(self.argv("warm"), env=self.env())
                 self.warm = True
 
-        # dockerd's overlay2 here now and then fails a step ("no such file" for a directory it just made,
-        # no /bin/sh in a base it just ran): such a run is run once more, and the row says so
         return Measure(PEER_NAMES[self.kind], "peer", command(lambda n: self.argv(n, *flags), env=self.env()),
-                       prepare=prepare, needs=(self.program,), rss=not self.docker, retries=1 if self.docker else 0)
+                       prepare=prepare, needs=(self.program,), rss=not self.docker)
 
     def close(self) -> None:
         built = sorted({path.read_text().strip() for path in self.iids.glob("*")} if self.iids.exists() else set())

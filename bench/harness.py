@@ -142,7 +142,6 @@ class Measure:
     needs: tuple[str, ...] = ()  # programs that must be installed, else the row is skipped
     rss: bool = True  # False where the work happens in a daemon, so the client's RSS means nothing
     cpu: bool = False  # also keep each run's CPU time: steadier than wall time on a busy machine
-    retries: int = 0  # runs that may fail and be run again (after prepare): a peer's own flakiness, logged
 
 
 @dataclass
@@ -369,24 +368,14 @@ def _measure_tool(measure: Measure, runs: int, log: Callable[[str], None]) -> To
         log(f"  {measure.tool:<40} skipped ({tool.reason})")
         return tool
     peaks = []
-    retries = measure.retries
     try:
         for n in range(runs):
-            while True:
-                if measure.prepare:
-                    measure.prepare(n)
-                # Earlier runs' writes and deletions (with online discard, a deleted
-                # 100,000-file tree is seconds of work) must not be billed to this one.
-                os.sync()
-                try:
-                    sample = measure.run(n)
-                    break
-                except BenchError as error:
-                    if retries <= 0:
-                        raise
-                    retries -= 1
-                    tool.reason = f"run {n} failed once and was run again: {str(error)[-300:]}"
-                    log(f"  {measure.tool:<40} run {n} failed, running it again: {str(error)[-200:]}")
+            if measure.prepare:
+                measure.prepare(n)
+            # Earlier runs' writes and deletions (with online discard, a deleted
+            # 100,000-file tree is seconds of work) must not be billed to this one.
+            os.sync()
+            sample = measure.run(n)
             tool.seconds.append(sample.seconds)
             if sample.peak_rss_bytes is not None:
                 peaks.append(sample.peak_rss_bytes)
@@ -445,8 +434,8 @@ def docker_ready() -> bool:
     if docker and not ready and dockerd:
         log = open(Path(tempfile.gettempdir()) / "layerlab-bench-dockerd.log", "ab")
         process = subprocess.Popen(
-            [dockerd, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2",
-             *private_args], stdout=log, stderr=log, start_new_session=True)
+            [*_own_mount_namespace(private), dockerd, "--iptables=false", "--ip6tables=false", "--bridge=none",
+             "--storage-driver=overlay2", *private_args], stdout=log, stderr=log, start_new_session=True)
         _docker_state["process"] = process
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None and not ready:
@@ -454,6 +443,13 @@ def docker_ready() -> bool:
             ready = _docker_answers(docker)
     _docker_state["ready"] = ready
     return ready
+
+
+def _own_mount_namespace(private: Path | None) -> list[str]:
+    # A private dockerd's overlays live in a mount namespace of its own: no other program's mounts
+    # or unmounts on this machine (a sandbox detaching a copy of the host's tree) reach them.
+    unshare = find_program("unshare")
+    return [unshare, "--mount", "--propagation", "private", "--"] if private is not None and unshare else []
 
 
 def _docker_answers(docker: str) -> bool:

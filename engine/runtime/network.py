@@ -15,7 +15,9 @@ pipe from us. When we exit, however we exit, the pipe closes, ``cat`` ends,
 and slirp4netns (watching its ``--exit-fd``, the same kind of pipe) ends
 too: nothing outlives the run. A runtime joins the namespace by path
 (runc) or through ``nsenter`` (bubblewrap). Without root the holder also
-makes a user namespace, which slirp4netns joins on its own.
+makes a user namespace, which slirp4netns joins on its own; as root,
+slirp4netns gets a mount namespace of its own, so its sandbox cannot unmount
+the host's mounts (``_own_mount_namespace``).
 
 pasta (Debian ``passt``) can do the same job, but the 2023 release drops to
 ``nobody`` when started as root and then cannot open a namespace root made,
@@ -115,8 +117,8 @@ class PrivateNetwork:
         exit_read, self._exit_write = os.pipe()
         try:
             self._slirp = subprocess.Popen(
-                [self.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback",
-                 "--enable-sandbox", "--enable-seccomp", f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
+                [*self._own_mount_namespace(), self.slirp4netns, "--configure", "--mtu=65520",
+                 "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp", f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
                  str(self.holder_pid), INTERFACE],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 pass_fds=(ready_write, exit_read))
@@ -132,6 +134,22 @@ class PrivateNetwork:
             self._slirp.kill()
             error = self._slirp.communicate()[1].decode(errors="replace").strip().splitlines()
             raise ContainerError(f"slirp4netns could not set up the network: {error[-1] if error else 'no reply'}")
+
+    def _own_mount_namespace(self) -> list[str]:
+        """The argv prefix that gives slirp4netns a mount namespace whose unmounts stay in it.
+
+        Its sandbox makes only ``/`` private, pivots into a tmpfs and detaches
+        the old root. As real root, every mount below a shared one (Docker
+        makes its data root shared and mounts each container's overlay in it)
+        is then a peer of the host's, and the detach unmounts the host's
+        copy: dockerd finds an empty directory where a container's root was.
+        A namespace made recursively slave first keeps those unmounts inside.
+        Without root the sandbox is in our user namespace, where the kernel
+        already turns shared mounts into slaves.
+        """
+        if self.rootless:
+            return []
+        return [shutil.which("unshare") or "unshare", "--mount", "--propagation", "slave", "--"]
 
     def stop(self) -> None:
         """End slirp4netns and the holder; safe to call more than once."""

@@ -6,7 +6,10 @@ host's loopback must stay out of reach, and the host's interfaces out of sight.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -65,3 +68,43 @@ def test_no_network_is_loopback_only(any_runtime, busybox_rootfs, tmp_path):
                            f"{LINKS}; nc -w 3 {address} {port}; echo done", "none")
     assert "lo," in lines and not any(line.startswith("lo,t") for line in lines)
     assert "done" in lines and not any(token in line for line in lines)
+
+
+# Docker makes its data root a shared mount and mounts each container's overlay below it. A
+# namespace copied from ours holds those mounts as shared peers, so an unmount there unmounts
+# them here too: docker then finds an empty directory where the container's root was.
+_SHARED_PARENT = r"""
+set -e
+mount --bind "$1" "$1"
+mount --make-shared "$1"
+mkdir "$1/child"
+mount -t tmpfs tmpfs "$1/child"
+shift
+exec "$@"
+"""
+_START_NETWORK = """
+import sys
+from layerlab.engine.runtime.network import PrivateNetwork
+from layerlab.engine.runtime.rootfs import is_mounted
+with PrivateNetwork():
+    pass
+print("mounted" if is_mounted(sys.argv[1]) else "unmounted")
+"""
+
+
+def test_private_network_leaves_the_hosts_shared_mounts_alone(tmp_path):
+    # slirp4netns' sandbox makes only / private before it detaches the old root: as real root its
+    # detach reached a mount under any shared one (docker's overlay2 merged dirs).
+    need_program("slirp4netns")
+    unshare = need_program("unshare")
+    if os.geteuid() != 0:
+        pytest.skip("as another user slirp4netns' mounts are in a user namespace, which cannot propagate back")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    # In a mount namespace of the test's own, so a failure leaves the machine's mounts untouched.
+    result = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _SHARED_PARENT, "sh", str(shared),
+         sys.executable, "-c", _START_NETWORK, str(shared / "child")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mounted"]

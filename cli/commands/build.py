@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -49,6 +50,9 @@ def register(subparsers) -> None:
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE",
                         help="a file RUN --mount=type=secret can read; never stored in the image")
     parser.add_argument("--watch", action="store_true", help="rebuild when the context or Dockerfile changes")
+    parser.add_argument("--predict", action="append", default=[], metavar="PATH|ARG=VALUE",
+                        help="build nothing: say which steps would rebuild if this context file (or directory) "
+                             "changed, or this build arg had this value, and why (repeatable)")
     parser.add_argument("--semantics", default="classic", choices=("classic", "buildkit"),
                         help="whose results to reproduce: docker's classic builder (default) or BuildKit's")
     parser.set_defaults(func=build_command)
@@ -99,6 +103,8 @@ def _saying_failures(events: EventSink) -> EventSink:
 
 def build_command(args, ctx) -> int:
     request = make_request(args)
+    if args.predict:
+        return _predict(args, request, ctx)
     events = _sink(args.progress, args.quiet)
     if args.watch:
         stop = threading.Event()
@@ -122,4 +128,17 @@ def build_command(args, ctx) -> int:
         out = sys.stderr if args.progress == "json" else sys.stdout
         for line in explain_lines(result.steps):
             print(line, file=out)
+    return 0
+
+
+def _predict(args, request: BuildRequest, ctx) -> int:
+    from layerlab.engine.api.predicting import parse_change, predict, prediction_json, prediction_lines
+
+    if request.context_dir is None or args.watch:
+        raise UsageError("--predict needs a context directory, and does not go with --watch")
+    prediction = predict(ctx.store, request, parse_change(args.predict, request.context_dir))
+    if args.progress == "json":
+        print(json.dumps(prediction_json(prediction)))
+    else:
+        print("\n".join(prediction_lines(prediction)))
     return 0

@@ -10,6 +10,8 @@ two front ends only lay it out:
 - ``layer_files``: a layer's changes, the stacked tree, file contents and waste, from one analysis cache.
 - ``sizes``: ``human_size``, Docker's rule, for both front ends.
 - ``importing``: ``import`` of a rootfs tarball, its ``--change`` lines through the Dockerfile parser.
+- ``predicting``: which steps would rebuild if a file changed or an arg took a new value (``build --predict``).
+- ``lessons``: the sample contexts as guided lessons (``lesson.toml``): workspace, edit, check.
 - ``about``: what ``version`` and ``info`` report.
 
 Modules are imported one by one (``from layerlab.engine.api.saving import save``) so a command pays

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from layerlab.engine.builder.base_image import start_stage
+from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.onbuild import parse_triggers
 from layerlab.engine.builder.planner import BuildPlan, StagePlan, plan_build
 from layerlab.engine.builder.validate import validate_plan
@@ -79,7 +80,6 @@ class _Stages:
         self.session = session
         self.runner = runner
         self.plan = plan
-        self.first_index, self.label_index = _step_indexes(session.dockerfile)
 
     def build(self) -> None:
         session, stages = self.session, self.plan.stages
@@ -111,27 +111,11 @@ class _Stages:
         stage = stage_plan.stage
         for dep in stage_plan.deps:
             session.wait_for(dep)
-        with_labels = bool(session.request.labels) and stage.index == self.plan.target
-        steps = stage_plan.steps + (1 if with_labels else 0)
-        first = self.first_index[stage.index]
-        from_ref = StepRef(first, stage_plan.label, 1, steps, stage.original, stage.line)
+        from_ref = stage_from_ref(session, self.plan, stage_plan)
         state, summary = start_stage(session, stage_plan, from_ref)
         self.runner.add_summary(summary)
-        instructions: list[tuple[StepRef, Instruction, int]] = []
-        triggers = state.config.get("OnBuild") or []
-        if triggers:
-            state.config["OnBuild"] = []
-            for number, trigger in enumerate(parse_triggers(list(triggers), stage_plan.base), start=1):
-                ref = StepRef(first, stage_plan.label, 1, steps, trigger.original.strip(), stage.line)
-                instructions.append((ref, trigger, -number))
-        for position, command in enumerate(stage.commands, start=2):
-            ref = StepRef(first + position - 1, stage_plan.label, position, steps, command.original.strip(),
-                          command.line)
-            instructions.append((ref, command, position))
-        if with_labels:
-            instructions.append(self._label_step(stage_plan, steps))
         parent_rebuilt, parent_ref = False, from_ref
-        for ref, instruction, position in instructions:
+        for ref, instruction, position in stage_steps(session, self.plan, stage_plan, state):
             if session.stop.is_set():
                 raise BuildCancelled("build stopped")
             parent_rebuilt = self.runner.step(state, stage_plan, ref, instruction, position, parent_rebuilt,
@@ -142,13 +126,53 @@ class _Stages:
                              "(FROM scratch with no instructions)")
         session.stage_finished(stage.index, state.image_id, state.scope.values)
 
-    def _label_step(self, stage_plan: StagePlan, steps: int) -> tuple[StepRef, Instruction, int]:
-        """``--label``s as one LABEL step after the target stage's last instruction."""
-        labels = sorted(self.session.request.labels.items())
-        pairs = [KeyValue(key, value, Position(0, 0)) for key, value in labels]
-        text = "LABEL " + " ".join(f"{key}={value}" for key, value in labels)
-        label = Label(position=Position(0, 0), end_line=0, original=text, pairs=pairs)
-        return StepRef(self.label_index, stage_plan.label, steps, steps, text, 0), label, steps
+
+def _with_labels(session: BuildSession, plan: BuildPlan, stage_plan: StagePlan) -> bool:
+    return bool(session.request.labels) and stage_plan.stage.index == plan.target
+
+
+def stage_from_ref(session: BuildSession, plan: BuildPlan, stage_plan: StagePlan) -> StepRef:
+    """The StepRef of a stage's FROM (its first step)."""
+    first_index, _label_index = _step_indexes(session.dockerfile)
+    steps = stage_plan.steps + (1 if _with_labels(session, plan, stage_plan) else 0)
+    stage = stage_plan.stage
+    return StepRef(first_index[stage.index], stage_plan.label, 1, steps, stage.original, stage.line)
+
+
+def stage_steps(session: BuildSession, plan: BuildPlan, stage_plan: StagePlan,
+                state: StageState | None) -> list[tuple[StepRef, Instruction, int]]:
+    """A stage's steps after FROM, in order: the base's ONBUILD triggers (taken out of ``state``'s
+    config, as Docker does; none without a state), the stage's instructions, then ``--label``s on
+    the target stage."""
+    first_index, label_index = _step_indexes(session.dockerfile)
+    stage = stage_plan.stage
+    with_labels = _with_labels(session, plan, stage_plan)
+    steps = stage_plan.steps + (1 if with_labels else 0)
+    first = first_index[stage.index]
+    instructions: list[tuple[StepRef, Instruction, int]] = []
+    triggers = (state.config.get("OnBuild") or []) if state is not None else []
+    if state is not None and triggers:
+        state.config["OnBuild"] = []
+        for number, trigger in enumerate(parse_triggers(list(triggers), stage_plan.base), start=1):
+            ref = StepRef(first, stage_plan.label, 1, steps, trigger.original.strip(), stage.line)
+            instructions.append((ref, trigger, -number))
+    for position, command in enumerate(stage.commands, start=2):
+        ref = StepRef(first + position - 1, stage_plan.label, position, steps, command.original.strip(),
+                      command.line)
+        instructions.append((ref, command, position))
+    if with_labels:
+        instructions.append(_label_step(session, stage_plan, steps, label_index))
+    return instructions
+
+
+def _label_step(session: BuildSession, stage_plan: StagePlan, steps: int,
+                label_index: int) -> tuple[StepRef, Instruction, int]:
+    """``--label``s as one LABEL step after the target stage's last instruction."""
+    labels = sorted(session.request.labels.items())
+    pairs = [KeyValue(key, value, Position(0, 0)) for key, value in labels]
+    text = "LABEL " + " ".join(f"{key}={value}" for key, value in labels)
+    label = Label(position=Position(0, 0), end_line=0, original=text, pairs=pairs)
+    return StepRef(label_index, stage_plan.label, steps, steps, text, 0), label, steps
 
 
 def _step_indexes(dockerfile: Dockerfile) -> tuple[dict[int, int], int]:

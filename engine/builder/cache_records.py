@@ -199,16 +199,17 @@ class CacheRecords:
 
 
 def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = None,
-          parent_rebuilt: bool = False) -> CacheDecision:
+          parent_rebuilt: bool = False, touch: bool = True) -> CacheDecision:
     """Look a step up and say why it hits or misses.
 
     ``forced`` names the flag that disables the cache for this step
     (``--no-cache``, ``--no-cache-filter STAGE``); ``parent_rebuilt`` says the
-    step before it missed in this build.
+    step before it missed in this build. ``touch=False`` only reads: the record found is not
+    marked as used (a prediction, which must not change what later misses are compared with).
     """
     key = inputs.key()
     if not forced:
-        record = records.lookup(key, inputs)
+        record = records.lookup(key, inputs) if touch else records.get(key)
         if record is not None:
             return CacheDecision(key, record, explain_hit(record.key, record.result, record.created))
     previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)

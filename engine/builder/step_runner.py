@@ -16,7 +16,7 @@ from layerlab.engine.builder.buildkit import note_stale_hit_bug
 from layerlab.engine.builder.commit import CLASSIC_ROW, commit
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.planner import StagePlan, stage_reference
-from layerlab.engine.builder.preparers import prepare
+from layerlab.engine.builder.preparers import Prepared, prepare
 from layerlab.engine.builder.request import StepError, StepSummary
 from layerlab.engine.builder.session import BuildSession
 from layerlab.engine.dockerfile.instructions import Instruction
@@ -49,28 +49,14 @@ class StepRunner:
         session.events(StepStarted(ref))
         try:
             prepared = prepare(session, state, instruction)
-            buildkit_row = CLASSIC_ROW
-            if session.request.semantics == "buildkit":
-                prepared.key_extra["semantics"] = "buildkit"
-                buildkit_row = buildkit_created_by(instruction, prepared.command, state.scope.declared_args,
-                                                   state.scope.values)
-            inputs = StepInputs(
-                dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
-                instruction=ref.instruction, parent=state.image_id, command=prepared.command,
-                parent_step=ref.index - 1 if position > 2 else None,
-                parent_line=parent_ref.dockerfile_line if parent_ref and position > 2 else 0,
-                parent_keyword=_keyword(parent_ref.instruction) if parent_ref and position > 2 else "",
-                env=tuple(state.env), config=state.key_config(**prepared.key_extra),
-                build_args=prepared.build_args, source_digest=prepared.source_digest, sources=prepared.sources)
-            decision = self._probe(inputs, self._forced(stage_plan), parent_rebuilt)
+            inputs, buildkit_row = keyed_inputs(session, state, stage_plan, ref, instruction, position, prepared,
+                                                parent_ref)
+            decision = self._probe(inputs, forced_flag(session, stage_plan), parent_rebuilt)
             if buildkit_row != CLASSIC_ROW and decision.record is None:
                 decision = note_stale_hit_bug(decision, prepared.sources)
             if decision.record is not None:
                 session.events(StepCached(ref, decision.key, decision.record.result, decision.reason))
-                state.image_id = decision.record.result
-                hit = session.store.image(state.image_id)
-                state.image = hit.config
-                state.config = dict(hit.config.data.get("config") or {})
+                follow_hit(session, state, decision.record.result)
                 summary = StepSummary(ref, "hit", decision.reason, decision.key, state.image_id,
                                       duration=time.monotonic() - started, layer_size=decision.record.layer_size)
                 session.events(StepFinished(ref, summary.duration, "hit", decision.reason,
@@ -102,27 +88,66 @@ class StepRunner:
             session.events(StepFailed(ref, "interrupted"))
             raise
 
-    def _forced(self, stage_plan: StagePlan) -> str | None:
-        """The flag that rebuilds this stage whatever the cache holds, if one does."""
-        request, dockerfile = self.session.request, self.session.dockerfile
-        if request.no_cache:
-            return "--no-cache"
-        for name in request.no_cache_filter:
-            if stage_reference(dockerfile, name, len(dockerfile.stages)) == stage_plan.stage.index:
-                return f"--no-cache-filter {name}"
-        return None
-
     def _probe(self, inputs: StepInputs, forced: str | None, parent_rebuilt: bool) -> CacheDecision:
-        with self.session.lock:
-            decision = probe(self.records, inputs, forced=forced, parent_rebuilt=parent_rebuilt)
-        if decision.record is None:
-            return decision
-        try:
-            self.session.store.resolve(decision.record.result)
-        except NotFound:
-            text = f"cached image {short_id(decision.record.result)} was removed from the store"
-            return CacheDecision(decision.key, None, text, (Cause("key", text, subject=decision.record.result),))
+        return probe_in_store(self.session, self.records, inputs, forced, parent_rebuilt)
+
+
+def keyed_inputs(session: BuildSession, state: StageState, stage_plan: StagePlan, ref: StepRef,
+                 instruction: Instruction, position: int, prepared: Prepared,
+                 parent_ref: StepRef | None) -> tuple[StepInputs, str]:
+    """A prepared step's cache-key material (``parent_ref`` the step it stands on), and the CREATED BY
+    row BuildKit would write for it (``CLASSIC_ROW`` under the classic builder's semantics)."""
+    buildkit_row = CLASSIC_ROW
+    if session.request.semantics == "buildkit":
+        prepared.key_extra["semantics"] = "buildkit"
+        buildkit_row = buildkit_created_by(instruction, prepared.command, state.scope.declared_args,
+                                           state.scope.values)
+    inputs = StepInputs(
+        dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,
+        instruction=ref.instruction, parent=state.image_id, command=prepared.command,
+        parent_step=ref.index - 1 if position > 2 else None,
+        parent_line=parent_ref.dockerfile_line if parent_ref and position > 2 else 0,
+        parent_keyword=_keyword(parent_ref.instruction) if parent_ref and position > 2 else "",
+        env=tuple(state.env), config=state.key_config(**prepared.key_extra),
+        build_args=prepared.build_args, source_digest=prepared.source_digest, sources=prepared.sources)
+    return inputs, buildkit_row
+
+
+def follow_hit(session: BuildSession, state: StageState, result: str) -> None:
+    """The stage goes on from a cached step's image, with that image's config."""
+    state.image_id = result
+    hit = session.store.image(result)
+    state.image = hit.config
+    state.config = dict(hit.config.data.get("config") or {})
+
+
+def forced_flag(session: BuildSession, stage_plan: StagePlan) -> str | None:
+    """The flag that rebuilds this stage whatever the cache holds, if one does."""
+    request, dockerfile = session.request, session.dockerfile
+    if request.no_cache:
+        return "--no-cache"
+    for name in request.no_cache_filter:
+        if stage_reference(dockerfile, name, len(dockerfile.stages)) == stage_plan.stage.index:
+            return f"--no-cache-filter {name}"
+    return None
+
+
+def probe_in_store(session: BuildSession, records: CacheRecords, inputs: StepInputs, forced: str | None,
+                   parent_rebuilt: bool, *, touch: bool = True) -> CacheDecision:
+    """The cache's answer for a step: a hit needs a record *and* its image still in the store.
+
+    ``touch=False`` leaves the records as they were (a prediction must not change what the next
+    build compares its misses with)."""
+    with session.lock:
+        decision = probe(records, inputs, forced=forced, parent_rebuilt=parent_rebuilt, touch=touch)
+    if decision.record is None:
         return decision
+    try:
+        session.store.resolve(decision.record.result)
+    except NotFound:
+        text = f"cached image {short_id(decision.record.result)} was removed from the store"
+        return CacheDecision(decision.key, None, text, (Cause("key", text, subject=decision.record.result),))
+    return decision
 
 
 def _keyword(instruction: str) -> str:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from layerlab.engine.api.ages import created_since, human_duration
 from layerlab.engine.api.sizes import human_size
 from layerlab.engine.errors import UsageError
 
@@ -32,41 +33,6 @@ __all__ = ["human_size", "human_duration", "created_since", "go_time", "render_t
 MIN_WIDTH = 10
 PADDING = 3
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: "Less than a second", "About a minute", "3 weeks" …"""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
-
-def created_since(moment: datetime | None, now: datetime | None = None) -> str:
-    if moment is None:
-        return "N/A"
-    now = now or datetime.now(timezone.utc)
-    return human_duration((now - moment).total_seconds()) + " ago"
 
 
 def go_time(moment: datetime | None) -> str:

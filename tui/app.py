@@ -27,6 +27,7 @@ from layerlab.tui.task_errors import ReportsTaskFailures, TaskFailed
 from layerlab.engine import events
 from layerlab.tui.messages import (DockerfileChanged, EngineEvent, EngineEventBridge, ImageSelected, LayerSelected,
                                    StoreChanged, built_ref)
+from layerlab.tui.screens.dialogs import PromptScreen
 from layerlab.tui.screens.help import HelpScreen, binding_rows
 from layerlab.tui.widgets.build import BuildPanel
 from layerlab.tui.widgets.files import FilesPanel
@@ -184,20 +185,42 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         for name in self.themes.names():
             yield SystemCommand(f"Theme: {name}", f"Switch to {name} (pygments: {self.themes.pygments_style(name)})",
                                 lambda name=name: setattr(self, "theme", name), discover=False)
-        active = self.active_panel
-        if active == "images":
-            yield SystemCommand("Reload images", "Read the store again", self.query_one(ImagesPanel).reload)
-        elif active == "files":
-            files = self.query_one(FilesPanel)
-            yield SystemCommand("Toggle changes / stacked tree", "Layer changes or the whole tree",
-                                files.action_toggle_view)
-            yield SystemCommand("Sort files by size", "Largest first, or by name", files.action_toggle_size_sort)
-        elif active == "build" and self.context is not None:
+        # Every action of the panel in view, as its keys offer it (tag, remove, save, push, …).
+        panel = self.query_one(f"#{self.active_panel}-panel")
+        for binding in type(panel).BINDINGS:
+            if binding.show and binding.description:
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    lambda action=binding.action, panel=panel: self.run_action(action, panel))
+        yield SystemCommand("Build", "Build the open context now", self.action_build_context)
+        yield SystemCommand("Open context…", "Choose a directory with a Dockerfile to build and watch",
+                            self.action_open_context)
+        if self.context is not None:
             yield SystemCommand("Re-read Dockerfile", f"Read {self.context / DOCKERFILE} again",
                                 lambda: self.read_dockerfile(()))
         yield SystemCommand("Help", "Every key binding and its id", self.action_help)
 
     # -- builds ------------------------------------------------------------------
+
+    def action_open_context(self) -> None:
+        def open_context(answer: str | None) -> None:
+            if answer:
+                self.open_context(Path(answer).expanduser())
+
+        self.push_screen(PromptScreen("Open build context (a directory with a Dockerfile)",
+                                      value=str(self.context or ""), placeholder="path/to/context"), open_context)
+
+    def open_context(self, context: Path) -> None:
+        if not (context / DOCKERFILE).is_file():
+            self.notify(f"{context / DOCKERFILE}: no such file", severity="error", timeout=FAILURE_SECONDS)
+            return
+        self.context = context.resolve()
+        self.sub_title = self.context.name
+        self.read_dockerfile(())
+        if self.watch_context and self.catalog is not None:
+            self.stop_watching.set()  # the old context's watch loop ends; the new one gets its own flag
+            self.stop_watching = threading.Event()
+            self.watch_builds(self.context)
+        self.action_show_panel("build")
 
     def action_build_context(self) -> None:
         if self.context is None or self.catalog is None:

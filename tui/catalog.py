@@ -12,12 +12,13 @@ import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
+from layerlab.engine.api.ages import created_since
 from layerlab.engine.api.building import Built, build, watch_and_build
 from layerlab.engine.api.image_rows import ImageRow, image_rows
-from layerlab.engine.api.layer_files import (PREVIEW_LIMIT, FileEntry, WasteRow, layer_changes, read_file,
-                                             stacked_entries, waste)
+from layerlab.engine.api.layer_files import (PREVIEW_LIMIT, FileEntry, ImageReport, WasteRow, image_report,
+                                             layer_changes, read_file, stacked_entries, waste)
 from layerlab.engine.api.layer_history import HistoryRow, history_rows, instruction_of_layer
 from layerlab.engine.api.saving import SAVE_FORMATS as ENGINE_SAVE_FORMATS
 from layerlab.engine.api.saving import save, saves_directory
@@ -27,7 +28,8 @@ from layerlab.engine.image import Image
 from layerlab.engine.store.facade import Store
 from layerlab.engine.store.records import StoredImage
 
-__all__ = ["Catalog", "StoreCatalog", "ImageRow", "HistoryRow", "FileEntry", "WasteRow", "SAVE_FORMATS",
+__all__ = ["Catalog", "StoreCatalog", "ImageRow", "HistoryRow", "FileEntry", "WasteRow", "ImageReport", "image_report",
+           "SAVE_FORMATS",
            "PREVIEW_LIMIT", "history_rows", "instruction_of_layer", "layer_changes", "stacked_entries",
            "read_file", "waste", "human_size", "saves_directory", "created_text", "context_tag", "is_binary",
            "hex_dump"]
@@ -42,7 +44,8 @@ class Catalog(Protocol):
     def image_rows(self) -> list[ImageRow]: ...
     def open_image(self, ref: str) -> Image: ...
     def tag(self, source: str, target: str) -> None: ...
-    def remove(self, ref: str, force: bool = False) -> None: ...
+    def remove(self, ref: str, force: bool = False) -> list[tuple[str, str]]: ...
+    def now(self) -> datetime: ...
     def watch_path(self) -> Path | None: ...
     def save(self, ref: str, target: Path, format: str) -> None: ...
     def push(self, source: str, target: str, events: EventSink) -> object: ...
@@ -53,9 +56,14 @@ class Catalog(Protocol):
 class StoreCatalog:
     """A ``Catalog`` over the store at ``root``."""
 
-    def __init__(self, store: Store, root: Path | None = None) -> None:
+    def __init__(self, store: Store, root: Path | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.root = root
+        self.clock = clock  # "now" for ages; fixed in screenshots so "2 years ago" does not drift
+
+    def now(self) -> datetime:
+        return self.clock()
 
     def image_rows(self) -> list[ImageRow]:
         return image_rows(self.store.images())
@@ -66,8 +74,9 @@ class StoreCatalog:
     def tag(self, source: str, target: str) -> None:
         self.store.tag(source, target)
 
-    def remove(self, ref: str, force: bool = False) -> None:
-        self.store.remove(ref, force=force)
+    def remove(self, ref: str, force: bool = False) -> list[tuple[str, str]]:
+        """Docker's rmi: ``("Untagged", ref)`` and ``("Deleted", id)`` lines, in the order they happened."""
+        return self.store.remove(ref, force=force)
 
     def watch_path(self) -> Path | None:
         return self.root
@@ -102,9 +111,9 @@ def context_tag(context: Path) -> str:
     return f"{name or 'context'}:latest"
 
 
-def created_text(moment: datetime | None) -> str:
-    """A creation time as the panels show it, in UTC: ``2024-05-01 10:00:02``."""
-    return "" if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def created_text(moment: datetime | None, now: datetime) -> str:
+    """A creation time as the panels show it: its age, as the CLI's CREATED column says it (``2 hours ago``)."""
+    return "" if moment is None else created_since(moment, now)
 
 
 def is_binary(data: bytes) -> bool:

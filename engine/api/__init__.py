@@ -7,8 +7,10 @@ two front ends only lay it out:
 - ``layer_history``: history entries paired with their layers and sizes (``history``, the History panel).
 - ``saving``: ``save`` to a docker-archive or an OCI layout, with the one rule for which tags go along.
 - ``building``: ``build`` with the build cache imported from / exported to registries; watch mode.
-- ``layer_files``: a layer's changes, the stacked tree, file contents and waste, from one analysis cache.
+- ``layer_files``: a layer's changes, the stacked tree, file contents, waste and the ``analyze`` report,
+  from one analysis cache.
 - ``sizes``: ``human_size``, Docker's rule, for both front ends.
+- ``ages``: ``created_since`` (``2 hours ago``), go-units' rule, for both front ends.
 - ``importing``: ``import`` of a rootfs tarball, its ``--change`` lines through the Dockerfile parser.
 - ``predicting``: which steps would rebuild if a file changed or an arg took a new value (``build --predict``).
 - ``lessons``: the sample contexts as guided lessons (``lesson.toml``): workspace, edit, check.

@@ -13,10 +13,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from layerlab.engine.analysis import ImageAnalysis, analyze, waste_report
+from layerlab.engine.analysis.dive import DiveScore
 from layerlab.engine.analysis.extract import cat
 from layerlab.engine.analysis.history import parse_history
 from layerlab.engine.analysis.image_sources import AnalysisImage
 from layerlab.engine.analysis.model import EntryInfo
+from layerlab.engine.analysis.waste import WasteReport
 from layerlab.engine.image import Image
 from layerlab.engine.oci.digest import Digest
 
@@ -61,7 +63,8 @@ def image_analysis(image: Image) -> ImageAnalysis:
             return _analyses[key]
         # The layers with their instructions exactly as ``dive`` and ``ci`` read them.
         source = AnalysisImage(image.config_digest.short, image, parse_history(image.config_bytes()))
-        analysis = analyze(source.layer_sources())
+        # The base image's layers guessed from history as ``analyze`` guesses them, so the numbers match.
+        analysis = analyze(source.layer_sources(), base_layers=source.base_layers())
         while len(_analyses) >= ANALYSES_KEPT:
             _analyses.popitem(last=False)
         _analyses[key] = analysis
@@ -118,6 +121,21 @@ def read_file(image: Image, index: int, path: str, limit: int | None = PREVIEW_L
         sink = _Kept(limit)
         cat(analysis, "/" + path, sink, layer=index)  # type: ignore[arg-type]  # any object with write()
     return b"".join(sink.parts)
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """Everything ``layerlab analyze`` says about an image: dive's score and our reclaimable bytes."""
+
+    layer_count: int
+    dive: DiveScore
+    waste: WasteReport
+
+
+def image_report(image: Image) -> ImageReport:
+    with _lock:
+        analysis = image_analysis(image)
+        return ImageReport(analysis.layer_count, analysis.dive, waste_report(analysis))
 
 
 def waste(image: Image, top: int = 10) -> list[WasteRow]:

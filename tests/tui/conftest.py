@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,8 @@ def plain_catalog(root: Path):
     base = plain_base()
     store.put_image(base, tags=["plain:1"])
     store.put_image(app_image(base), tags=["demo/app:1.0"])
-    yield StoreCatalog(store, root)
+    # A fixed "now", so the ages shown ("2 years ago") are the same whenever the snapshot is taken.
+    yield StoreCatalog(store, root, clock=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
     store.close()
 
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Label
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import LayerSelected
 from layerlab.tui.task_errors import ReportsTaskFailures
+from layerlab.tui.widgets.row_table import RowTable
 from layerlab.tui.catalog import HistoryRow, created_text, history_rows, human_size
 
 BAR_WIDTH = 20
@@ -58,7 +59,7 @@ class HistoryPanel(ReportsTaskFailures, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("Choose an image in Images (enter)", id="history-title")
-        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="history-table")
 
     def on_mount(self) -> None:
         # A layer's number is its place among the image's layers, from 0: the number Files and the
@@ -98,13 +99,14 @@ class HistoryPanel(ReportsTaskFailures, Vertical):
         total = sum(row.size for row in self.rows)
         # Created-by takes what the other columns leave, so Size and the bar stay on screen.
         created_by_width = max(20, self.app.size.width - OTHER_COLUMNS_WIDTH)  # this panel may be hidden
+        now = self.app.catalog.now()
         for row in self.rows:
             if row.empty_layer and not self.show_empty:
                 continue
             style = "dim" if row.layer_index is None else ""
             created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
             number = "" if row.layer_index is None else str(row.layer_index)
-            table.add_row(Text(number, style=style), Text(created_text(row.created_at), style=style),
+            table.add_row(Text(number, style=style), Text(created_text(row.created_at, now), style=style),
                           Text(shorten(created_by, created_by_width), style=style),
                           Text(human_size(row.size) if row.layer_index is not None else "0B", style=style),
                           Text(size_bar(row.size, largest), style=bar_style), key=str(row.index))

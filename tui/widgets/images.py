@@ -20,7 +20,9 @@ from textual.widgets import DataTable, Input, Label
 from layerlab.engine.errors import LayerlabError
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.task_errors import ReportsTaskFailures
+from layerlab.tui.widgets.row_table import RowTable
 from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
+from layerlab.tui.screens.analysis import AnalysisScreen
 from layerlab.tui.screens.dialogs import ConfirmScreen, DocumentScreen, PromptScreen, SaveRequest, SaveScreen
 from layerlab.tui.catalog import SAVE_FORMATS, ImageRow, created_text, human_size
 
@@ -37,7 +39,8 @@ def sorted_rows(rows: list[ImageRow], key: str) -> list[ImageRow]:
     if key == "size":
         return sorted(rows, key=lambda r: r.size, reverse=True)
     if key == "created":
-        return sorted(rows, key=lambda r: created_text(r.created_at), reverse=True)
+        return sorted(rows, key=lambda r: (r.created_at is not None, r.created_at and r.created_at.timestamp()),
+                      reverse=True)
     return sorted(rows, key=lambda r: (r.repository, r.tag))
 
 
@@ -49,7 +52,7 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
         Binding("d,delete", "remove", "Remove", id="images.remove",
                 tooltip="Untag or remove the selected image (asks first)"),
         Binding("i", "inspect", "Inspect", id="images.inspect", tooltip="Show the image's config JSON"),
-        Binding("a", "analyze", "Analyze", id="images.analyze", tooltip="Layers, files and waste of the image"),
+        Binding("a", "analyze", "Analyze", id="images.analyze", tooltip="Efficiency, wasted and reclaimable bytes, the worst offenders and their fixes"),
         Binding("S", "save", "Save", id="images.save",
                 tooltip="Save the selected image to a docker-archive file or an OCI layout directory"),
         Binding("p", "push", "Push", id="images.push", tooltip="Push the selected image to a registry"),
@@ -74,7 +77,7 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: repository, tag or ID  (/)", id="image-filter")
-        yield DataTable(id="images-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="images-table")
         yield Label("", id="images-status")
         status = Label("", id="transfer-status")
         status.display = False  # only while a save or push has something to say
@@ -107,17 +110,20 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
 
     def refill(self) -> None:
         table = self.query_one(DataTable)
-        selected = self.selected_ref()
+        selected, selected_row = self.selected_ref(), table.cursor_row
         needle = self.query_one("#image-filter", Input).value.strip()
         listed = [r for r in self.rows if self.show_all or not r.intermediate]
         visible = sorted_rows([r for r in listed if not needle or matches(r, needle)], self.sort_key)
+        now = self.app.catalog.now()
         table.clear()
         for row in visible:
-            table.add_row(row.repository, row.tag, row.short_id, created_text(row.created_at), human_size(row.size), key=row.ref)
-        if selected is not None:
-            for index, row in enumerate(visible):
-                if row.ref == selected:
-                    table.move_cursor(row=index)
+            table.add_row(row.repository, row.tag, row.short_id, created_text(row.created_at, now),
+                          human_size(row.size), key=row.ref)
+        refs = [row.ref for row in visible]
+        # The selected image where it went (a sort, a reload); when it is gone (removed), the row that took
+        # its place, so a second remove acts on the row under the cursor, not on the first one.
+        table.move_cursor(row=refs.index(selected) if selected in refs else min(selected_row, len(refs) - 1),
+                          animate=False)
         hidden = len(self.rows) - len(listed)
         self.query_one("#images-status", Label).update(
             f"{len(visible)} of {len(listed)} images  ·  sorted by {self.sort_key}"
@@ -177,7 +183,7 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
     def action_analyze(self) -> None:
         ref = self.selected_ref()
         if ref is not None:
-            self.post_message(ImageSelected(ref))
+            self.app.push_screen(AnalysisScreen(ref))
 
     def action_tag(self) -> None:
         ref = self.selected_ref()
@@ -225,8 +231,8 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
             catalog.tag(*args)
             self.app.call_from_thread(self.app.notify, f"tagged {args[0]} as {args[1]}")
         elif operation == "remove":
-            catalog.remove(args[0])
-            self.app.call_from_thread(self.app.notify, f"removed {args[0]}")
+            lines = catalog.remove(args[0])
+            self.app.call_from_thread(self.app.notify, removal_text(args[0], lines))
         self.failure = ""
         self.app.call_from_thread(self.load_rows)
 
@@ -302,6 +308,15 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
             return  # an earlier push reporting late
         blobs = board.snapshot()
         self.show_transfer(transfer_text(board, blobs))
+
+
+def removal_text(ref: str, lines: list[tuple[str, str]]) -> str:
+    """What a remove did, as rmi says it: only untagged (the image stays), or untagged and deleted."""
+    deleted = [text for action, text in lines if action == "Deleted"]
+    if not deleted:
+        return f"untagged {ref}: the image stays under its other tags"
+    return f"removed {ref}: deleted {short_id(deleted[0])}" + (f" and {len(deleted) - 1} more" if len(deleted) > 1
+                                                              else "")
 
 
 def transfer_text(board: TransferBoard, blobs: list[tuple[str, int, int]]) -> str:

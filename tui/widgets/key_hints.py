@@ -74,7 +74,7 @@ class KeyHints(Widget, can_focus=False):
         return tuple(hints)
 
     def render(self) -> Text:
-        """The hints from the left, cropped to fit; the command palette's key kept at the right edge."""
+        """The hints from the left, as many whole ones as fit; the command palette's key kept at the right edge."""
         key_style = self.get_component_rich_style("key-hints--key")
         description_style = self.get_component_rich_style("key-hints--description")
         disabled_style = self.get_component_rich_style("key-hints--disabled", partial=True)
@@ -90,15 +90,18 @@ class KeyHints(Widget, can_focus=False):
             self.append_hint(palette_text, palette, key_style, description_style, disabled_style)
         line = Text(no_wrap=True, overflow="crop")
         self.spans = []
+        room = max(0, width - palette_text.cell_len)
         for hint in hints:
             if not hint[0]:
                 continue
+            piece = Text()
+            self.append_hint(piece, hint, key_style, description_style, disabled_style)
+            if line.cell_len + piece.cell_len > room:
+                break  # whole hints only: a key cut off from its word ("p▏") says nothing
             start = line.cell_len
-            self.append_hint(line, hint, key_style, description_style, disabled_style)
+            line.append_text(piece)
             self.spans.append((start, line.cell_len, hint[0]))
-        room = max(0, width - palette_text.cell_len)
         line.truncate(room, pad=True)
-        self.spans = [(start, min(end, room), key) for start, end, key in self.spans if start < room]
         if palette is not None:
             self.spans.append((room, width, palette[0]))
             line.append_text(palette_text)

@@ -8,7 +8,7 @@ import json
 import json.decoder
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from layerlab.engine.dockerfile.ast import Arg, Flag, Node, Position
 from layerlab.engine.dockerfile.gotext import go_quote, is_space, trim_left_space, trim_space
@@ -99,74 +99,53 @@ def _split_command(line: str) -> tuple[str, int, list[tuple[str, int]], str, int
 
 def _extract_builder_flags(line: str) -> tuple[str, int, list[tuple[str, int]]]:
     """Leading ``--flag`` words (quotes and backslashes processed) and where the rest starts."""
-    words: list[tuple[str, int]] = []
-    word: list[str] = []
-    word_start = 0
-    in_spaces, in_word, in_quote = 0, 1, 2
-    phase = in_spaces
-    quote = ""
-    blank_ok = False
-    length = len(line)
+    flags: list[tuple[str, int]] = []
+    for text, start, end, _ in _scan_words(line, "\\", keep_quotes=False):
+        if not line.startswith("--", start):
+            return line[start:], start, flags
+        if text == "--":
+            return line[end:], end, flags
+        flags.append((text, start))
+    return "", len(line), flags
+
+
+def _scan_words(text: str, escape: str, *, keep_quotes: bool) -> Iterator[tuple[str, int, int, bool]]:
+    """Words split on unquoted whitespace: (word, start, end, quoted).
+
+    ``keep_quotes`` keeps quote and escape characters in the word, and an
+    escape inside single quotes is a plain character (BuildKit's parseWords);
+    without it both are processed away, in any quotes (its
+    extractBuilderFlags). An escape ending the text is dropped. ``quoted``
+    tells a word written as ``""`` (a word) from one that came out empty
+    (none).
+    """
+    length = len(text)
     pos = 0
-    while pos <= length:
-        ch = line[pos] if pos < length else ""
-        if phase == in_spaces:
-            if pos == length:
-                break
-            if is_space(ch):
-                pos += 1
-                continue
-            if ch != "-" or pos + 1 == length or line[pos + 1] != "-":
-                return line[pos:], pos, words
-            phase = in_word
-            word_start = pos
+    while True:
+        while pos < length and is_space(text[pos]):
+            pos += 1
         if pos == length:
-            text = "".join(word)
-            if text != "--" and (blank_ok or text):
-                words.append((text, word_start))
-            break
-        if phase == in_word:
-            if is_space(ch):
-                phase = in_spaces
-                text = "".join(word)
-                if text == "--":
-                    return line[pos:], pos, words
-                if blank_ok or text:
-                    words.append((text, word_start))
-                word = []
-                blank_ok = False
-                pos += 1
+            return
+        start, quote, quoted = pos, "", False
+        word: list[str] = []
+        while pos < length and (quote or not is_space(text[pos])):
+            ch = text[pos]
+            pos += 1
+            if ch == quote or not quote and ch in ("'", '"'):
+                quote = "" if quote else ch
+                quoted = True
+                if keep_quotes:
+                    word.append(ch)
                 continue
-            if ch in ("'", '"'):
-                quote = ch
-                blank_ok = True
-                phase = in_quote
-                pos += 1
-                continue
-            if ch == "\\":
-                if pos + 1 == length:
-                    pos += 1
+            if ch == escape and not (keep_quotes and quote == "'"):
+                if pos == length:
                     continue
+                if keep_quotes:
+                    word.append(ch)
+                ch = text[pos]
                 pos += 1
-                ch = line[pos]
             word.append(ch)
-            pos += 1
-            continue
-        # in_quote
-        if ch == quote:
-            phase = in_word
-            pos += 1
-            continue
-        if ch == "\\":
-            if pos + 1 == length:
-                phase = in_word
-                pos += 1
-                continue
-            pos += 1
-            ch = line[pos]
-        word.append(ch)
-        pos += 1
-    return "", length, words
+        yield "".join(word), start, pos, quoted
 
 
 # Each line parser returns ([(value, offset, sub-node)], json_form); offsets are
@@ -189,66 +168,8 @@ def _parse_sub_command(rest, offset, directives, line_map, base):
 
 def _parse_words(rest: str, escape_token: str) -> list[tuple[str, int]]:
     """Words split on unquoted whitespace, quotes and escapes kept (BuildKit's parseWords)."""
-    words: list[tuple[str, int]] = []
-    word: list[str] = []
-    start = 0
-    in_spaces, in_word, in_quote = 0, 1, 2
-    phase = in_spaces
-    quote = ""
-    blank_ok = False
-    length = len(rest)
-    pos = 0
-    while pos <= length:
-        ch = rest[pos] if pos < length else ""
-        if phase == in_spaces:
-            if pos == length:
-                break
-            if is_space(ch):
-                pos += 1
-                continue
-            phase = in_word
-            start = pos
-        if pos == length:
-            if blank_ok or word:
-                words.append(("".join(word), start))
-            break
-        if phase == in_word:
-            if is_space(ch):
-                phase = in_spaces
-                if blank_ok or word:
-                    words.append(("".join(word), start))
-                word = []
-                blank_ok = False
-                pos += 1
-                continue
-            if ch in ("'", '"'):
-                quote = ch
-                blank_ok = True
-                phase = in_quote
-            if ch == escape_token:
-                if pos + 1 == length:
-                    pos += 1
-                    continue  # an escape at the end of the line is dropped
-                word.append(ch)
-                pos += 1
-                ch = rest[pos]
-            word.append(ch)
-            pos += 1
-            continue
-        # in_quote
-        if ch == quote:
-            phase = in_word
-        if ch == escape_token and quote != "'":
-            if pos + 1 == length:
-                phase = in_word
-                pos += 1
-                continue
-            pos += 1
-            word.append(ch)
-            ch = rest[pos]
-        word.append(ch)
-        pos += 1
-    return words
+    return [(word, start) for word, start, _, quoted in _scan_words(rest, escape_token, keep_quotes=True)
+            if word or quoted]
 
 
 def _parse_name_val(rest: str, offset: int, key: str, escape_token: str) -> _ArgList:

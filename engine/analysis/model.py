@@ -11,15 +11,12 @@ from array import array
 from dataclasses import dataclass
 
 from layerlab.engine.layers import tarscan
+from layerlab.engine.layers.names import split_whiteout
 
 # Entry kinds besides tar's own type letters (see tarscan): a whiteout that
 # deletes one path, and an opaque marker that hides a directory's lower contents.
 WHITEOUT = "W"
 OPAQUE = "O"
-
-_WHITEOUT_PREFIX = ".wh."
-_OPAQUE_NAME = ".wh..wh..opq"
-_AUFS_META_PREFIX = ".wh..wh."
 
 TYPE_NAMES = {
     tarscan.REGULAR: "file",
@@ -160,12 +157,10 @@ class EntryTable:
 def classify(raw: tarscan.RawEntry) -> tuple[str, str]:
     """(kind, path the entry acts on): whiteouts act on the path they delete,
     opaque markers on their directory; AUFS metadata returns kind ''."""
-    head, _, name = raw.path.rpartition("/")
-    if name.startswith(_WHITEOUT_PREFIX):
-        if name == _OPAQUE_NAME:
-            return OPAQUE, head
-        if name.startswith(_AUFS_META_PREFIX):
-            return "", raw.path
-        target = name[len(_WHITEOUT_PREFIX):]
-        return WHITEOUT, f"{head}/{target}" if head else target
-    return raw.type, raw.path
+    whiteout = split_whiteout(raw.path)
+    if whiteout is None:
+        return raw.type, raw.path
+    kind, path = whiteout
+    if kind == "meta":
+        return "", raw.path
+    return (OPAQUE if kind == "opaque" else WHITEOUT), path

@@ -99,6 +99,19 @@ def test_bootstrap_command(cli, store) -> None:
     assert store.resolve("busybox:latest") == store.resolve("base:1")
 
 
+def test_bootstrap_if_missing_keeps_an_image_that_is_there(cli, store) -> None:
+    from tests.peers import need_program
+
+    made = cli("bootstrap", "busybox", "--if-missing", "--busybox", need_program("busybox"))
+    assert made.code == 0 and made.out.strip() == f"busybox:latest: {store.resolve('busybox:latest')}"
+    # Present: nothing is made (a binary that does not exist is never looked at).
+    kept = cli("bootstrap", "busybox", "--if-missing", "--busybox", "/nonexistent/busybox")
+    assert kept.code == 0 and kept.out == made.out
+    # Absent: it is made, and a missing binary is one clear line.
+    missing = cli("bootstrap", "busybox", "other:1", "--if-missing", "--busybox", "/nonexistent/busybox")
+    assert missing.code != 0 and "/nonexistent/busybox" in missing.err and "Traceback" not in missing.err
+
+
 # -- bad input leaves the store alone ---------------------------------------------------------
 
 def _hostile(tmp_path: Path, kind: str) -> tuple[Path, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from layerlab.engine.builder.request import BuildRequest
 from layerlab.engine.dockerfile import load_dockerfile
-from layerlab.engine.dockerfile.dockerignore import Matcher
+from layerlab.engine.dockerfile.dockerignore import Matcher, SenderMatcher
 from layerlab.engine.dockerfile.instructions import Dockerfile
 from layerlab.engine.errors import BuildError, NotFound, UsageError
 
@@ -18,7 +18,7 @@ from layerlab.engine.errors import BuildError, NotFound, UsageError
 class BuildSource:
     context_root: Path
     tar_context: bool               # the context came as a tar: no stat cache, no path identity
-    matcher: Matcher
+    matcher: Matcher                # a SenderMatcher under --semantics buildkit
     dockerfile: Dockerfile
     dockerfile_id: str              # names the Dockerfile in cache records (path, or ``-::name``)
 
@@ -63,4 +63,6 @@ def _read_dockerfile(request: BuildRequest, context_root: Path, tar_context: boo
         identity = f"-::{name}" if tar_context else str(path)
         dockerfile_path = path
     matcher = Matcher.for_context(context_root, dockerfile_path)
+    if request.semantics == "buildkit":
+        matcher = SenderMatcher(matcher, context_root)
     return BuildSource(context_root, tar_context, matcher, load_dockerfile(text, name), identity)

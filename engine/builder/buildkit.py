@@ -18,6 +18,11 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
   (``ResolvedUser.member_gids``).
 - ``COPY --chown=NAME`` takes NAME's gid from /etc/passwd; a bare uid is the gid too; unknown
   names fall back instead of failing (``copy/ownership.py``).
+- One set of variables where the last ENV or ARG (with a value) to set a name wins: expansion,
+  RUN's environment, its key and its ``|N`` row read it (``dispatch.buildkit_variables``); a stage
+  FROM a stage starts with that stage's set, ARG values included (``base_image.start_stage``).
+- An excluded context directory that a ``!`` exception opens is sent itself, even empty
+  (``dockerignore.SenderMatcher``).
 
 Cache patterns are the classic builder's. One BuildKit bug is deliberately not copied: after a
 chmod of a COPY source directory BuildKit reports a stale cache hit (moby/buildkit#7176); this

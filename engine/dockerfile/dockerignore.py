@@ -296,26 +296,35 @@ class Matcher:
         return matched
 
     def excludes_dir_entirely(self, reldir: str) -> bool:
-        """True when the directory and everything below it is excluded, so a walk may skip it."""
-        if not self.matches(reldir):
-            return False
-        if not self.has_exceptions:
-            return True
-        parts = go_clean(reldir.lstrip("/")).split("/")
-        return not any(p.exclusion and self._could_match_below(p, parts) for p in self.patterns)
+        """True when the directory and everything below it is excluded, so a walk skips it.
 
-    @staticmethod
-    def _could_match_below(pattern: _Pattern, parts: list[str]) -> bool:
-        if "**" in pattern.cleaned:
+        Docker's context senders (the CLI's tar for the classic builder, fsutil's walker for
+        BuildKit) enter an excluded directory only when the text of some ``!`` exception starts with
+        its path and a ``/``: ``!logs/keep.log`` opens ``logs``, while ``!*/keep.log`` or
+        ``!**/*.md`` re-include nothing under an excluded directory."""
+        return self.matches(reldir) and not self.exceptions_name_below(reldir)
+
+    def exceptions_name_below(self, reldir: str) -> bool:
+        prefix = go_clean(reldir.lstrip("/")) + "/"
+        return any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.patterns)
+
+class SenderMatcher(Matcher):
+    """The same patterns as BuildKit's context sender applies them (fsutil's walker in docker 20.10).
+
+    An excluded directory that the walk enters (``excludes_dir_entirely``) is sent itself, with its
+    own metadata, so ``!cache/none`` sends ``cache`` even when empty; the classic builder's context
+    has only what is re-included under it. Files are matched as by ``Matcher``.
+    """
+
+    def __init__(self, matcher: Matcher, root: Path | str):
+        self.patterns = matcher.patterns
+        self.has_exceptions = matcher.has_exceptions
+        self.root = Path(root)
+
+    def matches(self, relpath: str) -> bool:
+        if not super().matches(relpath):
+            return False
+        if not self.exceptions_name_below(relpath):
             return True
-        if len(pattern.dirs) <= len(parts):
-            return pattern.match("/".join(parts[: len(pattern.dirs)]))
-        for component_pattern, component in zip(pattern.dirs, parts):
-            single = _Pattern(component_pattern, False, [component_pattern])
-            try:
-                single.compile()
-            except re.error:
-                return True  # a class split by "/" (``[/]``) is no pattern of its own: do not prune
-            if not single.match(component):
-                return False
-        return True
+        path = self.root / relpath.lstrip("/")
+        return not path.is_dir() or path.is_symlink()

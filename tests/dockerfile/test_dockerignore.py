@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.engine.dockerfile.dockerignore import Matcher, go_clean, is_valid_pattern, read_ignore_file, read_patterns
+from layerlab.engine.dockerfile.dockerignore import (
+    Matcher, SenderMatcher, go_clean, is_valid_pattern, read_ignore_file, read_patterns,
+)
 from layerlab.engine.errors import DockerfileError
 
 
@@ -68,13 +70,26 @@ def test_bad_patterns_fail_with_a_message():
         Matcher(["!"])
 
 
-def test_excludes_dir_entirely_only_without_reachable_exceptions():
+def test_excludes_dir_entirely_unless_an_exception_names_a_path_below_it():
     assert Matcher(["node_modules"]).excludes_dir_entirely("node_modules")
     with_exception = Matcher(["node_modules", "!node_modules/keep"])
     assert not with_exception.excludes_dir_entirely("node_modules")
     assert with_exception.excludes_dir_entirely("node_modules/other")
-    assert not Matcher(["docs", "!**/*.md"]).excludes_dir_entirely("docs")
+    # Docker's senders test the exception's text as a prefix, not as a pattern: these open nothing.
+    assert Matcher(["docs", "!**/*.md"]).excludes_dir_entirely("docs")
+    assert Matcher(["logs", "!*/keep.log"]).excludes_dir_entirely("logs")
     assert not Matcher(["docs"]).excludes_dir_entirely("src")
+
+
+def test_buildkit_sender_sends_an_opened_directory_itself(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "blob").write_text("c")
+    (tmp_path / "logs").write_text("a file, not a directory")
+    base = Matcher(["cache", "!cache/none", "logs", "!logs/keep"])
+    sender = SenderMatcher(base, tmp_path)
+    assert base.matches("cache") and not sender.matches("cache")
+    assert sender.matches("cache/blob") and not sender.excludes_dir_entirely("cache")
+    assert sender.matches("logs")          # a file named like an opened directory stays excluded
 
 
 def test_dockerfile_specific_ignore_file_takes_precedence(tmp_path):

@@ -5,7 +5,7 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
 
 - History rows read as BuildKit writes them, each with the comment ``buildkit.dockerfile.v0``:
   ``RUN |N K=V /bin/sh -c CMD # buildkit`` (N counts every ARG the stage declared, valued as the
-  RUN sees it), ``COPY src dest # buildkit``, ``ENV K=V``, ``EXPOSE map[80/tcp:{}]``, the other
+  RUN sees it), ``COPY src dest # buildkit`` (its words expanded, no flags), ``ENV K=V``, ``EXPOSE map[80/tcp:{}]``, the other
   metadata instructions as written; ONBUILD leaves no row.
 - No intermediate images and no Parent; ``ArgsEscaped`` is set with CMD and ENTRYPOINT.
 - WORKDIR always makes a layer (an empty tar when the directory exists; none for ``/``), and the

@@ -100,7 +100,7 @@ def keyed_inputs(session: BuildSession, state: StageState, stage_plan: StagePlan
     buildkit_row = CLASSIC_ROW
     if session.request.semantics == "buildkit":
         prepared.key_extra["semantics"] = "buildkit"
-        buildkit_row = buildkit_created_by(instruction, prepared.command, state.scope.declared_args,
+        buildkit_row = buildkit_created_by(prepared.expanded or instruction, prepared.command, state.scope.declared_args,
                                            state.scope.values)
     inputs = StepInputs(
         dockerfile=session.source.dockerfile_id, stage=stage_plan.label, position=position, index=ref.index,

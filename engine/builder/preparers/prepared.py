@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from layerlab.engine.builder.commit import NewLayer
 from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.dockerfile.instructions import Instruction
 from layerlab.engine.events import StepRef
 
 
@@ -19,3 +20,4 @@ class Prepared:
     sources: dict[str, FileEntry] = field(default_factory=dict)
     execute: Callable[[StepRef], NewLayer | None] | None = None  # None: the commit changes the config only
     is_run: bool = False
+    expanded: Instruction | None = None   # COPY/ADD after expansion: BuildKit's history row names its words

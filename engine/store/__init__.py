@@ -13,6 +13,8 @@ store and runs one query, and pays for neither gc, fsck, snapshots nor blob hash
 
 from __future__ import annotations
 
+from layerlab.engine.lazy_exports import lazy_exports
+
 _HOMES = {
     "Store": "facade", "PutProgress": "facade",
     "StoredImage": "records", "StoredLayer": "records", "ImageRecord": "records",
@@ -25,16 +27,4 @@ _HOMES = {
 __all__ = list(_HOMES)
 
 
-def __getattr__(name: str):
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

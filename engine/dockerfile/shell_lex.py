@@ -143,6 +143,15 @@ class _ShellWord:
         finally:
             self.raw_escapes = saved
 
+    def _word_until(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """The word up to ``stop``; when the text ends first, LexError(``missing``)."""
+        try:
+            return self.process_stop_on(stop, raw_escapes)[0]
+        except LexError:
+            if self.peek() is None:
+                raise LexError(missing) from None
+            raise
+
     def _process_stop_on(self, stop: str | None) -> tuple[str, list[str]]:
         result: list[str] = []
         words = _Words()
@@ -262,12 +271,7 @@ class _ShellWord:
             raw_escapes = ch is not None and ch in "#%"
             if null_is_unset and raw_escapes:
                 raise LexError(f"unsupported modifier ({modifier}) in substitution")
-            try:
-                word, _ = self.process_stop_on("}", raw_escapes)
-            except LexError:
-                if self.peek() is None:
-                    raise LexError("syntax error: missing '}'") from None
-                raise
+            word = self._word_until("}", raw_escapes, "syntax error: missing '}'")
             value, found = self.get_env(name)
             if self.lex.skip_unset_env and not found:
                 return "${" + name + modifier + word + "}"
@@ -301,18 +305,8 @@ class _ShellWord:
             replace_all = self.peek() == "/"
             if replace_all:
                 self.pos += 1
-            try:
-                pattern, _ = self.process_stop_on("/", True)
-            except LexError:
-                if self.peek() is None:
-                    raise LexError("syntax error: missing '/' in ${}") from None
-                raise
-            try:
-                replacement, _ = self.process_stop_on("}", True)
-            except LexError:
-                if self.peek() is None:
-                    raise LexError("syntax error: missing '}'") from None
-                raise
+            pattern = self._word_until("/", True, "syntax error: missing '/' in ${}")
+            replacement = self._word_until("}", True, "syntax error: missing '}'")
             value, found = self.get_env(name)
             if self.lex.skip_unset_env and not found:
                 return "${" + name + "/" + pattern + "/" + replacement + "}"

@@ -28,6 +28,14 @@ class _Document:
         return Digest.of_bytes(self.to_bytes())
 
 
+def _schema_2_object(raw: bytes, where: str) -> dict[str, Any]:
+    """The JSON object of a manifest or index: schemaVersion 2, or ArchiveError naming ``where``."""
+    data = load_json_object(raw, where)
+    if data.get("schemaVersion") != 2:
+        raise ArchiveError(f"{where}: unsupported schemaVersion {data.get('schemaVersion')!r}")
+    return data
+
+
 @dataclass(frozen=True)
 class Manifest(_Document):
     media_type: str
@@ -42,9 +50,7 @@ class Manifest(_Document):
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", where: str = "manifest") -> "Manifest":
         """Parse manifest bytes; ``media_type`` (e.g. a Content-Type) is used when the JSON has none."""
-        data = load_json_object(raw, where)
-        if data.get("schemaVersion") != 2:
-            raise ArchiveError(f"{where}: unsupported schemaVersion {data.get('schemaVersion')!r}")
+        data = _schema_2_object(raw, where)
         kind = str(data.get("mediaType") or media_type or mt.OCI_MANIFEST)
         if mt.is_index(kind) or "manifests" in data:
             raise ArchiveError(f"{where}: is an index, not an image manifest")
@@ -106,9 +112,7 @@ class Index(_Document):
 
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", where: str = "index") -> "Index":
-        data = load_json_object(raw, where)
-        if data.get("schemaVersion") != 2:
-            raise ArchiveError(f"{where}: unsupported schemaVersion {data.get('schemaVersion')!r}")
+        data = _schema_2_object(raw, where)
         manifests = data.get("manifests")
         if not isinstance(manifests, list):
             raise ArchiveError(f"{where}: missing or invalid 'manifests'")

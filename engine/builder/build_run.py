@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
 
 from layerlab.engine.builder.base_image import start_stage
 from layerlab.engine.builder.dispatch import StageState
@@ -30,6 +31,24 @@ from layerlab.engine.store import Store
 MAX_STAGE_THREADS = 4
 
 
+def open_session(request: BuildRequest, store: Store, events: EventSink, workspace: Path) -> BuildSession:
+    """The context and Dockerfile opened, the global ARGs resolved: what a build, and a prediction
+    of one, read."""
+    source = open_source(request, workspace)
+    dockerfile = source.dockerfile
+    global_args = resolve_global_args(dockerfile.meta_args, dict(request.build_args),
+                                      platform_args(Platform.host()), escape_token=dockerfile.escape_token,
+                                      filename=dockerfile.filename)
+    return BuildSession(request, store, events, workspace, source, global_args)
+
+
+def checked_plan(session: BuildSession) -> BuildPlan:
+    """The session's stages planned for its target, and checked before any step runs."""
+    plan = plan_build(session.dockerfile, session.global_args, session.request.target)
+    validate_plan(plan, session.dockerfile.filename)
+    return plan
+
+
 def run_build(request: BuildRequest, store: Store, events: EventSink) -> BuildResult:
     started = time.monotonic()
     events = locked_sink(events)
@@ -37,17 +56,11 @@ def run_build(request: BuildRequest, store: Store, events: EventSink) -> BuildRe
     session: BuildSession | None = None
     runner: StepRunner | None = None
     try:
-        source = open_source(request, workspace)
-        dockerfile = source.dockerfile
-        global_args = resolve_global_args(dockerfile.meta_args, dict(request.build_args),
-                                          platform_args(Platform.host()), escape_token=dockerfile.escape_token,
-                                          filename=dockerfile.filename)
-        session = BuildSession(request, store, events, workspace, source, global_args)
+        session = open_session(request, store, events, workspace)
         runner = StepRunner(session)
-        plan = plan_build(dockerfile, global_args, request.target)
-        validate_plan(plan, dockerfile.filename)
+        plan = checked_plan(session)
         total = sum(p.steps for p in plan.stages) + (1 if request.labels else 0)
-        events(BuildStarted(dockerfile.filename, str(source.context_root), total, request.target))
+        events(BuildStarted(session.dockerfile.filename, str(session.context_root), total, request.target))
         _Stages(session, runner, plan).build()
         image_id = session.stage_images[plan.target]
         tags = list(request.tags)

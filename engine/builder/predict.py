@@ -23,18 +23,15 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.builder.base_image import start_stage
-from layerlab.engine.builder.build_run import stage_from_ref, stage_steps
-from layerlab.engine.builder.build_source import open_source
+from layerlab.engine.builder.build_run import checked_plan, open_session, stage_from_ref, stage_steps
 from layerlab.engine.builder.cache_records import CacheRecords
-from layerlab.engine.builder.planner import BuildPlan, StagePlan, mount_from, plan_build, stage_reference
+from layerlab.engine.builder.planner import BuildPlan, StagePlan, mount_from, stage_reference
 from layerlab.engine.builder.preparers import prepare
 from layerlab.engine.builder.request import BuildRequest
 from layerlab.engine.builder.run_spec import parse_mount
 from layerlab.engine.builder.session import BuildSession
 from layerlab.engine.builder.step_runner import follow_hit, forced_flag, keyed_inputs, probe_in_store
-from layerlab.engine.builder.validate import validate_plan
 from layerlab.engine.builder.workspace import new_workspace, remove_workspace
-from layerlab.engine.dockerfile.args import Platform, platform_args, resolve_global_args
 from layerlab.engine.dockerfile.instructions import Copy, Instruction, Run
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.events import Cause, StepRef, discard
@@ -96,15 +93,9 @@ def predict(request: BuildRequest, store: Store, change: Change) -> Prediction:
     session: BuildSession | None = None
     records: CacheRecords | None = None
     try:
-        source = open_source(supposed, workspace)
-        dockerfile = source.dockerfile
-        global_args = resolve_global_args(dockerfile.meta_args, dict(supposed.build_args),
-                                          platform_args(Platform.host()), escape_token=dockerfile.escape_token,
-                                          filename=dockerfile.filename)
-        session = BuildSession(supposed, store, discard, workspace, source, global_args)
+        session = open_session(supposed, store, discard, workspace)
         records = CacheRecords(store.root)
-        plan = plan_build(dockerfile, global_args, supposed.target)
-        validate_plan(plan, dockerfile.filename)
+        plan = checked_plan(session)
         walk = _Walk(session, records, plan, change)
         for path in (*change.paths, *change.touched):
             walk.check_path(path)

@@ -14,6 +14,7 @@ from layerlab.engine.reference import Reference
 from layerlab.engine.registry.auth import Credentials, DockerConfig
 from layerlab.engine.registry.catalog import list_tags, search
 from layerlab.engine.registry.client import RegistryClient
+from layerlab.engine.registry.login import log_in
 from layerlab.engine.registry.pull import pull
 from layerlab.engine.registry.push import push
 from layerlab.cli.commands._image_group import add_both
@@ -173,9 +174,7 @@ def login_command(args, ctx) -> int:
         password = getpass.getpass("Password: ")
     if args.password and not args.password_stdin:
         print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", file=sys.stderr)
-    credentials = Credentials(username, password)
-    RegistryClient(server, insecure=args.insecure, credentials=credentials).ping()
-    config.store(server, credentials)
+    log_in(server, Credentials(username, password), insecure=args.insecure, config=config)
     sys.stdout.write("Login Succeeded\n")
     return 0
 

@@ -127,20 +127,37 @@ class DockerConfig:
             return Credentials(entry["username"], entry.get("password", ""))
         return None
 
-    def store(self, domain: str, credentials: Credentials) -> str:
-        """Remember credentials; returns where they went ("helper NAME" or the config file)."""
+    def store(self, domain: str, credentials: Credentials, identity_token: str | None = None) -> str:
+        """Remember credentials; returns where they went ("helper NAME" or the config file).
+
+        With an ``identity_token`` (a refresh token the registry's token server gave ``login``) the
+        password is not kept, as docker keeps it: a helper gets ``<token>`` and the token, the file
+        ``auth`` with the user name alone and ``identitytoken``."""
         data = self.load()
         key = config_key(domain)
         helper = self.helper_for(domain, data)
+        if identity_token is None and credentials.is_token:
+            identity_token = credentials.secret
         if helper:
-            helper_run(helper, "store", json.dumps(
-                {"ServerURL": key, "Username": credentials.username, "Secret": credentials.secret}))
+            username, secret = ("<token>", identity_token) if identity_token else (credentials.username,
+                                                                                   credentials.secret)
+            helper_run(helper, "store", json.dumps({"ServerURL": key, "Username": username, "Secret": secret}))
             data.setdefault("auths", {}).setdefault(key, {})
             data["auths"][key].pop("auth", None)
+            data["auths"][key].pop("identitytoken", None)
             self.save(data)
             return f"credential helper docker-credential-{helper}"
-        data.setdefault("auths", {})[key] = {
-            "auth": base64.b64encode(f"{credentials.username}:{credentials.secret}".encode()).decode()}
+        entry: dict[str, str] = {}
+        previous = (data.get("auths") or {}).get(key) or {}
+        if identity_token:
+            if not credentials.is_token:
+                entry["auth"] = base64.b64encode(f"{credentials.username}:".encode()).decode()
+            elif previous.get("auth"):
+                entry["auth"] = previous["auth"]   # logging in again with the token keeps the user name
+            entry["identitytoken"] = identity_token
+        else:
+            entry["auth"] = base64.b64encode(f"{credentials.username}:{credentials.secret}".encode()).decode()
+        data.setdefault("auths", {})[key] = entry
         self.save(data)
         return str(self.path)
 

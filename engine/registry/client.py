@@ -71,7 +71,7 @@ class _Route:
 
 class RegistryClient:
     def __init__(self, domain: str, *, insecure: bool = False, credentials: Credentials | None = _UNSET,
-                 timeout: float = 60.0, retry: RetryPolicy = RetryPolicy()):
+                 timeout: float = 60.0, retry: RetryPolicy = RetryPolicy(), offline_token: bool = False):
         try:
             domain.encode("idna")
         except UnicodeError:
@@ -85,6 +85,7 @@ class RegistryClient:
         self.auth = Authenticator(domain, credentials)
         self.timeout = timeout
         self.retry = retry
+        self.offline_token = offline_token   # ask token servers for a refresh token (``login``)
         self.scheme: str | None = None
         self._scheme_lock = threading.Lock()
         self._local = threading.local()
@@ -237,7 +238,7 @@ class RegistryClient:
     def _fetch_token(self, realm: str, service: str, scope: str, credentials: Credentials | None,
                      refresh_token: str | None) -> TokenGrant:
         return request_token(self._send_to_token_server, self.domain, realm, service, scope, credentials,
-                             refresh_token)
+                             refresh_token, offline=self.offline_token)
 
     def _send_to_token_server(self, method: str, url: str, headers: dict, body: bytes | None) -> tuple[int, bytes]:
         """One token request, through the same proxies and retries as the registry's own requests."""

@@ -12,6 +12,10 @@ Two ways in:
 
 When a refresh token is refused and a password is at hand, the password is
 tried once; that is what Docker does too.
+
+``login`` asks for an identity token: its password grant adds
+``offline_token=true`` and ``client_id`` (as docker login does), and a token
+server that answers with a ``refresh_token`` has given one.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ Send = Callable[[str, str, dict, bytes | None], tuple[int, bytes]]
 
 
 def request_token(send: Send, domain: str, realm: str, service: str, scope: str,
-                  credentials: Credentials | None, refresh_token: str | None) -> TokenGrant:
+                  credentials: Credentials | None, refresh_token: str | None, *, offline: bool = False) -> TokenGrant:
     refresh = refresh_token or (credentials.secret if credentials is not None and credentials.is_token else None)
     if refresh:
         form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": CLIENT_ID}
@@ -50,7 +54,12 @@ def request_token(send: Send, domain: str, realm: str, service: str, scope: str,
             return _grant(domain, realm, body)
         if status not in (400, 401, 403, 404, 405) or credentials is None or credentials.is_token:
             raise _refused(domain, realm, status)
-    query = urllib.parse.urlencode({k: v for k, v in (("service", service), ("scope", scope)) if v})
+    params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+    if offline:
+        params.update(offline_token="true", client_id=CLIENT_ID)
+        if credentials is not None and not credentials.is_token:
+            params["account"] = credentials.username
+    query = urllib.parse.urlencode(params)
     url = realm + ("&" if "?" in realm else "?") + query if query else realm
     headers = {"Authorization": credentials.basic_header()} if credentials is not None \
         and not credentials.is_token else {}

@@ -126,6 +126,8 @@ class TokenServer:
         self._x5c = base64.b64encode(der).decode()
         self.requests: list[tuple[str, str]] = []   # (user or "", scope)
         self.offer_refresh = False                   # give a refresh_token with each password grant
+        self.offline_refresh = False                 # give one when offline_token=true asks (docker login)
+        self.queries: list[dict[str, list[str]]] = []   # every password grant's query
         self.refresh_tokens: set[str] = set()        # the ones it accepts in a POST refresh_token grant
         self.grants: list[str] = []                  # "password" or "refresh_token", in order
         self.port = free_port()
@@ -188,8 +190,10 @@ class TokenServer:
                 for scope in scopes or [""]:
                     server.requests.append((user, scope))
                 server.grants.append("password")
+                server.queries.append(query)
                 answer = {"token": server.token(scopes), "expires_in": 300}
-                if server.offer_refresh:
+                offline = server.offline_refresh and query.get("offline_token") == ["true"]
+                if server.offer_refresh or offline:
                     answer["refresh_token"] = f"refresh-{len(server.grants)}"
                     server.refresh_tokens.add(answer["refresh_token"])
                 self._json(answer)

@@ -131,12 +131,13 @@ class TokenServer:
         self.refresh_tokens: set[str] = set()        # the ones it accepts in a POST refresh_token grant
         self.grants: list[str] = []                  # "password" or "refresh_token", in order
         self.port = free_port()
+        self.realm_host = f"127.0.0.1:{self.port}"  # what the registry sends clients to (a proxy's name, a middleman)
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
+        return f"http://{self.realm_host}/token"
 
     def registry_auth(self) -> dict:
         return {"token": {"realm": self.realm, "service": self.service, "issuer": self.issuer,

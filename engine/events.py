@@ -37,7 +37,7 @@ class StepRef:
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """One concrete reason a step missed the cache (or a note on a hit).
+    """One concrete reason a step missed the cache, or why a hit is one (``touched``, ``restored``).
 
     ``kind`` is a stable machine word (see ``CAUSE_KINDS``); ``subject`` is
     the file, arg or config field concerned; ``before``/``after`` hold the
@@ -65,6 +65,11 @@ CAUSE_KINDS = (
     "file-removed",
     "more",             # a summary standing for causes left out of a long list
     "key",              # the key changed and no finer cause could be named
+    # notes on a hit: why an input that changed did not matter
+    "touched",          # a COPY/ADD source's mtime changed and nothing the cache compares did
+    "restored",         # an input changed since the step's last build and is back to the reused record's
+    # a watch-mode change that no step reads (the build never looks at it)
+    "unused",
 )
 
 
@@ -83,12 +88,14 @@ class StepStarted:
 
 @dataclass(frozen=True, slots=True)
 class StepCached:
-    """A hit: ``record`` is the cache key reused, ``result`` what it produced."""
+    """A hit: ``record`` is the cache key reused, ``result`` what it produced; ``causes`` say why an input
+    that changed since did not matter (``touched``, ``restored``), empty when none did."""
 
     step: StepRef
     record: str
     result: str
     reason: str
+    causes: tuple[Cause, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +180,26 @@ class WatchIgnored:
 
 @dataclass(frozen=True, slots=True)
 class StepFlip:
-    """One step a watch-mode rebuild ran again: ``before`` is how it went last time
-    ("hit", "miss", or "new" when the previous build had no such step)."""
+    """One step whose verdict a watch-mode rebuild changed: ``before`` is how it went last time
+    ("hit", "miss", or "new" when the previous build had no such step), ``after`` how it went now
+    ("miss": rebuilt, or "hit": cached again after a rebuild), ``reason``/``causes`` why."""
 
     step: StepRef
     before: str
     reason: str
     causes: tuple[Cause, ...] = ()
+    after: str = "miss"
 
 
 @dataclass(frozen=True, slots=True)
 class WatchRebuilt:
-    """After a watch-mode rebuild: the steps rebuilt this time, compared with the previous build, and why."""
+    """After a watch-mode rebuild: the steps whose verdict changed since the previous build, and why;
+    ``changes`` says for each changed path whether it counted (the miss it caused) or not, and why
+    (``touched``, ``restored``, ``unused``: no step reads it)."""
 
     flipped: tuple[StepFlip, ...]
     image_id: str = ""
+    changes: tuple[Cause, ...] = ()
 
 
 Event = Union[

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from layerlab.engine.builder.cache_key import StepInputs
-from layerlab.engine.builder.reasons import explain_hit, explain_miss, summary
+from layerlab.engine.builder.reasons import explain_hit, explain_hit_notes, explain_miss, summary
 from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import StoreError
 from layerlab.engine.events import Cause
@@ -208,11 +208,15 @@ def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = Non
     marked as used (a prediction, which must not change what later misses are compared with).
     """
     key = inputs.key()
+    # Read before the lookup marks this use: what the step's last build used explains a hit as well as a miss.
+    previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)
     if not forced:
         record = records.lookup(key, inputs) if touch else records.get(key)
         if record is not None:
-            return CacheDecision(key, record, explain_hit(record.key, record.result, record.created))
-    previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)
+            notes = explain_hit_notes(inputs, record.inputs, record.created,
+                                      previous.inputs if previous is not None and previous.key != key else None)
+            reason = explain_hit(record.key, record.result, record.created)
+            return CacheDecision(key, record, f"{summary(notes)}; {reason}" if notes else reason, notes)
     causes = explain_miss(inputs, previous.inputs if previous else None, forced=forced,
                           parent_rebuilt=parent_rebuilt)
     return CacheDecision(key, None, summary(causes), causes)

@@ -20,7 +20,7 @@ import os
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -48,7 +48,11 @@ _RACY_MARGIN_NS = 2_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
-    """One context entry as the cache sees it (mtime deliberately absent)."""
+    """One context entry as the cache sees it.
+
+    ``mtime_ns`` is kept only to explain a hit ("touched only"): it is neither compared (equal
+    entries may differ in it) nor part of any checksum or key.
+    """
 
     path: str       # context-relative posix path, no leading "./" or "/"
     kind: str       # file, dir, symlink, fifo, char, block
@@ -58,14 +62,15 @@ class FileEntry:
     size: int
     link: str       # symlink target, "" for other kinds
     checksum: str   # tarsum v1 hex of header + content
+    mtime_ns: int = field(default=0, compare=False)
 
     def to_json(self) -> list:
-        return [self.kind, self.mode, self.uid, self.gid, self.size, self.link, self.checksum]
+        return [self.kind, self.mode, self.uid, self.gid, self.size, self.link, self.checksum, self.mtime_ns]
 
     @classmethod
     def from_json(cls, path: str, data: Sequence) -> "FileEntry":
-        kind, mode, uid, gid, size, link, checksum = data
-        return cls(path, kind, int(mode), int(uid), int(gid), int(size), link, checksum)
+        kind, mode, uid, gid, size, link, checksum, *rest = data  # records before mtime_ns have seven
+        return cls(path, kind, int(mode), int(uid), int(gid), int(size), link, checksum, int(rest[0]) if rest else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ class BuildContext:
     def _entry(self, rel: str) -> FileEntry:
         st = self._stats[rel]
         return FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, self._link(rel, st),
-                         self._checksums[rel])
+                         self._checksums[rel], st.mtime_ns)
 
     def _link(self, rel: str, st: EntryStat) -> str:
         return os.readlink(self.root / rel) if st.kind == "symlink" else ""

@@ -8,7 +8,7 @@ or changed in meaning; a reader ignores fields it does not know.
 
     build.start        dockerfile, context, steps, target
     step.start         <step>
-    step.cache         <step>, cache "hit", record, result, reason
+    step.cache         <step>, cache "hit", record, result, reason, causes [..] (why changed inputs did not count)
                        <step>, cache "miss", reason, causes [{kind, text, subject, before, after}]
     step.log           <step>, stream "stdout"|"stderr", line
     step.end           <step>, cache "hit"|"miss", reason, duration (s), layer_size (bytes),
@@ -18,7 +18,9 @@ or changed in meaning; a reader ignores fields it does not know.
     build.error        error, step ({<step>} or null)
     transfer.progress  digest, done, total (0 = unknown), action
     watch.change       paths [..], dockerfile_changed
-    watch.rebuilt      flipped [{step {<step>}, before "hit"|"miss"|"new", reason, causes [..]}], image_id
+    watch.ignored      paths [..] (excluded by .dockerignore: no rebuild)
+    watch.rebuilt      flipped [{step {<step>}, before "hit"|"miss"|"new", after "miss"|"hit", reason, causes [..]}],
+                       image_id, changes [{kind, text, subject, before, after}] (each changed path: counted or why not)
 """
 
 from __future__ import annotations
@@ -120,12 +122,12 @@ def from_json(obj: Mapping[str, Any]) -> Event:
                 kwargs["step"] = _step_from(obj["step"]) if obj.get("step") else None
             else:
                 kwargs["step"] = _step_from(obj)
-        elif f.name == "causes":
-            kwargs["causes"] = tuple(Cause(**cause) for cause in obj.get("causes", ()))
+        elif f.name in ("causes", "changes"):
+            kwargs[f.name] = tuple(Cause(**cause) for cause in obj.get(f.name, ()))
         elif f.name == "flipped":
             kwargs["flipped"] = tuple(
                 StepFlip(_step_from(flip["step"]), flip["before"], flip["reason"],
-                         tuple(Cause(**cause) for cause in flip.get("causes", ())))
+                         tuple(Cause(**cause) for cause in flip.get("causes", ())), flip.get("after", "miss"))
                 for flip in obj.get("flipped", ()))
         elif f.name in obj:
             value = obj[f.name]

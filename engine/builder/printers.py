@@ -12,7 +12,7 @@ from typing import TextIO
 
 from layerlab.engine.events import (
     BuildFailed, BuildFinished, Event, StepCached, StepFailed, StepFinished, StepLog, StepRebuilt, StepRef,
-    StepStarted,
+    StepStarted, WatchChange, WatchIgnored, WatchRebuilt,
 )
 from layerlab.engine.oci.digest import short_id
 
@@ -24,7 +24,12 @@ def step_title(step: StepRef) -> str:
 
 
 class PlainPrinter:
-    """``#5 [2/4] RUN …``, ``#5 0.123 output``, ``#5 CACHED``, ``#5 DONE 0.3s``, then the classic summary."""
+    """``#5 [2/4] RUN …``, ``#5 0.123 output``, ``#5 CACHED``, ``#5 DONE 0.3s``, then the classic summary.
+
+    Beyond BuildKit's lines, each step says why: ``#5 reused record …`` after CACHED (with what changed
+    and did not count), ``#5 rebuilt: src/app.py: content changed`` on a miss; and watch mode says what
+    changed and whether it counted (``watch: …`` lines).
+    """
 
     def __init__(self, out: TextIO, *, clock=time.monotonic):
         self.out = out
@@ -44,6 +49,10 @@ class PlainPrinter:
             write(f"#{event.step.index} {elapsed:.3f} {event.line}\n")
         elif isinstance(event, StepCached):
             write(f"#{event.step.index} CACHED\n")
+            if event.reason:
+                write(f"#{event.step.index} {event.reason}\n")
+        elif isinstance(event, StepRebuilt):
+            write(f"#{event.step.index} rebuilt: {event.reason}\n")
         elif isinstance(event, StepFinished):
             if event.cache == "miss" or event.step.position == 1:
                 write(f"#{event.step.index} DONE {event.duration:.1f}s\n")
@@ -55,6 +64,9 @@ class PlainPrinter:
                 write(f"Successfully tagged {tag}\n")
         elif isinstance(event, BuildFailed):
             pass  # the CLI prints the error once
+        elif isinstance(event, (WatchChange, WatchIgnored, WatchRebuilt)):
+            for line in watch_lines(event):
+                write(f"watch: {line}\n")
         self.out.flush()
 
 
@@ -93,7 +105,9 @@ class TtyPrinter:
             if row:
                 row[2] = event.line
         elif isinstance(event, StepCached):
-            self.rows[(step.stage, step.position, step.index)][1:] = ["CACHED", ""]
+            # a hit whose inputs changed in a way that does not count says so (touched only, restored)
+            notes = "; ".join(cause.text for cause in event.causes)
+            self.rows[(step.stage, step.position, step.index)][1:] = ["CACHED", notes]
         elif isinstance(event, StepRebuilt):
             self.rows[(step.stage, step.position, step.index)][2] = event.reason
         elif isinstance(event, StepFinished):
@@ -114,6 +128,26 @@ class TtyPrinter:
         self._draw()
 
 
+def watch_lines(event: WatchChange | WatchIgnored | WatchRebuilt) -> list[str]:
+    """What a watch event says, a line each: what changed, which steps flipped and why, what did not count."""
+    if isinstance(event, WatchChange):
+        what = ", ".join(event.paths + (("Dockerfile",) if event.dockerfile_changed else ()))
+        return [f"changed: {what}; rebuilding"]
+    if isinstance(event, WatchIgnored):
+        return [f"changed: {', '.join(event.paths)}; ignored by .dockerignore: no rebuild"]
+    lines = []
+    for flip in event.flipped:
+        name = f"line {flip.step.dockerfile_line}" if flip.step.dockerfile_line else f"#{flip.step.index}"
+        verdict = {("hit", "miss"): "cached → rebuilt", ("miss", "hit"): "rebuilt → cached"}.get(
+            (flip.before, flip.after), "rebuilt" if flip.after == "miss" else "cached")
+        lines.append(f"{name} {verdict}: {flip.reason}")
+    rebuilt = any(flip.after == "miss" for flip in event.flipped)
+    for cause in event.changes:
+        if cause.kind in ("touched", "restored", "unused"):
+            lines.append(cause.text + ("" if rebuilt else ": no step rebuilt"))
+    return lines
+
+
 def explain_lines(summaries) -> list[str]:
     """One line per step: ``[2/4] RUN make   CACHED   (record …)`` or ``REBUILT  src/app.py: content changed``."""
     titles = [step_title(s.step) for s in summaries]
@@ -130,4 +164,4 @@ def explain_lines(summaries) -> list[str]:
     return lines
 
 
-__all__ = ["PlainPrinter", "TtyPrinter", "explain_lines", "step_title"]
+__all__ = ["PlainPrinter", "TtyPrinter", "explain_lines", "step_title", "watch_lines"]

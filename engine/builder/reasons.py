@@ -5,7 +5,11 @@ earlier record for the same step (same Dockerfile, stage and position) and
 names what differs: ``src/app.py: content changed``, ``src/run.sh: mode 0644
 → 0755``, ``ARG VERSION: 1.0 → 1.1``, ``instruction changed: "RUN make" →
 "RUN make -j2"``, ``parent (line 4, COPY) was rebuilt``, ``--no-cache``,
-``first build of this step``. A hit names the record it reused.
+``first build of this step``. A hit names the record it reused, and says why
+an input that changed since did not matter: ``greeting.txt: same content as
+at 10:02; touched only`` (its mtime alone changed), ``greeting.txt: same
+content as at 10:02, restored`` (the step's last build used other content;
+this content was built at 10:02).
 
 A step is named by its Dockerfile line, as the Build panel's gutter shows it,
 never by a step count a reader would have to work out.
@@ -185,5 +189,57 @@ def explain_hit(key: str, result: str, created: float) -> str:
     return f"reused record {_short(key)} → {_short(result)} (built {when})"
 
 
-__all__ = ["MAX_CAUSES", "diff_files", "diff_mapping", "explain_hit", "explain_miss", "first_build",
+def when_text(moment: float, now: float | None = None) -> str:
+    """A record's time as a person reads it beside the clock: ``10:02`` today, else ``2026-11-29 10:02``."""
+    local, today = time.localtime(moment), time.localtime(time.time() if now is None else now)
+    same_day = local[:3] == today[:3]
+    return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", local)
+
+
+def explain_hit_notes(current: StepInputs, record: StepInputs, built: float,
+                      previous: StepInputs | None = None, limit: int = MAX_CAUSES) -> tuple[Cause, ...]:
+    """Why inputs that changed did not make this hit a miss; empty when none changed.
+
+    ``record`` is what the reused record was built from (at ``built``), ``previous`` what the step's
+    last build used: when that differs, the inputs went back to the record's ("restored"). A source
+    whose mtime alone differs from the record's was "touched only".
+    """
+    when = when_text(built)
+    notes: list[Cause] = []
+    if previous is not None and previous != record:
+        for cause in explain_miss(current, previous):
+            note = _restored(cause, current, when)
+            if note is not None:
+                notes.append(note)
+    noted = {note.subject for note in notes}
+    for path in sorted(current.sources.keys() & record.sources.keys()):
+        now, then = current.sources[path], record.sources[path]
+        if path not in noted and now.kind == "file" and now == then and now.mtime_ns and then.mtime_ns \
+                and now.mtime_ns != then.mtime_ns:
+            notes.append(Cause("touched", f"{path}: same content as at {when}; touched only", subject=path))
+    if len(notes) > limit:
+        rest = len(notes) - (limit - 1)
+        notes = notes[:limit - 1] + [Cause("more", f"… and {rest} more", subject=str(rest))]
+    return tuple(notes)
+
+
+def _restored(cause: Cause, current: StepInputs, when: str) -> Cause | None:
+    """What ``cause`` (a change since the step's last build) says of a hit: the input is back to the record's."""
+    if cause.kind in ("file", "file-added", "file-removed"):
+        what = "not there" if cause.kind == "file-removed" else "same content"
+        return Cause("restored", f"{cause.subject}: {what} as at {when}, restored", subject=cause.subject)
+    if cause.kind in ("arg", "env", "config"):
+        label = {"arg": "ARG", "env": "ENV", "config": "config"}[cause.kind]
+        return Cause("restored", f"{label} {cause.subject}: {cause.after} again, as at {when}",
+                     subject=cause.subject, after=cause.after)
+    if cause.kind == "instruction":
+        return Cause("restored", f'instruction "{cause.after}" again, as at {when}', after=cause.after)
+    if cause.kind == "parent-changed":
+        where = parent_name(current) if current.parent_step is not None else "base image"
+        return Cause("restored", f"parent ({where}) as at {when}", before=cause.before, after=cause.after)
+    return None
+
+
+__all__ = ["MAX_CAUSES", "diff_files", "diff_mapping", "explain_hit", "explain_hit_notes", "explain_miss",
+           "first_build", "when_text",
            "no_cache", "parent_name", "summary"]

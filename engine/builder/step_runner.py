@@ -55,9 +55,10 @@ class StepRunner:
             if buildkit_row != CLASSIC_ROW and decision.record is None:
                 decision = note_stale_hit_bug(decision, prepared.sources)
             if decision.record is not None:
-                session.events(StepCached(ref, decision.key, decision.record.result, decision.reason))
+                session.events(StepCached(ref, decision.key, decision.record.result, decision.reason,
+                                          decision.causes))
                 follow_hit(session, state, decision.record.result)
-                summary = StepSummary(ref, "hit", decision.reason, decision.key, state.image_id,
+                summary = StepSummary(ref, "hit", decision.reason, decision.key, state.image_id, decision.causes,
                                       duration=time.monotonic() - started, layer_size=decision.record.layer_size)
                 session.events(StepFinished(ref, summary.duration, "hit", decision.reason,
                                             layer_size=decision.record.layer_size, result=state.image_id))

@@ -7,8 +7,10 @@ itself and the Dockerfile always do): they are reported as ``WatchIgnored``.
 Editors' scratch files (swap files, lock files, backups) are not reported. Changes are debounced; a change that
 arrives while a build runs queues exactly one rebuild, however many more
 changes follow before it starts. Each rebuild emits ``WatchChange`` first,
-then the build's own events, then ``WatchRebuilt``: the steps that ran again
-compared with the previous build, and why. A failed build is reported by its
+then the build's own events, then ``WatchRebuilt``: the steps whose verdict
+changed since the previous build (cached → rebuilt and rebuilt → cached), and
+why, and for each changed path whether it counted or why not (touched only,
+restored, read by no step). A failed build is reported by its
 events and watching goes on. Setting ``stop`` ends the loop promptly.
 """
 
@@ -24,7 +26,7 @@ import watchfiles
 from layerlab.engine.builder.request import BuildRequest, BuildResult
 from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
 from layerlab.engine.errors import LayerlabError, UsageError
-from layerlab.engine.events import EventSink, StepFlip, WatchChange, WatchIgnored, WatchRebuilt
+from layerlab.engine.events import Cause, EventSink, StepFlip, WatchChange, WatchIgnored, WatchRebuilt
 from layerlab.engine.store import Store
 
 DEBOUNCE_MS = 200
@@ -106,12 +108,30 @@ def is_editor_scratch(name: str) -> bool:
 
 
 def _flips(previous: BuildResult | None, current: BuildResult) -> tuple[StepFlip, ...]:
-    """Steps rebuilt in ``current``, each with how it went in ``previous`` (by Dockerfile index)."""
+    """Steps rebuilt in ``current``, and steps cached again after ``previous`` rebuilt them, each with
+    how it went in ``previous`` (by Dockerfile index)."""
     before = {summary.step.index: summary.cache for summary in (previous.steps if previous else ())}
     return tuple(
-        StepFlip(summary.step, before.get(summary.step.index, "new"), summary.reason, tuple(summary.causes))
-        for summary in current.steps if summary.cache == "miss"
+        StepFlip(summary.step, before.get(summary.step.index, "new"), summary.reason, tuple(summary.causes),
+                 summary.cache)
+        for summary in current.steps
+        if summary.cache == "miss" or (summary.cache == "hit" and before.get(summary.step.index) == "miss")
     )
+
+
+_COUNTED = ("file", "file-added", "file-removed")
+
+
+def _verdicts(paths: tuple[str, ...], result: BuildResult) -> tuple[Cause, ...]:
+    """For each changed context path: the miss it caused, or why it did not count."""
+    said: dict[str, Cause] = {}
+    for summary in result.steps:
+        for cause in summary.causes:
+            counted = summary.cache == "miss" and cause.kind in _COUNTED
+            if cause.subject in paths and (counted or cause.kind in ("touched", "restored")):
+                if counted or cause.subject not in said:
+                    said[cause.subject] = cause
+    return tuple(said.get(path) or Cause("unused", f"{path}: no step reads it", subject=path) for path in paths)
 
 
 def _default_builder() -> Callable:
@@ -163,7 +183,7 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
         events(change)
         result = _build_once(build, request, store, events)
         if result is not None:
-            events(WatchRebuilt(_flips(previous, result), result.image_id))
+            events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
             previous = result
     watcher.join(timeout=5)
 

@@ -93,7 +93,7 @@ def build(context_dir: Path, dockerfile: str, records: CacheRecords, *, build_ar
         result.decisions.append(decision)
         if decision.record is not None:
             parent = decision.record.result
-            result.events(StepCached(ref, decision.key, parent, decision.reason))
+            result.events(StepCached(ref, decision.key, parent, decision.reason, decision.causes))
         else:
             result.events(StepRebuilt(ref, decision.reason, decision.causes))
             # a rebuilt step yields a new image, as a commit with a new timestamp does

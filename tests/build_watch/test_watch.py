@@ -102,8 +102,10 @@ def test_edit_rebuilds_once_and_names_the_flipped_step(watching):
     order = [type(e) for e in events.events]
     after_change = order[order.index(WatchChange):]
     assert StepStarted in after_change and after_change[-1] is WatchRebuilt
-    flipped = {flip.step.dockerfile_line: flip for flip in rebuilt.flipped}
+    flipped = {flip.step.dockerfile_line: flip for flip in rebuilt.flipped if flip.after == "miss"}
     assert sorted(flipped) == [3, 4]  # the RUN before the COPY stayed cached
+    # ... after the first build ran it: a flip the other way, rebuilt → cached
+    assert [(f.step.dockerfile_line, f.before) for f in rebuilt.flipped if f.after == "hit"] == [(2, "miss")]
     assert "app.txt" in flipped[3].reason and "content changed" in flipped[3].reason
     assert flipped[3].causes and flipped[3].causes[0].kind == "file"
     assert "parent" in flipped[4].reason
@@ -221,3 +223,35 @@ def test_cli_watch_says_a_parse_error(store, root: Path, tmp_path: Path):
         process.wait(timeout=WAIT)
     assert line.startswith("layerlab: Dockerfile:3") and "unknown instruction: FOO" in line
     assert "watching for a fix" in line
+
+
+def test_a_rebuild_says_why_each_change_counted_or_not_and_flips_both_ways(watching):
+    import os
+
+    context, events = watching({
+        "Dockerfile": "FROM busybox\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy\n",
+        "app.txt": "one\n",
+    })
+    (context / "app.txt").write_text("two\n")
+    first = events.wait_for(WatchRebuilt)
+    # the first build was the first of these steps: they were misses then too
+    assert [(f.step.dockerfile_line, f.before, f.after) for f in first.flipped] == [(2, "miss", "miss"),
+                                                                                    (3, "miss", "miss")]
+    assert [(c.kind, c.subject) for c in first.changes] == [("file", "app.txt")]
+
+    (context / "app.txt").write_text("one\n")  # back as it was: the first build's records serve again
+    restored = events.wait_for(WatchRebuilt, count=2)
+    assert [(f.step.dockerfile_line, f.before, f.after) for f in restored.flipped] == [(2, "miss", "hit"),
+                                                                                       (3, "miss", "hit")]
+    assert [(c.kind, c.subject) for c in restored.changes] == [("restored", "app.txt")]
+    assert restored.changes[0].text.endswith(", restored")
+
+    os.utime(context / "app.txt", ns=(10**9, 10**9))  # touched only
+    touched = events.wait_for(WatchRebuilt, count=3)
+    assert touched.flipped == ()
+    assert [(c.kind, c.text.endswith("touched only")) for c in touched.changes] == [("touched", True)]
+
+    (context / "notes.txt").write_text("no step copies me\n")
+    unused = events.wait_for(WatchRebuilt, count=4)
+    assert unused.flipped == () and [(c.kind, c.text) for c in unused.changes] == [
+        ("unused", "notes.txt: no step reads it")]

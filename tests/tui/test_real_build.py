@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -70,12 +72,27 @@ async def test_watch_rebuild_marks_the_steps_an_edit_flipped(make_app, context: 
     async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m.event)
                             if isinstance(m, EngineEvent) else None) as pilot:
         await wait_for(pilot, lambda: any(isinstance(m, events.BuildFinished) for m in seen))
-        # A file no step copies: the rebuild is all cache hits, and nothing flips.
+        # A file no step copies: the rebuild is all cache hits; the steps the first build ran flip back.
         (context / "notes.txt").write_text("not copied\n")
+        await wait_for(pilot, lambda: any(isinstance(m, events.WatchRebuilt) for m in seen))
+        back = next(m for m in seen if isinstance(m, events.WatchRebuilt))
+        assert [(flip.step.index, flip.before, flip.after) for flip in back.flipped] == [(2, "miss", "hit"),
+                                                                                          (3, "miss", "hit")]
+        await pilot.pause(0.1)
+        assert view_lines(app)[1].startswith(" ✓ 2 COPY") and "rebuilt → cached" in view_lines(app)[1]
+        status = str(app.query_one("#build-status").content)
+        assert "rebuilt → cached: lines 2, 3" in status and "notes.txt: no step reads it: no step rebuilt" in status
+        seen.clear()
+        # Touched only: still cached, and the line says why the change did not count.
+        os.utime(context / "hello.txt", ns=(10**9, 10**9))
         await wait_for(pilot, lambda: any(isinstance(m, events.WatchRebuilt) for m in seen))
         assert next(m for m in seen if isinstance(m, events.WatchRebuilt)).flipped == ()
         await pilot.pause(0.1)
-        assert view_lines(app)[1].startswith(" ✓ 2 COPY")
+        line = view_lines(app)[1]
+        assert line.startswith(" ✓ 2 COPY") and "hello.txt: same content as at" in line and "touched only" in line
+        assert "rebuilt → cached" not in line
+        log = [text for _, text in app.query_one("#build-panel").log_lines]
+        assert any(text.startswith("line 2  CACHED hello.txt: same content as at") for text in log)
         seen.clear()
         (context / "hello.txt").write_text("edited\n")
         await wait_for(pilot, lambda: any(isinstance(m, events.WatchRebuilt) for m in seen))

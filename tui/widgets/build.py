@@ -3,14 +3,15 @@
 It renders the engine's build events (each in an ``EngineEvent`` message) and decides
 nothing itself: which step was cached or rebuilt, and why, comes in the
 messages. Between builds it remembers the last marks, so a rebuild shows
-which steps flipped from cached to rebuilt.
+which steps flipped, cached → rebuilt or rebuilt → cached; a cached step whose
+inputs changed in a way that does not count says why beside it (touched only,
+restored).
 
 A step is named by its Dockerfile line everywhere in the panel (the gutter's
 numbers, the log's ``line 4`` prefix, the status line, the reasons the engine
 gives), never by a step count. The log can show one step's lines only: ``[``
 and ``]`` (or a click on a Dockerfile line) pick the step, ``a`` shows every
-step again. The panel
-keeps the lines itself and writes to the log widget only while it is on
+step again. The panel keeps the lines itself and writes to the log widget only while it is on
 screen, so a build flooding its log costs nothing while another panel is
 in view.
 """
@@ -18,84 +19,28 @@ in view.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
-from rich.syntax import Syntax
-from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Label, Log, Static
+from textual.widgets import Label, Log
 
 from layerlab.engine import events as engine_events
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
-from layerlab.tui.catalog import human_size
 from layerlab.tui.widgets.build_state import BuildState, StepState
+from layerlab.tui.widgets.dockerfile_view import MARKS, DockerfileView, line_name, render_dockerfile
 
-MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
+__all__ = ["BuildPanel", "DockerfileView", "MARKS", "line_name", "render_dockerfile"]
+
 FINISHED_MARKS = {"hit": "cached", "miss": "rebuilt", "base": "base"}
 LOG_LINES_KEPT = 20_000
 # Lines taken per drain: small enough that a flood never holds a key back for long (each drain runs
 # on the UI thread), large enough that a drain keeps up with any build.
 LOG_LINES_PER_DRAIN = 1000
-
-
-def line_name(step: int, line: int) -> str:
-    """``line 4``; ``#N`` for a step with no line of its own (the ``--label`` step)."""
-    return f"line {line}" if line else f"#{step}"
-
-
-class DockerfileView(Static):
-    """The Dockerfile with its gutter (see ``render_dockerfile``); a click on a line picks its step's log."""
-
-    @dataclass
-    class LineClicked(Message):
-        line: int  # 1-based
-
-    def on_click(self, event: events.Click) -> None:
-        self.post_message(self.LineClicked(event.y + 1))
-
-
-def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str],
-                      selected_line: int | None = None) -> Text:
-    """One row per line: gutter mark, line number, highlighted code, then reason and timing.
-
-    ``selected_line`` (the step whose log is shown alone) has its number in reverse.
-    """
-    lines = text.splitlines() or [""]
-    highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
-    by_line = build.by_line()
-    width = len(str(len(lines)))
-    out = Text()
-    for number, code in enumerate(highlighted[: len(lines)], start=1):
-        state = by_line.get(number)
-        mark = state.mark if state else ""
-        out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
-        out.append(f"{number:>{width}}", style="reverse bold" if number == selected_line else "dim")
-        out.append(" ")
-        out.append_text(code)
-        if state is not None:
-            out.append("  ")
-            if state.flipped:
-                out.append("cached → rebuilt ", style=f"bold reverse {colours.get('rebuilt', '')}")
-            # A miss names its cause; a hit's record details would only crowd the line.
-            if state.reason and mark in ("rebuilt", "failed"):
-                out.append(state.reason, style=f"italic {colours.get(mark, '')}")
-            extras = []
-            if state.seconds is not None:
-                extras.append(f"{state.seconds:.1f}s")
-            if state.size:
-                extras.append(human_size(state.size))
-            if extras:
-                out.append("  " + ", ".join(extras), style="dim")
-        out.append("\n")
-    out.rstrip()
-    return out
 
 
 class BuildPanel(Vertical):
@@ -177,7 +122,7 @@ class BuildPanel(Vertical):
             case engine_events.StepCached(step=step) as event:
                 # As BuildKit's plain output: the step's log says it was CACHED, and from which record.
                 self.add_log_lines([(step.index, f"CACHED {event.reason}".rstrip())])
-                self.set_mark(step.index, "cached", event.reason)
+                self.step_cached(step.index, event.causes)
             case engine_events.StepRebuilt(step=step) as event:
                 self.step_rebuilt(step.index, event.reason)
             case engine_events.StepFinished() as event:
@@ -197,7 +142,7 @@ class BuildPanel(Vertical):
             case engine_events.WatchChange() as event:
                 self.context_changed(event.paths, event.dockerfile_changed)
             case engine_events.WatchRebuilt() as event:
-                self.steps_flipped([(flip.step.index, flip.before) for flip in event.flipped])
+                self.steps_flipped(event)
 
     def reread_dockerfile(self) -> None:
         """Show the Dockerfile as the build about to run reads it.
@@ -226,7 +171,16 @@ class BuildPanel(Vertical):
         self.add_log_lines([(step, f"rebuilt: {reason}")])
         state = self.set_mark(step, "rebuilt", reason)
         if state is not None:
-            state.flipped = self.build.previous_marks.get(state.line) == "cached"
+            state.flip = "cached → rebuilt" if self.build.previous_marks.get(state.line) == "cached" else ""
+            self.redraw()
+
+    def step_cached(self, step: int, notes: tuple[engine_events.Cause, ...]) -> None:
+        # Beside the line only what a person may wonder about: a change that did not count.
+        texts = [note.text for note in notes]
+        shown = "; ".join(texts[:2]) + (f" +{len(texts) - 2} more" if len(texts) > 2 else "")
+        state = self.set_mark(step, "cached", shown)
+        if state is not None:
+            state.flip = "rebuilt → cached" if self.build.previous_marks.get(state.line) == "rebuilt" else ""
             self.redraw()
 
     def set_mark(self, step: int, mark: str, reason: str) -> StepState | None:
@@ -280,17 +234,29 @@ class BuildPanel(Vertical):
         self.add_log_lines([(None, f"── changed: {what} ──")])
         self.redraw()
 
-    def steps_flipped(self, flips: list[tuple[int, str]]) -> None:
-        """The engine's own comparison with the previous build replaces the panel's guess."""
+    def steps_flipped(self, event: engine_events.WatchRebuilt) -> None:
+        """The engine's own comparison with the previous build replaces the panel's guess; then what
+        changed, and whether it counted."""
         for state in self.build.steps.values():
-            state.flipped = False
-        for step, before in flips:
-            state = self.build.steps.get(step)
-            if state is not None:
-                state.flipped = before == "hit"
-        flipped = [self.step_name(step).removeprefix("line ") for step, before in flips if before == "hit"]
-        if flipped:
-            self.build.status += f"  ·  cached → rebuilt: line{'s' if len(flipped) > 1 else ''} {', '.join(flipped)}"
+            state.flip = ""
+        flips = {"cached → rebuilt": [], "rebuilt → cached": []}
+        for flip in event.flipped:
+            state = self.build.steps.get(flip.step.index)
+            kind = {("hit", "miss"): "cached → rebuilt", ("miss", "hit"): "rebuilt → cached"}.get(
+                (flip.before, flip.after))
+            if state is not None and kind is not None:
+                state.flip = kind
+                flips[kind].append(self.step_name(flip.step.index).removeprefix("line "))
+        for kind, lines in flips.items():
+            if lines:
+                self.build.status += f"  ·  {kind}: line{'s' if len(lines) > 1 else ''} {', '.join(lines)}"
+        uncounted = [cause.text for cause in event.changes if cause.kind in ("touched", "restored", "unused")]
+        if uncounted:
+            rebuilt = any(flip.after == "miss" for flip in event.flipped)
+            verdict = "; ".join(uncounted[:2]) + (f" +{len(uncounted) - 2} more" if len(uncounted) > 2 else "")
+            verdict += "" if rebuilt else ": no step rebuilt"
+            self.build.status += f"  ·  {verdict}"
+            self.add_log_lines([(None, f"── {verdict} ──")])
         self.redraw()
 
     @on(BuildLogPending)

@@ -21,7 +21,7 @@ class StepState:
     reason: str = ""
     seconds: float | None = None
     size: int | None = None
-    flipped: bool = False  # cached in the previous build, rebuilt in this one
+    flip: str = ""  # "cached → rebuilt" or "rebuilt → cached": the verdict changed since the previous build
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""The Build panel's Dockerfile: each line with its gutter mark, number, highlighted code, and
+the step's verdict beside it (a miss's reason, a hit's note, a flip, timing and size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import Static
+
+from layerlab.tui.catalog import human_size
+from layerlab.tui.widgets.build_state import BuildState
+
+MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
+
+
+def line_name(step: int, line: int) -> str:
+    """``line 4``; ``#N`` for a step with no line of its own (the ``--label`` step)."""
+    return f"line {line}" if line else f"#{step}"
+
+
+class DockerfileView(Static):
+    """The Dockerfile with its gutter (see ``render_dockerfile``); a click on a line picks its step's log."""
+
+    @dataclass
+    class LineClicked(Message):
+        line: int  # 1-based
+
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.LineClicked(event.y + 1))
+
+
+def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str],
+                      selected_line: int | None = None) -> Text:
+    """One row per line: gutter mark, line number, highlighted code, then reason and timing.
+
+    ``selected_line`` (the step whose log is shown alone) has its number in reverse.
+    """
+    lines = text.splitlines() or [""]
+    highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
+    by_line = build.by_line()
+    width = len(str(len(lines)))
+    out = Text()
+    for number, code in enumerate(highlighted[: len(lines)], start=1):
+        state = by_line.get(number)
+        mark = state.mark if state else ""
+        out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
+        out.append(f"{number:>{width}}", style="reverse bold" if number == selected_line else "dim")
+        out.append(" ")
+        out.append_text(code)
+        if state is not None:
+            out.append("  ")
+            if state.flip:
+                flip_colour = colours.get("cached" if state.flip.endswith("cached") else "rebuilt", "")
+                out.append(f"{state.flip} ", style=f"bold reverse {flip_colour}")
+            # A miss names its cause; a hit says why only when a change did not count (its record
+            # details would only crowd the line: the log has them).
+            if state.reason and mark in ("rebuilt", "failed", "cached"):
+                out.append(state.reason, style=f"italic {colours.get(mark, '')}")
+            extras = []
+            if state.seconds is not None:
+                extras.append(f"{state.seconds:.1f}s")
+            if state.size:
+                extras.append(human_size(state.size))
+            if extras:
+                out.append("  " + ", ".join(extras), style="dim")
+        out.append("\n")
+    out.rstrip()
+    return out

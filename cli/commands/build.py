@@ -13,7 +13,6 @@ from layerlab.engine.api.building import build, watch_and_build
 from layerlab.engine.builder.events_json import json_lines_sink
 from layerlab.engine.builder.request import ENTITLEMENTS, BuildRequest, StepError
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
-from layerlab.engine.builder.run_spec import parse_secret_flag
 from layerlab.engine.errors import UsageError
 from layerlab.engine.events import BuildFailed, Event, EventSink, discard
 from layerlab.cli.keyvalues import key_values
@@ -59,10 +58,12 @@ def register(subparsers) -> None:
 
 
 def make_request(args) -> BuildRequest:
+    if args.secret:
+        from layerlab.engine.builder.run_spec import parse_secret_flag  # the RUN machinery loads with a RUN
     request = BuildRequest(tags=list(args.tag), build_args=key_values(args.build_arg, "--build-arg"),
                            target=args.target, no_cache=args.no_cache, no_cache_filter=list(args.no_cache_filter),
                            pull=args.pull, network=args.network, labels=key_values(args.label, "--label"),
-                           secrets=dict(parse_secret_flag(text) for text in args.secret),
+                           secrets=dict(parse_secret_flag(text) for text in args.secret) if args.secret else {},
                            allow=frozenset(args.allow), semantics=args.semantics)
     if args.context == "-" and args.file == "-":
         raise UsageError("the context and the Dockerfile cannot both come from stdin")

@@ -33,12 +33,17 @@ def build(store: "Store", request: "BuildRequest", events: EventSink, *,
     """Build ``request`` into ``store``; first import each ``registry:REF`` of ``cache_from``, and after a
     successful build export the store's cache to ``cache_to``. Raises a ``LayerlabError`` on failure."""
     from layerlab.engine.builder import build as run_build
-    from layerlab.engine.builder.registry_cache import export_cache, import_cache
 
-    for option in cache_from:
-        _transfer_cache(import_cache, option, store, events)
+    if cache_from:
+        # the registry client (http, ssl, email) loads only for a build that talks to a registry
+        from layerlab.engine.builder.registry_cache import import_cache
+
+        for option in cache_from:
+            _transfer_cache(import_cache, option, store, events)
     result = run_build(request, store, events)
     if cache_to:
+        from layerlab.engine.builder.registry_cache import export_cache
+
         _transfer_cache(export_cache, cache_to, store, events)
     return Built(Digest.parse(result.image_id), tuple(result.tags), tuple(result.steps), result.duration)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from layerlab.engine.builder.base_image import start_stage
@@ -102,6 +101,9 @@ class _Stages:
             for stage_plan in stages:
                 self._build_stage(stage_plan)
             return
+        # loaded for a multi-stage build only (concurrent.futures brings logging along)
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=min(MAX_STAGE_THREADS, len(stages)), thread_name_prefix="stage") as pool:
             futures = [pool.submit(self._build_stage, stage_plan) for stage_plan in stages]
             try:

@@ -3,7 +3,6 @@ and the Dockerfile, with the ``.dockerignore`` matcher that goes with them."""
 
 from __future__ import annotations
 
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,8 @@ def open_source(request: BuildRequest, workspace: Path) -> BuildSource:
 
 def _open_context(request: BuildRequest, workspace: Path) -> tuple[Path, bool]:
     if request.context_tar is not None:
+        import tarfile  # only for a context on stdin
+
         root = workspace / "context"
         root.mkdir()
         try:

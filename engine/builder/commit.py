@@ -6,7 +6,7 @@ with ``Cmd`` set to the step's description, a fresh container ID, and one histor
 
 from __future__ import annotations
 
-import secrets as random_ids
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +19,9 @@ from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.layers.write import LayerBlob, write_layer_from_dir, write_layer_from_overlay_upper
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, format_time
-from layerlab.engine.oci.digest import short_id
+from layerlab.engine.oci.digest import Digest, short_id
 from layerlab.engine.store import Store, StoredImage
+from layerlab.engine.store.measure import LayerMeasure
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 
 # The diff ID of a layer that adds nothing (a tar of two zero blocks): Docker marks it empty_layer.
@@ -84,7 +85,7 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
     """Commit a step. ``buildkit_row`` other than ``CLASSIC_ROW`` commits as BuildKit does: that
     history row (None: no row at all), its comment, and no parent image."""
     buildkit = buildkit_row != CLASSIC_ROW
-    container_id = random_ids.token_hex(32)
+    container_id = os.urandom(32).hex()  # what secrets.token_hex does, without loading secrets and base64
     now = format_time(datetime.now(timezone.utc))
     parent_id = state.image_id
     run_config = full_config({**state.config, "Image": parent_id})
@@ -126,15 +127,27 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
                                   empty_layer=layer is None))
     parent = store.image(parent_id) if parent_id else None
     layers = list(parent.layers()) if parent else []
-    if layer:
-        blob = layer.blob
-        layers.append(RangeLayer(str(layer.path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
-    stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)),
-                             parent=None if buildkit else parent_id or None)
+    # One durable directory sync for the step's blobs, and one metadata transaction for its image and
+    # snapshot: the root lock first, as every writer takes them, so a deleter never waits on us in between.
+    with store.lock.shared(), store.blobs.batched_dir_syncs():
+        measured: dict[Digest, LayerMeasure] = {}
+        if layer:
+            blob = layer.blob
+            path = layer.path
+            # The tar was hashed and measured as it was written: it becomes the blob by a rename. A name no
+            # layer may carry is left to the store's own reading, which refuses it with the digest.
+            if blob.bad_entry is None and store.blobs.adopt(layer.path, blob.diff_id):
+                path = store.blobs.path(blob.diff_id)
+                measured[blob.diff_id] = LayerMeasure(blob.diff_id, blob.size, blob.content_size)
+            layers.append(RangeLayer(str(path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
+        with store.meta.transaction():
+            stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)),
+                                     parent=None if buildkit else parent_id or None, measured=measured)
+            if layer is not None:
+                # The layer's snapshot, made by moving the tree rather than unpacking the tar just written
+                # from it: a step costs a rename for its own files, nothing for the image below.
+                store.adopt_layer(stored, layer.tree)
     if layer is None:
         return Committed(stored, 0, "")
-    # The layer's snapshot, made by moving the tree rather than unpacking the tar just written from
-    # it: a step costs a rename for its own files, nothing for the image below.
-    store.adopt_layer(stored, layer.tree)
     remove_workspace(layer.path.parent)
     return Committed(stored, stored.layers()[-1].content_size, str(layer.blob.diff_id))

@@ -19,7 +19,6 @@ import hashlib
 import os
 import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -205,6 +204,9 @@ class BuildContext:
             else:
                 self._checksums[rel] = self._tarsum_header(rel, st).hexdigest()
         if len(to_read) > 8:
+            # loaded only when there is much to read (concurrent.futures brings logging along)
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(_HASH_THREADS) as pool:
                 results = list(pool.map(self._read_checksum, to_read))
         else:

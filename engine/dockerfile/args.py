@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-import platform as host_platform
+import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -56,7 +56,8 @@ class Platform:
 
     @classmethod
     def host(cls) -> Platform:
-        arch, variant = _MACHINE_TO_ARCH.get(host_platform.machine().lower(), (host_platform.machine().lower(), ""))
+        machine = os.uname().machine.lower()  # what platform.machine() reads, without importing platform
+        arch, variant = _MACHINE_TO_ARCH.get(machine, (machine, ""))
         return cls("linux", arch, variant)
 
 

@@ -23,7 +23,8 @@ from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 from layerlab.engine.errors import LayerError, NotFound
 from layerlab.engine.layers.names import (
-    OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES, WHITEOUT_PREFIX, XATTR_WHITEOUTS, clean_name,
+    OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES, WHITEOUT_PREFIX, XATTR_WHITEOUTS, bad_whiteout,
+    clean_name,
 )
 from layerlab.engine.layers.tarformat import (
     BLOCK_DEVICE, CHAR_DEVICE, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, TarHeader, TarStreamWriter,
@@ -39,10 +40,14 @@ _UNSUPPORTED_OVERLAY_XATTRS = ("trusted.overlay.redirect", "user.overlay.redirec
 
 @dataclass(frozen=True)
 class LayerBlob:
-    """The uncompressed tar just written: its diff ID and its size in bytes."""
+    """The uncompressed tar just written: its diff ID, its size in bytes, and what reading it back would
+    measure (``store.measure``): the content size Docker shows, and the first entry whose name is a
+    whiteout no layer may carry (None when there is none), so a caller can skip that second read."""
 
     diff_id: Digest
     size: int
+    content_size: int = 0
+    bad_entry: str | None = None
 
 
 class Change(NamedTuple):
@@ -134,6 +139,18 @@ class _LayerWriter:
     def __init__(self, out: BinaryIO):
         self.tar = TarStreamWriter(out)
         self._first_name_of_inode: dict[tuple[int, int], str] = {}
+        self.content_size = 0
+        self.bad_entry: str | None = None
+
+    def add(self, header: TarHeader, content: BinaryIO | None = None) -> None:
+        """Write one entry, counting what ``measure_layer`` would count on reading it back."""
+        if header.typeflag == REGULAR:
+            self.content_size += header.size
+        elif header.typeflag == SYMLINK:
+            self.content_size += len(header.linkname.encode("utf-8", "surrogateescape"))
+        if self.bad_entry is None and bad_whiteout(header.name.rstrip("/")) is not None:
+            self.bad_entry = header.name
+        self.tar.add(header, content)
 
     def add_file(self, header: TarHeader, path: str, st: os.stat_result) -> None:
         if header.typeflag != DIRECTORY and st.st_nlink > 1:
@@ -150,15 +167,15 @@ class _LayerWriter:
                 raise LayerError(f"{header.name}: cannot read {path}: {error.strerror}") from None
             with os.fdopen(fd, "rb") as content:
                 try:
-                    self.tar.add(header, content)
+                    self.add(header, content)
                 except EOFError:
                     raise LayerError(f"{header.name}: {path} shrank while it was being written") from None
         else:
-            self.tar.add(header)
+            self.add(header)
 
     def finish(self) -> LayerBlob:
         diff_id, size = self.tar.close()
-        return LayerBlob(diff_id=diff_id, size=size)
+        return LayerBlob(diff_id=diff_id, size=size, content_size=self.content_size, bad_entry=self.bad_entry)
 
 
 def write_layer_from_dir(root: Path, out: BinaryIO, *, mtime: int | None = None,
@@ -212,13 +229,13 @@ def write_layer_from_changes(changes: Iterable[Change], out: BinaryIO) -> LayerB
     for change in sorted(cleaned, key=_sort_key):
         if change.kind == "delete":
             parent, base = posixpath.split(change.path)
-            writer.tar.add(_whiteout_header(posixpath.join(parent, WHITEOUT_PREFIX + base)))
+            writer.add(_whiteout_header(posixpath.join(parent, WHITEOUT_PREFIX + base)))
         elif change.kind == "opaque":
             marker = _whiteout_header(posixpath.join(change.path, OPAQUE_MARKER))
             if change.source is not None:
                 st = os.lstat(change.source)
                 marker.mode, marker.uid, marker.gid = stat.S_IMODE(st.st_mode) & 0o777, st.st_uid, st.st_gid
-            writer.tar.add(marker)
+            writer.add(marker)
         else:
             if change.source is None:
                 raise LayerError(f"{change.path}: {change.kind} change without a source file")
@@ -264,10 +281,10 @@ def write_layer_from_overlay_upper(upperdir: Path, out: BinaryIO) -> LayerBlob:
             header.typeflag, header.mode, header.size = REGULAR, 0o600, 0
             header.devmajor = header.devminor = 0
             header.xattrs = {}
-            writer.tar.add(header)
+            writer.add(header)
             continue
         writer.add_file(header, path, st)
         if stat.S_ISDIR(st.st_mode) and any(xattrs.get(key) == b"y" for key in OPAQUE_XATTRS):
-            writer.tar.add(TarHeader(name=header.name + OPAQUE_MARKER, typeflag=REGULAR, mode=header.mode & 0o777,
+            writer.add(TarHeader(name=header.name + OPAQUE_MARKER, typeflag=REGULAR, mode=header.mode & 0o777,
                                      uid=header.uid, gid=header.gid, mtime=0))
     return writer.finish()

@@ -105,7 +105,10 @@ class RuncRuntime:
         for pipe in (process.stdout, process.stderr) if process is not None else ():
             if pipe is not None:
                 pipe.close()
-        subprocess.run(self._runc("delete", "--force", container_id), capture_output=True)
+        # "runc run" deletes its container as it exits; only one it could not see to the end (killed,
+        # or never started) still has its state directory, and a second runc for nothing costs a RUN ms.
+        if (self.state_dir / container_id).exists():
+            subprocess.run(self._runc("delete", "--force", container_id), capture_output=True)
 
     def list_containers(self) -> list[str]:
         """Ids of the containers runc knows in our state dir (empty after every run)."""

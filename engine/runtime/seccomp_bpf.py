@@ -11,7 +11,7 @@ other machines ``compile_profile`` says so and bubblewrap runs without it.
 from __future__ import annotations
 
 import errno
-import platform
+import os
 import struct
 
 from layerlab.engine.runtime.seccomp import default_profile
@@ -52,7 +52,7 @@ def _op(code: int, k: int, jump_true: int = 0, jump_false: int = 0) -> tuple[int
 
 def compile_profile(machine: str | None = None) -> bytes | None:
     """The profile as ``struct sock_filter[]`` bytes, or None where it is not compiled (not x86-64)."""
-    if (machine or platform.machine()) != "x86_64":
+    if (machine or os.uname().machine) != "x86_64":
         return None
     rules = default_profile()["syscalls"]
     denied = sorted({X86_64_NUMBERS[name] for rule in rules if not rule.get("args") and rule["errnoRet"] == errno.EPERM

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from layerlab.engine.errors import DigestMismatch, NotFound
@@ -29,6 +31,8 @@ class ContentStore:
         self._lock = lock
         # Blobs this process hashed in full (written, or read to the end), by the file's identity then.
         self._verified: dict[Digest, tuple[int, int, int, int]] = {}
+        # Per thread: directories whose renames await one fsync (see batched_dir_syncs).
+        self._local = threading.local()
 
     # -- reading -------------------------------------------------------------------
     def path(self, digest: Digest) -> Path:
@@ -126,9 +130,57 @@ class ContentStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temp, 0o444)  # blobs are immutable; a stray writer gets EACCES (unless it is root)
         os.replace(temp, target)  # same content if a peer got there first
-        fsync_dir(target.parent)
+        self._sync_dir(target.parent)
         self._verified[actual] = _stamp(os.stat(target))
         return actual
+
+    def adopt(self, path: Path, digest: Digest) -> bool:
+        """Move ``path``, a file on the store's file system that its writer hashed to ``digest`` as it wrote
+        it, in as that blob: a rename instead of a copy and a second read. False (``path`` left alone)
+        when the blob is present already: that copy is the one to check, as ``ingest`` would."""
+        with self._lock.shared():
+            if self.has(digest):
+                return False
+            with open(path, "rb") as data:
+                os.fsync(data.fileno())
+            target = self.layout.blob(digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o444)
+            os.replace(path, target)
+            self._sync_dir(target.parent)
+            self._verified[digest] = _stamp(os.stat(target))
+            return True
+
+    # -- durable renames -----------------------------------------------------------------
+    @contextmanager
+    def batched_dir_syncs(self) -> Iterator[None]:
+        """Within the block, this thread's blob renames share one fsync per directory (all blobs live in
+        one), done by ``flush_dir_syncs`` or at the end of the outermost block. Call ``flush_dir_syncs``
+        before recording anything that refers to the blobs."""
+        outermost = getattr(self._local, "pending", None) is None
+        if outermost:
+            self._local.pending = set()
+        try:
+            yield
+        finally:
+            if outermost:
+                try:
+                    self.flush_dir_syncs()
+                finally:
+                    self._local.pending = None
+
+    def flush_dir_syncs(self) -> None:
+        """Make every rename this thread's open batch holds durable."""
+        pending = getattr(self._local, "pending", None)
+        while pending:
+            fsync_dir(pending.pop())
+
+    def _sync_dir(self, directory: Path) -> None:
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            fsync_dir(directory)
+        else:
+            pending.add(directory)
 
     def delete(self, digest: Digest) -> bool:
         """Remove a blob; callers hold the exclusive lock and know nothing references it."""

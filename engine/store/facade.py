@@ -168,7 +168,7 @@ class Store(StoreCore):
         digest_names = [str(Reference.parse(d, default_tag=None)) for d in repo_digests]
         parent_id = self.resolve(str(parent)) if parent is not None else None
 
-        with self.lock.shared():
+        with self.lock.shared(), self.blobs.batched_dir_syncs():
             self.blobs.ingest_bytes(config_raw, image_id, what=f"config of image {image_id.short}")
             self._report(progress, PutProgress("config", image_id, 0, len(layers)))
             manifest_digest = self.blobs.ingest_bytes(manifest_raw, what=f"manifest of image {image_id.short}")
@@ -177,6 +177,7 @@ class Store(StoreCore):
             for index, layer in enumerate(layers):
                 layer_rows.append(self._put_layer(layer, index, image_id, (measured or {}).get(layer.digest)))
                 self._report(progress, PutProgress("layer", layer.digest, index, len(layers)))
+            self.blobs.flush_dir_syncs()  # every blob's rename durable before a record names it
             self.meta.add_image(NewImage(
                 image_id=image_id, manifest_digest=manifest_digest, manifest_media_type=manifest.media_type,
                 created=config.created, parent=parent_id, os=config.os, architecture=config.architecture,

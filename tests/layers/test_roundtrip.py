@@ -167,3 +167,24 @@ def test_overlay_upper_to_layer_matches_the_merged_view(tmp_path: Path):
     assert not any(name.startswith("trusted.overlay") for e in entries for name in e.xattrs)
     apply_layer(io.BytesIO(blob.getvalue()), lower)
     assert tree(lower) == expected
+
+
+def test_writer_measures_what_reading_back_measures(tmp_path: Path):
+    # A build step's blob is recorded from these numbers, without reading the tar again.
+    from layerlab.engine.store.measure import measure_layer
+
+    build_sample(tmp_path / "s")
+    out = io.BytesIO()
+    written = write_layer_from_dir(tmp_path / "s", out)
+    measured = measure_layer(io.BytesIO(out.getvalue()))
+    assert (written.diff_id, written.size, written.content_size) == (
+        measured.diff_id, measured.tar_size, measured.content_size)
+    assert written.content_size > 3 << 20 and written.bad_entry is None
+
+
+def test_writer_names_a_whiteout_no_layer_may_carry(tmp_path: Path):
+    (tmp_path / "s" / "etc").mkdir(parents=True)
+    (tmp_path / "s" / "etc" / ".wh..wh.aufs").write_bytes(b"")
+    (tmp_path / "s" / ".wh..hidden").write_bytes(b"")  # a dotfile's whiteout is fine
+    written = write_layer_from_dir(tmp_path / "s", io.BytesIO())
+    assert written.bad_entry == "etc/.wh..wh.aufs"

@@ -79,3 +79,17 @@ def test_a_blob_damaged_after_this_process_checked_it_is_caught_on_the_next_read
     with pytest.raises(DigestMismatch, match=str(digest)):
         with store.blobs.open_verified(digest) as stream:
             stream.read()
+
+
+def test_adopt_moves_a_hashed_file_in_once(store):
+    data = b"layer bytes" * 500
+    digest = Digest.of_bytes(data)
+    first, second = store.root / "tmp" / "first.tar", store.root / "tmp" / "second.tar"
+    first.write_bytes(data)
+    second.write_bytes(data)
+    with store.blobs.batched_dir_syncs():
+        assert store.blobs.adopt(first, digest)
+    assert not first.exists() and store.blobs.read(digest) == data
+    # present already: the stored copy stays, the new file is left to its owner
+    assert not store.blobs.adopt(second, digest) and second.read_bytes() == data
+    assert oct(store.blobs.path(digest).stat().st_mode & 0o777) == "0o444"

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.errors import BuildError, LayerError
-from layerlab.engine.layers.apply import apply_layer
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.tarscan import scan
 from layerlab.engine.deep_trees import walk_tree
@@ -42,6 +41,8 @@ def _listed_names(path: Path) -> set[str]:
 
 def extract_archive(path: Path, staging: Staging, dest_rel: str, *, command: str) -> None:
     """Unpack the tar at ``path`` into the staged physical directory ``dest_rel``."""
+    from layerlab.engine.layers.apply import apply_layer  # tarfile loads only for an ADD of an archive
+
     staging.ensure_dirs(dest_rel, mode=0o755, owner=(0, 0))
     target = Path(staging.host(dest_rel))
     staged_before = set(_directories(target))

@@ -48,6 +48,19 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
 
+def _copy_content(source, out) -> None:
+    """Copy an open file's bytes into another inside the kernel (no trip through Python's buffers),
+    as ``shutil.copyfile`` does; by hand where the kernel will not (a source that is not a plain file)."""
+    copied = 0
+    try:
+        while sent := os.sendfile(out.fileno(), source.fileno(), None, _CHUNK * 64):
+            copied += sent
+    except OSError:
+        if copied:
+            raise  # part of it is copied already: a real read or write error, not a refusal
+        shutil.copyfileobj(source, out, _CHUNK)
+
+
 @dataclass
 class CopyRequest:
     sources: list[str]          # expanded source words (may hold wildcards); for ADD also URLs and local tars
@@ -202,7 +215,7 @@ class _Copier:
             raise BuildError(f"{self.command} failed: cannot read {host}: {error.strerror}") from None
         with os.fdopen(source_fd, "rb") as source, \
                 os.fdopen(os.open(self.staging.host(target), _CREATE, 0o600), "wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+            _copy_content(source, out)
         self._finish(target, st, is_link=False)
 
     def _finish(self, target: str, st: os.stat_result, *, is_link: bool) -> None:

@@ -35,7 +35,7 @@ def _params(failing: bool = False):
     for case in all_cases():
         if (case.fails is not None) != failing:
             continue
-        for semantics in SEMANTICS if not failing else ("classic",):
+        for semantics in SEMANTICS:
             reason = missing or (case.buildkit_xfail if semantics == "buildkit" else case.xfail)
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
             yield pytest.param(case, semantics, id=f"{case.name}-{semantics}", marks=marks)
@@ -94,15 +94,17 @@ def test_case_matches_docker(conformance, case: Case, semantics: str, tmp_path) 
 
 @pytest.mark.parametrize(("case", "semantics"), list(_params(failing=True)))
 def test_refused_case_is_refused_like_docker(conformance, case: Case, semantics: str, tmp_path) -> None:
-    """Docker refuses the Dockerfile too; layerlab refuses it before any step runs, naming the line."""
+    """Docker refuses the Dockerfile too (each builder); layerlab refuses it before any step runs,
+    naming the line."""
+    docker_builder, our_builder = conformance.builders(semantics)
     context = stage_context(case, tmp_path / "context", conformance.case_base(case.name))
     steps = step_lines((context / case.dockerfile).read_text())
-    tags = unique_tag(f"{case.name}-docker"), unique_tag(f"{case.name}-ours")
+    tags = unique_tag(f"{case.name}-{semantics}-docker"), unique_tag(f"{case.name}-{semantics}-ours")
     build_args = {**conformance.build_args, **case.args}
     with pytest.raises(BuildFailure):
-        conformance.docker.build(context, case.dockerfile, build_args, case.target, tags[0], steps)
+        docker_builder.build(context, case.dockerfile, build_args, case.target, tags[0], steps)
     with pytest.raises(BuildFailure) as refused:
-        conformance.layerlab.build(context, case.dockerfile, build_args, case.target, tags[1], steps)
+        our_builder.build(context, case.dockerfile, build_args, case.target, tags[1], steps)
     assert case.fails in refused.value.error and refused.value.error.count("\n") == 0, refused.value.error
     ran = [event for event in refused.value.events if event.get("type") == "step.start"]
     assert ran == [], f"{case.name}: layerlab started steps before refusing: {ran}"

@@ -249,7 +249,7 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         # The new image is ready in History and Files; the Build panel stays in view.
         ref = built_ref(message.event)
         self.query_one(HistoryPanel).show_image(ref)
-        self.query_one(FilesPanel).show_image(ref)
+        self.query_one(FilesPanel).show_image(ref, again=True)
         self.query_one(ImagesPanel).reload()
 
     def shutting_down(self) -> bool:

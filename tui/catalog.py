@@ -17,8 +17,8 @@ from typing import Callable, Protocol
 from layerlab.engine.api.ages import created_since
 from layerlab.engine.api.building import Built, build, watch_and_build
 from layerlab.engine.api.image_rows import ImageRow, image_rows
-from layerlab.engine.api.layer_files import (PREVIEW_LIMIT, FileEntry, ImageReport, WasteRow, image_report,
-                                             layer_changes, read_file, stacked_entries, waste)
+from layerlab.engine.api.layer_files import (PREVIEW_LIMIT, FileEntry, ImageReport, WasteRow, aggregated_entries,
+                                             extract, image_report, layer_changes, read_file, stacked_entries, waste)
 from layerlab.engine.api.layer_history import HistoryRow, history_rows, instruction_of_layer
 from layerlab.engine.api.saving import SAVE_FORMATS as ENGINE_SAVE_FORMATS
 from layerlab.engine.api.saving import save, saves_directory
@@ -31,6 +31,7 @@ from layerlab.engine.store.records import StoredImage
 __all__ = ["Catalog", "StoreCatalog", "ImageRow", "HistoryRow", "FileEntry", "WasteRow", "ImageReport", "image_report",
            "SAVE_FORMATS",
            "PREVIEW_LIMIT", "history_rows", "instruction_of_layer", "layer_changes", "stacked_entries",
+           "aggregated_entries", "extract",
            "read_file", "waste", "human_size", "saves_directory", "created_text", "context_tag", "is_binary",
            "hex_dump"]
 

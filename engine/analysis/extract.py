@@ -233,8 +233,11 @@ def _copy_out(analysis: ImageAnalysis, tree: StackedTree, real_path: str, entry:
         elif item.type in (tarscan.REGULAR, tarscan.HARDLINK):
             source = _content_entry(analysis, tree, item_path, item)
             files.setdefault(source.index, []).append(out_path)
-            os.close(os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
-                             (item.mode & 0o777) or 0o600))
+            descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            try:
+                os.fchmod(descriptor, (item.mode & 0o777) or 0o600)  # the image's mode, whatever the umask
+            finally:
+                os.close(descriptor)
             written += 1
 
     def consume(index: int, chunks: Iterable[bytes]) -> None:

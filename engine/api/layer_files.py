@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from layerlab.engine.analysis import ImageAnalysis, analyze, waste_report
 from layerlab.engine.analysis.dive import DiveScore
-from layerlab.engine.analysis.extract import cat
+from layerlab.engine.analysis.extract import cat, copy_out
 from layerlab.engine.analysis.history import parse_history
 from layerlab.engine.analysis.image_sources import AnalysisImage
 from layerlab.engine.analysis.model import EntryInfo
@@ -37,8 +38,10 @@ class FileEntry:
     kind: str  # file, dir, symlink, hardlink, other
     size: int
     mode: int
-    change: str = ""  # added, modified, removed; "" in the stacked view
+    change: str = ""  # added, modified, removed; "" for what the layer did not touch
     link_target: str = ""
+    uid: int = 0
+    gid: int = 0
 
     @property
     def name(self) -> str:
@@ -77,7 +80,7 @@ def _entry(path: str, info: EntryInfo | None, change: str = "") -> FileEntry:
         return FileEntry(path, "dir", 0, 0o755, change)
     kind = _KINDS.get(info.type_name, "other")
     size = info.size if kind == "file" else 0
-    return FileEntry(path, kind, size, info.mode, change, info.linkname or "")
+    return FileEntry(path, kind, size, info.mode, change, info.linkname or "", info.uid, info.gid)
 
 
 def layer_changes(image: Image, index: int) -> list[FileEntry]:
@@ -93,6 +96,21 @@ def stacked_entries(image: Image, index: int) -> list[FileEntry]:
     """The whole filesystem as of layer ``index`` (all layers up to it applied)."""
     with _lock:
         return [_entry(path, info) for path, info in image_analysis(image).tree(index).walk("/")]
+
+
+def aggregated_entries(image: Image, index: int) -> list[FileEntry]:
+    """dive's aggregated view: the stacked tree as of layer ``index``, each path that layer added or
+    modified marked so, and what it removed listed too (marked removed), so its changes stand out in place."""
+    changes = {entry.path: entry for entry in layer_changes(image, index)}
+    entries = [changes.get(entry.path, entry) for entry in stacked_entries(image, index)]
+    return entries + [entry for entry in changes.values() if entry.change == "removed"]
+
+
+def extract(image: Image, index: int, path: str, destination: Path) -> int:
+    """Copy ``/path`` as of layer ``index`` to ``destination`` as ``docker cp`` does (modes and links kept,
+    a directory with what is below it); returns the number of paths written."""
+    with _lock:
+        return copy_out(image_analysis(image), "/" + path, destination, layer=index)
 
 
 class _Kept:

@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Label, Static
 
 from layerlab.engine.api.layer_files import image_analysis
 from layerlab.tui.messages import ImageSelected, LayerSelected
-from tests.tui.test_flow import SIZE, column, wait_for
+from tests.tui.test_flow import SIZE, column, plain, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -23,9 +23,9 @@ async def test_history_files_and_waste_name_a_layer_by_the_same_number(make_app,
         # ADD (layer 0), CMD (none), COPY (layer 1), ENV (none), RUN (layer 2)
         assert [text.strip() for text in column(history, "index")] == ["0", "", "1", "", "2"]
         waste = app.query_one("#waste-summary", Static)
-        await wait_for(pilot, lambda: "offenders" in str(waste.render()))
+        await wait_for(pilot, lambda: "offenders" in plain(waste.content))
         # data.bin is shipped by the COPY and removed by the RUN: the numbers History shows
-        assert "shipped by layer 1" in str(waste.render()) and "by layer 2" in str(waste.render())
+        assert "shipped by layer 1" in plain(waste.content) and "by layer 2" in plain(waste.content)
         history.focus()
         history.move_cursor(row=2)  # COPY app /app
         await pilot.press("enter")

@@ -96,7 +96,7 @@ async def test_command_palette_offers_panel_commands(make_app):
         assert "Reload" in titles and "Show files" in titles and "Show images" not in titles
         await pilot.press("3")
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        assert "Changes/stacked" in titles
+        assert "Changes/aggregated" in titles and "Expand all" in titles
         await pilot.press("ctrl+p")
         await pilot.press(*"show build", "enter")
         await pilot.pause(0.1)

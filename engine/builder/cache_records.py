@@ -84,6 +84,8 @@ class CacheRecords:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = open_shared_db(self.path)
+            if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return  # made already (the version is set with the tables): no write lock to wait for
             with write_transaction(self._db):
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)

@@ -169,9 +169,10 @@ class Store(StoreCore):
         parent_id = self.resolve(str(parent)) if parent is not None else None
 
         with self.lock.shared(), self.blobs.batched_dir_syncs():
-            self.blobs.ingest_bytes(config_raw, image_id, what=f"config of image {image_id.short}")
+            _, manifest_digest = self.blobs.ingest_bytes_together([
+                (config_raw, image_id, f"config of image {image_id.short}"),
+                (manifest_raw, None, f"manifest of image {image_id.short}")])
             self._report(progress, PutProgress("config", image_id, 0, len(layers)))
-            manifest_digest = self.blobs.ingest_bytes(manifest_raw, what=f"manifest of image {image_id.short}")
             self._report(progress, PutProgress("manifest", manifest_digest, 0, len(layers)))
             layer_rows = []
             for index, layer in enumerate(layers):

@@ -93,3 +93,16 @@ def test_adopt_moves_a_hashed_file_in_once(store):
     # present already: the stored copy stays, the new file is left to its owner
     assert not store.blobs.adopt(second, digest) and second.read_bytes() == data
     assert oct(store.blobs.path(digest).stat().st_mode & 0o777) == "0o444"
+
+
+def test_ingest_bytes_together_stores_each_and_checks_each(store):
+    config, manifest = b'{"config": 1}', b'{"manifest": 2}'
+    present = store.blobs.ingest_bytes(b"already here")
+    digests = store.blobs.ingest_bytes_together([(config, Digest.of_bytes(config), "config"), (manifest, None, "manifest"),
+                                                 (b"already here", present, "present")])
+    assert digests == [Digest.of_bytes(config), Digest.of_bytes(manifest), present]
+    assert store.blobs.read(digests[1]) == manifest
+    wrong = Digest.of_bytes(b"other")
+    with pytest.raises(DigestMismatch, match="config of x"):
+        store.blobs.ingest_bytes_together([(b"data", wrong, "config of x")])
+    assert not store.blobs.has(wrong) and list((store.root / "tmp").iterdir()) == []

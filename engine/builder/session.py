@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerlab.engine.builder.build_source import BuildSource
 from layerlab.engine.builder.context import BuildContext
@@ -20,8 +21,10 @@ from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction
 from layerlab.engine.errors import BuildError, LayerlabError, NotFound
 from layerlab.engine.events import Event, EventSink
 from layerlab.engine.layers.stack import LayerStack
-from layerlab.engine.runtime import Runtime, default_runtime
 from layerlab.engine.store import Store
+
+if TYPE_CHECKING:
+    from layerlab.engine.runtime.runner import Runtime
 
 STAT_CACHE_NAME = "buildcontext.db"
 
@@ -81,6 +84,8 @@ class BuildSession:
     def runtime(self) -> Runtime:
         with self.lock:
             if self._runtime is None:
+                from layerlab.engine.runtime.runner import default_runtime  # loaded by the first RUN that runs
+
                 self._runtime = default_runtime()
             return self._runtime
 

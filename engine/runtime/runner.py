@@ -16,7 +16,6 @@ from typing import Protocol
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.runtime import watchdog
-from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime
 from layerlab.engine.runtime.container_files import mount_targets
 from layerlab.engine.runtime.output import OutputCallback
 from layerlab.engine.runtime.rootfs import OverlayRootfs
@@ -24,7 +23,7 @@ from layerlab.engine.runtime.runc import RuncRuntime
 from layerlab.engine.runtime.spec import ProcessSpec, RunResult
 from layerlab.engine.runtime.stubs import make_mount_stubs
 
-__all__ = ["Runtime", "RuncRuntime", "BubblewrapRuntime", "default_runtime", "run_in_layers"]
+__all__ = ["Runtime", "RuncRuntime", "default_runtime", "run_in_layers"]
 
 
 class Runtime(Protocol):
@@ -43,6 +42,8 @@ def default_runtime(*, state_dir: Path | None = None) -> Runtime:
     runc_problem = runc.works()
     if runc_problem is None:
         return runc
+    from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime  # loaded only where runc cannot serve
+
     bwrap = BubblewrapRuntime()
     bwrap_problem = bwrap.works()
     if bwrap_problem is None:
@@ -74,6 +75,8 @@ def run_in_layers(lowers: list[Path], spec: ProcessSpec, workspace: Path, *, run
         finally:
             watchdog.done(undo_mount)
         return result, rootfs.upper
+    from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime
+
     if not isinstance(runtime, BubblewrapRuntime):
         raise ContainerError(f"without root only bubblewrap can run over layers, not {runtime.name}")
     result = runtime.run_layers(stack, workspace, spec, on_output=on_output)

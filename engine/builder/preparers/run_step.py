@@ -4,7 +4,7 @@ command run in the runtime over the parent's layer directories; the overlay uppe
 
 from __future__ import annotations
 
-import secrets as random_ids
+import os
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -26,7 +26,8 @@ from layerlab.engine.dockerfile.instructions import Run
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import StepLog, StepRef
 from layerlab.engine.layers.stack import LayerStack
-from layerlab.engine.runtime import ProcessSpec, resolve_user, run_in_layers
+from layerlab.engine.runtime.spec import ProcessSpec
+from layerlab.engine.runtime.users import resolve_user
 
 
 def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
@@ -93,7 +94,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
             args=run_argv(run, state.shell), env=env,
             cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
             privileged=run.security == "insecure",
-            hostname=random_ids.token_hex(6),
+            hostname=os.urandom(6).hex(),
             mounts=volumes + runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
                                             stage_roots=stage_roots, secrets=session.request.secrets, where=where,
                                             context_view=_context_view(session, step_dir)),
@@ -101,6 +102,8 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
 
         def on_output(stream: str, line: bytes) -> None:
             session.events(StepLog(ref, stream, line.decode("utf-8", errors="replace").rstrip("\r")))
+
+        from layerlab.engine.runtime.runner import run_in_layers  # runc or bubblewrap: only for a RUN that runs
 
         result, upper = run_in_layers(lowers, spec, step_dir / "run", runtime=session.runtime(),
                                       on_output=on_output)

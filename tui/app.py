@@ -27,6 +27,8 @@ from layerlab.tui.task_errors import ReportsTaskFailures, TaskFailed
 from layerlab.engine import events
 from layerlab.tui.messages import (DockerfileChanged, EngineEvent, EngineEventBridge, ImageSelected, LayerSelected,
                                    StoreChanged, built_ref)
+from layerlab.tui.build_options import BuildOptions, options_for
+from layerlab.tui.screens.options_dialog import BuildOptionsScreen
 from layerlab.tui.screens.dialogs import PromptScreen
 from layerlab.tui.screens.help import HelpScreen, binding_rows
 from layerlab.tui.widgets.build import BuildPanel
@@ -37,7 +39,6 @@ from layerlab.tui.widgets.key_hints import KeyHints
 from layerlab.tui.catalog import Catalog
 
 PANELS = ("images", "history", "files", "build")
-DOCKERFILE = "Dockerfile"
 FAILURE_SECONDS = 30
 
 
@@ -60,12 +61,14 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
     ]
 
     def __init__(self, catalog: Catalog | None = None, *, context: Path | None = None, watch: bool = False,
-                 theme: str | None = None, config: TuiConfig | None = None) -> None:
+                 theme: str | None = None, config: TuiConfig | None = None,
+                 build_options: BuildOptions | None = None) -> None:
         self.config = config or TuiConfig()
         self.themes = ThemeRegistry.with_builtins(self.config.directory)
         super().__init__()
         self.catalog = catalog
         self.context = context
+        self.build_options = build_options or (options_for(context) if context is not None else BuildOptions())
         self.watch_context = watch
         self.initial_theme = self.themes.resolve(
             theme or self.config.last_theme or self.config.theme or DEFAULT_THEME).name
@@ -195,7 +198,9 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         yield SystemCommand("Open context…", "Choose a directory with a Dockerfile to build and watch",
                             self.action_open_context)
         if self.context is not None:
-            yield SystemCommand("Re-read Dockerfile", f"Read {self.context / DOCKERFILE} again",
+            yield SystemCommand("Build options…", "Dockerfile, build args, target, --no-cache",
+                                self.action_build_options)
+            yield SystemCommand("Re-read Dockerfile", f"Read {self.dockerfile_path()} again",
                                 lambda: self.read_dockerfile(()))
         yield SystemCommand("Help", "Every key binding and its id", self.action_help)
 
@@ -209,18 +214,39 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         self.push_screen(PromptScreen("Open build context (a directory with a Dockerfile)",
                                       value=str(self.context or ""), placeholder="path/to/context"), open_context)
 
-    def open_context(self, context: Path) -> None:
-        if not (context / DOCKERFILE).is_file():
-            self.notify(f"{context / DOCKERFILE}: no such file", severity="error", timeout=FAILURE_SECONDS)
+    def open_context(self, context: Path, options: BuildOptions | None = None) -> None:
+        """Open ``context`` (with its own Dockerfile unless ``options`` name one) on the Build panel."""
+        options = options or self.build_options.with_changes(dockerfile=options_for(context).dockerfile)
+        if not options.dockerfile_path(context).is_file():
+            self.notify(f"{options.dockerfile_path(context)}: no such file", severity="error",
+                        timeout=FAILURE_SECONDS)
             return
-        self.context = context.resolve()
+        self.context, self.build_options = context.resolve(), options
         self.sub_title = self.context.name
         self.read_dockerfile(())
         if self.watch_context and self.catalog is not None:
-            self.stop_watching.set()  # the old context's watch loop ends; the new one gets its own flag
+            self.stop_watching.set()  # the old watch loop ends; the new one gets its own flag
             self.stop_watching = threading.Event()
             self.watch_builds(self.context)
         self.action_show_panel("build")
+
+    def action_build_options(self) -> None:
+        if self.context is None:
+            self.notify("no build context open: layerlab tui CONTEXT (or ctrl+p, Open context…)",
+                        severity="warning")
+            return
+
+        def chosen(answer: tuple[Path, BuildOptions] | None) -> None:
+            if answer is not None:
+                self.open_context(*answer)
+                if not self.watch_context:
+                    self.notify(f"next build: {answer[1].flags() or 'the defaults'}; b builds")
+
+        self.push_screen(BuildOptionsScreen(self.context, self.build_options), chosen)
+
+    def dockerfile_path(self) -> Path:
+        assert self.context is not None
+        return self.build_options.dockerfile_path(self.context)
 
     def action_build_context(self) -> None:
         if self.context is None or self.catalog is None:
@@ -234,11 +260,12 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="build", description="build")
     def build_once(self, context: Path) -> None:
-        self.catalog.build(context, EngineEventBridge(self.query_one(BuildPanel)))
+        self.catalog.build(context, EngineEventBridge(self.query_one(BuildPanel)), self.build_options)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="build", description="watch build")
     def watch_builds(self, context: Path) -> None:
-        self.catalog.watch_and_build(context, EngineEventBridge(self.query_one(BuildPanel)), self.stop_watching)
+        self.catalog.watch_and_build(context, EngineEventBridge(self.query_one(BuildPanel)), self.stop_watching,
+                                     self.build_options)
 
     @on(EngineEvent)
     def build_event(self, message: EngineEvent) -> None:
@@ -284,8 +311,8 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
             self.post_message(StoreChanged())
 
     def read_dockerfile(self, changed: tuple[Path, ...]) -> None:
-        assert self.context is not None
-        path = self.context / DOCKERFILE
+        path = self.dockerfile_path()
+        self.query_one(BuildPanel).flags = self.build_options.flags(with_file=False)  # the title names the file
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:

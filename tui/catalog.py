@@ -12,7 +12,7 @@ import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from layerlab.engine.api.ages import created_since
 from layerlab.engine.api.building import Built, build, watch_and_build
@@ -27,6 +27,10 @@ from layerlab.engine.events import EventSink
 from layerlab.engine.image import Image
 from layerlab.engine.store.facade import Store
 from layerlab.engine.store.records import StoredImage
+from layerlab.tui.build_options import BuildOptions
+
+if TYPE_CHECKING:
+    from layerlab.engine.builder.request import BuildRequest
 
 __all__ = ["Catalog", "StoreCatalog", "ImageRow", "HistoryRow", "FileEntry", "WasteRow", "ImageReport", "image_report",
            "SAVE_FORMATS",
@@ -50,8 +54,9 @@ class Catalog(Protocol):
     def watch_path(self) -> Path | None: ...
     def save(self, ref: str, target: Path, format: str) -> None: ...
     def push(self, source: str, target: str, events: EventSink) -> object: ...
-    def build(self, context: Path, events: EventSink) -> Built: ...
-    def watch_and_build(self, context: Path, events: EventSink, stop: threading.Event) -> None: ...
+    def build(self, context: Path, events: EventSink, options: BuildOptions = BuildOptions()) -> Built: ...
+    def watch_and_build(self, context: Path, events: EventSink, stop: threading.Event,
+                        options: BuildOptions = BuildOptions()) -> None: ...
 
 
 class StoreCatalog:
@@ -92,17 +97,22 @@ class StoreCatalog:
 
         return push(target, self.store, source=source, events=events)
 
-    def build(self, context: Path, events: EventSink) -> Built:
-        """Build ``context`` (its ``Dockerfile``) into the store, reporting engine events to ``events``."""
-        from layerlab.engine.builder.request import BuildRequest
+    def build(self, context: Path, events: EventSink, options: BuildOptions = BuildOptions()) -> Built:
+        """Build ``context`` with ``options`` into the store, reporting engine events to ``events``."""
+        return build(self.store, build_request(context, options), events)
 
-        return build(self.store, BuildRequest(context_dir=context, tags=[context_tag(context)]), events)
-
-    def watch_and_build(self, context: Path, events: EventSink, stop: threading.Event) -> None:
+    def watch_and_build(self, context: Path, events: EventSink, stop: threading.Event,
+                        options: BuildOptions = BuildOptions()) -> None:
         """Build now, then again on every relevant change in ``context``, until ``stop`` is set."""
-        from layerlab.engine.builder.request import BuildRequest
+        watch_and_build(self.store, build_request(context, options), events, stop)
 
-        watch_and_build(self.store, BuildRequest(context_dir=context, tags=[context_tag(context)]), events, stop)
+
+def build_request(context: Path, options: BuildOptions) -> "BuildRequest":
+    from layerlab.engine.builder.request import BuildRequest
+
+    return BuildRequest(context_dir=context, dockerfile=str(options.dockerfile_path(context)),
+                        build_args=options.args(), target=options.target, no_cache=options.no_cache,
+                        tags=[context_tag(context)])
 
 
 def context_tag(context: Path) -> str:

@@ -53,6 +53,8 @@ class BuildPanel(Vertical):
         Binding("right_square_bracket", "select_step(1)", "Step log", id="build.next_step",
                 tooltip="Show only the next step's log lines ([ for the previous one)"),
         Binding("a", "show_all_steps", "All steps", id="build.all_steps", tooltip="Show every step's log lines"),
+        Binding("o", "app.build_options", "Options", id="build.options",
+                tooltip="The context, its Dockerfile, build args, target and --no-cache"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -63,6 +65,7 @@ class BuildPanel(Vertical):
         self.log_lines: deque[tuple[int | None, str]] = deque(maxlen=LOG_LINES_KEPT)  # None: a separator
         self.unwritten: deque[str] = deque(maxlen=LOG_LINES_KEPT)  # shown lines not yet in the log widget
         self.log_step: int | None = None  # the step whose lines the log shows alone; None shows all
+        self.flags = ""  # the build's options as `build` flags, shown beside the Dockerfile's name
 
     def compose(self) -> ComposeResult:
         yield Label("No build context open: layerlab tui CONTEXT", id="build-title")
@@ -93,11 +96,14 @@ class BuildPanel(Vertical):
     # -- the context -------------------------------------------------------------
 
     def show_dockerfile(self, path: Path, text: str) -> None:
-        if self.dockerfile_text and text != self.dockerfile_text:
+        if self.dockerfile_path is not None and path != self.dockerfile_path:
+            self.build = BuildState()  # another Dockerfile: the old marks say nothing of its lines
+        elif self.dockerfile_text and text != self.dockerfile_text:
             self.build.follow_edit(self.dockerfile_text, text)
         self.dockerfile_path = path
         self.dockerfile_text = text
-        self.query_one("#build-title", Label).update(f"{path.parent.name}/{path.name}")
+        title = f"{path.parent.name}/{path.name}" + (f"  {self.flags}" if self.flags else "")
+        self.query_one("#build-title", Label).update(title)
         self.redraw()
 
     @on(DockerfileChanged)

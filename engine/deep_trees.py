@@ -13,6 +13,8 @@ import os
 import stat
 from typing import Generator, Iterator, TypeVar
 
+from layerlab.engine import long_paths
+
 Result = TypeVar("Result")
 Nested = Generator["Nested", object, Result]
 
@@ -56,6 +58,8 @@ def remove_tree(path: str | os.PathLike[str], *, dir_fd: int | None = None, miss
 
     It walks down with ``openat`` and back up through ``..``, checking on the way up that each
     parent is the very directory it came down from. ``dir_fd``: ``path`` is relative to it."""
+    if dir_fd is None:
+        dir_fd, path = long_paths.at(path)
     try:
         st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -109,7 +113,7 @@ def walk_tree(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], lis
     while pending:
         directory = pending.pop()
         try:
-            with os.scandir(directory) as listing:
+            with long_paths.scandir(directory) as listing:
                 entries = list(listing)
         except OSError:
             continue

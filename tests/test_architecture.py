@@ -56,8 +56,9 @@ def test_no_engine_source_names_a_ui_module():
 # sideways. A new engine module or package needs a rank here before the test passes.
 RANKS = {
     # the ground every part stands on
-    "engine.errors": 0, "engine.events": 0, "engine.paths": 0, "engine.fsutil": 0, "engine.deep_trees": 0,
+    "engine.errors": 0, "engine.events": 0, "engine.paths": 0, "engine.fsutil": 0, "engine.long_paths": 0,
     "engine.lazy_exports": 0,
+    "engine.deep_trees": 1,
     "engine.dbfile": 1, "engine.oci": 1, "engine.dockerfile": 1,
     "engine.reference": 2, "engine.image": 2, "engine.layers": 2,
     # oci < layers < store; transports and runtime beside the store, never importing it

@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
 from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.builder.tarsum import KINDS, EntryStat, tarsum_header
+from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
 
 Excluder = Callable[[str], bool]
@@ -127,7 +128,7 @@ class BuildContext:
         while pending:
             prefix, directory = pending.pop()
             try:
-                entries = list(os.scandir(directory))
+                entries = list(long_paths.scandir(directory))
             except OSError as error:
                 raise BuildError(f"{directory}: cannot read build context: {error.strerror}") from error
             for entry in entries:
@@ -156,7 +157,7 @@ class BuildContext:
         for rel in list(self._stats):
             parent = rel.rpartition("/")[0]
             while parent and parent not in self._stats:
-                st = os.lstat(self.root / parent)
+                st = long_paths.lstat(self.root / parent)
                 self._stats[parent] = EntryStat(dir_kind[0], dir_kind[1], 0o755, 0, 0, 0, st.st_mtime_ns,
                                                 st.st_ctime_ns, st.st_ino, 0)
                 self._checksums[parent] = parent
@@ -187,7 +188,7 @@ class BuildContext:
                          self._checksums[rel], st.mtime_ns)
 
     def _link(self, rel: str, st: EntryStat) -> str:
-        return os.readlink(self.root / rel) if st.kind == "symlink" else ""
+        return long_paths.readlink(self.root / rel) if st.kind == "symlink" else ""
 
     def _ensure_checksums(self, rels: Sequence[str]) -> None:
         to_read = []
@@ -225,7 +226,7 @@ class BuildContext:
         st = self._stats[rel]
         hasher = self._tarsum_header(rel, st)
         try:
-            with open(self.root / rel, "rb", buffering=0) as stream:
+            with open(self.root / rel, "rb", buffering=0, opener=long_paths.opener) as stream:
                 while chunk := stream.read(_CHUNK):
                     hasher.update(chunk)
         except OSError as error:
@@ -326,7 +327,7 @@ class BuildContext:
             hops += 1
             if hops > 255:
                 return None
-            link = os.readlink(self.root / candidate)
+            link = long_paths.readlink(self.root / candidate)
             if link.startswith("/"):
                 resolved = []
             parts = link.split("/") + parts

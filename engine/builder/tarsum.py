@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from layerlab.engine import long_paths
+
 # lstat's file types as (kind, tar typeflag); other types (sockets) are not part of a context.
 KINDS = {
     stat.S_IFREG: ("file", "0"),
@@ -88,6 +90,6 @@ def _host_group_name(gid: int) -> str:
 
 def _capability(path: Path) -> bytes | None:
     try:
-        return os.getxattr(path, "security.capability", follow_symlinks=False)
+        return os.getxattr(long_paths.xattr_path(path), "security.capability", follow_symlinks=False)
     except OSError:
         return None

@@ -31,6 +31,9 @@ def go_clean(path: str) -> str:
     """Go's filepath.Clean for '/'-separated paths."""
     if path == "":
         return "."
+    framed = f"/{path}/"
+    if "//" not in framed and "/./" not in framed and "/../" not in framed:
+        return path  # already clean: a deep path is not split and joined again
     rooted = path.startswith("/")
     parts: list[str] = []
     for part in path.split("/"):
@@ -276,6 +279,8 @@ class Matcher:
 
     def matches(self, relpath: str) -> bool:
         """True when the context path (relative, '/'-separated) is excluded."""
+        if not self.patterns:
+            return False
         path = go_clean(relpath.lstrip("/"))
         if path == ".":
             return False

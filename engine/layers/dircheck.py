@@ -23,6 +23,7 @@ from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.entries import entry_kind, iter_tar_members, open_tar_stream
 from layerlab.engine.layers.names import XATTR_WHITEOUTS, clean_name, split_whiteout
 from layerlab.engine.layers.stack import is_opaque, is_whiteout
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import walk_tree
 
 _CHUNK = 1 << 20
@@ -56,7 +57,7 @@ def layer_dir_differences(blob: BinaryIO, layer_dir: Path, *, owners: bool, limi
         dirnames.sort()
         for name in sorted(dirnames + filenames):
             path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
+            rel = path[len(root) + 1:]  # relpath splits and joins: slow on deep trees
             seen.add(rel)
             problem = _compare(path, rel, expected.get(rel), owners)
             if problem:
@@ -123,7 +124,7 @@ def _implied_dirs(expected: dict[str, _Expected], path: str) -> None:
 
 
 def _compare(path: str, rel: str, want: _Expected | None, owners: bool) -> str | None:
-    st = os.lstat(path)
+    st = long_paths.lstat(path)
     if stat.S_ISSOCK(st.st_mode):
         return None  # a tar cannot hold a socket: a RUN may leave one behind
     if want is None:
@@ -143,8 +144,8 @@ def _compare(path: str, rel: str, want: _Expected | None, owners: bool) -> str |
             return f"size {st.st_size}, the layer has {want.size}"
         if _file_sha256(path) != want.sha256:
             return "content differs from the layer"
-    elif kind == "symlink" and os.readlink(path) != want.linkname:
-        return f"links to {os.readlink(path)!r}, the layer has {want.linkname!r}"
+    elif kind == "symlink" and long_paths.readlink(path) != want.linkname:
+        return f"links to {long_paths.readlink(path)!r}, the layer has {want.linkname!r}"
     elif kind in ("char", "block") and st.st_rdev != want.rdev:
         return "device number differs from the layer"
     elif kind == "dir" and is_opaque(path) != want.opaque:
@@ -155,7 +156,7 @@ def _compare(path: str, rel: str, want: _Expected | None, owners: bool) -> str |
 def _has_whiteout_xattr(path: str) -> bool:
     for name in XATTR_WHITEOUTS:
         try:
-            os.getxattr(path, name, follow_symlinks=False)
+            os.getxattr(long_paths.xattr_path(path), name, follow_symlinks=False)
             return True
         except OSError:
             pass
@@ -164,7 +165,7 @@ def _has_whiteout_xattr(path: str) -> bool:
 
 def _file_sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
+    with open(path, "rb", opener=long_paths.opener) as stream:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.layers.names import OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import remove_tree
 
 MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
@@ -33,7 +34,7 @@ def is_whiteout(st: os.stat_result) -> bool:
 def is_opaque(path: Path | str) -> bool:
     for name in OPAQUE_XATTRS:
         try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+            if os.getxattr(long_paths.xattr_path(path), name, follow_symlinks=False) == b"y":
                 return True
         except OSError:
             pass
@@ -80,7 +81,7 @@ class LayerStack:
         if not self.layers:
             return None
         visible = self.top_first
-        found = (self.layers[-1], os.lstat(self.layers[-1]))
+        found = (self.layers[-1], long_paths.lstat(self.layers[-1]))
         for depth in range(len(parts)):
             rel = parts[: depth + 1]
             below: list[Path] = []
@@ -88,7 +89,7 @@ class LayerStack:
             for layer in visible:
                 path = layer.joinpath(*rel)
                 try:
-                    st = os.lstat(path)
+                    st = long_paths.lstat(path)
                 except (FileNotFoundError, NotADirectoryError):
                     continue
                 if is_whiteout(st):
@@ -121,7 +122,7 @@ class LayerStack:
         hit = self.lookup(split_path(rel))
         if hit is None:
             raise FileNotFoundError(rel)
-        return os.readlink(hit[0])
+        return long_paths.readlink(hit[0])
 
     def listdir(self, rel: str) -> list[str]:
         """The names a directory shows in the merged view, sorted."""
@@ -131,12 +132,12 @@ class LayerStack:
         for layer in self.top_first:
             path = layer.joinpath(*parts)
             try:
-                st = os.lstat(path)
+                st = long_paths.lstat(path)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 break
-            with os.scandir(path) as entries:
+            with long_paths.scandir(path) as entries:
                 for entry in entries:
                     if entry.name in names or entry.name in hidden:
                         continue
@@ -159,7 +160,7 @@ class LayerStack:
                     return path, None, None
                 host_path, st = hit
                 if stat.S_ISLNK(st.st_mode):
-                    target = os.readlink(host_path)
+                    target = long_paths.readlink(host_path)
                     base = "/" if target.startswith("/") else "/" + "/".join(parts[: depth - 1])
                     path = "/" + posixpath.normpath(posixpath.join(base, target, *parts[depth:])).lstrip("/")
                     break
@@ -179,7 +180,7 @@ def flatten(layers: list[Path], target: Path) -> None:
     target.mkdir()
     directories: dict[str, tuple[str, os.stat_result]] = {}
     if layers:  # the root shows the topmost layer's own, as the root of an overlay mount does
-        directories[os.fspath(target)] = (os.fspath(layers[-1]), os.lstat(layers[-1]))
+        directories[os.fspath(target)] = (os.fspath(layers[-1]), long_paths.lstat(layers[-1]))
     for layer in layers:
         _merge_layer(os.fspath(layer), os.fspath(target), directories)
     # modes and times last, deepest first: a read-only mode would stop us filling a directory,
@@ -189,36 +190,43 @@ def flatten(layers: list[Path], target: Path) -> None:
 
 
 def _merge_layer(source: str, target: str, directories: dict[str, tuple[str, os.stat_result]]) -> None:
-    with os.scandir(source) as listing:
-        entries = list(listing)
-    for entry in entries:
-        destination = os.path.join(target, entry.name)
-        st = entry.stat(follow_symlinks=False)
-        try:
-            existing = os.lstat(destination)
-        except FileNotFoundError:
-            existing = None
-        if is_whiteout(st):
-            if existing is not None:
-                _remove(destination, existing, directories)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            if existing is not None and (not stat.S_ISDIR(existing.st_mode) or is_opaque(entry.path)):
-                _remove(destination, existing, directories)
-                existing = None
-            if existing is None:
-                os.mkdir(destination, 0o700)
-            directories[destination] = (entry.path, st)
-            _merge_layer(entry.path, destination, directories)
-            continue
+    pending = [(source, target)]  # a list, not recursion: trees of any depth
+    while pending:
+        source_dir, target_dir = pending.pop()
+        with long_paths.scandir(source_dir) as listing:
+            entries = list(listing)
+        for entry in entries:
+            _merge_entry(entry, os.path.join(target_dir, entry.name), directories, pending)
+
+
+def _merge_entry(entry: os.DirEntry[str], destination: str, directories: dict[str, tuple[str, os.stat_result]],
+                 pending: list[tuple[str, str]]) -> None:
+    st = entry.stat(follow_symlinks=False)
+    try:
+        existing = long_paths.lstat(destination)
+    except FileNotFoundError:
+        existing = None
+    if is_whiteout(st):
         if existing is not None:
             _remove(destination, existing, directories)
-        os.link(entry.path, destination, follow_symlinks=False)
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if existing is not None and (not stat.S_ISDIR(existing.st_mode) or is_opaque(entry.path)):
+            _remove(destination, existing, directories)
+            existing = None
+        if existing is None:
+            long_paths.mkdir(destination, 0o700)
+        directories[destination] = (entry.path, st)
+        pending.append((entry.path, destination))
+        return
+    if existing is not None:
+        _remove(destination, existing, directories)
+    long_paths.link(entry.path, destination)
 
 
 def _remove(path: str, st: os.stat_result, directories: dict[str, tuple[str, os.stat_result]]) -> None:
     if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
+        long_paths.unlink(path)
         return
     remove_tree(path)
     inside = path + "/"
@@ -228,17 +236,18 @@ def _remove(path: str, st: os.stat_result, directories: dict[str, tuple[str, os.
 
 def _copy_metadata(source: str, destination: str, st: os.stat_result) -> None:
     if os.geteuid() == 0:
-        os.chown(destination, st.st_uid, st.st_gid)
+        long_paths.chown(destination, st.st_uid, st.st_gid)
     try:
-        names = os.listxattr(source, follow_symlinks=False)
+        names = os.listxattr(long_paths.xattr_path(source), follow_symlinks=False)
     except OSError:
         names = []
     for name in names:
         if name.startswith(OVERLAY_XATTR_PREFIXES):
             continue
         try:
-            os.setxattr(destination, name, os.getxattr(source, name, follow_symlinks=False))
+            value = os.getxattr(long_paths.xattr_path(source), name, follow_symlinks=False)
+            os.setxattr(long_paths.xattr_path(destination), name, value)
         except OSError:
             pass  # as when unpacking: a file system without this kind of xattr is no reason to fail
-    os.chmod(destination, stat.S_IMODE(st.st_mode))
-    os.utime(destination, ns=(st.st_atime_ns, st.st_mtime_ns))
+    long_paths.chmod(destination, stat.S_IMODE(st.st_mode))
+    long_paths.utime(destination, (st.st_atime_ns, st.st_mtime_ns))

@@ -73,8 +73,11 @@ def _string(text: bytes, width: int) -> bytes:
     return text + b"\x00" * (width - len(text))
 
 
+_NON_ASCII = bytes(range(0x80, 0x100))
+
+
 def _to_ascii(raw: bytes) -> bytes:
-    return bytes(b for b in raw if b < 0x80)
+    return raw.translate(None, _NON_ASCII)
 
 
 def _pax_record(key: bytes, value: bytes) -> bytes:

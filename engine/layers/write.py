@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
+from layerlab.engine import long_paths
 from layerlab.engine.errors import LayerError, NotFound
 from layerlab.engine.layers.names import (
     OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES, WHITEOUT_PREFIX, XATTR_WHITEOUTS, bad_whiteout,
@@ -66,6 +67,7 @@ class Change(NamedTuple):
 
 def read_xattrs(path: str | os.PathLike) -> dict[str, bytes]:
     """All extended attributes of ``path`` itself (never a symlink's target)."""
+    path = long_paths.xattr_path(path)
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError as error:
@@ -102,7 +104,7 @@ def _header(name: str, path: str, st: os.stat_result, xattrs: dict[str, bytes]) 
             header.name += "/"
     elif stat.S_ISLNK(mode):
         header.typeflag = SYMLINK
-        header.linkname = os.fsdecode(os.readlink(path))
+        header.linkname = os.fsdecode(long_paths.readlink(path))
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         header.typeflag = CHAR_DEVICE if stat.S_ISCHR(mode) else BLOCK_DEVICE
         header.devmajor, header.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
@@ -117,7 +119,7 @@ def _walk(root: Path) -> Iterator[tuple[str, str, os.stat_result]]:
     """Go's ``filepath.Walk`` order: an entry, then (if a directory) its children, siblings sorted."""
 
     def children(directory: str, prefix: str) -> list[tuple[str, str, os.stat_result]]:
-        with os.scandir(directory) as listing:
+        with long_paths.scandir(directory) as listing:
             entries = sorted(listing, key=lambda entry: os.fsencode(entry.name))
             return [(prefix + entry.name, entry.path, entry.stat(follow_symlinks=False)) for entry in entries]
 
@@ -162,7 +164,7 @@ class _LayerWriter:
                 self._first_name_of_inode[key] = header.name
         if header.typeflag == REGULAR and header.size:
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = long_paths.open_fd(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except OSError as error:
                 raise LayerError(f"{header.name}: cannot read {path}: {error.strerror}") from None
             with os.fdopen(fd, "rb") as content:
@@ -185,7 +187,7 @@ def write_layer_from_dir(root: Path, out: BinaryIO, *, mtime: int | None = None,
     ``mtime`` and ``owner`` (uid, gid), when given, replace every entry's own,
     for a layer that depends on content only.
     """
-    if not os.path.isdir(root):
+    if not long_paths.is_dir(root):
         raise NotFound(f"{root}: no such directory to write a layer from")
     writer = _LayerWriter(out)
     for name, path, st in _walk(root):
@@ -233,7 +235,7 @@ def write_layer_from_changes(changes: Iterable[Change], out: BinaryIO) -> LayerB
         elif change.kind == "opaque":
             marker = _whiteout_header(posixpath.join(change.path, OPAQUE_MARKER))
             if change.source is not None:
-                st = os.lstat(change.source)
+                st = long_paths.lstat(change.source)
                 marker.mode, marker.uid, marker.gid = stat.S_IMODE(st.st_mode) & 0o777, st.st_uid, st.st_gid
             writer.add(marker)
         else:
@@ -241,7 +243,7 @@ def write_layer_from_changes(changes: Iterable[Change], out: BinaryIO) -> LayerB
                 raise LayerError(f"{change.path}: {change.kind} change without a source file")
             source = os.fspath(change.source)
             try:
-                st = os.lstat(source)
+                st = long_paths.lstat(source)
             except FileNotFoundError:
                 raise NotFound(f"{change.path}: source {source} does not exist") from None
             header = _header(change.path, source, st, read_xattrs(source))
@@ -261,7 +263,7 @@ def write_layer_from_overlay_upper(upperdir: Path, out: BinaryIO) -> LayerBlob:
     deletion and becomes ".wh.<name>"; a directory whose opaque xattr is "y"
     is followed at once by "<dir>/.wh..wh..opq", then its own contents.
     """
-    if not os.path.isdir(upperdir):
+    if not long_paths.is_dir(upperdir):
         raise NotFound(f"{upperdir}: no such upper directory")
     writer = _LayerWriter(out)
     for name, path, st in _walk(upperdir):

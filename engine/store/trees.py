@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import remove_tree as remove_any_depth, walk_tree
 from layerlab.engine.store.layout import Layout
 
@@ -41,7 +42,7 @@ def tree_size(path: Path | str) -> int:
     for dirpath, dirnames, filenames in walk_tree(path):
         for name in filenames:
             try:
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+                total += long_paths.lstat(os.path.join(dirpath, name)).st_blocks * 512
             except OSError:
                 pass
     return total

@@ -1,4 +1,4 @@
-"""Trees deeper than Python's recursion limit build, save, check and prune."""
+"""Trees deeper than Python's recursion limit, and deeper than PATH_MAX, build, save, check and prune."""
 
 from __future__ import annotations
 
@@ -11,16 +11,28 @@ from tests.build.conftest import write_context
 
 pytestmark = pytest.mark.peers
 
-COPY_DEPTH = 600     # a COPY of a context tree this deep raised RecursionError
-RUN_DEPTH = 1500     # as did a RUN that made one 2,000 deep (here one-letter names stay under PATH_MAX)
+# Both paths run past PATH_MAX (4,096 bytes): the kernel refuses them whole (ENAMETOOLONG),
+# so every walk must go one directory at a time; both are deeper than Python's recursion limit.
+COPY_DEPTH, COPY_NAME = 70, "d" * 64    # 4,550 bytes of path inside the context
+RUN_DEPTH = 2500                        # "e/" 2,500 times: 5,000 bytes, made by a RUN
 
 
-def make_chain(top, name: str, depth: int) -> None:
-    """``top/name/name/…`` ``depth`` levels deep (os.makedirs itself recurses once per level)."""
-    path = str(top)
-    for _ in range(depth):
-        path = os.path.join(path, name)
-        os.mkdir(path)
+def make_chain(top, name: str, depth: int, bottom: bytes | None = None) -> None:
+    """``top/name/name/…`` ``depth`` levels deep, one ``mkdirat`` at a time (no path grows past one name);
+    ``bottom``: the content of a file ``f`` at the bottom."""
+    current = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=current)
+            below = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=current)
+            os.close(current)
+            current = below
+        if bottom is not None:
+            fd = os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=current)
+            os.write(fd, bottom)
+            os.close(fd)
+    finally:
+        os.close(current)
 
 
 @pytest.fixture
@@ -33,16 +45,23 @@ def deep_tmp_path(tmp_path):
 
 def test_a_deep_tree_builds_saves_checks_and_prunes(cli, root, base, deep_tmp_path):
     tmp_path = deep_tmp_path
-    context = write_context(tmp_path / "ctx", "FROM busybox\nCOPY d /d\n"
-                            f"RUN i=0; while [ $i -lt {RUN_DEPTH} ]; do mkdir e; cd e; i=$((i+1)); done; "
-                            "echo bottom > f\n")
-    deep = context / "/".join(["d"] * COPY_DEPTH)
-    make_chain(context, "d", COPY_DEPTH)
-    (deep / "f").write_text("bottom\n")
+    context = write_context(tmp_path / "ctx", f"FROM busybox AS deep\nCOPY {COPY_NAME} /{COPY_NAME}\n"
+                            # nested from the bottom up: a shell's `cd` stops at PATH_MAX, rename does not
+                            "RUN mkdir e && echo bottom > e/f && i=1; "
+                            f"while [ $i -lt {RUN_DEPTH} ]; do mkdir t && mv e t/e && mv t e; i=$((i+1)); done\n"
+                            # a step over the deep snapshots, and a copy out of them
+                            "FROM deep\nRUN touch /top\n"
+                            "COPY --from=deep /e /copied\n")
+    make_chain(context, COPY_NAME, COPY_DEPTH, bottom=b"bottom\n")
     built = cli("build", "-q", "--network", "none", "-t", "deep", str(context))
     assert built.code == 0, built.err
+    deep_files = ("/copied" + "/e" * (RUN_DEPTH - 1) + "/f", f"/{COPY_NAME}" * COPY_DEPTH + "/f")
+    for path in deep_files:
+        shown = cli("cat", "deep", path)
+        assert shown.code == 0 and shown.out == "bottom\n", shown.err
     for args in (("save", "-o", str(tmp_path / "deep.tar"), "deep"), ("fsck",), ("rmi", "deep"),
-                 ("system", "prune", "-a", "-f"), ("load", "-i", str(tmp_path / "deep.tar")), ("fsck",)):
+                 ("system", "prune", "-a", "-f"), ("load", "-i", str(tmp_path / "deep.tar")),
+                 ("cat", "deep", deep_files[0]), ("fsck",)):
         result = cli(*args)
         assert result.code == 0 and "Traceback" not in result.err, (args, result.err)
 

@@ -22,6 +22,7 @@ from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.errors import BuildError, LayerError
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.tarscan import scan
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import walk_tree
 
 
@@ -60,8 +61,8 @@ def _directories(target: Path):
     for directory, subdirs, _files in walk_tree(target):
         for name in subdirs:
             full = os.path.join(directory, name)
-            if not os.path.islink(full):
-                yield os.path.relpath(full, target)
+            if not stat.S_ISLNK(long_paths.lstat(full).st_mode):
+                yield full[len(os.fspath(target)) + 1:]
 
 
 def _fix_implied_dirs(staging: Staging, dest_rel: str, target: Path, keep: set[str]) -> None:
@@ -73,8 +74,8 @@ def _fix_implied_dirs(staging: Staging, dest_rel: str, target: Path, keep: set[s
         rel = f"{dest_rel}/{inner}" if dest_rel else inner
         image_st = staging.in_image(rel)
         if image_st is not None and stat.S_ISDIR(image_st.st_mode):
-            os.chmod(full, stat.S_IMODE(image_st.st_mode))
+            long_paths.chmod(full, stat.S_IMODE(image_st.st_mode))
             staging.set_owner(rel, (image_st.st_uid, image_st.st_gid))
         else:
-            os.chmod(full, 0o755)
+            long_paths.chmod(full, 0o755)
             staging.set_owner(rel, (0, 0))

@@ -41,6 +41,7 @@ from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.dockerfile.dockerignore import Matcher
 from layerlab.engine.errors import BuildError
 from layerlab.engine.layers.stack import LayerStack
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import Nested, run_nested, walk_tree
 
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -210,11 +211,11 @@ class _Copier:
 
     def _write_file(self, host: Path | str, st: os.stat_result, target: str) -> None:
         try:
-            source_fd = os.open(host, _NOFOLLOW_READ)
+            source_fd = long_paths.open_fd(host, _NOFOLLOW_READ)
         except OSError as error:
             raise BuildError(f"{self.command} failed: cannot read {host}: {error.strerror}") from None
         with os.fdopen(source_fd, "rb") as source, \
-                os.fdopen(os.open(self.staging.host(target), _CREATE, 0o600), "wb") as out:
+                os.fdopen(long_paths.open_fd(self.staging.host(target), _CREATE, 0o600), "wb") as out:
             _copy_content(source, out)
         self._finish(target, st, is_link=False)
 
@@ -230,9 +231,9 @@ class _Copier:
                 mode = stat.S_IMODE(st.st_mode)
                 if not self.preserve_owner and stat.S_ISREG(st.st_mode):
                     mode = _as_after_chown(mode)
-            os.chmod(path, mode)
+            long_paths.chmod(path, mode)
         seconds = int(st.st_mtime) * 1_000_000_000  # Docker's tar keeps whole seconds
-        os.utime(path, ns=(seconds, seconds), follow_symlinks=not is_link)
+        long_paths.utime(path, ns=(seconds, seconds), follow_symlinks=not is_link)
 
     # -- one directory -----------------------------------------------------------
 
@@ -243,8 +244,8 @@ class _Copier:
             if not self.preserve_owner:
                 self.staging.set_owner(target, self.owner)
             if self.req.chmod is not None:
-                os.chmod(self.staging.host(target), self.req.chmod)
-        with os.scandir(self.staging.host(target)) as listing:
+                long_paths.chmod(self.staging.host(target), self.req.chmod)
+        with long_paths.scandir(self.staging.host(target)) as listing:
             fresh = next(listing, None) is None
         run_nested(self._copy_children(host, source_rel, "", target, {}, fresh=fresh))
 
@@ -254,7 +255,7 @@ class _Copier:
 
         Returns how many entries were copied. A walk for ``run_nested``: trees of any depth."""
         try:
-            names = sorted(os.listdir(host_dir), key=os.fsencode)
+            names = sorted(long_paths.listdir(host_dir), key=os.fsencode)
         except OSError as error:
             raise BuildError(f"{self.command} failed: cannot read {source_rel or '.'}: {error.strerror}") from None
         copied = 0
@@ -263,7 +264,7 @@ class _Copier:
             child_inner = f"{inner}/{name}" if inner else name
             child_host = os.path.join(host_dir, name)
             target = f"{target_dir}/{name}" if target_dir else name
-            st = os.lstat(child_host)
+            st = long_paths.lstat(child_host)
             is_dir = stat.S_ISDIR(st.st_mode)
             if self.excluded_by_flag(child_inner) or self.excluded_by_flag(child_rel):
                 continue
@@ -293,12 +294,12 @@ class _Copier:
             self.staging.clear(target, keep_dir=False)
             staged = None
         if staged is None:
-            os.mkdir(self.staging.host(target), 0o700)
+            long_paths.mkdir(self.staging.host(target), 0o700)
         copied = yield self._copy_children(host, source_rel, inner, target, inodes, fresh=staged is None)
         if implied:
             if not copied:
                 if staged is None:
-                    os.rmdir(self.staging.host(target))
+                    long_paths.rmdir(self.staging.host(target))
                 return 0
             st = _daemon_made_dir(st)
         self._finish(target, st, is_link=False)
@@ -311,20 +312,20 @@ class _Copier:
             key = (st.st_dev, st.st_ino)
             first = inodes.get(key) if st.st_nlink > 1 else None
             if first is not None and self.staging.staged(first) is not None:
-                os.link(self.staging.host(first), path)  # one inode, as the tar's hard link entry makes it
+                long_paths.link(self.staging.host(first), path)  # one inode, as the tar's hard link entry makes it
                 return
             inodes[key] = target
             self._write_file(host, st, target)
         elif stat.S_ISLNK(mode):
-            os.symlink(os.readlink(host), path)
+            long_paths.symlink(long_paths.readlink(host), path)
             self._finish(target, st, is_link=True)
         elif stat.S_ISFIFO(mode):
-            os.mkfifo(path, 0o600)
+            long_paths.mkfifo(path, 0o600)
             self._finish(target, st, is_link=False)
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             if os.geteuid() != 0:
                 return  # device nodes need root; rootless engines skip them too
-            os.mknod(path, 0o600 | stat.S_IFMT(mode), st.st_rdev)
+            long_paths.mknod(path, 0o600 | stat.S_IFMT(mode), st.st_rdev)
             self._finish(target, st, is_link=False)
         # sockets cannot travel in a layer tar: skipped, as Docker's tar does
 
@@ -339,8 +340,8 @@ class _Copier:
             subdirs.sort(key=os.fsencode)
             for name in sorted(subdirs + names, key=os.fsencode):
                 full = os.path.join(directory, name)
-                files.append(os.path.relpath(full, root))
-                st = os.lstat(full)
+                files.append(full[len(root) + 1:])  # relpath splits and joins: slow on deep trees
+                st = long_paths.lstat(full)
                 if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                     seen.add((st.st_dev, st.st_ino))
                     total += st.st_size

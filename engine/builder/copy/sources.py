@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards
 from layerlab.engine.builder.copy.tree import lstat_in, resolve_in_scope
 from layerlab.engine.errors import BuildError
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import walk_tree
 
 Excluder = Callable[[str], bool]
@@ -68,7 +69,10 @@ class ExclusionRules:
     def includes_below(self, root: Path, rel: str) -> bool:
         """Whether some path under the directory ``rel`` is in the context."""
         top = os.path.join(root, rel)
-        if not os.path.isdir(top) or os.path.islink(top):
+        try:
+            if not stat.S_ISDIR(long_paths.lstat(top).st_mode):  # a symlink to a directory is not one
+                return False
+        except OSError:
             return False
         for directory, subdirs, names in walk_tree(top):
             rel_dir = rel + directory[len(top):]
@@ -112,7 +116,7 @@ class SourceFinder:
         return lstat_in(self.root, rel)
 
     def _readlink(self, rel: str) -> str:
-        return os.readlink(os.path.join(self.root, rel))
+        return long_paths.readlink(os.path.join(self.root, rel))
 
     def find(self, pattern: str, *, parents: bool) -> list[Source]:
         cleaned = clean_source(pattern)
@@ -127,7 +131,7 @@ class SourceFinder:
 
     def _one(self, name: str, pivot: str) -> Source:
         rel = resolve_in_scope(name, self._lookup, self._readlink) if name != "." else ""
-        st = self._lookup(rel) if rel else os.lstat(self.root)
+        st = self._lookup(rel) if rel else long_paths.lstat(self.root)
         if st is None or (rel and self.extra_excludes(name)):
             missing = f"stat {name}: file does not exist"
             if self.from_image:
@@ -148,7 +152,7 @@ class SourceFinder:
             if rel is None:
                 stack.pop()
                 continue
-            st = os.lstat(os.path.join(self.root, rel))
+            st = long_paths.lstat(os.path.join(self.root, rel))
             if stat.S_ISDIR(st.st_mode):
                 if self.rules.prune(rel):
                     continue
@@ -159,7 +163,7 @@ class SourceFinder:
     def _children(self, rel: str) -> list[str]:
         directory = os.path.join(self.root, rel) if rel else os.fspath(self.root)
         try:
-            names = sorted(os.listdir(directory), key=os.fsencode)
+            names = sorted(long_paths.listdir(directory), key=os.fsencode)
         except OSError as error:
             raise BuildError(f"{self.command} failed: cannot read {rel or '.'}: {error.strerror}") from None
         return [f"{rel}/{name}" if rel else name for name in names]

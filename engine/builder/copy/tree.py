@@ -16,12 +16,12 @@ the wanted owner is remembered in ``owners`` for the layer writer.
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
+from layerlab.engine import long_paths
+from layerlab.engine.deep_trees import remove_tree
 from layerlab.engine.errors import BuildError
 from layerlab.engine.layers.stack import LayerStack
 
@@ -38,12 +38,12 @@ def lstat_in(base: Path | None, rel: str) -> os.stat_result | None:
         return None
     parts = split_path(rel)
     if not parts:
-        return os.lstat(base)
+        return long_paths.lstat(base)
     current = os.fspath(base)
     for depth, part in enumerate(parts):
         current = os.path.join(current, part)
         try:
-            st = os.lstat(current)
+            st = long_paths.lstat(current)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if depth < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
@@ -119,7 +119,7 @@ class Staging:
 
     def readlink(self, rel: str) -> str:
         if self.staged(rel) is not None or self.image is None:
-            return os.readlink(os.path.join(self.out, rel))
+            return long_paths.readlink(os.path.join(self.out, rel))
         return self.image.readlink(rel)
 
     def resolve(self, path: str) -> str:
@@ -159,9 +159,9 @@ class Staging:
 
     def make_dir(self, rel: str, mode: int, owner: tuple[int, int]) -> None:
         path = self.host(rel)
-        os.mkdir(path, 0o700)
+        long_paths.mkdir(path, 0o700)
         self.set_owner(rel, owner)
-        os.chmod(path, mode)
+        long_paths.chmod(path, mode)
 
     def copy_up_dir(self, rel: str, image_st: os.stat_result) -> None:
         """An image directory that this step changes: staged with its own metadata."""
@@ -174,29 +174,19 @@ class Staging:
             return
         path = self.host(rel)
         if stat.S_ISDIR(st.st_mode):
-            _remove_tree(path)
+            remove_tree(path)
         else:
-            os.unlink(path)
+            long_paths.unlink(path)
         self.owners.pop(rel, None)
 
     def set_owner(self, rel: str, owner: tuple[int, int]) -> None:
         path = self.host(rel)
         if self._can_chown:
             try:
-                os.lchown(path, *owner)
+                long_paths.lchown(path, *owner)
                 return
             except PermissionError:
                 self._can_chown = False
-        st = os.lstat(path)
+        st = long_paths.lstat(path)
         if (st.st_uid, st.st_gid) != owner:
             self.owners[rel] = owner
-
-
-def _remove_tree(path: str) -> None:
-    # never follows a symlink: rmtree refuses a symlinked top, and lstat-walks inside
-    def onerror(function, failed, info):
-        if isinstance(info[1], OSError) and info[1].errno == errno.ENOENT:
-            return
-        raise info[1]
-
-    shutil.rmtree(path, onerror=onerror)

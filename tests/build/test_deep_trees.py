@@ -104,3 +104,28 @@ def test_a_nested_walk_returns_and_raises_like_recursion():
 
     with pytest.raises(ValueError, match=r"bottom\+{3}$"):
         run_nested(failing(3))
+
+
+def test_long_paths_resolve_as_the_kernel_does_and_notice_a_removed_directory(deep_tmp_path):
+    from layerlab.engine import long_paths
+
+    name = "n" * 200
+    (deep_tmp_path / "real").mkdir()
+    make_chain(deep_tmp_path / "real", name, 25, bottom=b"one\n")  # 5,025 bytes: one path is refused
+    (deep_tmp_path / "real").rename(deep_tmp_path / "moved")
+    os.symlink("moved", deep_tmp_path / "link")
+    deep = os.path.join(deep_tmp_path, "link", *[name] * 25)
+    with pytest.raises(OSError, match="too long"):
+        os.lstat(os.path.join(deep, "f"))
+    with open(os.path.join(deep, "f"), "rb", opener=long_paths.opener) as stream:  # a symlink on the way is followed
+        assert stream.read() == b"one\n"
+    assert [entry.name for entry in long_paths.scandir(deep)] == ["f"]
+    # the bottom directory removed and made again: the cached one is not used
+    remove_tree(os.path.dirname(deep))
+    long_paths.mkdir(os.path.dirname(deep))
+    long_paths.mkdir(deep)
+    assert long_paths.listdir(deep) == []
+    # climbing back up goes through "..", checked against the name it came down by
+    upper = os.path.dirname(os.path.dirname(os.path.dirname(deep)))
+    assert long_paths.listdir(upper) == [name]
+    assert long_paths.is_dir(upper) and not long_paths.is_dir(os.path.join(upper, "missing"))

@@ -28,12 +28,12 @@ import os
 import time
 from pathlib import Path
 
-from layerlab.engine.errors import StoreError
+from layerlab.engine.errors import DigestMismatch, StoreError
 from layerlab.engine.layers.names import opaque_xattr_for
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.records import StoredImage, StoredLayer
-from layerlab.engine.store.trees import remove_tree, tree_size
+from layerlab.engine.store.trees import fingerprint_tree, remove_tree, tree_size
 
 LAYER = "layer"
 MERGED = "merged"
@@ -55,7 +55,35 @@ def ensure_layers(store: StoreCore, image: StoredImage, upto_layer: int | None =
             _build(store, layers[index], layers[index - 1].chain_id if index else None)
         if missing:
             _record(store, layers)
+        for layer in layers:
+            check_reused(store, layer)
     return [layer_dir(store, layer.chain_id) for layer in layers]
+
+
+# (store root, chain ID) of each snapshot made or checked by this process: checked once, not per step
+_checked: set[tuple[str, str]] = set()
+
+
+def check_reused(store: StoreCore, layer: StoredLayer) -> None:
+    """Refuse a snapshot, or the blob it stands for, that changed since it was made (once per process).
+
+    A snapshot is reused without reading its blob again, so damage to either would go into every
+    image built on it: the blob is rehashed, and the snapshot's fingerprint (taken when it was made
+    from a checked blob) taken again. Raises ``DigestMismatch`` or ``StoreError`` naming the layer."""
+    key = (str(store.layout.root), str(layer.chain_id))
+    if key in _checked:
+        return
+    if store.blobs.has(layer.digest):
+        actual = store.blobs.verify(layer.digest)
+        if actual != layer.digest:
+            raise DigestMismatch(f"layer {layer.digest} (damaged in the store; fsck names it)",
+                                 str(layer.digest), str(actual))
+    path = store.layout.snapshot(layer.chain_id)
+    recorded = read_marker(path).get("fingerprint")
+    if recorded is not None and fingerprint_tree(path / LAYER)[1] != recorded:
+        raise StoreError(f"snapshot of layer {layer.digest} (chain {layer.chain_id}) changed on disk since it "
+                         "was unpacked; `layerlab fsck` names the files")
+    _checked.add(key)
 
 
 def layer_stack(store: StoreCore, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
@@ -135,9 +163,10 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
             unpack_layer(layer.open_blob, layer.diff_id, work / LAYER)
         else:
             os.rename(staged, work / LAYER)
+        size, fingerprint = fingerprint_tree(work / LAYER)
         marker = {"format": FORMAT, "chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
                   "parent": str(parent) if parent else None, "opaque_xattr": opaque_xattr_for(os.geteuid()),
-                  "created": time.time()}
+                  "created": time.time(), "size": size, "fingerprint": fingerprint}
         # No fsync: a snapshot is a cache of its blob, which is durable. The rename makes it appear
         # whole to every other process; after a power loss fsck names a damaged one, and a marker
         # that never reached the disk (empty) counts as no snapshot (see is_complete).
@@ -145,6 +174,7 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
         target = store.layout.snapshot(layer.chain_id)
         try:
             os.rename(work, target)
+            _checked.add((str(store.layout.root), str(layer.chain_id)))
         except OSError:
             if not is_complete(store, layer.chain_id):  # a peer finishing first is fine; anything else is not
                 raise
@@ -182,7 +212,12 @@ def _record(store: StoreCore, layers: list[StoredLayer]) -> None:
             if store.meta.has_snapshot(layer.chain_id):
                 continue
             store.meta.add_snapshot(layer.chain_id, layers[index - 1].chain_id if index else None, layer.diff_id,
-                                    tree_size(layer_dir(store, layer.chain_id)))
+                                    _size_of(store, layer.chain_id))
+
+
+def _size_of(store: StoreCore, chain_id: Digest) -> int:
+    size = read_marker(store.layout.snapshot(chain_id)).get("size")
+    return size if isinstance(size, int) else tree_size(layer_dir(store, chain_id))
 
 
 def read_marker(path: Path) -> dict:

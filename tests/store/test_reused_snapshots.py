@@ -1,0 +1,89 @@
+"""A snapshot already unpacked is not trusted blindly: a build over it (FROM, COPY --from, RUN) fails
+with one line naming the layer when its blob or its files changed since, and the store keeps no trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layerlab.engine.store import Store
+from layerlab.engine.store.snapshots import LAYER
+from tests.build.conftest import write_context
+from tests.store.images import make_image
+
+CONTENT = b"the original line\n" * 4
+
+
+def _make_unpacked(root: Path) -> tuple[str, Path, Path]:
+    """``unpacked:1`` with its snapshot made: (layer digest, blob path, the snapshot's copy of etc/hello)."""
+    with Store.open(root) as store:
+        image = store.put_image(make_image({"etc/hello": CONTENT}, compress=False), tags=["unpacked:1"])
+        layer = image.layers()[0]
+        store.snapshot_layers(image)
+        return (str(layer.digest), store.blobs.path(layer.digest),
+                store.layout.snapshot(layer.chain_id) / LAYER / "etc" / "hello")
+
+
+def _damage_blob(blob: Path, hello: Path) -> None:
+    blob.chmod(0o644)
+    data = blob.read_bytes()
+    blob.write_bytes(data.replace(b"original", b"ORIGINAL", 1))  # same size: only the digest can tell
+
+
+def _damage_snapshot(blob: Path, hello: Path) -> None:
+    hello.chmod(0o644)
+    with open(hello, "ab") as stream:
+        stream.write(b"added after the unpack\n")
+
+
+@pytest.mark.parametrize("damage", [_damage_blob, _damage_snapshot], ids=["blob", "snapshot"])
+@pytest.mark.parametrize("dockerfile", ["FROM unpacked:1\nCOPY f /f\n",
+                                        "FROM scratch\nCOPY --from=unpacked:1 /etc /etc\n"], ids=["from", "copy-from"])
+def test_a_build_over_a_damaged_snapshot_or_blob_fails_naming_the_layer(cli_process, root: Path, tmp_path: Path,
+                                                                        damage, dockerfile: str) -> None:
+    digest, blob, hello = _make_unpacked(root)
+    damage(blob, hello)
+    context = write_context(tmp_path / "ctx", dockerfile, {"f": "x"})
+    result = cli_process("build", "-q", "-t", "over-damage:1", str(context))
+    err = result.stderr.decode()
+    assert result.returncode != 0, err
+    assert digest in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    # nothing was made of it, and the rest of the store still builds
+    assert b"over-damage" not in cli_process("images").stdout
+    clean = write_context(tmp_path / "clean", "FROM scratch\nCOPY f /f\n", {"f": "y"})
+    again = cli_process("build", "-q", "-t", "clean:1", str(clean))
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.peers
+def test_a_run_over_a_damaged_snapshot_fails_before_running(cli_process, root: Path, tmp_path: Path) -> None:
+    from tests.peers import need_program
+
+    busybox = need_program("busybox")
+    assert cli_process("bootstrap", "busybox", "--busybox", busybox).returncode == 0
+    context = write_context(tmp_path / "ctx", "FROM busybox\nRUN echo made > /made\n")
+    assert cli_process("build", "-q", "--network", "none", "-t", "made:1", str(context)).returncode == 0
+    with Store.open(root) as store:
+        layer = store.image("made:1").layers()[-1]
+        made = store.layout.snapshot(layer.chain_id) / LAYER / "made"
+    made.write_text("changed\n")
+    over = write_context(tmp_path / "over", "FROM made:1\nRUN cat /made > /seen\n")
+    result = cli_process("build", "-q", "--network", "none", "-t", "over:1", str(over))
+    err = result.stderr.decode()
+    assert result.returncode != 0 and str(layer.digest) in err and "Traceback" not in err, err
+
+
+def test_a_snapshot_is_checked_once_per_process_and_made_ones_not_at_all(root: Path) -> None:
+    from layerlab.engine.store import snapshots
+
+    with Store.open(root) as store:
+        image = store.put_image(make_image({"etc/hello": CONTENT}), tags=["once:1"])
+        store.snapshot_layers(image)   # made here: known good
+        hello = store.layout.snapshot(image.layers()[0].chain_id) / LAYER / "etc" / "hello"
+        hello.chmod(0o644)
+        hello.write_bytes(b"changed\n")
+        store.snapshot_layers(image)   # not checked again in this process
+        snapshots._checked.clear()     # as a new process starts
+        with pytest.raises(Exception, match=str(image.layers()[0].digest)):
+            store.snapshot_layers(image)

@@ -216,7 +216,11 @@ def _record(store: StoreCore, layers: list[StoredLayer]) -> None:
 
 
 def _size_of(store: StoreCore, chain_id: Digest) -> int:
-    size = read_marker(store.layout.snapshot(chain_id)).get("size")
+    """The size the snapshot's marker recorded (measured while it was made), else measured now."""
+    try:
+        size = read_marker(store.layout.snapshot(chain_id)).get("size")
+    except (OSError, ValueError):
+        size = None
     return size if isinstance(size, int) else tree_size(layer_dir(store, chain_id))
 
 

@@ -40,6 +40,9 @@ INTERFACE = "tap0"
 # slirp4netns makes its tap device with this, inside the namespace but with our own rights.
 TUN_DEVICE = "/dev/net/tun"
 _READY_TIMEOUT = 30.0
+# What a user can pass instead when the private network cannot be made here.
+ALTERNATIVES = ("pass --network none to run without a network, or --network host to share the host's "
+                "(a Dockerfile's RUN --network=host also needs --allow network.host)")
 # Say when the namespaces exist, then hold them until our end of stdin closes.
 _HOLD = "echo ready && exec cat >/dev/null"
 
@@ -85,12 +88,13 @@ class PrivateNetwork:
     def start(self) -> None:
         """Create the namespace and wait until slirp4netns has configured it."""
         if not self.slirp4netns:
-            raise ContainerError("the default network needs slirp4netns (Debian package slirp4netns); "
-                                 "use --network none to run without a network")
+            raise ContainerError(f"the default network needs slirp4netns (Debian package slirp4netns), which is "
+                                 f"not installed; {ALTERNATIVES}")
         if not os.access(TUN_DEVICE, os.R_OK | os.W_OK):
+            # Not even inside a user namespace of our own: opening a device node is checked against the
+            # host's owner and mode, and only real root may make another.
             raise ContainerError(f"the default network needs {TUN_DEVICE}, which this user cannot open "
-                                 f"({_mode(TUN_DEVICE)}); use --network none, or make it mode 0666 as "
-                                 "most distributions do")
+                                 f"({_mode(TUN_DEVICE)}; most distributions make it 0666); {ALTERNATIVES}")
         unshare = shutil.which("unshare") or "unshare"
         namespaces = ["--user", "--map-root-user", "--net"] if self.rootless else ["--net"]
         try:
@@ -133,7 +137,8 @@ class PrivateNetwork:
         if ready != b"1":
             self._slirp.kill()
             error = self._slirp.communicate()[1].decode(errors="replace").strip().splitlines()
-            raise ContainerError(f"slirp4netns could not set up the network: {error[-1] if error else 'no reply'}")
+            raise ContainerError(f"slirp4netns could not set up the network: {error[-1] if error else 'no reply'}; "
+                                 f"{ALTERNATIVES}")
 
     def _own_mount_namespace(self) -> list[str]:
         """The argv prefix that gives slirp4netns a mount namespace whose unmounts stay in it.

@@ -93,3 +93,19 @@ def test_unprivileged_whiteouts_and_opaque_dirs_go_through_the_user_namespace_ov
         assert os.getxattr(layer_dir / "data", "user.overlay.opaque") == b"y"
         gone = os.lstat(layer_dir / "gone")
         assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0 and gone.st_uid == NOBODY
+
+
+def test_unprivileged_default_network_works_or_says_why_and_what_to_pass(area):
+    layerlab, context = nobody_with_busybox(area, "FROM busybox\nRUN ip -o link | cut -d: -f2 | tr -d ' \\n' > /ifaces\n",
+                                            {})
+    tun_usable = subprocess.run([*as_user(NOBODY, need_program("setpriv")), "test", "-r", "/dev/net/tun", "-a",
+                                 "-w", "/dev/net/tun"]).returncode == 0
+    built = layerlab("build", "-q", "-t", "default-net", str(context))
+    if tun_usable:
+        assert built.returncode == 0, built.stderr
+        return
+    # /dev/net/tun is root's alone here: not even a user namespace of our own can open it
+    assert built.returncode != 0 and "Traceback" not in built.stderr, built.stderr
+    assert len(built.stderr.strip().splitlines()) == 1, built.stderr
+    for words in ("/dev/net/tun", "--network none", "--network host", "--allow network.host"):
+        assert words in built.stderr, built.stderr

@@ -43,7 +43,8 @@ def open_session(request: BuildRequest, store: Store, events: EventSink, workspa
 
 def checked_plan(session: BuildSession) -> BuildPlan:
     """The session's stages planned for its target, and checked before any step runs."""
-    plan = plan_build(session.dockerfile, session.global_args, session.request.target)
+    plan = plan_build(session.dockerfile, session.global_args, session.request.target,
+                      every_stage_to_target=session.request.semantics == "classic")
     validate_plan(plan, session.dockerfile.filename)
     return plan
 

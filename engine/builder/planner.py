@@ -3,8 +3,10 @@
 A stage depends on the stage its FROM names, on every stage a ``COPY
 --from`` names (by name or index) and on every stage a ``RUN
 --mount=from=`` names. ``--target`` picks the stage to build (default: the
-last); only the stages it reaches are built, and stages that do not depend
-on each other may build at the same time.
+last). BuildKit builds only the stages the target reaches; the classic
+builder builds every stage up to the target, used or not
+(``every_stage_to_target``). Stages that do not depend on each other may
+build at the same time.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def mount_from(spec: str) -> str:
     return ""
 
 
-def plan_build(dockerfile: Dockerfile, global_args: Mapping[str, str], target: str = "") -> BuildPlan:
+def plan_build(dockerfile: Dockerfile, global_args: Mapping[str, str], target: str = "", *,
+               every_stage_to_target: bool = False) -> BuildPlan:
     if not dockerfile.stages:
         raise BuildError(f"{dockerfile.filename}: no build stage in the Dockerfile")
     if target:
@@ -89,7 +92,7 @@ def plan_build(dockerfile: Dockerfile, global_args: Mapping[str, str], target: s
                     raise BuildError(f"{dockerfile.filename}:{command.line}: stage {name!r} is not built before "
                                      f"stage {plan.label} (a stage can only use earlier stages)")
         plans[stage.index] = plan
-    needed: set[int] = set()
+    needed: set[int] = set(range(target_index + 1)) if every_stage_to_target else set()
     pending = [target_index]
     while pending:
         index = pending.pop()

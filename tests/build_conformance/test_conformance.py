@@ -81,6 +81,9 @@ def test_case_matches_docker(conformance, case: Case, semantics: str, tmp_path) 
             extra = sorted(set(ours.pattern) - set(docker.pattern))
             if extra:
                 found.append(f"after {edit.line!r}: layerlab ran steps docker did not, lines {extra}")
+            missing = sorted(set(docker.pattern) - set(ours.pattern))
+            if missing:
+                found.append(f"after {edit.line!r}: docker ran steps layerlab did not, lines {missing}")
             shared = sorted(set(ours.pattern) & set(docker.pattern))
             theirs = "".join(docker.pattern[line] for line in shared)
             mine = "".join(ours.pattern[line] for line in shared)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -36,7 +36,10 @@ from layerlab.tui.widgets.files import FilesPanel
 from layerlab.tui.widgets.history import HistoryPanel
 from layerlab.tui.widgets.images import ImagesPanel
 from layerlab.tui.widgets.key_hints import KeyHints
-from layerlab.tui.catalog import Catalog
+from layerlab.tui.catalog import Catalog, build_request
+
+if TYPE_CHECKING:
+    from layerlab.engine.builder.request import BuildRequest
 
 PANELS = ("images", "history", "files", "build")
 FAILURE_SECONDS = 30
@@ -51,6 +54,8 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         Binding("2", "show_panel('history')", "History", id="app.history", tooltip="The selected image's layers"),
         Binding("3", "show_panel('files')", "Files", id="app.files", tooltip="The selected layer's files"),
         Binding("4", "show_panel('build')", "Build", id="app.build", tooltip="The open context's Dockerfile"),
+        Binding("L", "lessons", "Lessons", id="app.lessons",
+                tooltip="Guided lessons: each sample context, built, edited and checked"),
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key binding"),
         Binding("ctrl+t", "next_theme", "Theme", id="app.next_theme", tooltip="Switch to the next theme",
                 show=False),
@@ -173,6 +178,14 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
             "build": BuildPanel.BINDINGS,
         }
 
+    def action_lessons(self) -> None:
+        from layerlab.tui.screens.lessons import LessonsScreen
+
+        if self.catalog is None:
+            self.notify("lessons build their samples: open the app over a store", severity="warning")
+            return
+        self.push_screen(LessonsScreen())
+
     def action_next_theme(self) -> None:
         names = self.themes.names()
         current = names.index(self.theme) if self.theme in names else -1
@@ -202,6 +215,8 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
                                 self.action_build_options)
             yield SystemCommand("Re-read Dockerfile", f"Read {self.dockerfile_path()} again",
                                 lambda: self.read_dockerfile(()))
+        yield SystemCommand("Lessons", "Guided lessons on the build cache, one per sample context",
+                            self.action_lessons)
         yield SystemCommand("Help", "Every key binding and its id", self.action_help)
 
     # -- builds ------------------------------------------------------------------
@@ -257,6 +272,10 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
             return
         self.action_show_panel("build")
         self.build_once(self.context)
+
+    def build_request(self) -> "BuildRequest | None":
+        """What the Build panel predicts for: the open context with the options ``b`` builds it with."""
+        return build_request(self.context, self.build_options) if self.context is not None else None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="build", description="build")
     def build_once(self, context: Path) -> None:

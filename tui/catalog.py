@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from layerlab.engine.api.ages import created_since
 from layerlab.engine.api.building import Built, build, watch_and_build
+from layerlab.engine.api.predicting import predict
 from layerlab.engine.api.image_rows import ImageRow, image_rows
 from layerlab.engine.api.layer_files import (PREVIEW_LIMIT, FileEntry, ImageReport, WasteRow, aggregated_entries,
                                              extract, image_report, layer_changes, read_file, stacked_entries, waste)
@@ -30,6 +31,7 @@ from layerlab.engine.store.records import StoredImage
 from layerlab.tui.build_options import BuildOptions
 
 if TYPE_CHECKING:
+    from layerlab.engine.builder.predict import Change, Prediction
     from layerlab.engine.builder.request import BuildRequest
 
 __all__ = ["Catalog", "StoreCatalog", "ImageRow", "HistoryRow", "FileEntry", "WasteRow", "ImageReport", "image_report",
@@ -57,6 +59,9 @@ class Catalog(Protocol):
     def build(self, context: Path, events: EventSink, options: BuildOptions = BuildOptions()) -> Built: ...
     def watch_and_build(self, context: Path, events: EventSink, stop: threading.Event,
                         options: BuildOptions = BuildOptions()) -> None: ...
+    def build_with(self, request: BuildRequest, events: EventSink) -> Built: ...
+    def predict(self, request: BuildRequest, change: Change) -> Prediction: ...
+    def lesson_root(self) -> Path: ...
 
 
 class StoreCatalog:
@@ -105,6 +110,18 @@ class StoreCatalog:
                         options: BuildOptions = BuildOptions()) -> None:
         """Build now, then again on every relevant change in ``context``, until ``stop`` is set."""
         watch_and_build(self.store, build_request(context, options), events, stop)
+
+    def build_with(self, request: BuildRequest, events: EventSink) -> Built:
+        """Build ``request`` as it stands (its Dockerfile, args and tags): a lesson's builds."""
+        return build(self.store, request, events)
+
+    def predict(self, request: BuildRequest, change: Change) -> Prediction:
+        """Which steps of ``request`` would rebuild after ``change``; nothing is built."""
+        return predict(self.store, request, change)
+
+    def lesson_root(self) -> Path:
+        """Where lessons copy their samples to (``ROOT/lessons/ID``)."""
+        return self.store.root
 
 
 def build_request(context: Path, options: BuildOptions) -> "BuildRequest":

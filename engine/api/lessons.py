@@ -80,10 +80,8 @@ def load_lessons(samples: Path | None = None) -> list[Lesson]:
     root = samples or samples_dir()
     if not root.is_dir():
         raise NotFound(f"{root}: no sample contexts here (set {SAMPLES_ENV} to the sample_contexts folder)")
-    lessons: list[Lesson] = []
-    for sample in sorted(path for path in root.iterdir() if (path / LESSON_FILE).is_file()):
-        lessons += _read_lessons(sample)
-    return lessons
+    samples = [_read_lessons(path) for path in sorted(root.iterdir()) if (path / LESSON_FILE).is_file()]
+    return [lesson for _order, lessons in sorted(samples, key=lambda pair: pair[0]) for lesson in lessons]
 
 
 def find_lesson(lesson_id: str, samples: Path | None = None) -> Lesson:
@@ -93,11 +91,12 @@ def find_lesson(lesson_id: str, samples: Path | None = None) -> Lesson:
     raise NotFound(f"no lesson {lesson_id!r} (known: {', '.join(l.id for l in load_lessons(samples))})")
 
 
-def _read_lessons(sample: Path) -> list[Lesson]:
+def _read_lessons(sample: Path) -> tuple[int, list[Lesson]]:
+    """A sample's place in the list (its ``order``; unordered ones last) and its lessons."""
     path = sample / LESSON_FILE
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return [_lesson(sample, entry) for entry in data["lesson"]]
+        return int(data.get("order", 1000)), [_lesson(sample, entry) for entry in data["lesson"]]
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{path}: not a lesson file: {type(error).__name__}: {error}") from None
 

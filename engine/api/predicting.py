@@ -7,6 +7,8 @@ preparers, cache keys and records (``layerlab.engine.builder.predict``), so the 
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -78,3 +80,44 @@ def _step_json(step: "PredictedStep") -> dict[str, object]:
         "outcome": step.outcome, "reason": step.reason, "by_change": step.by_change,
         "causes": [{"kind": c.kind, "text": c.text, "subject": c.subject} for c in step.causes],
     }
+
+
+@dataclass(frozen=True)
+class PredictChoices:
+    """What a prediction can suppose for one build: the context's files (those ``.dockerignore``
+    excludes included, marked, since the answer for them is "nothing") and the Dockerfile's ARGs."""
+
+    files: tuple[str, ...]
+    excluded: frozenset[str]
+    args: tuple[tuple[str, str | None], ...]     # name, default (None: no default)
+    truncated: bool = False
+
+
+def prediction_choices(request: "BuildRequest", limit: int = 2000) -> PredictChoices:
+    """The files of ``request``'s context directory (up to ``limit``) and its Dockerfile's ARGs, in order."""
+    from layerlab.engine.dockerfile import load_dockerfile
+    from layerlab.engine.dockerfile.dockerignore import Matcher
+    from layerlab.engine.dockerfile.instructions import ArgInstruction
+
+    if request.context_dir is None:
+        return PredictChoices((), frozenset(), ())
+    root = Path(request.context_dir).resolve()
+    dockerfile = Path(request.dockerfile) if Path(request.dockerfile).is_absolute() else root / request.dockerfile
+    parsed = load_dockerfile(dockerfile.read_text(encoding="utf-8", errors="surrogateescape"), dockerfile.name)
+    matcher = Matcher.for_context(root, dockerfile)
+    files: list[str] = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            files.append((Path(folder) / name).relative_to(root).as_posix())
+        if len(files) >= limit:
+            break
+    args: dict[str, str | None] = {}
+    declared = [*parsed.meta_args, *(command for stage in parsed.stages for command in stage.commands
+                                     if isinstance(command, ArgInstruction))]
+    for instruction in declared:
+        for spec in instruction.args:
+            if spec.key not in args or args[spec.key] is None:
+                args[spec.key] = spec.value
+    return PredictChoices(tuple(files[:limit]), frozenset(f for f in files if matcher.matches(f)),
+                          tuple(args.items()), len(files) > limit)

@@ -140,3 +140,17 @@ def test_cli_predict_prints_the_table(cli, root: Path, tmp_path: Path):
     data = json.loads(result.out)
     assert data["change"] == {"paths": [], "build_args": {"VERSION": "1.1"}}
     assert [s["outcome"] for s in data["steps"]] == ["base", "hit", "hit", "hit", "miss", "miss", "miss"]
+
+
+def test_a_bad_lesson_file_is_one_clear_line(tmp_path: Path):
+    from layerlab.engine.errors import UsageError
+
+    sample = tmp_path / "broken"
+    sample.mkdir()
+    (sample / LESSON_FILE).write_text('[[lesson]]\nid = "x"\ntitle = "t"\nedit = "e"\n[lesson.change]\n'
+                                      'file = "a"\nbuild_arg = "B"\n')
+    with pytest.raises(UsageError, match=r"broken/lesson.toml: not a lesson file: .*a file or a build_arg"):
+        load_lessons(tmp_path)
+    (sample / LESSON_FILE).write_text("[[lesson]\n")
+    with pytest.raises(UsageError, match=r"lesson.toml: not a lesson file: TOMLDecodeError"):
+        load_lessons(tmp_path)

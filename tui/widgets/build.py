@@ -32,6 +32,7 @@ from layerlab.engine import events as engine_events
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.widgets.build_state import BuildState, StepState
+from layerlab.tui.widgets.prediction import PREDICT_BINDINGS, PREDICTION_COLOURS, ShowsPredictions
 from layerlab.tui.widgets.dockerfile_view import MARKS, DockerfileView, line_name, render_dockerfile
 
 __all__ = ["BuildPanel", "DockerfileView", "MARKS", "line_name", "render_dockerfile"]
@@ -43,7 +44,7 @@ LOG_LINES_KEPT = 20_000
 LOG_LINES_PER_DRAIN = 1000
 
 
-class BuildPanel(Vertical):
+class BuildPanel(ShowsPredictions, Vertical):
     BINDINGS = [
         Binding("b", "app.build_context", "Build", id="build.start", tooltip="Build the open context now"),
         Binding("c", "clear_log", "Clear log", id="build.clear_log", tooltip="Empty the build log"),
@@ -55,6 +56,7 @@ class BuildPanel(Vertical):
         Binding("a", "show_all_steps", "All steps", id="build.all_steps", tooltip="Show every step's log lines"),
         Binding("o", "app.build_options", "Options", id="build.options",
                 tooltip="The context, its Dockerfile, build args, target and --no-cache"),
+        *PREDICT_BINDINGS,
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -81,6 +83,8 @@ class BuildPanel(Vertical):
         variables = self.app.theme_variables
         colours = {mark: variables.get(f"gutter-{mark}", "") for mark in ("cached", "rebuilt", "running", "failed")}
         colours["base"] = "dim"
+        colours.update({mark: variables.get(name, "") for mark, name in PREDICTION_COLOURS.items()})
+        colours["would-keep"] += " dim"
         return colours
 
     def redraw(self) -> None:
@@ -165,6 +169,7 @@ class BuildPanel(Vertical):
         self.show_dockerfile(self.dockerfile_path, text)
 
     def build_started(self, target: str) -> None:
+        self.forget_prediction()
         self.reread_dockerfile()
         self.build = BuildState(previous_marks={s.line: s.mark for s in self.build.steps.values()},
                                 status=f"building {target}…")

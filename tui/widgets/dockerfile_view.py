@@ -13,8 +13,9 @@ from textual.widgets import Static
 
 from layerlab.tui.catalog import human_size
 from layerlab.tui.widgets.build_state import BuildState
+from layerlab.tui.widgets.prediction import PREDICTION_MARKS
 
-MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " "}
+MARKS = {"cached": "✓", "rebuilt": "↻", "running": "▶", "failed": "✗", "base": "●", "": " ", **PREDICTION_MARKS}
 
 
 def line_name(step: int, line: int) -> str:
@@ -58,7 +59,7 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
                 out.append(f"{state.flip} ", style=f"bold reverse {flip_colour}")
             # A miss names its cause; a hit says why only when a change did not count (its record
             # details would only crowd the line: the log has them).
-            if state.reason and mark in ("rebuilt", "failed", "cached"):
+            if state.reason and mark in ("rebuilt", "failed", "cached", "would-rebuild"):
                 out.append(state.reason, style=f"italic {colours.get(mark, '')}")
             extras = []
             if state.seconds is not None:

@@ -35,9 +35,11 @@ def open_session(request: BuildRequest, store: Store, events: EventSink, workspa
     of one, read."""
     source = open_source(request, workspace)
     dockerfile = source.dockerfile
-    global_args = resolve_global_args(dockerfile.meta_args, dict(request.build_args),
-                                      platform_args(Platform.host()), escape_token=dockerfile.escape_token,
-                                      filename=dockerfile.filename)
+    # BuildKit defines TARGETPLATFORM, BUILDARCH and the rest; docker 20.10's classic builder has no
+    # automatic ARGs (`ARG TARGETARCH` stays unset there, and `FROM --platform=$BUILDPLATFORM` fails).
+    automatic = platform_args(Platform.host()) if request.semantics == "buildkit" else {}
+    global_args = resolve_global_args(dockerfile.meta_args, dict(request.build_args), automatic,
+                                      escape_token=dockerfile.escape_token, filename=dockerfile.filename)
     return BuildSession(request, store, events, workspace, source, global_args)
 
 

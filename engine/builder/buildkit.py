@@ -23,6 +23,8 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
   FROM a stage starts with that stage's set, ARG values included (``base_image.start_stage``).
 - An excluded context directory that a ``!`` exception opens is sent itself, even empty
   (``dockerignore.SenderMatcher``).
+- Only the stages the target needs are built (``planner``), and the automatic platform ARGs
+  (``TARGETPLATFORM``, ``BUILDARCH``...) exist (``build_run.open_session``).
 
 Cache patterns are the classic builder's. One BuildKit bug is deliberately not copied: after a
 chmod of a COPY source directory BuildKit reports a stale cache hit (moby/buildkit#7176); this

@@ -107,6 +107,10 @@ def expand_from(stage: Stage, global_args: Mapping[str, str], *, escape_token: s
         raise DockerfileError(f"base name ({stage.base_name}) should not be blank", filename=filename,
                               line=stage.position.line, column=stage.position.column)
     platform = expander.word(stage.platform, stage.platform_position or stage.position) if stage.platform else ""
+    if stage.platform and not platform.strip():
+        position = stage.platform_position or stage.position
+        raise DockerfileError(f"failed to parse platform {stage.platform}: it expands to nothing", filename=filename,
+                              line=position.line, column=position.column)
     return FromLine(base, platform)
 
 

@@ -127,21 +127,33 @@ def commit(store: Store, state: StageState, command: tuple[str, ...], layer: New
                                   empty_layer=layer is None))
     parent = store.image(parent_id) if parent_id else None
     layers = list(parent.layers()) if parent else []
-    # One durable directory sync for the step's blobs, and one metadata transaction for its image and
-    # snapshot: the root lock first, as every writer takes them, so a deleter never waits on us in between.
+    config_raw = config.to_bytes()
+    # One wait for the disk for the step's blobs (layer, config, manifest synced together, their
+    # directory once) and one metadata transaction for its image and snapshot; the root lock first,
+    # as every writer takes them, so a deleter never waits on us in between.
     with store.lock.shared(), store.blobs.batched_dir_syncs():
         measured: dict[Digest, LayerMeasure] = {}
+        blobs: list[tuple[bytes | Path, Digest | None, str]] = []
         if layer:
             blob = layer.blob
-            path = layer.path
-            # The tar was hashed and measured as it was written: it becomes the blob by a rename. A name no
-            # layer may carry is left to the store's own reading, which refuses it with the digest.
-            if blob.bad_entry is None and store.blobs.adopt(layer.path, blob.diff_id):
-                path = store.blobs.path(blob.diff_id)
-                measured[blob.diff_id] = LayerMeasure(blob.diff_id, blob.size, blob.content_size)
-            layers.append(RangeLayer(str(path), 0, blob.size, blob.diff_id, blob.diff_id, mt.DOCKER_LAYER_TAR))
+            layers.append(RangeLayer(str(layer.path), 0, blob.size, blob.diff_id, blob.diff_id,
+                                     mt.DOCKER_LAYER_TAR))
+            # The tar was hashed and measured as it was written: it becomes the blob by a rename. A name
+            # no layer may carry is left to the store's own reading, which refuses it with the digest.
+            if blob.bad_entry is None:
+                blobs.append((layer.path, blob.diff_id, f"layer {blob.diff_id}"))
+        manifest_raw = ConfigImage(config_raw, tuple(layers)).manifest_bytes()
+        blobs += [(config_raw, Digest.of_bytes(config_raw), "image config"),
+                  (manifest_raw, Digest.of_bytes(manifest_raw), "image manifest")]
+        store.blobs.put_together(blobs)
+        if layer and blob.bad_entry is None and not layer.path.exists():
+            # moved in: the store records it from the writer's numbers (a blob that was present already
+            # stays, and the store checks that copy as for any layer arriving)
+            layers[-1] = RangeLayer(str(store.blobs.path(blob.diff_id)), 0, blob.size, blob.diff_id,
+                                    blob.diff_id, mt.DOCKER_LAYER_TAR)
+            measured[blob.diff_id] = LayerMeasure(blob.diff_id, blob.size, blob.content_size)
         with store.meta.transaction():
-            stored = store.put_image(ConfigImage(config.to_bytes(), tuple(layers)),
+            stored = store.put_image(ConfigImage(config_raw, tuple(layers), manifest=manifest_raw),
                                      parent=None if buildkit else parent_id or None, measured=measured)
             if layer is not None:
                 # The layer's snapshot, made by moving the tree rather than unpacking the tar just written

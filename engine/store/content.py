@@ -120,30 +120,46 @@ class ContentStore:
     def ingest_bytes(self, data: bytes, expected: Digest | None = None, *, what: str = "blob") -> Digest:
         return self.ingest(io.BytesIO(data), expected, len(data), what=what)
 
-    def ingest_bytes_together(self, blobs: Sequence[tuple[bytes, Digest | None, str]]) -> list[Digest]:
-        """``ingest_bytes`` of each ``(data, expected, what)``, their fsyncs overlapped: a config and its
-        manifest wait for the disk once, not once each."""
+    def put_together(self, blobs: Sequence[tuple[bytes | Path, Digest | None, str]]) -> list[Digest]:
+        """Store each ``(content, expected, what)`` with their fsyncs overlapped, so a step's layer,
+        config and manifest wait for the disk once, not once each. ``content`` is bytes (written and
+        checked, as ``ingest_bytes``), or a ``Path`` on the store's file system that its writer hashed to
+        ``expected`` as it wrote it: that file becomes the blob by a rename (no copy, no second read),
+        unless the blob is present already; then the file is left where it is."""
         with self._lock.shared():
             temps: list[Path] = []
             try:
-                written: list[tuple[Path, Hasher, Digest | None, int, str] | None] = []
-                for data, expected, what in blobs:
+                pending: list[tuple[Path, Hasher | None, Digest | None, int, str] | None] = []
+                for content, expected, what in blobs:
                     if expected is not None and self.has(expected):
-                        written.append(None)
-                        continue
-                    temp = self.layout.new_temp(".blob")
-                    temps.append(temp)
-                    temp.write_bytes(data)
-                    hasher = Hasher(expected.algorithm if expected else "sha256")
-                    hasher.update(data)
-                    written.append((temp, hasher, expected, len(data), what))
-                _fsync_together(temps)
-                return [blob[1] if entry is None else self._commit(*entry) for entry, blob in zip(written, blobs)]
+                        pending.append(None)
+                    elif isinstance(content, Path):
+                        pending.append((content, None, expected, 0, what))
+                    else:
+                        temp = self.layout.new_temp(".blob")
+                        temps.append(temp)
+                        temp.write_bytes(content)
+                        hasher = Hasher(expected.algorithm if expected else "sha256")
+                        hasher.update(content)
+                        pending.append((temp, hasher, expected, len(content), what))
+                _fsync_together([entry[0] for entry in pending if entry is not None])
+                return [blob[1] if entry is None else self._commit(*entry) for entry, blob in zip(pending, blobs)]
             finally:
                 for temp in temps:
                     temp.unlink(missing_ok=True)
 
-    def _commit(self, temp: Path, hasher: Hasher, expected: Digest | None, size: int | None, what: str) -> Digest:
+    def _commit(self, temp: Path, hasher: Hasher | None, expected: Digest | None, size: int | None,
+                what: str) -> Digest:
+        """Move a synced file in as its blob; ``hasher`` None: the file's writer hashed it to ``expected``."""
+        if hasher is None:
+            assert expected is not None
+            target = self.layout.blob(expected)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(temp, 0o444)
+            os.replace(temp, target)
+            self._sync_dir(target.parent)
+            self._verified[expected] = _stamp(os.stat(target))
+            return expected
         actual = hasher.digest()
         if expected is not None and actual != expected:
             raise DigestMismatch(what, str(expected), str(actual))
@@ -158,21 +174,10 @@ class ContentStore:
         return actual
 
     def adopt(self, path: Path, digest: Digest) -> bool:
-        """Move ``path``, a file on the store's file system that its writer hashed to ``digest`` as it wrote
-        it, in as that blob: a rename instead of a copy and a second read. False (``path`` left alone)
-        when the blob is present already: that copy is the one to check, as ``ingest`` would."""
-        with self._lock.shared():
-            if self.has(digest):
-                return False
-            with open(path, "rb") as data:
-                os.fsync(data.fileno())
-            target = self.layout.blob(digest)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(path, 0o444)
-            os.replace(path, target)
-            self._sync_dir(target.parent)
-            self._verified[digest] = _stamp(os.stat(target))
-            return True
+        """Move ``path``, a file its writer hashed to ``digest``, in as that blob (see ``put_together``);
+        False, with ``path`` left alone, when the blob is present already."""
+        self.put_together([(path, digest, str(digest))])
+        return not path.exists()
 
     # -- durable renames -----------------------------------------------------------------
     @contextmanager

@@ -169,9 +169,9 @@ class Store(StoreCore):
         parent_id = self.resolve(str(parent)) if parent is not None else None
 
         with self.lock.shared(), self.blobs.batched_dir_syncs():
-            _, manifest_digest = self.blobs.ingest_bytes_together([
+            _, manifest_digest = self.blobs.put_together([
                 (config_raw, image_id, f"config of image {image_id.short}"),
-                (manifest_raw, None, f"manifest of image {image_id.short}")])
+                (manifest_raw, Digest.of_bytes(manifest_raw), f"manifest of image {image_id.short}")])
             self._report(progress, PutProgress("config", image_id, 0, len(layers)))
             self._report(progress, PutProgress("manifest", manifest_digest, 0, len(layers)))
             layer_rows = []

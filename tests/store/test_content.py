@@ -95,14 +95,18 @@ def test_adopt_moves_a_hashed_file_in_once(store):
     assert oct(store.blobs.path(digest).stat().st_mode & 0o777) == "0o444"
 
 
-def test_ingest_bytes_together_stores_each_and_checks_each(store):
-    config, manifest = b'{"config": 1}', b'{"manifest": 2}'
+def test_put_together_stores_each_and_checks_each(store):
+    config, manifest, layer = b'{"config": 1}', b'{"manifest": 2}', b"layer tar" * 100
     present = store.blobs.ingest_bytes(b"already here")
-    digests = store.blobs.ingest_bytes_together([(config, Digest.of_bytes(config), "config"), (manifest, None, "manifest"),
-                                                 (b"already here", present, "present")])
-    assert digests == [Digest.of_bytes(config), Digest.of_bytes(manifest), present]
-    assert store.blobs.read(digests[1]) == manifest
+    layer_file = store.root / "tmp" / "layer.tar"
+    layer_file.write_bytes(layer)
+    digests = store.blobs.put_together([
+        (layer_file, Digest.of_bytes(layer), "layer"), (config, Digest.of_bytes(config), "config"),
+        (manifest, None, "manifest"), (b"already here", present, "present")])
+    assert digests == [Digest.of_bytes(layer), Digest.of_bytes(config), Digest.of_bytes(manifest), present]
+    assert store.blobs.read(digests[0]) == layer and not layer_file.exists()  # moved in, not copied
+    assert store.blobs.read(digests[2]) == manifest
     wrong = Digest.of_bytes(b"other")
     with pytest.raises(DigestMismatch, match="config of x"):
-        store.blobs.ingest_bytes_together([(b"data", wrong, "config of x")])
+        store.blobs.put_together([(b"data", wrong, "config of x")])
     assert not store.blobs.has(wrong) and list((store.root / "tmp").iterdir()) == []

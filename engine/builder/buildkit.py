@@ -9,7 +9,7 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
   metadata instructions as written; ONBUILD leaves no row.
 - No intermediate images and no Parent; ``ArgsEscaped`` is set with CMD and ENTRYPOINT.
 - WORKDIR always makes a layer (an empty tar when the directory exists; none for ``/``), and the
-  directories it creates belong to the current USER.
+  directories it creates belong to the current USER; so does a RUN that changes no file.
 - A RUN's layer keeps the mount points BuildKit made when the rootfs lacked them
   (``/dev``, ``/proc``, ``/sys``, ``/etc/hosts``, ``/etc/resolv.conf``).
 - RUN mounts nothing at a declared VOLUME: what it writes there stays in its layer, and no

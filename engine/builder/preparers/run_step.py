@@ -113,7 +113,8 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
                             exit_code=result.exit_code, last_lines=tuple(result.output_tail[-10:]), step=ref)
         if buildkit:
             add_mount_points(upper, lowers)
-        return write_layer(upper, step_dir, overlay=True)
+        # BuildKit commits a RUN that changed nothing as an empty tar, still a layer; classic drops it.
+        return write_layer(upper, step_dir, overlay=True, keep_empty=buildkit)
     except BaseException:
         remove_workspace(step_dir)
         raise

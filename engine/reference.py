@@ -10,10 +10,10 @@ has uppercase letters), ``:tag`` and/or ``@digest``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from layerlab.engine.errors import InvalidReference
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.values import Value, set_fields
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAINS = ("index.docker.io", "registry-1.docker.io")
@@ -29,12 +29,17 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _HEX64 = re.compile(r"^[a-f0-9]{64}$")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Value):
+    """A frozen value (a ``Value`` rather than a dataclass: every command's start-up parses one)."""
+
+    __slots__ = ("domain", "path", "tag", "digest")
     domain: str
     path: str
-    tag: str | None = None
-    digest: Digest | None = None
+    tag: str | None
+    digest: Digest | None
+
+    def __init__(self, domain: str, path: str, tag: str | None = None, digest: Digest | None = None) -> None:
+        set_fields(self, domain, path, tag, digest)
 
     @classmethod
     def parse(cls, text: str, *, default_tag: str | None = DEFAULT_TAG) -> "Reference":
@@ -105,13 +110,13 @@ class Reference:
     def with_tag(self, tag: str) -> "Reference":
         if not _TAG.match(tag):
             raise InvalidReference(f"invalid tag {tag!r}")
-        return replace(self, tag=tag, digest=None)
+        return Reference(self.domain, self.path, tag, None)
 
     def with_digest(self, digest: Digest) -> "Reference":
-        return replace(self, tag=None, digest=digest)
+        return Reference(self.domain, self.path, None, digest)
 
     def name_only(self) -> "Reference":
-        return replace(self, tag=None, digest=None)
+        return Reference(self.domain, self.path)
 
     def __str__(self) -> str:
         return self.repository + self._suffix()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
-from layerlab.engine.store.records import ImageRecord
+from layerlab.engine.store.listing import ImageRecord
+from layerlab.engine.values import Value, set_fields
 
 # typing costs milliseconds of every command's start-up; type checkers honour this form.
 TYPE_CHECKING = False
@@ -17,14 +17,16 @@ if TYPE_CHECKING:
 NONE = "<none>"
 
 
-@dataclass(frozen=True)
-class ImageRow:
+class ImageRow(Value):
     """One line of the image list.
 
     ``ref`` is what to hand back to the store for this line: the familiar
-    ``repo:tag`` when the line shows a tag, else the image ID.
+    ``repo:tag`` when the line shows a tag, else the image ID. A ``Value``
+    rather than a dataclass: ``images`` starts without ``dataclasses``.
     """
 
+    __slots__ = ("ref", "image_id", "repository", "tag", "repo_digest", "created_at", "size", "intermediate",
+                 "record")
     ref: str
     image_id: Digest
     repository: str             # familiar, "busybox" or "demo/app"; "<none>" when untagged
@@ -34,6 +36,10 @@ class ImageRow:
     size: int                   # the layers' content sizes, as Docker's SIZE
     intermediate: bool          # a build step's image: listed only when all images are asked for
     record: ImageRecord
+
+    def __init__(self, ref: str, image_id: Digest, repository: str, tag: str, repo_digest: Digest | None,
+                 created_at: datetime | None, size: int, intermediate: bool, record: ImageRecord) -> None:
+        set_fields(self, ref, image_id, repository, tag, repo_digest, created_at, size, intermediate, record)
 
     @property
     def short_id(self) -> str:

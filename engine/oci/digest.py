@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 from layerlab.engine.errors import InvalidReference
+from layerlab.engine.values import Value, set_fields
 
 # typing and hashlib cost milliseconds of a start-up that only compares digests (``images``):
 # hashlib is imported where a hash is made, typing only for type checkers.
@@ -25,10 +25,44 @@ CHUNK = 1 << 20
 SHORT_LENGTH = 12  # hex digits in the short ID Docker shows (IMAGE ID, container hostname)
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Digest:
+class Digest(Value):
+    """A frozen value, ordered by (algorithm, hex); a ``Value`` rather than a dataclass (see ``values``)."""
+
+    __slots__ = ("algorithm", "hex")
     algorithm: str
     hex: str
+
+    def __init__(self, algorithm: str, hex: str) -> None:
+        set_fields(self, algorithm, hex)
+
+    # Written out rather than derived from the fields: digests are dict keys and sort keys everywhere.
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Digest:
+            return NotImplemented
+        return self.hex == other.hex and self.algorithm == other.algorithm  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.algorithm, self.hex))
+
+    def __lt__(self, other: Digest) -> bool:
+        if other.__class__ is not Digest:
+            return NotImplemented
+        return (self.algorithm, self.hex) < (other.algorithm, other.hex)
+
+    def __le__(self, other: Digest) -> bool:
+        if other.__class__ is not Digest:
+            return NotImplemented
+        return (self.algorithm, self.hex) <= (other.algorithm, other.hex)
+
+    def __gt__(self, other: Digest) -> bool:
+        if other.__class__ is not Digest:
+            return NotImplemented
+        return (self.algorithm, self.hex) > (other.algorithm, other.hex)
+
+    def __ge__(self, other: Digest) -> bool:
+        if other.__class__ is not Digest:
+            return NotImplemented
+        return (self.algorithm, self.hex) >= (other.algorithm, other.hex)
 
     @classmethod
     def parse(cls, text: str) -> "Digest":

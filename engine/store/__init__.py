@@ -17,7 +17,7 @@ from layerlab.engine.lazy_exports import lazy_exports
 
 _HOMES = {
     "Store": "facade", "PutProgress": "facade",
-    "StoredImage": "records", "StoredLayer": "records", "ImageRecord": "records",
+    "StoredImage": "records", "StoredLayer": "records", "ImageRecord": "listing",
     "ContentStore": "content", "Ingest": "content",
     "Problem": "check",
     "PruneReport": "delete", "GcReport": "delete",

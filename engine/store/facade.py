@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import ArchiveError, DigestMismatch, InvalidReference, NotFound
@@ -21,8 +20,8 @@ from layerlab.engine.store.layout import Layout, RootLock
 from layerlab.engine.store.meta import connect
 from layerlab.engine.store.outputs import sweep_partial_outputs
 from layerlab.engine.store.queries import LayerRow, Metadata, NewImage
-from layerlab.engine.store.records import ImageRecord, StoredImage, StoredLayer, labels_json
 from layerlab.engine.store.snapshot_format import migrate_snapshots
+from layerlab.engine.values import Value, set_fields
 
 # Opening the store and listing images (every quick command) imports only what is above. Writing
 # images, deleting, fsck, snapshots and usage import their modules (and the config and manifest
@@ -35,18 +34,23 @@ if TYPE_CHECKING:
     from layerlab.engine.store.check import Problem
     from layerlab.engine.store.delete import GcReport, PruneReport
     from layerlab.engine.store.leases import Lease
+    from layerlab.engine.store.listing import ImageRecord
     from layerlab.engine.store.measure import LayerMeasure
+    from layerlab.engine.store.records import StoredImage
     from layerlab.engine.store.usage import DfReport
 
 
-@dataclass(frozen=True)
-class PutProgress:
+class PutProgress(Value):
     """Reported by ``put_image`` after each blob is safely in the content store."""
 
+    __slots__ = ("what", "digest", "index", "total_layers")
     what: str          # "config", "manifest" or "layer"
     digest: Digest
     index: int         # layer index (0 for config/manifest)
     total_layers: int
+
+    def __init__(self, what: str, digest: Digest, index: int, total_layers: int) -> None:
+        set_fields(self, what, digest, index, total_layers)
 
 
 class Store(StoreCore):
@@ -141,6 +145,7 @@ class Store(StoreCore):
         from layerlab.engine.oci.chain import chain_ids
         from layerlab.engine.oci.config import ImageConfig
         from layerlab.engine.oci.manifest import Manifest
+        from layerlab.engine.store.records import labels_json
 
         config_raw = image.config_bytes()
         image_id = Digest.of_bytes(config_raw)
@@ -224,6 +229,8 @@ class Store(StoreCore):
         pull) that matches a blob already present must not be recorded over a
         damaged copy: the blob is rehashed, and a damaged one is replaced.
         """
+        from layerlab.engine.store.records import StoredLayer
+
         if isinstance(layer, StoredLayer) and layer.stored_in(self.blobs):
             return False
         return self.blobs.verify(layer.digest) != layer.digest
@@ -252,6 +259,7 @@ class Store(StoreCore):
         if row is None:
             raise NotFound(f"no such image: {image_id}")
         from layerlab.engine.oci.config import ImageConfig
+        from layerlab.engine.store.records import StoredImage, StoredLayer
 
         config = ImageConfig.parse(self.blobs.read(image_id), where=f"image config {image_id}")
         layer_rows = self.meta.image_layers(image_id)

@@ -24,11 +24,11 @@ import fcntl
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import StoreError
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.values import Value, set_fields
 
 # typing costs milliseconds of every command's start-up; type checkers honour this form.
 TYPE_CHECKING = False
@@ -36,9 +36,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Value):
+    __slots__ = ("root",)
     root: Path
+
+    def __init__(self, root: Path) -> None:
+        set_fields(self, root)
 
     @property
     def db(self) -> Path:

@@ -12,13 +12,13 @@ import json
 import re
 import sqlite3
 import time
-from dataclasses import dataclass
 
 from layerlab.engine.dbfile import write_transaction
 from layerlab.engine.errors import NotFound
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.reference import Reference
-from layerlab.engine.store.records import ImageRecord
+from layerlab.engine.store.listing import ImageRecord
+from layerlab.engine.values import Value, set_fields
 
 # typing costs milliseconds of the start-up of every command that opens the store; type checkers honour this.
 TYPE_CHECKING = False
@@ -33,16 +33,21 @@ _FULL_ID = re.compile(r"^sha256:[a-f0-9]{64}$")
 LayerRow = tuple[str, str, str, int, int, int]
 
 
-@dataclass(frozen=True)
-class Resolved:
+# Values, not dataclasses: every command that opens the store imports this module (see ``values``).
+class Resolved(Value):
+    __slots__ = ("image_id", "by_id")
     image_id: Digest
     by_id: bool        # the text was an image ID (full or short), not a tag or name@digest
 
+    def __init__(self, image_id: Digest, by_id: bool) -> None:
+        set_fields(self, image_id, by_id)
 
-@dataclass(frozen=True)
-class NewImage:
+
+class NewImage(Value):
     """What ``add_image`` records for one image (its blobs are already in the store)."""
 
+    __slots__ = ("image_id", "manifest_digest", "manifest_media_type", "created", "parent", "os", "architecture",
+                 "labels_json", "layers", "chain_ids")
     image_id: Digest
     manifest_digest: Digest
     manifest_media_type: str
@@ -53,6 +58,12 @@ class NewImage:
     labels_json: str
     layers: Sequence[LayerRow]
     chain_ids: Sequence[Digest]
+
+    def __init__(self, image_id: Digest, manifest_digest: Digest, manifest_media_type: str, created: str,
+                 parent: Digest | None, os: str, architecture: str, labels_json: str, layers: Sequence[LayerRow],
+                 chain_ids: Sequence[Digest]) -> None:
+        set_fields(self, image_id, manifest_digest, manifest_media_type, created, parent, os, architecture,
+                   labels_json, layers, chain_ids)
 
 
 class Metadata:

@@ -1,12 +1,15 @@
-"""What the store hands out: stored images and layers (the ``layerlab.engine.image`` protocols) and listing rows."""
+"""What the store hands out: stored images and layers (the ``layerlab.engine.image`` protocols).
+
+The listing rows (``ImageRecord``) live in ``listing``, without dataclasses; they are re-exported here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from layerlab.engine.oci.digest import Digest
-from layerlab.engine.oci.rfc3339 import parse_time
 from layerlab.engine.reference import Reference
+from layerlab.engine.store.listing import ImageRecord  # noqa: F401 (re-exported: it was defined here)
 
 # Listing images (``ImageRecord``) must not pay for the config types, the decompressors or typing.
 TYPE_CHECKING = False
@@ -115,45 +118,6 @@ class StoredImage:
     @property
     def chain_id(self) -> Digest | None:
         return self._layers[-1].chain_id if self._layers else None
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One row of ``Store.images()``: enough for ``images`` without reading any blob."""
-
-    id: Digest
-    tags: tuple[str, ...]          # full names, e.g. docker.io/library/busybox:latest
-    repo_digests: tuple[str, ...]  # full names with @sha256:…
-    created: str
-    size: int                      # sum of the layers' content sizes, as Docker's SIZE
-    parent: Digest | None
-    labels: dict[str, str]
-    os: str
-    architecture: str
-    layer_count: int
-    added_at: float
-    children: int = 0              # images whose parent this is (Docker hides untagged ones with children)
-
-    @property
-    def created_at(self) -> datetime | None:
-        return parse_time(self.created)
-
-    @property
-    def familiar_tags(self) -> list[str]:
-        return [Reference.parse(t).familiar for t in self.tags]
-
-    @property
-    def dangling(self) -> bool:
-        return not self.tags
-
-    @property
-    def intermediate(self) -> bool:
-        """A build step's image: no name of any kind, and other images build on it.
-
-        ``images`` without ``-a`` hides these, as Docker does; a dangling image
-        nothing builds on (a tag moved away from it) still shows.
-        """
-        return not self.tags and not self.repo_digests and self.children > 0
 
 
 def labels_json(config: ImageConfig) -> str:

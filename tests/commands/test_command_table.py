@@ -104,7 +104,7 @@ def test_a_quick_command_imports_no_builder_registry_analysis_or_ui(args, tmp_pa
 NOT_FOR_LISTING = ("layerlab.engine.store.delete", "layerlab.engine.store.check", "layerlab.engine.store.snapshots",
                    "layerlab.engine.store.usage", "layerlab.engine.store.measure", "layerlab.engine.store.leases",
                    "layerlab.engine.oci.config", "layerlab.engine.oci.manifest", "layerlab.engine.layers.compression",
-                   "hashlib", "typing", "shutil")
+                   "hashlib", "typing", "shutil", "dataclasses")
 
 
 def test_images_opens_the_store_and_runs_its_query_only(tmp_path):

@@ -67,10 +67,11 @@ def system_info(root: Path) -> SystemInfo:
     from layerlab.engine.store.meta import SCHEMA_VERSION
 
     runtime, usable = _runtime()
-    if shutil.which("slirp4netns"):
-        network = "private (slirp4netns; the host's loopback unreachable); none and host on request"
+    helper = next((name for name in ("slirp4netns", "pasta") if shutil.which(name)), None)
+    if helper:
+        network = f"private ({helper}; the host's loopback unreachable); none and host on request"
     else:
-        network = "none (slirp4netns is not installed); host on request"
+        network = "none (neither slirp4netns nor pasta is installed); host on request"
     seccomp = "builtin (Docker's default intent)" if usable else "not applicable"
     with Store.open(root) as store:
         records = store.images()

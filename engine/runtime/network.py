@@ -19,9 +19,8 @@ makes a user namespace, which slirp4netns joins on its own; as root,
 slirp4netns gets a mount namespace of its own, so its sandbox cannot unmount
 the host's mounts (``_own_mount_namespace``).
 
-pasta (Debian ``passt``) can do the same job, but the 2023 release drops to
-``nobody`` when started as root and then cannot open a namespace root made,
-so slirp4netns is the one used.
+Where slirp4netns is not installed, pasta (Debian ``passt``) does the same job
+(``runtime.pasta``); it needs the namespace to live in a user namespace even as root.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import shutil
 import subprocess
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.runtime.pasta import pasta_arguments, start_pasta, stop_pasta
 
 # Where slirp4netns puts things inside the namespace (its defaults, written down once).
 GATEWAY = "10.0.2.2"
@@ -55,11 +55,15 @@ class PrivateNetwork:
     that runs a command inside it (and, without root, inside its user namespace).
     """
 
-    def __init__(self, *, slirp4netns: str | None = None):
+    def __init__(self, *, slirp4netns: str | None = None, pasta: str | None = None, helper: str | None = None):
         self.slirp4netns = slirp4netns or shutil.which("slirp4netns") or ""
+        self.pasta = pasta or shutil.which("pasta") or ""
+        # slirp4netns where it is installed, else pasta; ``helper`` names one (tests compare both)
+        self.helper = helper or ("slirp4netns" if self.slirp4netns or not self.pasta else "pasta")
         self.rootless = os.geteuid() != 0
         self._holder: subprocess.Popen | None = None
         self._slirp: subprocess.Popen | None = None
+        self._pasta: subprocess.Popen | None = None
         self._exit_write = -1
 
     @property
@@ -86,23 +90,29 @@ class PrivateNetwork:
         self.stop()
 
     def start(self) -> None:
-        """Create the namespace and wait until slirp4netns has configured it."""
-        if not self.slirp4netns:
-            raise ContainerError(f"the default network needs slirp4netns (Debian package slirp4netns), which is "
-                                 f"not installed; {ALTERNATIVES}")
+        """Create the namespace and wait until slirp4netns (or pasta) has configured it."""
+        if not (self.slirp4netns if self.helper == "slirp4netns" else self.pasta):
+            raise ContainerError("the default network needs slirp4netns or pasta (Debian packages slirp4netns, "
+                                 f"passt), and neither is installed; {ALTERNATIVES}")
         if not os.access(TUN_DEVICE, os.R_OK | os.W_OK):
             # Not even inside a user namespace of our own: opening a device node is checked against the
             # host's owner and mode, and only real root may make another.
             raise ContainerError(f"the default network needs {TUN_DEVICE}, which this user cannot open "
                                  f"({_mode(TUN_DEVICE)}; most distributions make it 0666); {ALTERNATIVES}")
         unshare = shutil.which("unshare") or "unshare"
-        namespaces = ["--user", "--map-root-user", "--net"] if self.rootless else ["--net"]
+        in_userns = self.rootless or self.helper == "pasta"   # pasta as root joins only a user namespace's
+        namespaces = ["--user", "--map-root-user", "--net"] if in_userns else ["--net"]
         try:
             self._holder = subprocess.Popen([unshare, *namespaces, "--", "/bin/sh", "-c", _HOLD],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE)
             self._wait_for_namespace()
-            self._start_slirp()
+            if self.helper == "pasta":
+                argv = pasta_arguments(self.pasta, self.holder_pid, interface=INTERFACE, gateway=GATEWAY,
+                                       nameserver=NAMESERVER)
+                self._pasta = start_pasta([*self._own_mount_namespace(), *argv], self.holder_pid, _READY_TIMEOUT)
+            else:
+                self._start_slirp()
         except BaseException:
             self.stop()
             raise
@@ -161,6 +171,9 @@ class PrivateNetwork:
         if self._exit_write >= 0:
             os.close(self._exit_write)   # slirp4netns exits when this pipe closes
             self._exit_write = -1
+        if self._pasta is not None:
+            stop_pasta(self._pasta)
+            self._pasta = None
         for process in (self._slirp, self._holder):
             if process is None:
                 continue

@@ -108,3 +108,45 @@ def test_private_network_leaves_the_hosts_shared_mounts_alone(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["mounted"]
+
+
+@pytest.mark.parametrize("helper", ["slirp4netns", "pasta"])
+def test_each_user_mode_helper_gives_the_same_private_network(helper):
+    """pasta stands in where slirp4netns is missing: same interface, the host's loopback out of reach,
+    outbound connections through, and nothing left running once the network is stopped."""
+    from layerlab.engine.runtime.network import PrivateNetwork
+
+    need_program(helper)
+    busybox = need_program("busybox")
+    nc = f"{busybox} timeout 5 {busybox} nc -w 3"   # an address that answers but says nothing must not hang
+    with namespace_service() as (address, port, token), token_service("127.0.0.1") as (host_port, host_token):
+        before = _descendants(os.getpid())   # what other fixtures keep running
+        with PrivateNetwork(helper=helper) as net:
+            script = (f"{LINKS.replace('tail', busybox + ' tail')}; {nc} 10.0.2.2 {host_port}; "
+                      f"{nc} 127.0.0.1 {host_port}; {nc} {address} {port}; echo done")
+            shown = subprocess.run([*net.enter_command(), "/bin/sh", "-c", script], capture_output=True, text=True,
+                                   timeout=60)
+            running = _descendants(os.getpid()) - before
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "lo,tap0," and "done" in lines, shown.stdout + shown.stderr
+    assert token in shown.stdout and host_token not in shown.stdout
+    assert running and not _descendants(os.getpid()) & running
+
+
+def _descendants(pid: int) -> set[int]:
+    """Live (not zombie) processes below ``pid``."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat_file:
+                    fields = stat_file.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found

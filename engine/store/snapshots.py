@@ -73,17 +73,44 @@ def check_reused(store: StoreCore, layer: StoredLayer) -> None:
     key = (str(store.layout.root), str(layer.chain_id))
     if key in _checked:
         return
-    if store.blobs.has(layer.digest):
+    path = store.layout.snapshot(layer.chain_id)
+    marker = read_marker(path)
+    # The blob is rehashed unless its inode, size and mtime are those it had when the snapshot was made
+    # from it: hashing a base layer (hundreds of MB) in every build would cost more than the build. A
+    # change that keeps both (``touch -r``) is for fsck, as for the snapshot's own files below.
+    stamp = _blob_stamp(store, layer)
+    if stamp is not None and marker.get("blob_stamp") != stamp:
         actual = store.blobs.verify(layer.digest)
         if actual != layer.digest:
             raise DigestMismatch(f"layer {layer.digest} (damaged in the store; fsck names it)",
                                  str(layer.digest), str(actual))
-    path = store.layout.snapshot(layer.chain_id)
-    recorded = read_marker(path).get("fingerprint")
+        _restamp(path, marker, stamp)
+    recorded = marker.get("fingerprint")
     if recorded is not None and fingerprint_tree(path / LAYER)[1] != recorded:
         raise StoreError(f"snapshot of layer {layer.digest} (chain {layer.chain_id}) changed on disk since it "
                          "was unpacked; `layerlab fsck` names the files")
     _checked.add(key)
+
+
+def _restamp(path: Path, marker: dict, stamp: list[int]) -> None:
+    """Record the stamp of a blob just checked in full in its snapshot's marker (replaced whole, so a
+    reader sees the old marker or the new one), so a snapshot made before stamps pays the hash once."""
+    temp = path / (MARKER + f".{os.getpid()}.tmp")
+    try:
+        temp.write_text(json.dumps({**marker, "blob_stamp": stamp}, sort_keys=True))
+        os.replace(temp, path / MARKER)
+    except OSError:
+        temp.unlink(missing_ok=True)  # a read-only store stays correct, only slower
+
+
+def _blob_stamp(store: StoreCore, layer: StoredLayer) -> list[int] | None:
+    """[inode, size, mtime in ns] of the layer's blob (a hard-linked copy of the store keeps all three;
+    an edit in place moves the mtime, a replacement the inode); None when the store has no blob for it."""
+    try:
+        st = os.stat(store.blobs.path(layer.digest))
+    except FileNotFoundError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def layer_stack(store: StoreCore, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
@@ -166,7 +193,8 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
         size, fingerprint = fingerprint_tree(work / LAYER)
         marker = {"format": FORMAT, "chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
                   "parent": str(parent) if parent else None, "opaque_xattr": opaque_xattr_for(os.geteuid()),
-                  "created": time.time(), "size": size, "fingerprint": fingerprint}
+                  "created": time.time(), "size": size, "fingerprint": fingerprint,
+                  "blob_stamp": _blob_stamp(store, layer)}  # the blob was just read or written whole
         # No fsync: a snapshot is a cache of its blob, which is durable. The rename makes it appear
         # whole to every other process; after a power loss fsck names a damaged one, and a marker
         # that never reached the disk (empty) counts as no snapshot (see is_complete).

@@ -87,3 +87,23 @@ def test_a_snapshot_is_checked_once_per_process_and_made_ones_not_at_all(root: P
         snapshots._checked.clear()     # as a new process starts
         with pytest.raises(Exception, match=str(image.layers()[0].digest)):
             store.snapshot_layers(image)
+
+
+def test_an_unchanged_blob_is_not_read_again_by_the_next_process(root: Path) -> None:
+    # A base layer of hundreds of MB must not be hashed by every build over it.
+    from layerlab.engine.store import snapshots
+
+    digest, blob, hello = _make_unpacked(root)
+    snapshots._checked.clear()  # as in a new process
+    with Store.open(root) as store:
+        image = store.image("unpacked:1")
+        verified: list[str] = []
+        real_verify = store.blobs.verify
+        store.blobs.verify = lambda d: verified.append(str(d)) or real_verify(d)
+        store.snapshot_layers(image)
+        assert verified == []
+        snapshots._checked.clear()
+        _damage_blob(blob, hello)
+        with pytest.raises(Exception, match=digest):
+            store.snapshot_layers(image)
+        assert verified == [digest]

@@ -11,7 +11,9 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
 - WORKDIR always makes a layer (an empty tar when the directory exists; none for ``/``), and the
   directories it creates belong to the current USER; so does a RUN that changes no file.
 - A RUN's layer keeps the mount points BuildKit made when the rootfs lacked them
-  (``/dev``, ``/proc``, ``/sys``, ``/etc/hosts``, ``/etc/resolv.conf``).
+  (``/dev``, ``/proc``, ``/sys``, ``/etc/hosts``, ``/etc/resolv.conf``), and the directories of
+  its ``--mount`` targets: a tmpfs, cache or directory bind target with its parents, only the
+  parents of a secret or file bind target (``/run/secrets``).
 - RUN mounts nothing at a declared VOLUME: what it writes there stays in its layer, and no
   mount point directories appear (``preparers/run_step.py``).
 - RUN's supplementary groups are the /etc/group rows listing the user, nothing added
@@ -34,19 +36,26 @@ builder misses there, as the classic builder does, and its reason text says why.
 from __future__ import annotations
 
 import os
+import posixpath
+import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from layerlab.engine.builder.cache_records import CacheDecision
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.events import Cause
+from layerlab.engine.runtime import MountSpec
 
 from layerlab.engine.dockerfile.instructions import Add, Copy, Expose, Instruction, OnBuild, Run, Workdir
 from layerlab.engine.dockerfile.ports import PortError, expose_ports
 
 SEMANTICS = ("classic", "buildkit")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
+# In every step's key under these semantics; a new version whenever what they build changes, so
+# results made by an older version never answer (2: VOLUME, groups, --chown, variables, empty RUN
+# layers, mount directories).
+BUILDKIT_KEY = "buildkit/2"
 # What BuildKit's executor mounts over the rootfs, created in it (and so kept in the layer) when missing.
 MOUNT_POINT_DIRS = ("dev", "proc", "sys")
 MOUNT_POINT_FILES = ("etc/hosts", "etc/resolv.conf")
@@ -107,7 +116,19 @@ def note_stale_hit_bug(decision: CacheDecision, sources: Mapping[str, FileEntry]
     return replace(decision, reason=f"{decision.reason}; {STALE_HIT_NOTE}")
 
 
-def add_mount_points(upper: Path, lowers: list[Path]) -> None:
+def mount_directories(mounts: Iterable[MountSpec]) -> list[str]:
+    """The directories a RUN's ``--mount``s leave in its layer under BuildKit (rootfs-relative)."""
+    directories = []
+    for mount in mounts:
+        is_dir = mount.kind in ("tmpfs", "cache") or (mount.kind == "bind" and Path(mount.source).is_dir())
+        target = posixpath.normpath(mount.target).lstrip("/")
+        directory = target if is_dir else posixpath.dirname(target)
+        if directory and directory != ".":
+            directories.append(directory)
+    return directories
+
+
+def add_mount_points(upper: Path, lowers: list[Path], mount_dirs: Iterable[str] = ()) -> None:
     """Create in a RUN's upperdir the mount points BuildKit's rootfs gained, where no lower has them."""
     def in_lowers(rel: str) -> bool:
         return any(os.path.lexists(lower / rel) for lower in lowers)
@@ -119,6 +140,9 @@ def add_mount_points(upper: Path, lowers: list[Path]) -> None:
         if not present(rel):
             (upper / rel).mkdir(mode=0o755)
             os.chmod(upper / rel, 0o755)
+    for rel in mount_dirs:
+        if not present(rel):
+            _make_directory(upper, lowers, rel)
     for rel in MOUNT_POINT_FILES:
         # Under an existing /etc BuildKit removes the empty stub files again; a whole /etc it had to
         # create stays, files and all (seen with docker 20.10's BuildKit on bases without /etc).
@@ -130,3 +154,23 @@ def add_mount_points(upper: Path, lowers: list[Path]) -> None:
             os.chmod(parent, 0o755)
         (upper / rel).touch(mode=0o755)
         os.chmod(upper / rel, 0o755)
+
+
+def _make_directory(upper: Path, lowers: list[Path], rel: str) -> None:
+    """``rel`` and its missing parents in the upperdir, root 0755; a parent a lower holds is copied
+    up with its own mode and owner, as overlayfs would."""
+    parts = rel.split("/")
+    for depth in range(1, len(parts) + 1):
+        path = upper.joinpath(*parts[:depth])
+        if os.path.lexists(path):
+            continue
+        below = next((lower.joinpath(*parts[:depth]) for lower in reversed(lowers)
+                      if os.path.lexists(lower.joinpath(*parts[:depth]))), None)
+        path.mkdir()
+        if below is not None:
+            st = os.lstat(below)
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+            if os.geteuid() == 0:
+                os.chown(path, st.st_uid, st.st_gid)
+        else:
+            os.chmod(path, 0o755)

@@ -184,6 +184,18 @@ def run_env(config_env: list[str], build_args: Mapping[str, str], all_build_args
     return env
 
 
+def _new_cache_dir(directory: Path, request: MountRequest) -> None:
+    """A cache mount's directory, made on first use with its ``uid``, ``gid`` and ``mode`` (0755 and
+    root by default, as BuildKit makes it); later uses find it as the last RUN left it."""
+    if directory.is_dir():
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)
+    os.chmod(directory, request.mode if request.mode is not None else 0o755)
+    if os.geteuid() == 0:   # without root the runtime's user namespace maps owners; root in there owns it
+        os.chown(directory, request.uid, request.gid)
+
+
 def runtime_mounts(requests: list[MountRequest], *, store_root: Path, context_root: Path | None,
                    stage_roots: Mapping[str, Path], secrets: Mapping[str, Path], where: str,
                    context_view: Callable[[str], Path] | None = None) -> list[MountSpec]:
@@ -196,7 +208,7 @@ def runtime_mounts(requests: list[MountRequest], *, store_root: Path, context_ro
         elif request.kind == "cache":
             name = hashlib.sha256(request.id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
             directory = Path(store_root) / CACHE_MOUNTS_DIR / name
-            directory.mkdir(parents=True, exist_ok=True)
+            _new_cache_dir(directory, request)
             mounts.append(MountSpec("cache", request.target, source=directory))
         elif request.kind == "secret":
             source = secrets.get(request.id)

@@ -11,7 +11,7 @@ import time
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
-from layerlab.engine.builder.buildkit import created_by as buildkit_created_by
+from layerlab.engine.builder.buildkit import BUILDKIT_KEY, created_by as buildkit_created_by
 from layerlab.engine.builder.buildkit import note_stale_hit_bug
 from layerlab.engine.builder.commit import CLASSIC_ROW, commit
 from layerlab.engine.builder.dispatch import StageState
@@ -100,7 +100,7 @@ def keyed_inputs(session: BuildSession, state: StageState, stage_plan: StagePlan
     row BuildKit would write for it (``CLASSIC_ROW`` under the classic builder's semantics)."""
     buildkit_row = CLASSIC_ROW
     if session.request.semantics == "buildkit":
-        prepared.key_extra["semantics"] = "buildkit"
+        prepared.key_extra["semantics"] = BUILDKIT_KEY
         buildkit_row = buildkit_created_by(prepared.expanded or instruction, prepared.command, state.scope.declared_args,
                                            state.scope.values)
     inputs = StepInputs(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 
 from layerlab.engine.store import Store
 from tests.build.conftest import write_context
@@ -75,3 +76,24 @@ def test_a_chmod_on_a_source_directory_misses_and_says_buildkit_would_not(cli, b
     events = [json.loads(line) for line in (again.out + again.err).splitlines() if line.startswith("{")]
     copy = next(e for e in events if e.get("type") == "step.end" and e.get("dockerfile_line") == 2)
     assert copy["cache"] == "miss" and "moby/buildkit#7176" in copy["reason"], copy
+
+
+def test_a_run_keeps_its_mount_directories_as_buildkit_does(cli, root, base, tmp_path):
+    """Seen with docker 20.10's BuildKit: a tmpfs, cache or directory bind target stays in the RUN's
+    layer as a directory (parents too); a secret or file bind leaves only its parent directories."""
+    secret = tmp_path / "token"
+    secret.write_text("s3\n")
+    context = write_context(tmp_path / "ctx", """FROM busybox
+RUN --mount=type=secret,id=tok --mount=type=tmpfs,target=/scratch/deep \\
+    --mount=type=bind,source=file.txt,target=/opt/bound/file.txt --mount=type=cache,target=/var/cache/thing \\
+    cat /run/secrets/tok > /dev/null
+""", {"file.txt": "y\\n"})
+    result = cli("build", "-q", "--semantics", "buildkit", "--secret", f"id=tok,src={secret}", "-t", "mnt:1",
+                 str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        image = store.image("mnt:1")
+        with image.layers()[-1].open_uncompressed() as blob:
+            names = sorted(member.name.rstrip("/") for member in tarfile.open(fileobj=blob, mode="r|"))
+    assert names == ["opt", "opt/bound", "run", "run/secrets", "scratch", "scratch/deep", "var", "var/cache",
+                     "var/cache/thing"]

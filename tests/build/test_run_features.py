@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tarfile
 
+import pytest
+
 from layerlab.engine.store import Store
 from tests.build.conftest import cache_pattern, json_events, write_context
 from tests.conftest import REPO
@@ -204,3 +206,19 @@ def test_a_relative_root_builds_a_run_step(cli, root, base, tmp_path, monkeypatc
     assert result.code == 0, result.err
     with Store.open(root) as store:
         assert len(store.image("relative:1").config.diff_ids) == 2   # the base and the RUN
+
+
+def test_cache_mount_is_made_with_its_uid_gid_and_mode(cli, root, base, tmp_path):
+    """``uid``/``gid``/``mode`` shape the cache directory when it is first made, so a USER can write."""
+    if os.geteuid() != 0:
+        pytest.skip("owners of a cache directory are mapped by the user namespace without root")
+    context = write_context(tmp_path / "ctx", """FROM busybox
+USER 1000:1001
+RUN --mount=type=cache,id=owned,target=/cache,uid=1000,gid=1001,mode=0750 \\
+    echo hi > /cache/x && stat -c '%u:%g %a' /cache > /tmp/cache-owner.txt
+""")
+    result = cli("build", "-q", str(context))
+    assert result.code == 0, result.err
+    with Store.open(root) as store:
+        rootfs = store.merged_tree(store.image(result.out.strip()))
+        assert (rootfs / "tmp" / "cache-owner.txt").read_text() == "1000:1001 750\n"

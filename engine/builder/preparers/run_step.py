@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.builder.bind_sources import bind_content_keys, filtered_context_copy
-from layerlab.engine.builder.buildkit import add_mount_points
+from layerlab.engine.builder.buildkit import add_mount_points, mount_directories
 from layerlab.engine.builder.commit import NewLayer, write_layer
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
@@ -90,14 +90,15 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
         script = heredoc_script_mount(run, step_dir, where)
         if script is not None:
             volumes.append(script)
+        declared = runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
+                                  stage_roots=stage_roots, secrets=session.request.secrets, where=where,
+                                  context_view=_context_view(session, step_dir))
         spec = ProcessSpec(
             args=run_argv(run, state.shell), env=env,
             cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
             privileged=run.security == "insecure",
             hostname=os.urandom(6).hex(),
-            mounts=volumes + runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
-                                            stage_roots=stage_roots, secrets=session.request.secrets, where=where,
-                                            context_view=_context_view(session, step_dir)),
+            mounts=volumes + declared,
             additional_gids=user.member_gids if buildkit else user.docker_gids)
 
         def on_output(stream: str, line: bytes) -> None:
@@ -112,7 +113,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
             raise StepError(f'{where}: RUN failed: "{shown}" exited with code {result.exit_code}',
                             exit_code=result.exit_code, last_lines=tuple(result.output_tail[-10:]), step=ref)
         if buildkit:
-            add_mount_points(upper, lowers)
+            add_mount_points(upper, lowers, mount_directories(declared))
         # BuildKit commits a RUN that changed nothing as an empty tar, still a layer; classic drops it.
         return write_layer(upper, step_dir, overlay=True, keep_empty=buildkit)
     except BaseException:

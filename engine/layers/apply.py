@@ -187,18 +187,31 @@ class _Applier:
                              "(the store's file system must support this extended attribute)") from None
 
     def _clear_lower(self, fd: int, directory: str) -> None:
-        """Remove what lower layers left in ``directory``, keeping this layer's entries."""
-        prefix = directory + "/" if directory else ""
-        for name in os.listdir(fd):
-            child = prefix + name
-            if child in self.added_ancestors:
-                child_fd = os.open(name, DIR_FLAGS, dir_fd=fd)
-                try:
-                    self._clear_lower(child_fd, child)
-                finally:
-                    os.close(child_fd)
-            elif child not in self.added:
-                self.nodes.remove(fd, name)
+        """Remove what lower layers left in ``directory``, keeping this layer's entries.
+
+        Depth first on a list rather than the call stack (trees of any depth), one open
+        directory per level, as the recursion it replaces held."""
+        stack: list[tuple[int, str, list[str]]] = [(fd, directory, os.listdir(fd))]
+        try:
+            while stack:
+                here, path, names = stack[-1]
+                if not names:
+                    stack.pop()
+                    if here != fd:
+                        os.close(here)
+                    continue
+                name = names.pop()
+                child = f"{path}/{name}" if path else name
+                if child in self.added_ancestors:
+                    below = os.open(name, DIR_FLAGS, dir_fd=here)
+                    stack.append((below, child, []))
+                    stack[-1][2].extend(os.listdir(below))
+                elif child not in self.added:
+                    self.nodes.remove(here, name)
+        finally:
+            for here, _, _ in stack:
+                if here != fd:
+                    os.close(here)
 
     # --- entries ----------------------------------------------------------------
 

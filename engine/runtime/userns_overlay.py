@@ -24,6 +24,8 @@ import os
 import stat
 from pathlib import Path
 
+from layerlab.engine import long_paths
+from layerlab.engine.deep_trees import walk_tree
 from layerlab.engine.layers.names import OPAQUE_MARKER, USER_OPAQUE_XATTR
 
 MODES = ("auto", "kernel", "fuse")
@@ -60,21 +62,21 @@ def fuse_options(lower_names: list[str]) -> str:
 
 def normalize_upper(upper: Path) -> None:
     """Rewrite fuse-overlayfs' opaque directories in ``upper`` into ``user.overlay.opaque``."""
-    for dirpath, dirnames, filenames in os.walk(upper):
+    for dirpath, dirnames, filenames in walk_tree(upper):  # any depth: os.walk recurses per level
         opaque = False
         for name in (OPAQUE_MARKER, _FUSE_OPAQUE_WHITEOUT):
             path = os.path.join(dirpath, name)
             try:
-                st = os.lstat(path)
+                st = long_paths.lstat(path)
             except FileNotFoundError:
                 continue
             if name == OPAQUE_MARKER and stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                os.unlink(path)
+                long_paths.unlink(path)
                 opaque = True
         try:
-            os.removexattr(dirpath, _FUSE_OPAQUE_XATTR)
+            os.removexattr(long_paths.xattr_path(dirpath), _FUSE_OPAQUE_XATTR)
             opaque = True
         except OSError:
             pass
         if opaque:
-            os.setxattr(dirpath, USER_OPAQUE_XATTR, b"y")
+            os.setxattr(long_paths.xattr_path(dirpath), USER_OPAQUE_XATTR, b"y")

@@ -129,3 +129,28 @@ def test_long_paths_resolve_as_the_kernel_does_and_notice_a_removed_directory(de
     upper = os.path.dirname(os.path.dirname(os.path.dirname(deep)))
     assert long_paths.listdir(upper) == [name]
     assert long_paths.is_dir(upper) and not long_paths.is_dir(os.path.join(upper, "missing"))
+
+
+def test_an_opaque_directory_over_a_deep_tree_of_its_own_layer_applies(deep_tmp_path):
+    import io
+    import tarfile
+
+    from layerlab.engine.layers.apply import apply_layer
+
+    target = deep_tmp_path / "target"
+    (target / "d").mkdir(parents=True)
+    (target / "old").write_text("lower")
+    (target / "d" / "old").write_text("lower")
+    depth = 1500   # deeper than Python's recursion limit: clearing the lower tree walked it by recursion
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for level in range(1, depth + 1):
+            entry = tarfile.TarInfo("/".join(["d"] * level))
+            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(entry)
+        archive.addfile(tarfile.TarInfo(".wh..wh..opq"))   # last: it must keep every entry above
+    buffer.seek(0)
+    apply_layer(buffer, target)
+    assert sorted(p.name for p in target.iterdir()) == ["d"]
+    assert os.listdir(target / "d") == ["d"]
+    assert sum(1 for _ in walk_tree(target)) == depth + 1

@@ -71,7 +71,8 @@ def register(subparsers) -> None:
     analyze.add_argument("--top", type=int, default=10, metavar="N", help="offenders and files to show (default 10)")
     analyze.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
     analyze.add_argument("--ci-config", type=Path, metavar="FILE",
-                         help="dive's .dive-ci rules file (default: ./.dive-ci when present, else dive's defaults)")
+                         help="dive's .dive-ci rules file, implies --ci (default: ./.dive-ci when present, else dive's "
+                              "defaults)")
     analyze.add_argument("--ci-measure", choices=("dive", "reclaimable"), default="dive",
                          help="judge the rules with dive's numbers (default) or with reclaimable bytes")
     _common(analyze)
@@ -285,6 +286,9 @@ def cp_command(args, ctx) -> int:
 # -- analyze --------------------------------------------------------------------------------------
 
 def analyze_command(args, ctx) -> int:
+    # rules given are rules to judge by: --ci-config implies --ci, and a file that is missing is
+    # an error before any work (it was ignored without --ci)
+    rules = ci.load_ci_config(args.ci_config) if args.ci or args.ci_config is not None else None
     image, analysis = _analyse(args, ctx, args.image)
     try:
         report = waste_report(analysis)
@@ -292,8 +296,7 @@ def analyze_command(args, ctx) -> int:
         image.close()
     dive = analysis.dive
     results = None
-    if args.ci:
-        rules = ci.load_ci_config(args.ci_config)
+    if rules is not None:
         if args.ci_measure == "dive":
             results = ci.evaluate(rules, efficiency=dive.efficiency, wasted_bytes=dive.wasted_bytes,
                                   user_wasted_percent=dive.user_wasted_percent)

@@ -26,9 +26,17 @@ def test_an_unclosed_template_action_is_an_error(cli, base):
     assert result.err.startswith("layerlab: ") and "unclosed action" in result.err
 
 
-def test_a_missing_ci_config_is_an_error(cli, base, tmp_path):
-    result = cli("analyze", "busybox", "--ci", "--ci-config", str(tmp_path / "missing.yaml"))
-    assert result.code != 0 and "missing.yaml" in result.err
+@pytest.mark.parametrize("ci", [["--ci"], []], ids=["with-ci", "without-ci"])
+def test_a_missing_ci_config_is_an_error(cli, base, tmp_path, ci):
+    result = cli("analyze", "busybox", *ci, "--ci-config", str(tmp_path / "missing.yaml"))
+    assert result.code != 0 and "missing.yaml" in result.err and result.out == ""
+
+
+def test_a_ci_config_given_is_judged_by(cli, base, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  lowestEfficiency: 1.01\n")   # no image can pass
+    result = cli("analyze", "busybox", "--ci-config", str(rules))
+    assert result.code == 1 and "lowestEfficiency" in result.out + result.err
 
 
 def test_inspect_of_a_missing_image_says_so_in_our_one_line_form(cli, base):

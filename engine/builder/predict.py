@@ -182,7 +182,7 @@ class _Walk:
             decision = probe_in_store(session, self.records, inputs, forced_flag(session, stage_plan), False,
                                       touch=False)
             if decision.record is None:
-                by_change = any(c.kind == "arg" and c.subject in self.change.build_args for c in decision.causes)
+                by_change = any(self._from_change(cause) for cause in decision.causes)
                 self._missed(ref, outcome, decision.reason, decision.causes, by_change)
                 continue
             read = self._changed_paths_read(instruction, prepared.sources)
@@ -215,6 +215,12 @@ class _Walk:
         where = f"line {parent.dockerfile_line}" if parent.dockerfile_line else f"step {parent.index}"
         cause = Cause("parent-rebuilt", f"parent ({where}, {word}) would be rebuilt", subject=str(parent.index))
         self.steps.append(PredictedStep(ref, "miss", cause.text, (cause,), outcome.by_change))
+
+    def _from_change(self, cause: Cause) -> bool:
+        """Whether a miss's cause is the supposed change itself (an arg's new value, an edited path)."""
+        if cause.kind == "arg":
+            return cause.subject in self.change.build_args
+        return cause.kind.startswith("file") and any(_within(cause.subject, path) for path in self.change.paths)
 
     def _rebuilt_stage_taken(self, instruction: Instruction) -> tuple[str, _StageOutcome] | None:
         """The stage a ``COPY --from`` or ``RUN --mount=from=`` takes from, when it would be rebuilt."""

@@ -43,6 +43,11 @@ class LessonBuildPanel(BuildPanel):
                 tooltip="Show which steps the lesson's edit would rebuild, without building"),
         Binding("r", "screen.restart", "Restart", id="lesson.restart", tooltip="Start again from a fresh copy"),
         Binding("escape", "app.pop_screen", "Lessons", id="lesson.back", tooltip="Back to the list of lessons"),
+        # The panel's other keys work as on the Build panel, out of the footer to leave room for the lesson's.
+        *(Binding(key, action, description, show=False) for key, action, description in (
+            ("c", "clear_log", "Clear log"), ("f", "toggle_follow", "Follow log"),
+            ("right_square_bracket", "select_step(1)", "Step log"), ("a", "show_all_steps", "All steps"))),
+        Binding("o", "screen.options", "Options", show=False),
     ]
 
 
@@ -51,7 +56,7 @@ class LessonScreen(LeavesForPanels, Screen[None]):
     DEFAULT_CSS = """
     LessonScreen #lesson-readme { width: 2fr; height: 1fr; padding: 0 1; border-right: solid $panel; }
     LessonScreen LessonBuildPanel { width: 3fr; height: 1fr; }
-    LessonScreen #lesson-step { height: auto; padding: 0 1; background: $boost; }
+    LessonScreen #lesson-step { width: 1fr; height: auto; padding: 0 1; background: $boost; }
     """
 
     def __init__(self, lesson: Lesson) -> None:
@@ -155,6 +160,10 @@ class LessonScreen(LeavesForPanels, Screen[None]):
         if self.lesson.change.build_arg:
             request.build_args = dict(self.lesson.build_args)   # the change itself supplies the new value
         self.panel.predict(request, predicted_change(self.lesson))
+
+    def action_options(self) -> None:
+        self.say(f"a lesson builds with its own options ({self.lesson.dockerfile}"
+                 + "".join(f", {k}={v}" for k, v in self.request().build_args.items()) + "): o works on the Build panel")
 
     def action_restart(self) -> None:
         self.panel.forget_prediction()

@@ -40,8 +40,14 @@ def lesson_summary(lesson: Lesson) -> str:
 class LeavesForPanels:
     """The panel keys (1-4) from a lesson screen: back to the panels, on the one asked for."""
 
-    BINDINGS = [Binding(str(number), f"leave_for_panel('{panel}')", panel.title(), show=False)
-                for number, panel in enumerate(("images", "history", "files", "build"), start=1)]
+    BINDINGS = [*(Binding(str(number), f"leave_for_panel('{panel}')", panel.title(), show=False)
+                  for number, panel in enumerate(("images", "history", "files", "build"), start=1)),
+                Binding("L", "back_to_lessons", "Lessons", show=False)]
+
+    def action_back_to_lessons(self) -> None:
+        app = self.app  # type: ignore[attr-defined]
+        while not isinstance(app.screen, LessonsScreen) and isinstance(app.screen, LeavesForPanels):
+            app.pop_screen()
 
     def action_leave_for_panel(self, panel: str) -> None:
         app = self.app  # type: ignore[attr-defined]

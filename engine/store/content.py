@@ -153,18 +153,13 @@ class ContentStore:
         """Move a synced file in as its blob; ``hasher`` None: the file's writer hashed it to ``expected``."""
         if hasher is None:
             assert expected is not None
-            target = self.layout.blob(expected)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(temp, 0o444)
-            os.replace(temp, target)
-            self._sync_dir(target.parent)
-            self._verified[expected] = _stamp(os.stat(target))
-            return expected
-        actual = hasher.digest()
-        if expected is not None and actual != expected:
-            raise DigestMismatch(what, str(expected), str(actual))
-        if size is not None and hasher.size != size:
-            raise DigestMismatch(f"{what} {actual}: size", str(size), str(hasher.size))
+            actual = expected
+        else:
+            actual = hasher.digest()
+            if expected is not None and actual != expected:
+                raise DigestMismatch(what, str(expected), str(actual))
+            if size is not None and hasher.size != size:
+                raise DigestMismatch(f"{what} {actual}: size", str(size), str(hasher.size))
         target = self.layout.blob(actual)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temp, 0o444)  # blobs are immutable; a stray writer gets EACCES (unless it is root)

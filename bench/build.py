@@ -119,6 +119,11 @@ def copy_root(source: Path, target: Path) -> None:
         return shutil.copy2(src, dst)
 
     shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy)
+    # copytree makes directories with our owner: a snapshot's directories keep theirs (root:staff ...)
+    for dirpath, dirnames, _ in os.walk(source):
+        for name in dirnames:
+            st = os.lstat(os.path.join(dirpath, name))
+            os.lchown(os.path.join(target, os.path.relpath(dirpath, source), name), st.st_uid, st.st_gid)
 
 
 class LayerlabBuilds:

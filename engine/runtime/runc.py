@@ -89,10 +89,14 @@ class RuncRuntime:
         (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
         command = self._runc("--log", str(bundle / "runc.log"), "--log-format", "json",
                              "run", "--bundle", str(bundle), container_id)
-        if spec.terminal:
-            # runc owns the pseudo-terminal in foreground mode; our own stdio is the user's.
-            return subprocess.Popen(command)
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            if spec.terminal:
+                # runc owns the pseudo-terminal in foreground mode; our own stdio is the user's.
+                return subprocess.Popen(command)
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        except OSError as error:
+            raise ContainerError(f"runc does not start: {error}") from None
 
     def _cleanup(self, process: subprocess.Popen | None, container_id: str) -> None:
         if process is not None and process.poll() is None:
@@ -117,12 +121,15 @@ class RuncRuntime:
         result = subprocess.run(self._runc("list", "--quiet"), capture_output=True, text=True)
         return result.stdout.split()
 
-    def works(self) -> str | None:
-        """None when runc can be used here, else why not."""
+    def works(self, *, start: bool = True) -> str | None:
+        """None when runc can be used here, else why not; ``start=False`` trusts an installed runc
+        without running it (a build's first RUN: a runc that cannot start says so itself)."""
         if os.geteuid() != 0:
             return f"runc needs root (running as uid {os.geteuid()})"
         if not shutil.which(self.runc) and not os.access(self.runc, os.X_OK):
             return "runc is not installed"
+        if not start:
+            return None
         try:
             result = subprocess.run([self.runc, "--version"], capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired) as error:

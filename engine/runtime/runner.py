@@ -39,7 +39,7 @@ class Runtime(Protocol):
 def default_runtime(*, state_dir: Path | None = None) -> Runtime:
     """runc when we are root and it works, else bubblewrap; the error names what is missing."""
     runc = RuncRuntime(state_dir)
-    runc_problem = runc.works()
+    runc_problem = runc.works(start=False)
     if runc_problem is None:
         return runc
     from layerlab.engine.runtime.bubblewrap import BubblewrapRuntime  # loaded only where runc cannot serve

@@ -55,6 +55,13 @@ def watch_and_build(store: "Store", request: "BuildRequest", events: EventSink, 
     watch(request, store, events, stop)
 
 
+def buildkit_notes(text: str, filename: str = "Dockerfile") -> dict[int, str]:
+    """Dockerfile line -> what BuildKit would do differently there (the classic builder is what runs)."""
+    from layerlab.engine.builder.buildkit_notes import buildkit_notes as notes
+
+    return notes(text, filename)
+
+
 def _transfer_cache(transfer: Callable, option: str, store: "Store", events: EventSink) -> None:
     """Move build cache records and their images between the store and a registry (``registry:REF``)."""
     from layerlab.engine.builder.cache_records import CacheRecords

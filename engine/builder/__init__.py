@@ -18,6 +18,7 @@ One build:
 - ``preparers/``: one preparer per instruction kind (RUN, COPY/ADD, WORKDIR, metadata).
 - ``commit``: a step's layer tar and image into the store.
 - ``buildkit``: ``--semantics buildkit``, what BuildKit writes differently from the classic builder.
+- ``buildkit_notes``: BuildKit's view of a Dockerfile, the lines it would build differently (for the app).
 - ``dispatch``: a stage's runConfig and the config-only instructions.
 - ``run_spec``: RUN's argv, env and ``--mount``s for the runtime.
 - ``bind_sources``: what ``RUN --mount=type=bind`` exposes, and the key material naming it.

@@ -101,3 +101,25 @@ async def test_options_dialog_picks_the_dockerfile_args_target_and_no_cache(make
         assert lines == {1, 2, 3}  # stage two (lines 4-5) is past the target
         assert all(e.reason == "--no-cache" for e in seen if isinstance(e, events.StepRebuilt))
         assert any(isinstance(e, events.BuildFinished) for e in seen)
+
+
+async def test_buildkit_view_notes_the_lines_buildkit_builds_differently(make_app, tmp_path: Path):
+    from tests.tui.buildhelpers import view_lines
+
+    context = tmp_path / "volumes"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nUSER app\nWORKDIR /srv\nVOLUME /data\nRUN echo hi > /data/x\n"
+                                        "CMD [\"sh\"]\n")
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: len(view_lines(app)) == 6)
+        lines = view_lines(app)
+        assert "ⓑ BuildKit: no intermediate image per step" in lines[0]
+        assert "ⓑ BuildKit: dirs it creates belong to USER app, not root" in lines[2]
+        assert "ⓑ BuildKit: keeps what it writes under VOLUME /data" in lines[4]
+        assert "ⓑ" not in lines[1] + lines[3] + lines[5]
+        await pilot.press("k")
+        await wait_for(pilot, lambda: not any("ⓑ" in line for line in view_lines(app)))
+        await pilot.press("k")
+        await wait_for(pilot, lambda: "ⓑ" in view_lines(app)[4])

@@ -30,7 +30,7 @@ async def test_dockerfile_shows_with_empty_gutter(make_app, context: Path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: len(view_lines(app)) == 4)
         lines = view_lines(app)
-        assert lines[0] == "   1 FROM busybox"
+        assert lines[0] == "   1 FROM busybox  ⓑ BuildKit: no intermediate image per step"  # BuildKit's view
         assert lines[3] == "   4 RUN cat /hello.txt"
 
 

@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Log
 
 from layerlab.engine import events as engine_events
+from layerlab.engine.api.building import buildkit_notes
 from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.widgets.build_state import BuildState, StepState
@@ -57,6 +58,8 @@ class BuildPanel(ShowsPredictions, Vertical):
         Binding("o", "app.build_options", "Options", id="build.options",
                 tooltip="The context, its Dockerfile, build args, target and --no-cache"),
         *PREDICT_BINDINGS,
+        Binding("k", "toggle_buildkit_view", "BuildKit view", id="build.buildkit_view",
+                tooltip="Show or hide where BuildKit would build a line differently", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -68,6 +71,8 @@ class BuildPanel(ShowsPredictions, Vertical):
         self.unwritten: deque[str] = deque(maxlen=LOG_LINES_KEPT)  # shown lines not yet in the log widget
         self.log_step: int | None = None  # the step whose lines the log shows alone; None shows all
         self.flags = ""  # the build's options as `build` flags, shown beside the Dockerfile's name
+        self.buildkit_view = True  # notes where BuildKit would build a line differently
+        self.buildkit_notes: dict[int, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Label("No build context open: layerlab tui CONTEXT", id="build-title")
@@ -91,7 +96,8 @@ class BuildPanel(ShowsPredictions, Vertical):
         view = self.query_one(DockerfileView)
         selected = self.build.steps.get(self.log_step) if self.log_step is not None else None
         view.update(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours(),
-                                      selected.line if selected else None))
+                                      selected.line if selected else None,
+                                      self.buildkit_notes if self.buildkit_view else None))
         status = self.build.status
         if selected is not None:
             status += f"  ·  log: {self.step_name(selected.step)} only ({selected.instruction[:40]}); a shows all"
@@ -104,6 +110,8 @@ class BuildPanel(ShowsPredictions, Vertical):
             self.build = BuildState()  # another Dockerfile: the old marks say nothing of its lines
         elif self.dockerfile_text and text != self.dockerfile_text:
             self.build.follow_edit(self.dockerfile_text, text)
+        if text != self.dockerfile_text or path != self.dockerfile_path:
+            self.buildkit_notes = buildkit_notes(text, path.name)
         self.dockerfile_path = path
         self.dockerfile_text = text
         title = f"{path.parent.name}/{path.name}" + (f"  {self.flags}" if self.flags else "")
@@ -350,6 +358,12 @@ class BuildPanel(ShowsPredictions, Vertical):
         state = self.build.by_line().get(message.line)
         if state is not None:
             self.show_step_log(None if self.log_step == state.step else state.step)
+
+    def action_toggle_buildkit_view(self) -> None:
+        self.buildkit_view = not self.buildkit_view
+        self.redraw()
+        self.app.notify("BuildKit's view: notes where BuildKit would build a line differently"
+                        if self.buildkit_view else "BuildKit's view hidden")
 
     def action_clear_log(self) -> None:
         self.log_lines.clear()

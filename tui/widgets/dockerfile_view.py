@@ -4,6 +4,7 @@ the step's verdict beside it (a miss's reason, a hit's note, a flip, timing and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -35,11 +36,13 @@ class DockerfileView(Static):
 
 
 def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str],
-                      selected_line: int | None = None) -> Text:
+                      selected_line: int | None = None, notes: Mapping[int, str] | None = None) -> Text:
     """One row per line: gutter mark, line number, highlighted code, then reason and timing.
 
-    ``selected_line`` (the step whose log is shown alone) has its number in reverse.
+    ``selected_line`` (the step whose log is shown alone) has its number in reverse; ``notes`` are
+    BuildKit's view (line -> where BuildKit would build the line differently), shown last and dim.
     """
+    notes = notes or {}
     lines = text.splitlines() or [""]
     highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
     by_line = build.by_line()
@@ -68,6 +71,8 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
                 extras.append(human_size(state.size))
             if extras:
                 out.append("  " + ", ".join(extras), style="dim")
+        if number in notes:
+            out.append(f"  ⓑ {notes[number]}", style="dim italic")
         out.append("\n")
     out.rstrip()
     return out

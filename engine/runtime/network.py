@@ -31,7 +31,7 @@ import shutil
 import subprocess
 
 from layerlab.engine.errors import ContainerError
-from layerlab.engine.runtime.pasta import pasta_arguments, start_pasta, stop_pasta
+from layerlab.engine.runtime.pasta import pasta_arguments, start_pasta, wait_for_pasta
 
 # Where slirp4netns puts things inside the namespace (its defaults, written down once).
 GATEWAY = "10.0.2.2"
@@ -110,7 +110,8 @@ class PrivateNetwork:
             if self.helper == "pasta":
                 argv = pasta_arguments(self.pasta, self.holder_pid, interface=INTERFACE, gateway=GATEWAY,
                                        nameserver=NAMESERVER)
-                self._pasta = start_pasta([*self._own_mount_namespace(), *argv], self.holder_pid, _READY_TIMEOUT)
+                self._pasta = start_pasta([*self._own_mount_namespace(), *argv])
+                wait_for_pasta(self._pasta, self.holder_pid, _READY_TIMEOUT)
             else:
                 self._start_slirp()
         except BaseException:
@@ -171,14 +172,11 @@ class PrivateNetwork:
         if self._exit_write >= 0:
             os.close(self._exit_write)   # slirp4netns exits when this pipe closes
             self._exit_write = -1
-        if self._pasta is not None:
-            stop_pasta(self._pasta)
-            self._pasta = None
-        for process in (self._slirp, self._holder):
+        for process in (self._slirp, self._pasta, self._holder):
             if process is None:
                 continue
-            if process is self._holder and process.stdin is not None:
-                process.stdin.close()    # cat exits at end of input
+            if process.stdin is not None and not process.stdin.closed:
+                process.stdin.close()    # cat exits, and pasta's supervisor kills it, at end of input
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -187,7 +185,7 @@ class PrivateNetwork:
             for pipe in (process.stdout, process.stderr):
                 if pipe is not None:
                     pipe.close()
-        self._slirp = self._holder = None
+        self._slirp = self._pasta = self._holder = None
 
 
 def resolv_conf_for_private(host_text: str) -> str:

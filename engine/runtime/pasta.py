@@ -30,35 +30,21 @@ def pasta_arguments(pasta: str, holder_pid: int, *, interface: str, gateway: str
             "--no-map-gw", "-t", "none", "-u", "none", "-T", "none", "-U", "none", str(holder_pid)]
 
 
-def start_pasta(argv: list[str], holder_pid: int, timeout: float) -> subprocess.Popen:
-    """Start pasta under its supervisor and wait until the namespace has its default route."""
-    supervisor = subprocess.Popen(["/bin/sh", "-c", _SUPERVISE, "sh", *argv], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert supervisor.stdout is not None
-        pasta_pid = int(supervisor.stdout.readline() or b"0")
-        deadline = time.monotonic() + timeout
-        while not _has_default_route(holder_pid):
-            if not _alive(pasta_pid) or time.monotonic() > deadline:
-                raise ContainerError(f"pasta could not set up the network: {_last_words(supervisor)}")
-            time.sleep(_POLL_SECONDS)
-    except BaseException:
-        stop_pasta(supervisor)
-        raise
-    return supervisor
+def start_pasta(argv: list[str]) -> subprocess.Popen:
+    """pasta under its supervisor; end it as the holder is ended (close its stdin, wait)."""
+    return subprocess.Popen(["/bin/sh", "-c", _SUPERVISE, "sh", *argv], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def stop_pasta(supervisor: subprocess.Popen) -> None:
-    if supervisor.stdin is not None and not supervisor.stdin.closed:
-        supervisor.stdin.close()        # the supervisor kills pasta at end of input
-    try:
-        supervisor.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        supervisor.kill()
-        supervisor.wait()
-    for pipe in (supervisor.stdout, supervisor.stderr):
-        if pipe is not None:
-            pipe.close()
+def wait_for_pasta(supervisor: subprocess.Popen, holder_pid: int, timeout: float) -> None:
+    """Wait until the namespace has its default route; ``ContainerError`` with pasta's last words if not."""
+    assert supervisor.stdout is not None
+    pasta_pid = int(supervisor.stdout.readline() or b"0")
+    deadline = time.monotonic() + timeout
+    while not _has_default_route(holder_pid):
+        if not _alive(pasta_pid) or time.monotonic() > deadline:
+            raise ContainerError(f"pasta could not set up the network: {_last_words(supervisor)}")
+        time.sleep(_POLL_SECONDS)
 
 
 def _has_default_route(holder_pid: int) -> bool:
@@ -79,9 +65,7 @@ def _alive(pid: int) -> bool:
 
 
 def _last_words(supervisor: subprocess.Popen) -> str:
-    if supervisor.stdin is not None:
-        supervisor.stdin.close()
-    try:
+    try:  # communicate closes its stdin first: the supervisor ends pasta, then itself
         _, error = supervisor.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         supervisor.kill()

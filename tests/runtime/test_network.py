@@ -150,3 +150,14 @@ def _descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+def test_a_helper_that_cannot_start_is_one_error_and_leaves_nothing(tmp_path):
+    from layerlab.engine.errors import ContainerError
+    from layerlab.engine.runtime.network import PrivateNetwork
+
+    before = _descendants(os.getpid())
+    with pytest.raises(ContainerError, match="pasta could not set up the network: .*no-such-pasta"):
+        with PrivateNetwork(helper="pasta", pasta=str(tmp_path / "no-such-pasta")):
+            pass
+    assert not _descendants(os.getpid()) - before

@@ -50,16 +50,25 @@ def fingerprint_tree(path: Path | str) -> tuple[int, str]:
     total = 0
     hasher = hashlib.sha256()
     top = os.fspath(path)
-    for dirpath, dirnames, filenames in walk_tree(top):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            st = long_paths.lstat(full)
-            mtime = 0 if stat.S_ISDIR(st.st_mode) else st.st_mtime_ns
-            hasher.update(b"%s\0%o %d %d %d %d %d\n" % (os.fsencode(full[len(top):]), st.st_mode, st.st_uid,
-                                                          st.st_gid, st.st_size, st.st_rdev, mtime))
-            if not stat.S_ISDIR(st.st_mode):
+    pending = [top]   # depth first, names sorted: a list, not recursion (trees of any depth)
+    while pending:
+        try:
+            with long_paths.scandir(pending.pop()) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)   # fstatat from the open directory: no path walked again
+            is_dir = stat.S_ISDIR(st.st_mode)
+            hasher.update(b"%s\0%o %d %d %d %d %d\n" % (os.fsencode(entry.path[len(top):]), st.st_mode, st.st_uid,
+                                                          st.st_gid, st.st_size, st.st_rdev,
+                                                          0 if is_dir else st.st_mtime_ns))
+            if is_dir:
+                subdirs.append(entry.path)
+            else:
                 total += st.st_blocks * 512
+        pending.extend(reversed(subdirs))
     return total, "sha256:" + hasher.hexdigest()
 
 

@@ -217,7 +217,7 @@ def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = Non
         if record is not None:
             notes = explain_hit_notes(inputs, record.inputs, record.created,
                                       previous.inputs if previous is not None and previous.key != key else None)
-            reason = explain_hit(record.key, record.result, record.created)
+            reason = explain_hit(record.key, record.result, record.created, inputs)
             return CacheDecision(key, record, f"{summary(notes)}; {reason}" if notes else reason, notes)
     causes = explain_miss(inputs, previous.inputs if previous else None, forced=forced,
                           parent_rebuilt=parent_rebuilt)

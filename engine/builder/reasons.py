@@ -183,10 +183,19 @@ def summary(causes: Sequence[Cause], limit: int = 3) -> str:
     return "; ".join(texts)
 
 
-def explain_hit(key: str, result: str, created: float) -> str:
-    """A hit names the record it reused."""
+def explain_hit(key: str, result: str, created: float, inputs: StepInputs | None = None) -> str:
+    """A hit names the record it reused, and (given the step's ``inputs``) what matched it."""
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
-    return f"reused record {_short(key)} → {_short(result)} (built {when})"
+    text = f"reused record {_short(key)} → {_short(result)} (built {when})"
+    if inputs is None:
+        return text
+    matched = ["parent", "instruction"]
+    files = sum(1 for entry in inputs.sources.values() if entry.kind == "file")
+    if inputs.sources:
+        matched.append(f"{files} source file{'' if files == 1 else 's'}" if files else "sources")
+    if inputs.build_args:
+        matched.append("ARG " + ", ".join(sorted(inputs.build_args)))
+    return f"{text}: same {', '.join(matched)}"
 
 
 def when_text(moment: float, now: float | None = None) -> str:

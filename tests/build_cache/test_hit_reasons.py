@@ -15,6 +15,9 @@ def test_a_plain_hit_names_its_record_and_notes_nothing(project):
     assert result.pattern == "HHHHHH"
     assert all(not d.causes for d in result.decisions)
     assert result.reason(4).startswith("reused record sha256:")
+    # ... and what matched: the COPY's three files (debug.log is ignored), the RUN's args
+    assert result.reason(4).endswith(": same parent, instruction, 3 source files")
+    assert result.reason(3).endswith(": same parent, instruction, ARG VERSION")
 
 
 def test_a_touched_source_is_a_hit_that_says_touched_only(project):

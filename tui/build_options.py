@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
+from layerlab.engine.api.key_values import key_values
 from layerlab.engine.errors import UsageError
 
 DEFAULT_DOCKERFILE = "Dockerfile"
@@ -53,19 +54,8 @@ class BuildOptions:
 
 
 def parse_build_args(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """``K=V`` items (a bare ``K`` takes its value from the environment, as docker does, and is left
-    out when unset); a later value for a name replaces an earlier one."""
-    args: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not name.strip() or name != name.strip():
-            raise UsageError(f"--build-arg {item!r}: expected NAME=VALUE")
-        if not sep:
-            if name not in os.environ:
-                continue
-            value = os.environ[name]
-        args[name] = value
-    return tuple(args.items())
+    """``K=V`` items, as ``build --build-arg`` reads them (a bare ``K`` from the environment)."""
+    return tuple(key_values(items, "--build-arg").items())
 
 
 def parse_build_args_text(text: str) -> tuple[tuple[str, str], ...]:

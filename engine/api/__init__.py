@@ -15,6 +15,7 @@ two front ends only lay it out:
 - ``predicting``: which steps would rebuild if a file changed or an arg took a new value (``build --predict``).
 - ``lessons``: the sample contexts as guided lessons (``lesson.toml``): workspace, edit, check.
 - ``about``: what ``version`` and ``info`` report.
+- ``key_values``: ``KEY=VALUE`` options (``--build-arg``, ``--label``, ``-e``) as Docker reads them.
 
 Modules are imported one by one (``from layerlab.engine.api.saving import save``) so a command pays
 only for what it uses.

@@ -47,7 +47,7 @@ def test_options_from_the_command_line(context: Path, tmp_path: Path, monkeypatc
     assert options_for(context, dockerfile="Dockerfile.first").dockerfile == "Dockerfile.first"  # from the context
     with pytest.raises(UsageError, match="-f nope: no such file"):
         options_for(context, dockerfile="nope")
-    with pytest.raises(UsageError, match="expected NAME=VALUE"):
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
         options_for(context, build_args=["=1"])
     assert parse_build_args_text("A=1 B='two words'") == (("A", "1"), ("B", "two words"))
 
@@ -82,7 +82,7 @@ async def test_options_dialog_picks_the_dockerfile_args_target_and_no_cache(make
         assert "one, two" in dialog.query_one("#options-target", Input).placeholder  # its stages, as a hint
         dialog.query_one("#options-args", Input).value = "GREETING=hi =oops"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "NAME=VALUE" in str(dialog.query_one("#options-error", Label).render()))
+        await wait_for(pilot, lambda: "KEY=VALUE" in str(dialog.query_one("#options-error", Label).render()))
         assert app.screen is dialog  # bad input is said in place; nothing changed
         dialog.query_one("#options-args", Input).value = "GREETING=hi"
         dialog.query_one("#options-target", Input).value = "one"

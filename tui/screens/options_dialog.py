@@ -54,7 +54,7 @@ class BuildOptionsScreen(ModalScreen[tuple[Path, BuildOptions] | None]):
                              allow_blank=False, id="options-dockerfile", compact=True)
             with Horizontal(classes="option-row"):
                 yield Label("Build args", classes="option-label")
-                yield Input(self.options.args_text(), placeholder="NAME=VALUE …", id="options-args", compact=True)
+                yield Input(self.options.args_text(), placeholder="KEY=VALUE …", id="options-args", compact=True)
             with Horizontal(classes="option-row"):
                 yield Label("Target", classes="option-label")
                 yield Input(self.options.target, id="options-target", compact=True,

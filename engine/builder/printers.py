@@ -122,6 +122,12 @@ class TtyPrinter:
             for tag in event.tags:
                 self.out.write(f"Successfully tagged {tag}\n")
             self.out.flush()
+            self.rows, self.drawn = {}, 0  # a watch-mode rebuild draws below, not over these lines
+            return
+        elif isinstance(event, (WatchChange, WatchIgnored, WatchRebuilt)):
+            self.out.write("".join(f"watch: {line}\n" for line in watch_lines(event)))
+            self.out.flush()
+            self.rows, self.drawn = {}, 0
             return
         else:
             return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 
-from layerlab.engine.builder.printers import PlainPrinter, watch_lines
+from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, watch_lines
 from layerlab.engine.events import Cause, StepFlip, StepRef, WatchChange, WatchIgnored, WatchRebuilt
 from tests.build_cache.test_hit_miss import again, project  # noqa: F401  (the fixture)
 
@@ -43,3 +43,14 @@ def test_watch_lines_say_what_changed_and_whether_it_counted():
                         (Cause("file", "app.txt: content changed", subject="app.txt"),
                          Cause("unused", "notes.txt: no step reads it", subject="notes.txt")))
     assert watch_lines(edit) == ["line 2 cached → rebuilt: app.txt: content changed", "notes.txt: no step reads it"]
+
+
+def test_the_live_view_prints_watch_lines_below_the_build_it_drew(project):
+    ctx, _ = project
+    out = io.StringIO()
+    printer = TtyPrinter(out, clock=lambda: 0.0)
+    for event in again(project).events:
+        printer(event)
+    printer(WatchChange(("src/app.py",), False))
+    assert out.getvalue().endswith("watch: changed: src/app.py; rebuilding\n")
+    assert printer.drawn == 0 and printer.rows == {}  # the next build starts its rows afresh

@@ -63,6 +63,12 @@ async def test_build_events_mark_the_gutter_and_flips_show(make_app, context: Pa
         assert lines[0].startswith(" ✓ ")
         assert lines[1].startswith(" ↻ ") and "cached → rebuilt hello.txt changed" in lines[1]
         assert lines[3].startswith(" ↻ ") and "parent rebuilt" in lines[3]
+        build(copy_cached=True)  # and back: the flip shows the other way
+        await wait_for(pilot, lambda: "3 cached, 0 rebuilt" in str(app.query_one("#build-status").content))
+        lines = view_lines(app)
+        assert lines[1].startswith(" ✓ 2 COPY") and "rebuilt → cached" in lines[1]
+        assert lines[3].startswith(" ✓ 4 RUN") and "rebuilt → cached" in lines[3]
+        assert "rebuilt → cached" not in lines[0]  # the FROM was cached both times
 
 
 async def test_engine_events_through_the_bridge_and_log_flood(make_app, context: Path):

@@ -19,7 +19,8 @@ Each difference was checked against the docker.io package's own ``/usr/bin/docke
 - RUN's supplementary groups are the /etc/group rows listing the user, nothing added
   (``ResolvedUser.member_gids``).
 - ``COPY --chown=NAME`` takes NAME's gid from /etc/passwd; a bare uid is the gid too; unknown
-  names fall back instead of failing (``copy/ownership.py``).
+  names fall back instead of failing (``copy/ownership.py``); every directory COPY/ADD creates
+  on the way to the destination belongs to the ``--chown`` owner (``CopyRequest.owned_dest_path``).
 - One set of variables where the last ENV or ARG (with a value) to set a name wins: expansion,
   RUN's environment, its key and its ``|N`` row read it (``dispatch.buildkit_variables``); a stage
   FROM a stage starts with that stage's set, ARG values included (``base_image.start_stage``).
@@ -54,8 +55,8 @@ SEMANTICS = ("classic", "buildkit")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 # In every step's key under these semantics; a new version whenever what they build changes, so
 # results made by an older version never answer (2: VOLUME, groups, --chown, variables, empty RUN
-# layers, mount directories).
-BUILDKIT_KEY = "buildkit/2"
+# layers, mount directories; 3: COPY/ADD destination directories owned by --chown).
+BUILDKIT_KEY = "buildkit/3"
 # What BuildKit's executor mounts over the rootfs, created in it (and so kept in the layer) when missing.
 MOUNT_POINT_DIRS = ("dev", "proc", "sys")
 MOUNT_POINT_FILES = ("etc/hosts", "etc/resolv.conf")

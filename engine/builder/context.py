@@ -266,7 +266,11 @@ class BuildContext:
                 targets = [p for p in self.paths if go_match(rel, p)]
             else:
                 if rel != "." and rel not in self._stats:
-                    raise NotFound(f"{pattern}: file not found in build context or excluded by .dockerignore")
+                    # a path through a symlinked directory (``link/sub``) names what it reaches
+                    reached = self._resolve_in_scope(rel)
+                    if reached is None or (reached != "." and reached not in self._stats):
+                        raise NotFound(f"{pattern}: file not found in build context or excluded by .dockerignore")
+                    rel = reached
                 targets = [rel]
             for target in targets:
                 digest, tree = self._one_source(target)
@@ -279,6 +283,13 @@ class BuildContext:
         return SourceSet(digest, dict(sorted(files.items())), tuple(matches))
 
     def _one_source(self, rel: str) -> tuple[str, dict[str, FileEntry]]:
+        if rel != "." and self._stats[rel].kind == "symlink":
+            # The classic builder stats a source through its symlinks: one naming a directory is
+            # named by that directory's tree (``dir:``), as if the directory itself were the source.
+            target = self._resolve_in_scope(rel)
+            if target == "." or (target in self._stats and self._stats[target].kind == "dir"):
+                digest, tree = self._one_source(target)
+                return digest, {**tree, **self.entries([rel])}
         if rel != "." and self._stats[rel].kind != "dir":
             tree = [rel]
             self._ensure_checksums(tree)

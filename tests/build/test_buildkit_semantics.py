@@ -97,3 +97,18 @@ RUN --mount=type=secret,id=tok --mount=type=tmpfs,target=/scratch/deep \\
             names = sorted(member.name.rstrip("/") for member in tarfile.open(fileobj=blob, mode="r|"))
     assert names == ["opt", "opt/bound", "run", "run/secrets", "scratch", "scratch/deep", "var", "var/cache",
                      "var/cache/thing"]
+
+
+def test_hostname_variable_is_the_classic_builders_alone(cli, root, base, tmp_path):
+    """Docker's daemon gives a classic RUN ``HOSTNAME`` (its container's name); BuildKit sets none."""
+    # env, not $HOSTNAME: the shell defines that variable itself, unexported
+    context = write_context(tmp_path / "ctx", 'FROM busybox\nRUN (env | grep ^HOSTNAME= || true) > /h && hostname >> /h\n')
+    seen = {}
+    for semantics in ("classic", "buildkit"):
+        result = cli("build", "-q", "--semantics", semantics, "-t", f"host:{semantics}", str(context))
+        assert result.code == 0, result.err
+        with Store.open(root) as store:
+            seen[semantics] = (store.merged_tree(store.image(f"host:{semantics}")) / "h").read_text().split()
+    variable, name = seen["classic"]
+    assert variable == f"HOSTNAME={name}" and len(name) == 12
+    assert len(seen["buildkit"]) == 1                 # the host name alone

@@ -73,6 +73,22 @@ def test_symlinks_resolve_inside_the_context(tmp_path):
     assert set(ctx.sources(["abs"]).files) == {"abs", "real"}
 
 
+def test_a_symlink_to_a_directory_is_named_as_that_directory(tmp_path):
+    """The classic builder stats a source through its links: ``COPY dlink`` reads ``dir:`` of ``d``."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("x")
+    (tmp_path / "dlink").symlink_to("d")
+    (tmp_path / "rootlink").symlink_to(".")
+    ctx = BuildContext(tmp_path)
+    linked = ctx.sources(["dlink"])
+    assert linked.digest == ctx.sources(["d"]).digest and linked.digest.startswith("dir:")
+    assert set(linked.files) == {"dlink", "d", "d/x"}
+    assert ctx.sources(["rootlink"]).digest == ctx.sources(["."]).digest
+    assert ctx.sources(["dlink/x"]).digest == ctx.sources(["d/x"]).digest    # a path through the link
+    with pytest.raises(NotFound):
+        ctx.sources(["dlink/missing"])
+
+
 def test_directory_source_covers_its_tree_including_itself(tmp_path):
     ctx = BuildContext(make_reference_context(tmp_path))
     source = ctx.sources(["src"])

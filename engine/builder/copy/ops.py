@@ -76,6 +76,9 @@ class CopyRequest:
     checksum: str | None = None
     keep_git_dir: bool = False
     from_source: str | None = None  # the --from value: owners are then kept unless --chown is given
+    # BuildKit makes every missing directory on the way to the destination with the --chown owner; the
+    # classic builder does so only for a copied file's parents.
+    owned_dest_path: bool = False
 
     @property
     def command(self) -> str:
@@ -141,6 +144,7 @@ class _Copier:
         self.into_dir = req.dest.endswith("/")
         self.preserve_owner = req.from_source is not None and req.chown is None
         self.owner = req.chown or (0, 0)
+        self.dest_path_owner = self.owner if req.owned_dest_path else (0, 0)
         self.excluded_by_flag = _flag_excludes(req.excludes)
         self.finder = SourceFinder(source_root, excluder, self.command, from_image=req.from_source is not None,
                                    extra_excludes=self.excluded_by_flag)
@@ -190,6 +194,8 @@ class _Copier:
         if stat.S_ISDIR(source.st.st_mode):
             self._copy_directory(host, source.rel, self.staging.resolve(self.dest))
         elif self.req.is_add and is_archive(Path(host)):
+            if self.req.owned_dest_path:
+                self.staging.ensure_dirs(self.staging.resolve(self.dest), mode=0o755, owner=self.owner)
             extract_archive(Path(host), self.staging, self.staging.resolve(self.dest), command=self.command)
         else:
             self._copy_file(Path(host), source.st, self._file_target(posixpath.basename(source.name)))
@@ -239,7 +245,7 @@ class _Copier:
 
     def _copy_directory(self, host: str, source_rel: str, target: str) -> None:
         existed = self.staging.is_dir(target)
-        self.staging.ensure_dirs(target, mode=0o755, owner=(0, 0))
+        self.staging.ensure_dirs(target, mode=0o755, owner=self.dest_path_owner)
         if not existed and target:
             if not self.preserve_owner:
                 self.staging.set_owner(target, self.owner)

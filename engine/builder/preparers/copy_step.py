@@ -64,7 +64,8 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
                                   excludes=list(copy.excludes), parents=parents, link=copy.link,
                                   is_add=isinstance(copy, Add), checksum=checksum or None,
                                   keep_git_dir=copy.keep_git_dir if isinstance(copy, Add) else False,
-                                  from_source=from_name or None)
+                                  from_source=from_name or None,
+                                  owned_dest_path=session.request.semantics == "buildkit")
             try:
                 result = stage_copy(request, source_root=source_root, source_excluder=excluder,
                                     image=image, out_dir=out_dir)

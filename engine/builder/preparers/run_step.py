@@ -93,11 +93,16 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
         declared = runtime_mounts(mounts, store_root=session.store.root, context_root=session.context_root,
                                   stage_roots=stage_roots, secrets=session.request.secrets, where=where,
                                   context_view=_context_view(session, step_dir))
+        hostname = os.urandom(6).hex()
+        if not buildkit and not any(item.startswith("HOSTNAME=") for item in env):
+            # Docker's daemon gives every container HOSTNAME (its short ID) before the config's Env;
+            # BuildKit sets none.
+            env = [f"HOSTNAME={hostname}", *env]
         spec = ProcessSpec(
             args=run_argv(run, state.shell), env=env,
             cwd=state.workdir, user=user.spec_user, network=network,  # type: ignore[arg-type]
             privileged=run.security == "insecure",
-            hostname=os.urandom(6).hex(),
+            hostname=hostname,
             mounts=volumes + declared,
             additional_gids=user.member_gids if buildkit else user.docker_gids)
 

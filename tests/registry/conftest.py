@@ -18,6 +18,14 @@ def docker_config(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def no_proxy_env(monkeypatch):
+    """No proxy variables from the machine: a test sets the ones it means."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
 def registry(tmp_path: Path):
     server = Registry(tmp_path / "registry").start()
     yield server

@@ -24,13 +24,6 @@ from tests.registry.servers import PASSWORD, USER
 MADE_UP = "registry.layerlab.test"   # resolvable only by the proxy: a request that arrives went through it
 
 
-@pytest.fixture
-def no_proxy_env(monkeypatch):
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_push_and_pull_go_through_the_proxy_with_its_credentials(registry, tmp_path, no_proxy_env):
     proxy = ForwardProxy({MADE_UP: registry.port}, user="proxyuser", password="p@ss").start()
     try:

@@ -7,8 +7,6 @@ import base64
 import json
 from pathlib import Path
 
-import pytest
-
 from layerlab.engine.registry.client import RegistryClient
 from layerlab.engine.registry.pull import pull
 from layerlab.engine.registry.push import push
@@ -20,13 +18,6 @@ from tests.registry.servers import PASSWORD, USER, Registry, TokenServer
 
 REGISTRY_NAME = "registry.layerlab.test"   # resolvable only by the proxy
 TOKENS_NAME = "tokens.layerlab.test"
-
-
-@pytest.fixture
-def no_proxy_env(monkeypatch):
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
 
 
 def _password_config(docker_config: Path, host: str) -> None:

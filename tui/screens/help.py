@@ -8,7 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.keys import format_key
 from textual.widgets import DataTable, Label
+
+from layerlab.tui.widgets.row_table import RowTable
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,13 @@ def binding_rows(scopes: dict[str, list[Binding]], keymap: dict[str, str]) -> li
             if not binding.id:
                 continue
             keys = keymap.get(binding.id, binding.key)
-            rows.append(BindingRow(scope, keys, binding.description or binding.tooltip, binding.id))
+            rows.append(BindingRow(scope, keys_as_typed(keys), binding.description or binding.tooltip, binding.id))
     return rows
+
+
+def keys_as_typed(keys: str) -> str:
+    """Binding keys as a person types them: ``question_mark,f1`` -> ``?, f1``; ``left_square_bracket`` -> ``[``."""
+    return ", ".join(format_key(key.strip()) for key in keys.split(",") if key.strip())
 
 
 class HelpScreen(ModalScreen[None]):
@@ -41,8 +49,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="document"):
             yield Label("Keys  (override in tui.toml [keymap] by binding id; ctrl+p opens the command palette)",
-                        classes="document-title")
-            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+                        classes="document-title", markup=False)
+            yield RowTable(id="help-table")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

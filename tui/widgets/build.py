@@ -34,6 +34,7 @@ from layerlab.engine.oci.digest import short_id
 from layerlab.tui.messages import BuildLogPending, DockerfileChanged, EngineEvent, built_ref
 from layerlab.tui.widgets.build_state import BuildState, StepState
 from layerlab.tui.widgets.prediction import PREDICT_BINDINGS, PREDICTION_COLOURS, ShowsPredictions
+from layerlab.tui.widgets.following_log import FollowingLog
 from layerlab.tui.widgets.dockerfile_view import MARKS, DockerfileView, line_name, render_dockerfile
 
 __all__ = ["BuildPanel", "DockerfileView", "MARKS", "line_name", "render_dockerfile"]
@@ -79,7 +80,7 @@ class BuildPanel(ShowsPredictions, Vertical):
         with VerticalScroll(id="dockerfile-scroll"):
             yield DockerfileView("", id="dockerfile-view")
         yield Label("", id="build-status")
-        yield Log(id="build-log", max_lines=LOG_LINES_KEPT, auto_scroll=True)
+        yield FollowingLog(id="build-log", max_lines=LOG_LINES_KEPT, auto_scroll=True)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
@@ -95,9 +96,9 @@ class BuildPanel(ShowsPredictions, Vertical):
     def redraw(self) -> None:
         view = self.query_one(DockerfileView)
         selected = self.build.steps.get(self.log_step) if self.log_step is not None else None
-        view.update(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours(),
-                                      selected.line if selected else None,
-                                      self.buildkit_notes if self.buildkit_view else None))
+        view.show(render_dockerfile(self.dockerfile_text, self.app.pygments_style, self.build, self.colours(),
+                                    selected.line if selected else None,
+                                    self.buildkit_notes if self.buildkit_view else None))
         status = self.build.status
         if selected is not None:
             status += f"  ·  log: {self.step_name(selected.step)} only ({selected.instruction[:40]}); a shows all"

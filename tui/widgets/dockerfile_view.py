@@ -1,5 +1,6 @@
 """The Build panel's Dockerfile: each line with its gutter mark, number, highlighted code, and
-the step's verdict beside it (a miss's reason, a hit's note, a flip, timing and size)."""
+the step's verdict beside it (a miss's reason, a hit's note, a flip, timing and size), wrapped under
+its own code at any width."""
 
 from __future__ import annotations
 
@@ -25,19 +26,53 @@ def line_name(step: int, line: int) -> str:
 
 
 class DockerfileView(Static):
-    """The Dockerfile with its gutter (see ``render_dockerfile``); a click on a line picks its step's log."""
+    """The Dockerfile with its gutter (see ``render_dockerfile``); a click on a line picks its step's log.
+
+    A line longer than the view wraps under its own code, never back at column 0 under the gutter, so a
+    long reason stays beside its step; ``rows`` keeps which Dockerfile line each screen row belongs to.
+    """
 
     @dataclass
     class LineClicked(Message):
         line: int  # 1-based
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: list[tuple[Text, Text]] = []
+        self.rows: list[int] = []
+
+    def show(self, lines: list[tuple[Text, Text]]) -> None:
+        self.lines = lines
+        self.reflow()
+
+    def on_resize(self) -> None:
+        self.reflow()
+
+    def reflow(self) -> None:
+        width = self.size.width
+        out, rows = Text(), []
+        for number, (gutter, content) in enumerate(self.lines, start=1):
+            laid_out = width > gutter.cell_len + 10  # before layout there is no width to wrap at
+            pieces = list(content.wrap(self.app.console, width - gutter.cell_len)) if laid_out else [content]
+            for index, piece in enumerate(pieces or [Text()]):
+                piece.rstrip()
+                out.append_text(gutter if index == 0 else Text(" " * gutter.cell_len))
+                out.append_text(piece)
+                out.append("\n")
+                rows.append(number)
+        out.rstrip()
+        self.rows = rows
+        self.update(out)
+
     def on_click(self, event: events.Click) -> None:
-        self.post_message(self.LineClicked(event.y + 1))
+        if 0 <= event.y < len(self.rows):
+            self.post_message(self.LineClicked(self.rows[event.y]))
 
 
 def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours: dict[str, str],
-                      selected_line: int | None = None, notes: Mapping[int, str] | None = None) -> Text:
-    """One row per line: gutter mark, line number, highlighted code, then reason and timing.
+                      selected_line: int | None = None,
+                      notes: Mapping[int, str] | None = None) -> list[tuple[Text, Text]]:
+    """One (gutter, content) pair per line: mark and line number; highlighted code, then reason and timing.
 
     ``selected_line`` (the step whose log is shown alone) has its number in reverse; ``notes`` are
     BuildKit's view (line -> where BuildKit would build the line differently), shown last and dim.
@@ -47,14 +82,15 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
     highlighted = Syntax(text, "docker", theme=pygments_style).highlight(text).split("\n")
     by_line = build.by_line()
     width = len(str(len(lines)))
-    out = Text()
+    rendered = []
     for number, code in enumerate(highlighted[: len(lines)], start=1):
         state = by_line.get(number)
         mark = state.mark if state else ""
-        out.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
-        out.append(f"{number:>{width}}", style="reverse bold" if number == selected_line else "dim")
-        out.append(" ")
-        out.append_text(code)
+        gutter = Text()
+        gutter.append(f" {MARKS[mark]} ", style=f"bold {colours.get(mark, '')}")
+        gutter.append(f"{number:>{width}}", style="reverse bold" if number == selected_line else "dim")
+        gutter.append(" ")
+        out = code.copy()
         if state is not None:
             out.append("  ")
             if state.flip:
@@ -73,6 +109,5 @@ def render_dockerfile(text: str, pygments_style: str, build: BuildState, colours
                 out.append("  " + ", ".join(extras), style="dim")
         if number in notes:
             out.append(f"  ⓑ {notes[number]}", style="dim italic")
-        out.append("\n")
-    out.rstrip()
-    return out
+        rendered.append((gutter, out))
+    return rendered

@@ -15,7 +15,11 @@ from textual.widgets import DataTable
 
 from layerlab.tui.catalog import HistoryRow, history_rows, human_size
 from layerlab.tui.task_errors import ReportsTaskFailures
+from layerlab.tui.widgets.history import fit_columns, shorten
 from layerlab.tui.widgets.row_table import RowTable
+
+
+COLUMNS = (("Layer", "layer"), ("Size", "size"), ("Created by", "created_by"))
 
 
 class LayerList(ReportsTaskFailures, RowTable):
@@ -38,7 +42,7 @@ class LayerList(ReportsTaskFailures, RowTable):
         self.layer_rows: list[HistoryRow] = []
 
     def on_mount(self) -> None:
-        self.add_columns(("Layer", "layer"), ("Size", "size"), ("Created by", "created_by"))
+        self.add_columns(*COLUMNS)
 
     def show_image(self, ref: str, layer_index: int | None = None, again: bool = False) -> None:
         if ref == self.ref and not again:
@@ -65,12 +69,13 @@ class LayerList(ReportsTaskFailures, RowTable):
         self.clear()
         # Created by gets what the number and size leave, so the list never scrolls sideways.
         room = max(8, self.size.width - 7 - 8 - 2 - 1)  # Layer and Size with their padding, a scrollbar
-        for row in self.layer_rows:
-            created_by = " ".join(row.created_by.split()) or row.comment or "(no history)"
-            if len(created_by) > room:
-                created_by = created_by[: room - 1] + "…"
-            self.add_row(Text(str(row.layer_index), justify="right"), Text(human_size(row.size), justify="right"),
-                         created_by, key=str(row.layer_index))
+        numbers = [str(row.layer_index) for row in self.layer_rows]
+        sizes = [human_size(row.size) for row in self.layer_rows]
+        created_by = [shorten(" ".join(row.created_by.split()) or row.comment or "(no history)", room)
+                      for row in self.layer_rows]
+        fit_columns(self, {"layer": numbers, "size": sizes, "created_by": created_by})
+        for number, size, text in zip(numbers, sizes, created_by):
+            self.add_row(Text(number, justify="right"), Text(size, justify="right"), text, key=number)
         if self.row_count:
             self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
 

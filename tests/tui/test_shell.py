@@ -177,6 +177,9 @@ async def test_the_theme_chosen_in_the_app_is_the_next_starts_theme(make_app, co
     flagged = make_app(config=TuiConfig.load(config.directory), theme="light")
     async with flagged.run_test(size=SIZE):
         assert flagged.theme == "layerlab-light"  # --theme still wins
+    after = make_app(config=TuiConfig.load(config.directory))
+    async with after.run_test(size=SIZE):
+        assert after.theme == chosen  # for that start only: what is remembered is what was chosen in the app
 
 
 async def test_an_unknown_keymap_id_is_warned_about(make_app, config: TuiConfig):

@@ -165,3 +165,37 @@ async def test_the_footer_shows_whole_hints_only(make_app, size):
             descriptions = [hint[2] for hint in hints.hints]
             # Every word shown belongs to a whole hint: the text ends with one of the descriptions.
             assert any(shown.endswith(description) for description in descriptions), shown
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_palette_opens_another_context(make_app, tmp_path: Path, size):
+    from textual.widgets import Input
+
+    from layerlab.tui.screens.dialogs import PromptScreen
+    from layerlab.tui.widgets.dockerfile_view import DockerfileView
+
+    context = tmp_path / "other"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo from-the-other-context\n")
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.query_one("#images-table", DataTable).row_count == 3)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"open context")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one(Input).value = str(tmp_path / "missing")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("missing/Dockerfile: no such file" in text for text in notes(app)))
+        assert app.context is None
+        await pilot.press("ctrl+p")
+        await pilot.press(*"open context")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one(Input).value = str(context)
+        await pilot.press("enter")
+        view = app.query_one(DockerfileView)
+        await wait_for(pilot, lambda: "from-the-other-context" in str(view.content))
+        assert app.active_panel == "build" and app.sub_title == "other"

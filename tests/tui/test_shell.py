@@ -164,9 +164,10 @@ async def test_images_refresh_when_another_process_changes_the_store(make_app, r
         assert "mine:1" in [str(key.value) for key in table.rows]
 
 
-async def test_the_theme_chosen_in_the_app_is_the_next_starts_theme(make_app, config: TuiConfig):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_theme_chosen_in_the_app_is_the_next_starts_theme(make_app, config: TuiConfig, size):
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         first = app.theme
         await pilot.press("ctrl+t")
         chosen = app.theme
@@ -182,10 +183,11 @@ async def test_the_theme_chosen_in_the_app_is_the_next_starts_theme(make_app, co
         assert after.theme == chosen  # for that start only: what is remembered is what was chosen in the app
 
 
-async def test_an_unknown_keymap_id_is_warned_about(make_app, config: TuiConfig):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_an_unknown_keymap_id_is_warned_about(make_app, config: TuiConfig, size):
     config.keymap = {"images.sort": "o", "images.srot": "p"}
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         texts = [str(notification.message) for notification in app._notifications]
         assert any("'images.srot'" in text and "help screen" in text for text in texts)

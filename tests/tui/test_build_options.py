@@ -87,7 +87,8 @@ async def test_options_dialog_picks_the_dockerfile_args_target_and_no_cache(make
         dialog.query_one("#options-args", Input).value = "GREETING=hi"
         dialog.query_one("#options-target", Input).value = "one"
         dialog.query_one("#options-no-cache", Checkbox).value = True
-        await pilot.press("ctrl+s")
+        dialog.query_one("#options-target", Input).focus()
+        await pilot.press("enter")  # enter in a field applies
         await wait_for(pilot, lambda: not isinstance(app.screen, BuildOptionsScreen))
         assert app.build_options == BuildOptions("Dockerfile.second", (("GREETING", "hi"),), "one", True)
         await wait_for(pilot, lambda: "--target one" in str(title.render()))

@@ -92,6 +92,10 @@ class BuildOptionsScreen(ModalScreen[tuple[Path, BuildOptions] | None]):
         select.value = choices[0][1]
         self.say("")
 
+    @on(Input.Submitted, "#options-args, #options-target")
+    def field_entered(self) -> None:
+        self.action_apply()  # enter in a field applies, as in any one-line form
+
     @on(Select.Changed, "#options-dockerfile")
     def dockerfile_chosen(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value:

@@ -128,6 +128,15 @@ def make_app(catalog, config):
     return make
 
 
+async def wait_for(pilot, condition, seconds: float = 15) -> None:
+    """Let workers finish: pause until ``condition()`` holds; fail the test if it never does."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     # Pilot tests are coroutines; anyio (a dependency of watchfiles) runs them on asyncio.

@@ -19,29 +19,12 @@ from layerlab.tui.messages import ImageSelected, LayerSelected
 from layerlab.tui.widgets.file_tree import LayerTree
 from layerlab.tui.widgets.files import FilesPanel
 from layerlab.tui.widgets.layer_list import LayerList
-from layerlab.tui.catalog import FileEntry
+from tests.tui.conftest import wait_for
+from tests.tui.test_flow import find_node
 
 pytestmark = pytest.mark.anyio
 
 SIZES = [(80, 24), (120, 40)]
-
-
-async def wait_for(pilot, condition, seconds: float = 15) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
-
-
-def find_node(tree: LayerTree, path: str):
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node.data, FileEntry) and node.data.path == path:
-            return node
-        stack.extend(node.children)
-    return None
 
 
 async def open_files(app, pilot, ref: str = "demo/app:1.0", layer: int = 1) -> tuple[FilesPanel, LayerTree]:

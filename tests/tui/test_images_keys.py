@@ -5,10 +5,8 @@ Each runs at 80x24 and at 120x40.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,13 @@ from textual.widgets import DataTable, Static
 from layerlab.tui.screens.analysis import AnalysisScreen
 from layerlab.tui.screens.dialogs import ConfirmScreen
 from layerlab.tui.widgets.key_hints import KeyHints
+from tests.tui.conftest import wait_for
+from tests.tui.test_flow import plain
 
 pytestmark = pytest.mark.anyio
 
 SIZES = [(80, 24), (120, 40)]
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def wait_for(pilot, condition, seconds: float = 15) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
 
 
 def refs(table: DataTable) -> list[str]:
@@ -94,8 +86,8 @@ async def test_a_opens_the_analysis_with_the_clis_numbers(make_app, root: Path, 
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, AnalysisScreen))
         body = app.screen.query_one("#analysis-body", Static)
-        await wait_for(pilot, lambda: "efficiency" in text_of(body, size[0]))
-        shown = text_of(body, size[0])
+        await wait_for(pilot, lambda: "efficiency" in plain(body.content, size[0]))
+        shown = plain(body.content, size[0])
         for line in printed.splitlines():
             # The summary lines: the same values, to the byte and the fourth decimal.
             if line.strip().startswith(("efficiency", "reclaimable bytes", "in your layers", "in base image")):
@@ -105,15 +97,6 @@ async def test_a_opens_the_analysis_with_the_clis_numbers(make_app, root: Path, 
         assert "fix: files copied in and deleted later" in shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, AnalysisScreen))
-
-
-def text_of(static: Static, width: int) -> str:
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    with redirect_stdout(io.StringIO()):
-        console.print(static.content)
-    return console.file.getvalue()
 
 
 @pytest.mark.parametrize("size", SIZES)

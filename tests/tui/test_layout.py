@@ -15,20 +15,13 @@ from layerlab.tui.screens.help import HelpScreen
 from layerlab.tui.widgets.build import BuildPanel
 from layerlab.tui.widgets.dockerfile_view import DockerfileView
 from tests.tui.buildhelpers import post_events, step_ref
+from tests.tui.conftest import wait_for
 
 pytestmark = pytest.mark.anyio
 
 SIZES = [(80, 24), (120, 40)]
 LONG_REASON = ("greeting.txt: content changed (sha256:1f2e3d4c5b6a → sha256:6a5b4c3d2e1f), "
                "mode 0644 → 0755, owner 0:0 → 1000:1000, and the build arg VERSION changed from 1.0 to 1.1")
-
-
-async def wait_for(pilot, condition, seconds: float = 15) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
 
 
 def on_screen(table: DataTable, key: str) -> bool:

@@ -11,6 +11,7 @@ from layerlab.engine.errors import UsageError
 from layerlab.themes import BUILTIN, ThemeRegistry, load_theme_file
 from layerlab.tui.config import TuiConfig
 from layerlab.tui.screens.help import HelpScreen
+from tests.tui.conftest import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -101,14 +102,6 @@ async def test_command_palette_offers_panel_commands(make_app):
         await pilot.press(*"show build", "enter")
         await pilot.pause(0.1)
         assert app.query_one(TabbedContent).active == "build"
-
-
-async def wait_for(pilot, condition, seconds: float = 15) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
 
 
 async def test_tag_and_remove_follow_docker_untag_rules(make_app, store):

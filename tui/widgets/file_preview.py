@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Static, Tree
+from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
 from layerlab.tui.screens.dialogs import PromptScreen

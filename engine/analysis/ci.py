@@ -87,6 +87,8 @@ def load_ci_config(path: Path | None) -> dict[str, str]:
         raise NotFound(f"{path}: no such CI config file") from None
     except OSError as error:
         raise UsageError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path}: not a CI config file: byte {error.start} is not UTF-8") from None
     return parse_ci_config(text, where=str(path))
 
 

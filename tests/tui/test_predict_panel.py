@@ -94,6 +94,6 @@ async def test_a_bad_prediction_says_why(make_app, tmp_path: Path):
         await pilot.press("4", "p")
         await wait_for(pilot, lambda: isinstance(app.screen, PredictPicker))
         app.screen.query_one("#predict-line").focus()
-        await pilot.press(*"nosuch.txt", "enter")
+        await pilot.press(*"greeting.txt nosuch.txt", "enter")
         await wait_for(pilot, lambda: "prediction failed" in str(app.query_one("#build-status").content))
         assert "nosuch.txt: no such file in the build context" in str(app.query_one("#build-status").content)

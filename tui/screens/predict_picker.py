@@ -1,7 +1,8 @@
 """Pick what a prediction supposes: a file of the build context, or a build arg and its new value.
 
 Enter on a file predicts its edit at once; enter on an ARG puts ``NAME=`` in the line below to
-type the value. The line takes what ``build --predict`` takes: ``PATH`` or ``ARG=VALUE``.
+type the value. The line takes what ``build --predict`` takes: ``PATH`` or ``ARG=VALUE``, several
+separated by spaces to suppose them all at once.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class PredictPicker(ModalScreen["Change | None"]):
         with Vertical(classes="dialog"):
             yield Label("Predict: which steps would rebuild if this changed? (nothing is built)")
             yield OptionList(id="predict-choices")
-            yield Input(placeholder="PATH or ARG=VALUE, then enter", id="predict-line", select_on_focus=False)
+            yield Input(placeholder="PATH or ARG=VALUE (several: spaces between), then enter", id="predict-line", select_on_focus=False)
             yield Label("", id="predict-error")
 
     def on_mount(self) -> None:
@@ -93,7 +94,7 @@ class PredictPicker(ModalScreen["Change | None"]):
         if not text:
             return
         try:
-            self.dismiss(parse_change([text], self.request.context_dir))
+            self.dismiss(parse_change(text.split(), self.request.context_dir))
         except LayerlabError as error:
             self.show_error(error.one_line())
 

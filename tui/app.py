@@ -172,12 +172,15 @@ class LayerlabApp(ReportsTaskFailures, App[None]):
         self.push_screen(HelpScreen(binding_rows(self.binding_scopes(), self.config.keymap)))
 
     def binding_scopes(self) -> dict[str, list[Binding]]:
+        from layerlab.tui.screens.lesson import LessonBuildPanel  # only for help and keymap checks
+
         return {
             "app": self.BINDINGS,
             "images": ImagesPanel.BINDINGS,
             "history": HistoryPanel.BINDINGS,
             "files": FilesPanel.BINDINGS,
             "build": BuildPanel.BINDINGS,
+            "lesson": [binding for binding in LessonBuildPanel.BINDINGS if binding.id],
         }
 
     def action_lessons(self) -> None:

@@ -150,7 +150,7 @@ class _Walk:
             cause = Cause("parent-rebuilt", f"stage {stage_plan.base} it starts from would be rebuilt",
                           subject=stage_plan.base)
             self.steps.append(PredictedStep(from_ref, "base", cause.text, (cause,), base.by_change))
-            self._miss_rest(stage_plan, None, outcome, from_ref, base.by_change)
+            self._miss_rest(stage_plan, outcome, from_ref, base.by_change)
             return
         if base is None and stage_plan.base_stage is None and stage_plan.base.lower() != "scratch":
             try:
@@ -159,7 +159,7 @@ class _Walk:
                 cause = Cause("parent-changed", f"base image {stage_plan.base} is not in the store: the build "
                               "would pull it first")
                 self.steps.append(PredictedStep(from_ref, "base", cause.text, (cause,)))
-                self._miss_rest(stage_plan, None, outcome, from_ref, False)
+                self._miss_rest(stage_plan, outcome, from_ref, False)
                 return
         state, summary = start_stage(session, stage_plan, from_ref)
         self.steps.append(PredictedStep(from_ref, "base", summary.reason))
@@ -181,11 +181,11 @@ class _Walk:
                                         step_parent)
             decision = probe_in_store(session, self.records, inputs, forced_flag(session, stage_plan), False,
                                       touch=False)
+            read = self._changed_paths_read(instruction, prepared.sources)
             if decision.record is None:
-                by_change = any(self._from_change(cause) for cause in decision.causes)
+                by_change = bool(read) or any(self._from_change(cause) for cause in decision.causes)
                 self._missed(ref, outcome, decision.reason, decision.causes, by_change)
                 continue
-            read = self._changed_paths_read(instruction, prepared.sources)
             if read:
                 causes = tuple(Cause("file", f"{path}: would change", subject=path) for path in read)
                 self._missed(ref, outcome, "; ".join(c.text for c in causes), causes, True)
@@ -197,10 +197,10 @@ class _Walk:
             session.stage_done.setdefault(stage_plan.stage.index, threading.Event())
             session.stage_finished(stage_plan.stage.index, state.image_id, state.scope.values)
 
-    def _miss_rest(self, stage_plan: StagePlan, state, outcome: _StageOutcome, from_ref: StepRef,
-                   by_change: bool) -> None:
+    def _miss_rest(self, stage_plan: StagePlan, outcome: _StageOutcome, from_ref: StepRef, by_change: bool) -> None:
+        """Every step of a stage whose FROM would change misses (no state: its base's ONBUILD is unknown)."""
         outcome.missed_at, outcome.by_change = from_ref, by_change
-        for ref, _instruction, _position in stage_steps(self.session, self.plan, stage_plan, state):
+        for ref, _instruction, _position in stage_steps(self.session, self.plan, stage_plan, None):
             self._parent_miss(ref, outcome)
 
     def _missed(self, ref: StepRef, outcome: _StageOutcome, reason: str, causes: tuple[Cause, ...],

@@ -154,3 +154,14 @@ def test_a_bad_lesson_file_is_one_clear_line(tmp_path: Path):
     (sample / LESSON_FILE).write_text("[[lesson]\n")
     with pytest.raises(UsageError, match=r"lesson.toml: not a lesson file: TOMLDecodeError"):
         load_lessons(tmp_path)
+
+
+def test_a_file_read_by_a_step_that_misses_anyway_is_no_unread_file(store, tmp_path: Path):
+    context = tmp_path / "new"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY app.txt /\n")
+    (context / "app.txt").write_text(f"never built before: {tmp_path}\n")   # no record anywhere in the store
+    prediction = predict(store, BuildRequest(context_dir=context), change_of(paths=["app.txt"]))
+    [step] = prediction.rebuilt()
+    assert step.reason == "first build of this step" and step.by_change
+    assert prediction.notes == ()

@@ -4,7 +4,6 @@ says the marks came out as the lesson says."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -12,18 +11,11 @@ import pytest
 
 from layerlab.engine.api.lessons import load_lessons
 from tests.peers import need_program
-from tests.tui.test_tmux import REPO, Tmux, tmux  # noqa: F401  (the fixture)
+from tests.tui.test_tmux import Tmux, tmux  # noqa: F401  (the fixture)
 
 LESSONS = load_lessons()
 # Each lesson at one of the two sizes the app is checked at, alternating.
 CASES = [(index, lesson.id, (120, 40) if index % 2 == 0 else (80, 24)) for index, lesson in enumerate(LESSONS)]
-
-
-def open_app(tmux: Tmux, root: Path, tmp_path: Path, size: tuple[int, int]) -> None:
-    command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
-               f"{sys.executable} -m layerlab --root {root} tui")
-    tmux.run("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), command)
-    tmux.wait_for("demo/app")
 
 
 def keys(tmux: Tmux, *names: str) -> None:
@@ -52,7 +44,8 @@ def test_lesson_runs_end_to_end(tmux: Tmux, store, root: Path, tmp_path: Path, i
                                 size: tuple[int, int]):
     need_program("runc")
     lesson = LESSONS[index]
-    open_app(tmux, root, tmp_path, size)
+    tmux.start_app(root, tmp_path, size)
+    tmux.wait_for("demo/app")
     keys(tmux, "L")
     wait_for_text(tmux, f"{index + 1}. {lesson.title}"[:30])
     for _ in range(index):

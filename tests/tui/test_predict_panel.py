@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,17 @@ async def open_picker(pilot) -> None:
                    and app.screen.query_one("#predict-choices").option_count > 0)
 
 
-async def built_once(pilot, finished: list) -> None:
-    await pilot.press("4", "b")
-    await wait_for(pilot, lambda: len(finished) >= 1)
+@asynccontextmanager
+async def picker_after_a_build(make_app, tmp_path: Path, name: str, size: tuple[int, int]):
+    """The app over a copy of sample ``name``, built once, with the predict picker open."""
+    need_program("runc")
+    app = make_app(context=sample(tmp_path, name))
+    finished: list = []
+    async with app.run_test(size=size, message_hook=finishing(finished)) as pilot:
+        await pilot.press("4", "b")
+        await wait_for(pilot, lambda: len(finished) >= 1)
+        await open_picker(pilot)
+        yield pilot, finished
 
 
 def finishing(finished: list):
@@ -43,13 +52,8 @@ def finishing(finished: list):
 
 @pytest.mark.parametrize("size", [SIZE, (80, 24)])
 async def test_predicting_a_file_marks_the_steps_that_would_rebuild(make_app, tmp_path: Path, size):
-    need_program("runc")
-    context = sample(tmp_path, "hello")
-    app = make_app(context=context)
-    finished: list = []
-    async with app.run_test(size=size, message_hook=finishing(finished)) as pilot:
-        await built_once(pilot, finished)
-        await open_picker(pilot)
+    async with picker_after_a_build(make_app, tmp_path, "hello", size) as (pilot, finished):
+        app = pilot.app
         picker = app.screen.query_one("#predict-choices")
         ids = [picker.get_option_at_index(i).id for i in range(picker.option_count)]
         picker.highlighted = ids.index("file:greeting.txt")
@@ -71,13 +75,8 @@ async def test_predicting_a_file_marks_the_steps_that_would_rebuild(make_app, tm
 
 
 async def test_predicting_an_arg_names_it(make_app, tmp_path: Path):
-    need_program("runc")
-    context = sample(tmp_path, "args")
-    app = make_app(context=context)
-    finished: list = []
-    async with app.run_test(size=SIZE, message_hook=finishing(finished)) as pilot:
-        await built_once(pilot, finished)
-        await open_picker(pilot)
+    async with picker_after_a_build(make_app, tmp_path, "args", SIZE) as (pilot, _finished):
+        app = pilot.app
         await pilot.press("enter")  # the first choice is ARG VERSION: its name goes into the line
         await pilot.press("2", ".", "0", "enter")
         await wait_for(pilot, lambda: "↺" in "".join(view_lines(app)))

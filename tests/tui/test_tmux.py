@@ -28,6 +28,12 @@ class Tmux:
         return subprocess.run([self.tmux, "-L", self.socket, "has-session", "-t", "app"],
                               capture_output=True).returncode == 0
 
+    def start_app(self, root: Path, tmp_path: Path, size: tuple[int, int] = (120, 40), args: str = "tui") -> None:
+        """``layerlab --root ROOT ARGS`` from this checkout, in a new session named app, at ``size``."""
+        command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
+                   f"{sys.executable} -m layerlab --root {root} {args}")
+        self.run("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), command)
+
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "app")
 

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.tui.test_tmux import REPO, Tmux, tmux  # noqa: F401  (tmux is the fixture)
+from tests.tui.test_tmux import Tmux, tmux  # noqa: F401  (tmux is the fixture)
 
 SIZES = [(80, 24), (120, 40)]
 
 
 def start(tmux: Tmux, root: Path, tmp_path: Path, size: tuple[int, int]) -> None:
-    command = (f"cd {REPO} && env XDG_CONFIG_HOME={tmp_path / 'config'} TERM=xterm-256color PYTHONPATH={REPO} "
-               f"{sys.executable} -m layerlab --root {root} tui")
-    tmux.run("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), command)
+    tmux.start_app(root, tmp_path, size)
     tmux.wait_for("3 of 3 images")
 
 

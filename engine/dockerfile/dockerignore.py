@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerlab.engine.errors import DockerfileError
 
 _ESCAPE_IN_REGEX = frozenset(".+()|{}$")
+_REMEMBERED_DIRS = 1024
 
 
 def go_clean(path: str) -> str:
@@ -178,6 +179,24 @@ class _Pattern:
     dirs: list[str]
     kind: str = ""  # exact, prefix, suffix, regexp
     regex: re.Pattern[str] | None = None
+    # directory -> whether it or a directory above it matches; a walk asks about neighbours
+    dir_hits: dict[str, bool] = field(default_factory=dict)
+
+    def matches_dir_or_above(self, directory: str) -> bool:
+        """Whether ``directory`` or any directory above it matches, remembered per directory so a deep
+        walk costs one match per directory instead of one per ancestor of every path."""
+        pending = []
+        above = directory
+        while above and above not in self.dir_hits:
+            pending.append(above)
+            above = above.rpartition("/")[0]
+        hit = self.dir_hits[above] if above else False
+        for below in reversed(pending):
+            hit = hit or self.match(below)
+            self.dir_hits[below] = hit
+        while len(self.dir_hits) > _REMEMBERED_DIRS:   # the oldest first: a walk goes on below the newest
+            del self.dir_hits[next(iter(self.dir_hits))]
+        return hit
 
     def compile(self) -> None:
         regex = "^"
@@ -285,17 +304,11 @@ class Matcher:
         if path == ".":
             return False
         parent = path.rsplit("/", 1)[0] if "/" in path else "."
-        parent_dirs = parent.split("/")
         matched = False
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue  # only an exception can change an excluded path, only an exclusion an included one
-            hit = pattern.match(path)
-            if not hit and parent != ".":
-                for i in range(len(parent_dirs)):
-                    if pattern.match("/".join(parent_dirs[: i + 1])):
-                        hit = True
-                        break
+            hit = pattern.match(path) or (parent != "." and pattern.matches_dir_or_above(parent))
             if hit:
                 matched = not pattern.exclusion
         return matched

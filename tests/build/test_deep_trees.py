@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import remove_tree, run_nested, walk_tree
 from tests.build.conftest import write_context
 
@@ -53,12 +54,17 @@ def test_a_deep_tree_builds_saves_checks_and_prunes(cli, root, base, deep_tmp_pa
                             "FROM deep\nRUN touch /top\n"
                             "COPY --from=deep /e /copied\n")
     make_chain(context, COPY_NAME, COPY_DEPTH, bottom=b"bottom\n")
+    (context / ".dockerignore").write_text("**/skip.log\n")
+    skipped = os.path.join(context, *[COPY_NAME] * COPY_DEPTH, "skip.log")
+    with open(skipped, "w", opener=long_paths.opener) as stream:
+        stream.write("not in the image\n")
     built = cli("build", "-q", "--network", "none", "-t", "deep", str(context))
     assert built.code == 0, built.err
     deep_files = ("/copied" + "/e" * (RUN_DEPTH - 1) + "/f", f"/{COPY_NAME}" * COPY_DEPTH + "/f")
     for path in deep_files:
         shown = cli("cat", "deep", path)
         assert shown.code == 0 and shown.out == "bottom\n", shown.err
+    assert cli("cat", "deep", deep_files[1].replace("/f", "/skip.log")).code != 0   # .dockerignore held
     for args in (("save", "-o", str(tmp_path / "deep.tar"), "deep"), ("fsck",), ("rmi", "deep"),
                  ("system", "prune", "-a", "-f"), ("load", "-i", str(tmp_path / "deep.tar")),
                  ("cat", "deep", deep_files[0]), ("fsck",)):
@@ -107,8 +113,6 @@ def test_a_nested_walk_returns_and_raises_like_recursion():
 
 
 def test_long_paths_resolve_as_the_kernel_does_and_notice_a_removed_directory(deep_tmp_path):
-    from layerlab.engine import long_paths
-
     name = "n" * 200
     (deep_tmp_path / "real").mkdir()
     make_chain(deep_tmp_path / "real", name, 25, bottom=b"one\n")  # 5,025 bytes: one path is refused

@@ -104,3 +104,17 @@ def test_dockerfile_specific_ignore_file_takes_precedence(tmp_path):
     assert read_patterns(tmp_path / "build") == []
     matcher = Matcher.for_context(tmp_path, dockerfile)
     assert matcher.matches("specific/x") and not matcher.matches("general")
+
+
+def test_a_walk_down_a_deep_tree_matches_each_path_as_its_ancestors_decide():
+    """Each directory is matched once, then remembered (past the remembered limit too), with
+    the same verdicts as matching every ancestor of every path."""
+    matcher = Matcher(["d/d/x", "**/skip", "!d/d/x/d/keep"])
+    path = "d/d/x"
+    verdicts = []
+    for depth in range(1500):   # more directories than the matcher remembers
+        path += "/d"
+        verdicts.append((matcher.matches(path), matcher.matches(path + "/skip"), matcher.matches(path + "/keep")))
+    assert verdicts[0] == (True, True, False)         # d/d/x/d/keep: the exception, exactly
+    assert set(verdicts[1:]) == {(True, True, True)}  # deeper: excluded by d/d/x above, whatever the file
+    assert matcher.matches("d/e/f/skip") and not matcher.matches("d/e/f/g")

@@ -67,9 +67,6 @@ def _base(session: BuildSession, stage_plan: StagePlan, ref: StepRef) -> tuple[s
         hint = "" if pull else " (load it, or make one with `layerlab bootstrap busybox`)"
         raise StepError(f"{session.dockerfile.filename}:{stage_plan.stage.line}: FROM {stage_plan.base}: {why}: "
                         f"{error.one_line()}{hint}", step=ref) from None
-    # Its snapshots are checked while the build hashes its context and probes its cache, so the
-    # first step that reads them does not pay a walk over every file of the image.
-    session.store.check_snapshots_ahead(stored)
     return str(stored.id), stored.config
 
 

@@ -343,12 +343,6 @@ class Store(StoreCore):
 
         return ensure_layers(self, image, upto_layer)
 
-    def check_snapshots_ahead(self, image: StoredImage) -> None:
-        """Start checking ``image``'s unpacked snapshots on a thread, for the step that will read them."""
-        from layerlab.engine.store.snapshots import check_ahead
-
-        check_ahead(self, image)
-
     def layer_stack(self, image: StoredImage) -> list[Path]:
         from layerlab.engine.store.snapshots import layer_stack
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -63,43 +62,6 @@ def ensure_layers(store: StoreCore, image: StoredImage, upto_layer: int | None =
 
 # (store root, chain ID) of each snapshot made or checked by this process: checked once, not per step
 _checked: set[tuple[str, str]] = set()
-# Checks started ahead on a thread (``check_ahead``), by the same key; the step that needs one waits.
-_ahead: dict[tuple[str, str], "_AheadCheck"] = {}
-
-
-class _AheadCheck:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.restamps: list[tuple[Path, dict, list[int]]] = []
-
-
-def check_ahead(store: StoreCore, image: StoredImage) -> None:
-    """Start checking ``image``'s unpacked, not yet checked snapshots on a thread of their own.
-
-    A build names its bases long before a step reads them; meanwhile it hashes its context and probes
-    its cache, so the walk over a base's files (O(files in the image)) costs little of a step's time.
-    The thread takes no store lock and writes nothing: whatever it could not settle (a failure, a
-    snapshot removed under it, a blob stamp to record) is done again or finished by ``check_reused``
-    under the lock, so errors read the same either way."""
-    todo = [layer for layer in image.layers()
-            if _key(store, layer) not in _checked and _key(store, layer) not in _ahead
-            and is_complete(store, layer.chain_id)]
-    if not todo:
-        return
-    ahead = _AheadCheck()
-    for layer in todo:
-        _ahead[_key(store, layer)] = ahead
-
-    def work() -> None:
-        try:
-            for layer in todo:
-                _check(store, layer, ahead.restamps)
-        except Exception:
-            pass  # check_reused checks again and raises the error where the step can report it
-        finally:
-            ahead.done.set()
-
-    threading.Thread(target=work, name="snapshot-check-ahead", daemon=True).start()
 
 
 def check_reused(store: StoreCore, layer: StoredLayer) -> None:
@@ -108,28 +70,9 @@ def check_reused(store: StoreCore, layer: StoredLayer) -> None:
     A snapshot is reused without reading its blob again, so damage to either would go into every
     image built on it: the blob is rehashed, and the snapshot's fingerprint (taken when it was made
     from a checked blob) taken again. Raises ``DigestMismatch`` or ``StoreError`` naming the layer."""
-    key = _key(store, layer)
-    ahead = _ahead.pop(key, None)
-    if ahead is not None:
-        ahead.done.wait()
-        for path, marker, stamp in ahead.restamps:
-            _restamp(path, marker, stamp)
-        ahead.restamps.clear()
+    key = (str(store.layout.root), str(layer.chain_id))
     if key in _checked:
         return
-    restamps: list[tuple[Path, dict, list[int]]] = []
-    _check(store, layer, restamps)
-    for path, marker, stamp in restamps:
-        _restamp(path, marker, stamp)
-
-
-def _key(store: StoreCore, layer: StoredLayer) -> tuple[str, str]:
-    return (str(store.layout.root), str(layer.chain_id))
-
-
-def _check(store: StoreCore, layer: StoredLayer, restamps: list[tuple[Path, dict, list[int]]]) -> None:
-    """Check one snapshot and its blob; a good one joins ``_checked``, a blob stamp to record joins
-    ``restamps``."""
     path = store.layout.snapshot(layer.chain_id)
     marker = read_marker(path)
     # The blob is rehashed unless its inode, size and mtime are those it had when the snapshot was made
@@ -141,12 +84,12 @@ def _check(store: StoreCore, layer: StoredLayer, restamps: list[tuple[Path, dict
         if actual != layer.digest:
             raise DigestMismatch(f"layer {layer.digest} (damaged in the store; fsck names it)",
                                  str(layer.digest), str(actual))
-        restamps.append((path, marker, stamp))
+        _restamp(path, marker, stamp)
     recorded = marker.get("fingerprint")
     if recorded is not None and fingerprint_tree(path / LAYER)[1] != recorded:
         raise StoreError(f"snapshot of layer {layer.digest} (chain {layer.chain_id}) changed on disk since it "
                          "was unpacked; `layerlab fsck` names the files")
-    _checked.add(_key(store, layer))
+    _checked.add(key)
 
 
 def _restamp(path: Path, marker: dict, stamp: list[int]) -> None:

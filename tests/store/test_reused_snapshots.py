@@ -107,27 +107,3 @@ def test_an_unchanged_blob_is_not_read_again_by_the_next_process(root: Path) -> 
         with pytest.raises(Exception, match=digest):
             store.snapshot_layers(image)
         assert verified == [digest]
-
-
-def test_a_check_started_ahead_settles_the_step_or_leaves_it_to_fail(root: Path) -> None:
-    # A build starts checking its base when it names it; the step that reads the base waits for that
-    # check, and a damaged snapshot found on the thread still fails the step, naming the layer.
-    from layerlab.engine.store import snapshots
-
-    digest, blob, hello = _make_unpacked(root)
-    snapshots._checked.clear()  # as in a new process
-    with Store.open(root) as store:
-        image = store.image("unpacked:1")
-        key = (str(store.layout.root), str(image.layers()[0].chain_id))
-        store.check_snapshots_ahead(image)
-        assert snapshots._ahead[key].done.wait(60)
-        assert key in snapshots._checked
-        store.snapshot_layers(image)
-        assert key not in snapshots._ahead
-        snapshots._checked.clear()
-        _damage_snapshot(blob, hello)
-        store.check_snapshots_ahead(image)
-        assert snapshots._ahead[key].done.wait(60)
-        assert key not in snapshots._checked
-        with pytest.raises(Exception, match=digest):
-            store.snapshot_layers(image)

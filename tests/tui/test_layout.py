@@ -45,8 +45,9 @@ async def test_history_reflows_when_the_terminal_is_resized(make_app):
         app.post_message(ImageSelected("demo/app:1.0"))
         table = app.query_one("#history-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 5)
+        # The panel fits its columns once the rows are in: wait for that fit, not only for the rows.
+        await wait_for(pilot, lambda: on_screen(table, "size") and on_screen(table, "bar"))
         wide = table.ordered_columns[table.get_column_index("created_by")].content_width
-        assert on_screen(table, "size") and on_screen(table, "bar")
         await pilot.resize_terminal(80, 24)
         await wait_for(pilot, lambda: table.ordered_columns[table.get_column_index("created_by")].content_width < wide
                        or not any("…" in str(table.get_cell(key, "created_by")) for key in table.rows))

@@ -129,7 +129,8 @@ class BuildSession:
         if not image_id:
             return None
         image = self.store.image(image_id)
-        return LayerStack.of(self.store.snapshot_layers(image) if image.layers() else [])
+        # read path by path: each snapshot directory read is checked, never the whole base (see lookup_stack)
+        return self.store.lookup_stack(image) if image.layers() else LayerStack.of([])
 
     def mount_layers(self, image_id: str) -> list[Path]:
         """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch)."""

@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from layerlab.engine.layers.names import OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES
 from layerlab.engine import long_paths
@@ -45,15 +46,22 @@ def split_path(path: str) -> list[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
 
+# Called before a stack reads a layer's directory: (layer, the directory's path in it, "" for its top;
+# None: the caller is handed the layer's directories to read at will). It raises if that part changed.
+DirectoryCheck = Callable[[Path, "str | None"], None]
+
+
 @dataclass(frozen=True)
 class LayerStack:
-    """``layers`` bottom -> top; a stack of none is an empty tree."""
+    """``layers`` bottom -> top; a stack of none is an empty tree. ``check``, when given, vets each
+    layer directory the stack reads, before it reads it (a snapshot checked path by path)."""
 
     layers: tuple[Path, ...]
+    check: DirectoryCheck | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, layers) -> "LayerStack":
-        return cls(tuple(Path(layer) for layer in layers))
+    def of(cls, layers, check: DirectoryCheck | None = None) -> "LayerStack":
+        return cls(tuple(Path(layer) for layer in layers), check)
 
     @property
     def top_first(self) -> list[Path]:
@@ -74,6 +82,9 @@ class LayerStack:
         walked = self._walk(parts)
         if walked is None or not stat.S_ISDIR(walked[0][1].st_mode):
             return []
+        if self.check is not None:
+            for layer in walked[1]:
+                self.check(layer, None)  # the caller reads these trees as it likes
         return [layer.joinpath(*parts) for layer in reversed(walked[1])]
 
     def _walk(self, parts: list[str]) -> tuple[tuple[Path, os.stat_result], list[Path]] | None:
@@ -87,6 +98,8 @@ class LayerStack:
             below: list[Path] = []
             hit: tuple[Path, os.stat_result] | None = None
             for layer in visible:
+                if self.check is not None:
+                    self.check(layer, "/".join(parts[:depth]))
                 path = layer.joinpath(*rel)
                 try:
                     st = long_paths.lstat(path)
@@ -130,6 +143,8 @@ class LayerStack:
         names: set[str] = set()
         hidden: set[str] = set()
         for layer in self.top_first:
+            if self.check is not None:
+                self.check(layer, "/".join(parts[:-1]))
             path = layer.joinpath(*parts)
             try:
                 st = long_paths.lstat(path)
@@ -137,6 +152,8 @@ class LayerStack:
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 break
+            if self.check is not None:
+                self.check(layer, "/".join(parts))
             with long_paths.scandir(path) as entries:
                 for entry in entries:
                     if entry.name in names or entry.name in hidden:

@@ -37,13 +37,13 @@ class ResolvedUser:
         return sorted({self.gid, *self.additional_gids})
 
 
-def resolve_user(user: str, lowers: list[Path]) -> ResolvedUser:
+def resolve_user(user: str, lowers: list[Path] | LayerStack) -> ResolvedUser:
     """Resolve a Dockerfile/``-u`` USER against the stack ``lowers`` (bottom -> top)."""
     user = user.strip() or "0"
     name, _, group = user.partition(":")
     if not name:
         raise UsageError(f"invalid user {user!r}: no user before ':'")
-    stack = LayerStack.of(lowers)
+    stack = lowers if isinstance(lowers, LayerStack) else LayerStack.of(lowers)
     passwd = _read_table(stack, "/etc/passwd")
     groups = _read_table(stack, "/etc/group")
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from layerlab.engine.image import Image
+    from layerlab.engine.layers.stack import LayerStack
     from layerlab.engine.store.check import Problem
     from layerlab.engine.store.delete import GcReport, PruneReport
     from layerlab.engine.store.leases import Lease
@@ -69,6 +70,7 @@ class Store(StoreCore):
         prune(all=False) -> PruneReport; gc() -> GcReport; fsck() -> list[Problem]
         snapshot_layers(image, upto_layer=None) -> list[Path]   one dir per layer, bottom to top
         layer_stack(image) -> list[Path]         the same, mountable (a deep chain's bottom flattened)
+        lookup_stack(image) -> LayerStack        the layers for path lookups, checked directory by directory
         merged_tree(image, upto_layer=None) -> Path   the whole tree in one dir (cached; COPY --from)
         adopt_layer(image, staged)               the top layer's snapshot, by moving its exact tree
         df() -> DfReport
@@ -347,6 +349,11 @@ class Store(StoreCore):
         from layerlab.engine.store.snapshots import layer_stack
 
         return layer_stack(self, image)
+
+    def lookup_stack(self, image: StoredImage) -> LayerStack:
+        from layerlab.engine.store.snapshots import lookup_stack
+
+        return lookup_stack(self, image)
 
     def merged_tree(self, image: StoredImage, upto_layer: int | None = None) -> Path:
         from layerlab.engine.store.snapshots import merged_tree

@@ -14,6 +14,10 @@ complete or does not exist. A step that already holds its layer's tree (a
 COPY's staged files, a RUN's upperdir) moves it into place instead of
 unpacking the tar it just wrote (``adopt_layer``).
 
+``directories.json`` next to it maps each directory of ``layer/`` to the digest of its own entries
+(``trees.fingerprint_tree``), written with the marker or after the first whole check of a snapshot
+made before it: a step that only looks up a few paths checks just the directories it reads.
+
 ``merged/`` next to ``layer/`` is an optional cache: the whole tree of the
 chain up to that layer, as hard links into the layer directories, made only
 for readers that need one directory (``COPY --from``, a stack deeper than an
@@ -27,17 +31,22 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerlab.engine.errors import DigestMismatch, StoreError
 from layerlab.engine.layers.names import opaque_xattr_for
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.records import StoredImage, StoredLayer
-from layerlab.engine.store.trees import fingerprint_tree, remove_tree, tree_size
+from layerlab.engine.store.trees import directory_digest, fingerprint_tree, remove_tree, tree_size
+
+if TYPE_CHECKING:
+    from layerlab.engine.layers.stack import LayerStack
 
 LAYER = "layer"
 MERGED = "merged"
 MARKER = "snapshot.json"
+DIRECTORIES = "directories.json"
 FORMAT = 2
 # An overlay mount takes at most 500 lowerdirs, and Docker's overlay2 stops at 128; past
 # MAX_STACK the bottom of a chain is mounted as one flattened tree. Flattening whole blocks
@@ -46,8 +55,13 @@ MAX_STACK = 120
 FLATTEN_BLOCK = 32
 
 
-def ensure_layers(store: StoreCore, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
-    """The layer directories of ``image`` up to ``upto_layer`` (default: all), bottom to top."""
+def ensure_layers(store: StoreCore, image: StoredImage, upto_layer: int | None = None, *,
+                  whole: bool = True) -> list[Path]:
+    """The layer directories of ``image`` up to ``upto_layer`` (default: all), bottom to top.
+
+    ``whole``: the caller exposes the whole trees (an overlay mount, a merged tree, a copy), so each
+    reused snapshot's files are checked in full first (``check_reused``); else only the blobs' stamps,
+    and the caller checks the directories it reads (``lookup_stack``)."""
     layers = _prefix(image, upto_layer)
     with store.lock.shared():
         missing = [index for index, layer in enumerate(layers) if not is_complete(store, layer.chain_id)]
@@ -56,12 +70,34 @@ def ensure_layers(store: StoreCore, image: StoredImage, upto_layer: int | None =
         if missing:
             _record(store, layers)
         for layer in layers:
-            check_reused(store, layer)
+            if whole:
+                check_reused(store, layer)
+            else:
+                _check_blob(store, layer)
     return [layer_dir(store, layer.chain_id) for layer in layers]
 
 
-# (store root, chain ID) of each snapshot made or checked by this process: checked once, not per step
-_checked: set[tuple[str, str]] = set()
+def lookup_stack(store: StoreCore, image: StoredImage) -> LayerStack:
+    """``image``'s layers as a ``LayerStack`` that checks each reused snapshot directory it reads.
+
+    Where the check belongs: a step that looks up a few paths (WORKDIR, COPY's destination, a --chown
+    name in /etc/passwd) reads a few directories, so it checks those, against the digests recorded
+    when the snapshot was made, and nothing else: checking the whole base (one lstat per file, ~45 ms
+    on a 9,000-file Debian) belongs to the first reader of whole trees (a RUN's overlay mount, COPY
+    --from's merged tree, ``run``), which still does it before anything reads them. Damage is refused
+    as soon as any step reads it, and never goes into a layer or a cache record."""
+    from layerlab.engine.layers.stack import LayerStack
+
+    dirs = ensure_layers(store, image, whole=False)
+    by_dir = dict(zip(dirs, _prefix(image, None)))
+    return LayerStack.of(dirs, lambda layer, rel: check_directory(store, by_dir[layer], rel))
+
+
+# What this process checked, per (store root, chain ID): a snapshot made or checked is trusted from then on
+_checked: set[tuple[str, str]] = set()           # its blob and its whole tree
+_blobs_checked: set[tuple[str, str]] = set()     # its blob
+_directories_checked: set[tuple[str, str, str]] = set()   # one directory of its tree
+_directory_digests: dict[tuple[str, str], dict[str, str] | None] = {}
 
 
 def check_reused(store: StoreCore, layer: StoredLayer) -> None:
@@ -73,11 +109,61 @@ def check_reused(store: StoreCore, layer: StoredLayer) -> None:
     key = (str(store.layout.root), str(layer.chain_id))
     if key in _checked:
         return
+    _verify_blob(store, layer)
+    path = store.layout.snapshot(layer.chain_id)
+    recorded = read_marker(path).get("fingerprint")
+    if recorded is not None:
+        directories: dict[str, str] = {}
+        if fingerprint_tree(path / LAYER, directories)[1] != recorded:
+            raise _changed(layer)
+        if not (path / DIRECTORIES).is_file():  # made before directory digests: record them, now checked
+            _write_directories(path, directories)
+    _checked.add(key)
+
+
+def check_directory(store: StoreCore, layer: StoredLayer, rel: str | None) -> None:
+    """Refuse a snapshot whose directory ``rel`` (None: any part) changed since it was made (once per
+    process and directory). A snapshot recorded without directory digests is checked whole."""
+    root, chain = str(store.layout.root), str(layer.chain_id)
+    if (root, chain) in _checked or (root, chain, rel) in _directories_checked:
+        return
+    if (root, chain) not in _directory_digests:
+        _directory_digests[(root, chain)] = _load_directories(store.layout.snapshot(layer.chain_id))
+    digests = _directory_digests[(root, chain)]
+    if rel is None or digests is None:
+        check_reused(store, layer)
+        return
+    if directory_digest(layer_dir(store, layer.chain_id), rel) != digests.get(rel):
+        raise _changed(layer)
+    _directories_checked.add((root, chain, rel))
+
+
+def _changed(layer: StoredLayer) -> StoreError:
+    return StoreError(f"snapshot of layer {layer.digest} (chain {layer.chain_id}) changed on disk since it "
+                      "was unpacked; `layerlab fsck` names the files")
+
+
+def _check_blob(store: StoreCore, layer: StoredLayer) -> None:
+    """``_verify_blob``, once per process."""
+    key = (str(store.layout.root), str(layer.chain_id))
+    if key not in _blobs_checked and key not in _checked:
+        _verify_blob(store, layer)
+        _blobs_checked.add(key)
+
+
+def forget_checks() -> None:
+    """Trust nothing checked so far, as a new process starts."""
+    for checks in (_checked, _blobs_checked, _directories_checked, _directory_digests):
+        checks.clear()
+
+
+def _verify_blob(store: StoreCore, layer: StoredLayer) -> None:
+    """Refuse a blob that changed since its snapshot was made from it."""
     path = store.layout.snapshot(layer.chain_id)
     marker = read_marker(path)
     # The blob is rehashed unless its inode, size and mtime are those it had when the snapshot was made
     # from it: hashing a base layer (hundreds of MB) in every build would cost more than the build. A
-    # change that keeps both (``touch -r``) is for fsck, as for the snapshot's own files below.
+    # change that keeps both (``touch -r``) is for fsck, as for the snapshot's own files.
     stamp = _blob_stamp(store, layer)
     if stamp is not None and marker.get("blob_stamp") != stamp:
         actual = store.blobs.verify(layer.digest)
@@ -85,11 +171,25 @@ def check_reused(store: StoreCore, layer: StoredLayer) -> None:
             raise DigestMismatch(f"layer {layer.digest} (damaged in the store; fsck names it)",
                                  str(layer.digest), str(actual))
         _restamp(path, marker, stamp)
-    recorded = marker.get("fingerprint")
-    if recorded is not None and fingerprint_tree(path / LAYER)[1] != recorded:
-        raise StoreError(f"snapshot of layer {layer.digest} (chain {layer.chain_id}) changed on disk since it "
-                         "was unpacked; `layerlab fsck` names the files")
-    _checked.add(key)
+
+
+def _load_directories(path: Path) -> dict[str, str] | None:
+    try:
+        with open(path / DIRECTORIES) as stream:
+            digests = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    return digests if isinstance(digests, dict) else None
+
+
+def _write_directories(path: Path, digests: dict[str, str]) -> None:
+    """Replaced whole, so a reader sees no map or the complete one."""
+    temp = path / (DIRECTORIES + f".{os.getpid()}.tmp")
+    try:
+        temp.write_text(json.dumps(digests, sort_keys=True, separators=(",", ":")))
+        os.replace(temp, path / DIRECTORIES)
+    except OSError:
+        temp.unlink(missing_ok=True)  # a read-only store stays correct, only slower
 
 
 def _restamp(path: Path, marker: dict, stamp: list[int]) -> None:
@@ -190,7 +290,8 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
             unpack_layer(layer.open_blob, layer.diff_id, work / LAYER)
         else:
             os.rename(staged, work / LAYER)
-        size, fingerprint = fingerprint_tree(work / LAYER)
+        directories: dict[str, str] = {}
+        size, fingerprint = fingerprint_tree(work / LAYER, directories)
         marker = {"format": FORMAT, "chain_id": str(layer.chain_id), "diff_id": str(layer.diff_id),
                   "parent": str(parent) if parent else None, "opaque_xattr": opaque_xattr_for(os.geteuid()),
                   "created": time.time(), "size": size, "fingerprint": fingerprint,
@@ -198,6 +299,7 @@ def _build(store: StoreCore, layer: StoredLayer, parent: Digest | None, staged: 
         # No fsync: a snapshot is a cache of its blob, which is durable. The rename makes it appear
         # whole to every other process; after a power loss fsck names a damaged one, and a marker
         # that never reached the disk (empty) counts as no snapshot (see is_complete).
+        _write_directories(work, directories)
         (work / MARKER).write_text(json.dumps(marker, sort_keys=True))
         target = store.layout.snapshot(layer.chain_id)
         try:

@@ -38,7 +38,7 @@ def remove_any(path: Path) -> int:
         return 0
 
 
-def fingerprint_tree(path: Path | str) -> tuple[int, str]:
+def fingerprint_tree(path: Path | str, directories: dict[str, str] | None = None) -> tuple[int, str]:
     """(bytes on disk, fingerprint) of a tree: the fingerprint hashes each entry's name, type, mode,
     owner, size, device and (for all but directories) mtime, names sorted, with no file read.
 
@@ -46,30 +46,59 @@ def fingerprint_tree(path: Path | str) -> tuple[int, str]:
     catches a file changed, added or removed since, for the cost of one ``lstat`` per entry.
     A change that keeps size and mtime (``touch -r``) is for fsck, which reads every byte.
     Inode numbers and link counts are left out: a copied store, or a merged tree linking to
-    the files, is not a damaged one."""
+    the files, is not a damaged one.
+
+    ``directories``, when given, is filled with each directory's own digest (its entries only,
+    keyed by its path under the top, "" for the top): a reader of a few paths checks just the
+    directories it looks into (``directory_digest``) instead of the whole tree."""
     total = 0
     hasher = hashlib.sha256()
     top = os.fspath(path)
     pending = [top]   # depth first, names sorted: a list, not recursion (trees of any depth)
     while pending:
+        directory = pending.pop()
         try:
-            with long_paths.scandir(pending.pop()) as listing:
+            with long_paths.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError:
             continue
         subdirs = []
+        lines = []
         for entry in entries:
             st = entry.stat(follow_symlinks=False)   # fstatat from the open directory: no path walked again
-            is_dir = stat.S_ISDIR(st.st_mode)
-            hasher.update(b"%s\0%o %d %d %d %d %d\n" % (os.fsencode(entry.path[len(top):]), st.st_mode, st.st_uid,
-                                                          st.st_gid, st.st_size, st.st_rdev,
-                                                          0 if is_dir else st.st_mtime_ns))
-            if is_dir:
+            lines.append(_entry_line(entry.path[len(top):], st))
+            if stat.S_ISDIR(st.st_mode):
                 subdirs.append(entry.path)
             else:
                 total += st.st_blocks * 512
+        block = b"".join(lines)
+        hasher.update(block)
+        if directories is not None:
+            directories[directory[len(top) + 1:]] = hashlib.sha256(block).hexdigest()[:DIRECTORY_DIGEST]
         pending.extend(reversed(subdirs))
     return total, "sha256:" + hasher.hexdigest()
+
+
+# hex digits kept of a directory's digest: enough against damage, small enough for a 1,000-directory map
+DIRECTORY_DIGEST = 32
+
+
+def directory_digest(top: Path | str, rel: str) -> str | None:
+    """The digest ``fingerprint_tree`` records for directory ``rel`` under ``top``; None when it is not a
+    directory there."""
+    top = os.fspath(top)
+    try:
+        with long_paths.scandir(os.path.join(top, rel) if rel else top) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    block = b"".join(_entry_line(entry.path[len(top):], entry.stat(follow_symlinks=False)) for entry in entries)
+    return hashlib.sha256(block).hexdigest()[:DIRECTORY_DIGEST]
+
+
+def _entry_line(name: str, st: os.stat_result) -> bytes:
+    return b"%s\0%o %d %d %d %d %d\n" % (os.fsencode(name), st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                                         st.st_rdev, 0 if stat.S_ISDIR(st.st_mode) else st.st_mtime_ns)
 
 
 def tree_size(path: Path | str) -> int:

@@ -38,7 +38,7 @@ def _damage_snapshot(blob: Path, hello: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [_damage_blob, _damage_snapshot], ids=["blob", "snapshot"])
-@pytest.mark.parametrize("dockerfile", ["FROM unpacked:1\nCOPY f /f\n",
+@pytest.mark.parametrize("dockerfile", ["FROM unpacked:1\nCOPY f /etc/f\n",
                                         "FROM scratch\nCOPY --from=unpacked:1 /etc /etc\n"], ids=["from", "copy-from"])
 def test_a_build_over_a_damaged_snapshot_or_blob_fails_naming_the_layer(cli_process, root: Path, tmp_path: Path,
                                                                         damage, dockerfile: str) -> None:
@@ -107,3 +107,42 @@ def test_an_unchanged_blob_is_not_read_again_by_the_next_process(root: Path) -> 
         with pytest.raises(Exception, match=digest):
             store.snapshot_layers(image)
         assert verified == [digest]
+
+
+def test_a_path_lookup_checks_the_directories_it_reads_and_no_others(root: Path) -> None:
+    # WORKDIR or COPY's destination reads a few directories of the base: they are checked, not all 9,000
+    # files; the rest waits for the first reader of the whole tree (a RUN's mount, a merged tree).
+    from layerlab.engine.errors import StoreError
+    from layerlab.engine.store import snapshots
+
+    digest, blob, hello = _make_unpacked(root)
+    _damage_snapshot(blob, hello)
+    snapshots.forget_checks()
+    with Store.open(root) as store:
+        stack = store.lookup_stack(store.image("unpacked:1"))
+        assert stack.lstat("/app") is None            # the top directory is unchanged
+        with pytest.raises(StoreError, match=digest):
+            stack.lstat("/etc/hello")                 # etc/ is where the damage is
+        with pytest.raises(StoreError, match=digest):
+            stack.listdir("/etc")
+        with pytest.raises(StoreError, match=digest):
+            store.snapshot_layers(store.image("unpacked:1"))   # a whole-tree reader checks everything
+
+
+def test_a_snapshot_made_before_directory_digests_is_checked_whole_once_then_by_directory(root: Path) -> None:
+    from layerlab.engine.errors import StoreError
+    from layerlab.engine.store import snapshots
+
+    digest, blob, hello = _make_unpacked(root)
+    recorded = hello.parent.parent.parent / snapshots.DIRECTORIES
+    recorded.unlink()
+    snapshots.forget_checks()
+    with Store.open(root) as store:
+        store.lookup_stack(store.image("unpacked:1")).lstat("/app")   # whole tree checked, digests recorded
+        assert recorded.is_file()
+    _damage_snapshot(blob, hello)
+    recorded.unlink()
+    snapshots.forget_checks()
+    with Store.open(root) as store, pytest.raises(StoreError, match=digest):
+        store.lookup_stack(store.image("unpacked:1")).lstat("/app")   # no digests: the damage anywhere counts
+    assert not recorded.exists()   # never recorded from a damaged tree

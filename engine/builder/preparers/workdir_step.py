@@ -15,6 +15,7 @@ from layerlab.engine.builder.workdir import ROOT, single_owner, stage_workdir
 from layerlab.engine.dockerfile.instructions import Workdir
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import StepRef
+from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime import resolve_user
 
 
@@ -28,10 +29,11 @@ def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) 
 
         def stage(out_dir: Path) -> tuple[int, int] | None:
             try:
+                image = session.image_layers(state.image_id)
                 # BuildKit makes the directories as the current USER; the classic builder as root.
-                made_by = resolve_user(state.config.get("User") or "0", session.mount_layers(state.image_id)) \
-                    if buildkit else None
-                owners = stage_workdir(out_dir, session.image_layers(state.image_id), path, where,
+                made_by = resolve_user(state.config.get("User") or "0",
+                                       image if image is not None else LayerStack.of([])) if buildkit else None
+                owners = stage_workdir(out_dir, image, path, where,
                                        owner=(made_by.uid, made_by.gid) if made_by else ROOT)
                 return single_owner(owners, where)
             except BuildError as error:

@@ -11,7 +11,9 @@ then the build's own events, then ``WatchRebuilt``: the steps whose verdict
 changed since the previous build (cached → rebuilt and rebuilt → cached), and
 why, and for each changed path whether it counted or why not (touched only,
 restored, read by no step). A failed build is reported by its
-events and watching goes on. Setting ``stop`` ends the loop promptly.
+events and watching goes on. Between builds, while no change waits, the
+session readies what its next rebuild would do first (``watch_warmup``).
+Setting ``stop`` ends the loop promptly.
 """
 
 from __future__ import annotations
@@ -24,12 +26,23 @@ from typing import Callable
 import watchfiles
 
 from layerlab.engine.builder.request import BuildRequest, BuildResult
+from layerlab.engine.builder.watch_warmup import warm_for_rebuild
 from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
 from layerlab.engine.errors import LayerlabError, UsageError
 from layerlab.engine.events import Cause, EventSink, StepFlip, WatchChange, WatchIgnored, WatchRebuilt
 from layerlab.engine.store import Store
 
 DEBOUNCE_MS = 200
+# watchfiles checks its set of (kind, path) changes every QUIET_MS and hands it over at the first check
+# that finds no new pair, so an edit reaches the builder QUIET_MS to 2 * QUIET_MS after it is written,
+# and a save is one batch when its system calls all land within QUIET_MS of its first (DEBOUNCE_MS only
+# caps a batch that keeps growing). An editor's save is one burst from one process, microseconds apart:
+# truncate + write in place, or write a temporary file + rename (vim and emacs move a backup aside
+# first); the fsync that can take milliseconds comes once the content is whole. 20 ms holds such a
+# burst with room for the writer being descheduled on a busy machine. A save split anyway costs one
+# more rebuild, never a stale image: its last part arrives as a change of its own. The price is one
+# wake-up of the watcher thread every 20 ms.
+QUIET_MS = 20
 
 
 class _Pending:
@@ -170,6 +183,12 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
             break
 
     previous = _build_once(build, request, store, events)
+
+    def change_waiting() -> bool:
+        return stop.is_set() or pending.ready.is_set()
+
+    # while no change waits: ready what the next rebuild would do first (warming yields to a change)
+    warm_for_rebuild(store, previous, change_waiting)
     while not stop.is_set():
         if not pending.ready.wait(timeout=0.1):
             continue
@@ -185,6 +204,7 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
         if result is not None:
             events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
             previous = result
+        warm_for_rebuild(store, previous, change_waiting)
     watcher.join(timeout=5)
 
 
@@ -199,7 +219,7 @@ def _watch(watched: list[str], scope: _Scope, pending: _Pending, stop: threading
            started: threading.Event) -> None:
     # the watches exist once the generator has yielded (an empty set on a timeout): only then is a
     # caller's first build safe from missing an edit
-    changes = watchfiles.watch(*watched, stop_event=stop, debounce=debounce_ms, step=50, rust_timeout=100,
+    changes = watchfiles.watch(*watched, stop_event=stop, debounce=debounce_ms, step=QUIET_MS, rust_timeout=100,
                                yield_on_timeout=True, watch_filter=None, raise_interrupt=False)
     for batch in changes:
         started.set()

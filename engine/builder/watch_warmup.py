@@ -11,7 +11,10 @@ builds, so an edit pays for what changed.
 Warming changes no result. A check that passes is the one the build would make
 (once per process, as it always was); one that fails is not recorded, so the
 build that uses the snapshot checks it again and reports the damage itself.
-Warming emits no event and never raises.
+Warming emits no event and never raises. What moves is when the one check
+happens: right after the build before the edit rather than inside the edit's
+rebuild, so damage done between the two is left to ``fsck``, as damage done
+after the check always was.
 """
 
 from __future__ import annotations

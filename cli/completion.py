@@ -11,7 +11,8 @@ the user presses Tab (``layerlab images --format``), never from the script.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+
+from layerlab.engine.record_type import field, record
 
 SHELLS = ("bash", "zsh", "fish")
 GLOBAL_OPTIONS = ("--root", "--help", "--version")
@@ -20,7 +21,7 @@ _IMAGE_WORDS = ("image", "reference", "source", "target", "name", "images")
 IMAGE_LIST = "layerlab images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>'"
 
 
-@dataclass
+@record
 class Node:
     options: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)

@@ -16,10 +16,10 @@ import posixpath
 import struct
 import subprocess
 import tarfile
-from dataclasses import dataclass
 
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.record_type import record
 from layerlab.engine.transports.memory import BytesLayer, ConfigImage
 from layerlab.engine.transports.oci_layout import host_platform_spec
 
@@ -34,7 +34,7 @@ _PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bi
 _GROUP = b"root:x:0:\nnobody:x:65534:\n"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BusyboxInfo:
     version: str
     applets: tuple[str, ...]

@@ -13,11 +13,12 @@ its own, without having seen the ones before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Union
 
+from layerlab.engine.record_type import record
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class StepRef:
     """Which step an event is about.
 
@@ -35,7 +36,7 @@ class StepRef:
     dockerfile_line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Cause:
     """One concrete reason a step missed the cache, or why a hit is one (``touched``, ``restored``).
 
@@ -73,7 +74,7 @@ CAUSE_KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuildStarted:
     dockerfile: str
     context: str
@@ -81,12 +82,12 @@ class BuildStarted:
     target: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepStarted:
     step: StepRef
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepCached:
     """A hit: ``record`` is the cache key reused, ``result`` what it produced; ``causes`` say why an input
     that changed since did not matter (``touched``, ``restored``), empty when none did."""
@@ -98,7 +99,7 @@ class StepCached:
     causes: tuple[Cause, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepRebuilt:
     """A miss: ``reason`` is the one-line summary, ``causes`` the details."""
 
@@ -107,14 +108,14 @@ class StepRebuilt:
     causes: tuple[Cause, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepLog:
     step: StepRef
     stream: str  # "stdout" or "stderr"
     line: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepFinished:
     """A step is done; ``cache`` is "hit" or "miss", ``layer_size`` 0 for an empty layer."""
 
@@ -127,7 +128,7 @@ class StepFinished:
     result: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepFailed:
     step: StepRef
     error: str
@@ -135,14 +136,14 @@ class StepFailed:
     last_lines: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuildFinished:
     image_id: str
     tags: tuple[str, ...] = ()
     duration: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuildFailed:
     """The build stopped; ``dockerfile_line`` is the Dockerfile line the error names (a parse or
     expansion error, before any step ran), 0 when it names none."""
@@ -152,7 +153,7 @@ class BuildFailed:
     dockerfile_line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TransferProgress:
     """Bytes moved for one blob; ``total`` is 0 when unknown."""
 
@@ -162,7 +163,7 @@ class TransferProgress:
     action: str = "pull"  # "pull", "push", "load", "save"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WatchChange:
     """Watch mode saw these context paths (relative, sorted) change."""
 
@@ -170,7 +171,7 @@ class WatchChange:
     dockerfile_changed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WatchIgnored:
     """Watch mode saw these context paths (relative, sorted) change, but ``.dockerignore`` excludes them:
     no build reads them, so no rebuild follows."""
@@ -178,7 +179,7 @@ class WatchIgnored:
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepFlip:
     """One step whose verdict a watch-mode rebuild changed: ``before`` is how it went last time
     ("hit", "miss", or "new" when the previous build had no such step), ``after`` how it went now
@@ -191,7 +192,7 @@ class StepFlip:
     after: str = "miss"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WatchRebuilt:
     """After a watch-mode rebuild: the steps whose verdict changed since the previous build, and why;
     ``changes`` says for each changed path whether it counted (the miss it caused) or not, and why

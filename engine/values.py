@@ -7,7 +7,8 @@ together about two thirds of a bare ``python -c pass`` on the start-up of
 store's ``Layout``, ``ImageRecord``, ``ImageRow``, the metadata's rows)
 derive from ``Value`` instead and keep a frozen dataclass's behaviour: equal
 and hashed by their fields, shown as ``Name(field=value, …)``, immutable,
-copied and pickled by value. Everything else keeps using ``dataclasses``.
+copied and pickled by value. Everything else is a ``record``
+(``engine/record_type.py``), which needs ``typing``; these types load nothing at all.
 
 A subclass names its fields in ``__slots__`` (that order is the order of
 ``__init__``'s parameters) and assigns them with ``set_fields``::

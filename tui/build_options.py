@@ -11,19 +11,19 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
 from layerlab.engine.api.key_values import key_values
 from layerlab.engine.errors import UsageError
+from layerlab.engine.record_type import record, replace
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 # Names people give Dockerfiles: Dockerfile, Dockerfile.dev, app.Dockerfile, app.dockerfile, Containerfile.
 _DOCKERFILE_NAME = re.compile(r"^((Dockerfile|Containerfile)(\..+)?|.+\.(Dockerfile|dockerfile|Containerfile))$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildOptions:
     dockerfile: str = DEFAULT_DOCKERFILE        # relative to the context, or an absolute path
     build_args: tuple[tuple[str, str], ...] = ()

@@ -18,17 +18,17 @@ next start unless ``--theme`` says otherwise.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerlab.engine.errors import UsageError
 from layerlab.engine.paths import config_dir
+from layerlab.engine.record_type import field, record
 
 CONFIG_FILE_NAME = "tui.toml"
 LAST_THEME_FILE_NAME = "last-theme"
 
 
-@dataclass
+@record
 class TuiConfig:
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)

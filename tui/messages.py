@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from layerlab.engine import events
+from layerlab.engine.record_type import field, record
 
 
 # -- selection -------------------------------------------------------------
@@ -83,7 +83,7 @@ def built_ref(event: events.BuildFinished) -> str:
     return event.tags[0] if event.tags else event.image_id
 
 
-@dataclass
+@record
 class BuildLog:
     """Log lines from a build, written by the worker and drained by the Build panel.
 
@@ -159,7 +159,7 @@ class EngineEventBridge:
 # -- transfers (push) ----------------------------------------------------------------
 
 
-@dataclass
+@record
 class TransferBoard:
     """Bytes moved per blob of one push, written by the worker's event sink and read by the panel.
 

@@ -15,10 +15,10 @@ the same verdict; ``measure="reclaimable"`` judges our reclaimable bytes instead
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import NotFound, UsageError
+from layerlab.engine.record_type import record
 
 RULES = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent")
 DEFAULTS = {"lowestEfficiency": "0.9", "highestWastedBytes": "disabled", "highestUserWastedPercent": "0.1"}
@@ -92,7 +92,7 @@ def load_ci_config(path: Path | None) -> dict[str, str]:
     return parse_ci_config(text, where=str(path))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleResult:
     rule: str
     status: str  # PASS, FAIL or SKIP

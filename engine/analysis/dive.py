@@ -21,20 +21,20 @@ every layer but the first.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
 
 from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
+from layerlab.engine.record_type import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiveInefficiency:
     path: str
     cumulative_size: int
     count: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiveScore:
     efficiency: float
     wasted_bytes: int

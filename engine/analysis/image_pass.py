@@ -7,7 +7,6 @@ here knows about the store. Each layer is streamed exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, Sequence
 
 from layerlab.engine.layers import tarscan
@@ -15,9 +14,10 @@ from layerlab.engine.analysis.dive import DiveEfficiency, DiveScore
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryInfo, EntryTable, PathTable, classify
 from layerlab.engine.analysis.layer_changes import LayerChanges, Stack, Superseded
 from layerlab.engine.errors import NotFound, UsageError
+from layerlab.engine.record_type import field, record
 
 
-@dataclass
+@record
 class LayerSource:
     """How to read one layer: ``open()`` returns its uncompressed tar, from the start."""
 
@@ -27,7 +27,7 @@ class LayerSource:
     label: str = ""  # names the layer in error messages
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerSummary:
     index: int
     diff_id: str
@@ -47,7 +47,7 @@ class LayerSummary:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     code: str  # A, M or D
     entry: EntryInfo | None  # None for a directory only implied by its children
@@ -66,7 +66,7 @@ def entry_json(entry: EntryInfo | None) -> dict:
             "size": entry.size, "link": entry.linkname or None, "layer": entry.layer}
 
 
-@dataclass
+@record
 class ImageAnalysis:
     sources: list[LayerSource]
     paths: PathTable

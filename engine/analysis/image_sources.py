@@ -7,7 +7,6 @@ Archives and layouts are read in place, never imported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 from layerlab.engine.analysis.image_pass import LayerSource
@@ -15,12 +14,13 @@ from layerlab.engine.analysis.history import guess_base_layers, layer_instructio
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.image import Image
 from layerlab.engine.oci.config import HistoryEntry
+from layerlab.engine.record_type import field, record
 
 ARCHIVE_PREFIX = "docker-archive:"
 LAYOUT_PREFIX = "oci:"
 
 
-@dataclass
+@record
 class AnalysisImage:
     """An image ready for analysis: its layers as ``LayerSource``s and its history."""
 

@@ -9,17 +9,17 @@ unified diff.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 
 from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.image_pass import ImageAnalysis, entry_json
 from layerlab.engine.analysis.extract import content_digests, read_bytes
 from layerlab.engine.analysis.model import EntryInfo
+from layerlab.engine.record_type import field, record
 
 TEXT_LIMIT = 1 << 20
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileChange:
     code: str  # A, M or D
     path: str
@@ -39,7 +39,7 @@ class FileChange:
         return data
 
 
-@dataclass
+@record
 class ImageDiff:
     changes: list[FileChange] = field(default_factory=list)
 

@@ -11,10 +11,10 @@ A non-directory written over a directory takes the directory's contents away.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
 
 from layerlab.engine.layers import tarscan
 from layerlab.engine.analysis.model import OPAQUE, WHITEOUT, EntryTable, PathTable, live_subtree
+from layerlab.engine.record_type import field, record
 
 ADDED = "A"
 MODIFIED = "M"
@@ -25,7 +25,7 @@ OVERWRITTEN = "overwritten"
 REMOVED = "deleted"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Superseded:
     entry: int  # the entry whose bytes are no longer visible
     by_layer: int  # the layer that hid them
@@ -33,7 +33,7 @@ class Superseded:
     how: str  # OVERWRITTEN or REMOVED
 
 
-@dataclass
+@record
 class LayerChanges:
     """What one layer did: A/M/D per path, with the entry that describes it.
 

@@ -8,10 +8,10 @@ grows with the number of files in the image, never with layers x files.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
 
 from layerlab.engine.layers import tarscan
 from layerlab.engine.layers.names import split_whiteout
+from layerlab.engine.record_type import record
 
 # Entry kinds besides tar's own type letters (see tarscan): a whiteout that
 # deletes one path, and an opaque marker that hides a directory's lower contents.
@@ -88,7 +88,7 @@ def live_subtree(live, children, path_id: int):
             pending.extend(kids)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryInfo:
     """One entry of one layer, as a plain value for callers."""
 

@@ -16,11 +16,11 @@ Each wasted copy is attributed to the layer that stored it and to the layer
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from layerlab.engine.analysis.image_pass import ImageAnalysis
 from layerlab.engine.analysis.history import instruction_kind
 from layerlab.engine.analysis.layer_changes import OVERWRITTEN
+from layerlab.engine.record_type import field, record
 
 _CATEGORIES = [
     ("apt-lists", ("var/lib/apt/lists/",)),
@@ -74,7 +74,7 @@ def hint_for(category: str, how: str, stored_kind: str, cause_kind: str, stored_
     return "files deleted in a later layer still ship in the layer that added them: do not add them"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Offender:
     """Wasted bytes grouped by (layer that stored them, layer that made them dead, how, category)."""
 
@@ -98,7 +98,7 @@ class Offender:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WastedPath:
     path: str
     bytes: int
@@ -109,7 +109,7 @@ class WastedPath:
         return {"path": self.path, "bytes": self.bytes, "copies": self.copies, "layers": self.layers}
 
 
-@dataclass
+@record
 class WasteReport:
     stored_bytes: int  # every file byte in every layer
     kept_bytes: int  # file bytes visible in the final image

@@ -10,9 +10,10 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from layerlab.engine.record_type import record
 
 
 def layerlab_version() -> str:
@@ -22,7 +23,7 @@ def layerlab_version() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VersionInfo:
     version: str
     python: str
@@ -34,7 +35,7 @@ def version_info() -> VersionInfo:
     return VersionInfo(layerlab_version(), platform.python_version(), sys.platform, platform.machine())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SystemInfo:
     version: str
     store_root: Path

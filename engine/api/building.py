@@ -7,18 +7,18 @@ images never pays for them.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from layerlab.engine.events import EventSink
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import record
 
 if TYPE_CHECKING:
     from layerlab.engine.builder.request import BuildRequest, StepSummary
     from layerlab.engine.store.facade import Store
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Built:
     """What a build made: the image's ID, the tags it moved, and each step's cache outcome."""
 

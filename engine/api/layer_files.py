@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.analysis import ImageAnalysis, analyze, waste_report
@@ -22,6 +21,7 @@ from layerlab.engine.analysis.model import EntryInfo
 from layerlab.engine.analysis.waste import WasteReport
 from layerlab.engine.image import Image
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import record
 
 PREVIEW_LIMIT = 256 * 1024
 ANALYSES_KEPT = 3  # analyses of the most recently opened images
@@ -32,7 +32,7 @@ _KINDS = {"file": "file", "dir": "dir", "symlink": "symlink", "hardlink": "hardl
 _CHANGES = {"A": "added", "M": "modified", "D": "removed"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileEntry:
     path: str  # no leading slash: "etc/passwd"
     kind: str  # file, dir, symlink, hardlink, other
@@ -48,7 +48,7 @@ class FileEntry:
         return self.path.rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WasteRow:
     path: str
     wasted: int  # bytes shipped in a lower layer but hidden by a later one
@@ -141,7 +141,7 @@ def read_file(image: Image, index: int, path: str, limit: int | None = PREVIEW_L
     return b"".join(sink.parts)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageReport:
     """Everything ``layerlab analyze`` says about an image: dive's score and our reclaimable bytes."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,13 +9,14 @@ from layerlab.engine.errors import LayerlabError
 from layerlab.engine.image import Image, Layer, layer_content_size
 from layerlab.engine.oci.config import HistoryEntry, ImageConfig, history_by_layer, parse_time
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import record
 
 if TYPE_CHECKING:
     from layerlab.engine.store.facade import Store
     from layerlab.engine.store.records import StoredImage
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryRow:
     """One history entry, bottom to top; ``layer`` is the layer it made (None for an empty_layer entry).
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from layerlab.engine.errors import NotFound, UsageError
+from layerlab.engine.record_type import field, record
 
 if TYPE_CHECKING:
     from layerlab.engine.builder.predict import Change
@@ -29,7 +29,7 @@ LESSON_FILE = "lesson.toml"
 SAMPLES_ENV = "LAYERLAB_SAMPLES"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LessonChange:
     """The lesson's edit: ``file`` written with ``write`` (or only touched), or ``build_arg`` set to ``value``."""
 
@@ -45,7 +45,7 @@ class LessonChange:
         return f"touch {self.file}" if self.touch else f"edit {self.file}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -146,7 +146,7 @@ def apply_change(lesson: Lesson, workspace: Path) -> str:
     return f"wrote {change.file}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LessonMark:
     """A step's outcome as the lesson checks it: its Dockerfile line, ``hit`` or ``miss``, and the reason."""
 

@@ -8,9 +8,10 @@ preparers, cache keys and records (``layerlab.engine.builder.predict``), so the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
+
+from layerlab.engine.record_type import record
 
 if TYPE_CHECKING:
     from layerlab.engine.builder.predict import Change, Prediction, PredictedStep
@@ -82,7 +83,7 @@ def _step_json(step: "PredictedStep") -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PredictChoices:
     """What a prediction can suppose for one build: the context's files (those ``.dockerignore``
     excludes included, marked, since the answer for them is "nothing") and the Dockerfile's ARGs."""

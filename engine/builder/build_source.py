@@ -3,7 +3,6 @@ and the Dockerfile, with the ``.dockerignore`` matcher that goes with them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.builder.request import BuildRequest
@@ -11,9 +10,10 @@ from layerlab.engine.dockerfile import load_dockerfile
 from layerlab.engine.dockerfile.dockerignore import Matcher, SenderMatcher
 from layerlab.engine.dockerfile.instructions import Dockerfile
 from layerlab.engine.errors import BuildError, NotFound, UsageError
+from layerlab.engine.record_type import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildSource:
     context_root: Path
     tar_context: bool               # the context came as a tar: no stat cache, no path identity

@@ -39,13 +39,13 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from layerlab.engine.builder.cache_records import CacheDecision
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.events import Cause
+from layerlab.engine.record_type import replace
 from layerlab.engine.runtime import MountSpec
 
 from layerlab.engine.dockerfile.instructions import Add, Copy, Expose, Instruction, OnBuild, Run, Workdir

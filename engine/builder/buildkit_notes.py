@@ -18,16 +18,15 @@ name what the Dockerfile itself says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from layerlab.engine.dockerfile import load_dockerfile
 from layerlab.engine.dockerfile.instructions import Run, User, Volume, Workdir
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import field, record
 
 ROOT_USERS = {"", "root", "0", "root:root", "0:0"}
 
 
-@dataclass
+@record
 class _StageFacts:
     user: str = ""
     volumes: list[str] = field(default_factory=list)

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.record_type import field, record
 
 DEFAULT_SHELL: tuple[str, ...] = ("/bin/sh", "-c")
 # 2: WORKDIR commits its directory, RUN drops writes under a VOLUME, ENV beats ARG; results keyed
@@ -89,7 +89,7 @@ def created_by(command: Sequence[str]) -> str:
     return " ".join(command)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepInputs:
     """Everything a step's cache key is made of, kept so a later miss can name its cause.
 

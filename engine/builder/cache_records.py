@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +22,7 @@ from layerlab.engine.builder.reasons import explain_hit, explain_hit_notes, expl
 from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import StoreError
 from layerlab.engine.events import Cause
+from layerlab.engine.record_type import record, replace
 
 DB_NAME = "buildcache.db"
 SCHEMA_VERSION = 1
@@ -52,7 +52,7 @@ CREATE INDEX IF NOT EXISTS step_uses_by_key ON step_uses (key);
 """
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CacheRecord:
     key: str
     result: str          # what the step produced: the image ID the next step stands on
@@ -62,7 +62,7 @@ class CacheRecord:
     inputs: StepInputs
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CacheDecision:
     """The outcome of probing the cache for one step."""
 

@@ -7,7 +7,6 @@ with ``Cmd`` set to the step's description, a fresh container ID, and one histor
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from layerlab.engine.layers.write import LayerBlob, write_layer_from_dir, write_
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import HistoryEntry, format_time
 from layerlab.engine.oci.digest import Digest, short_id
+from layerlab.engine.record_type import record
 from layerlab.engine.store import Store, StoredImage
 from layerlab.engine.store.measure import LayerMeasure
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
@@ -28,14 +28,14 @@ from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
 
-@dataclass
+@record
 class NewLayer:
     path: Path               # the layer tar, in the step's scratch dir
     blob: LayerBlob
     tree: Path               # the directory the tar records (staged files or an upperdir): the layer's snapshot
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Committed:
     image: StoredImage
     layer_size: int          # the stored layer's size; 0 for an empty layer

@@ -19,7 +19,6 @@ import hashlib
 import os
 import stat
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -28,6 +27,7 @@ from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.builder.tarsum import KINDS, EntryStat, tarsum_header
 from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
+from layerlab.engine.record_type import field, record
 
 Excluder = Callable[[str], bool]
 """Takes a context-relative posix path; True means excluded (.dockerignore).
@@ -46,7 +46,7 @@ _HASH_THREADS = 4
 _RACY_MARGIN_NS = 2_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileEntry:
     """One context entry as the cache sees it.
 
@@ -73,7 +73,7 @@ class FileEntry:
         return cls(path, kind, int(mode), int(uid), int(gid), int(size), link, checksum, int(rest[0]) if rest else 0)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SourceSet:
     """What a COPY/ADD source list resolves to: Docker's digest and every file behind it."""
 

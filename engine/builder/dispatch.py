@@ -11,9 +11,7 @@ that description, in the classic builder's exact words (``#(nop)  CMD
 from __future__ import annotations
 
 import copy
-import dataclasses
 import posixpath
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from layerlab.engine.builder.cache_key import DEFAULT_SHELL, nop_command, nop_command_string
@@ -26,6 +24,7 @@ from layerlab.engine.dockerfile.instructions import (
 from layerlab.engine.dockerfile.ports import PortError, expose_ports
 from layerlab.engine.errors import BuildError, DockerfileError
 from layerlab.engine.oci.config import ImageConfig
+from layerlab.engine.record_type import field, record, replace
 
 # container.Config's fields in Go's order, with the values Docker writes when unset.
 CONTAINER_CONFIG_DEFAULTS: tuple[tuple[str, Any], ...] = (
@@ -56,7 +55,7 @@ def full_config(config: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-@dataclass
+@record
 class StageState:
     """Where a stage stands: the image so far and the runConfig the next step starts from."""
 
@@ -199,7 +198,7 @@ def healthcheck_comment(check: dict[str, Any]) -> str:
 
 def sorted_expose(instruction: Expose) -> Expose:
     """EXPOSE's words sorted as written, before expansion: the classic builder's parser sorts them."""
-    return dataclasses.replace(instruction, ports=sorted(instruction.ports))
+    return replace(instruction, ports=sorted(instruction.ports))
 
 
 def _command_line(state: StageState, instruction: Cmd | Entrypoint) -> list[str]:
@@ -209,7 +208,7 @@ def _command_line(state: StageState, instruction: Cmd | Entrypoint) -> list[str]
     return [*state.shell, text] if text else []
 
 
-@dataclass
+@record
 class MetaResult:
     """What a metadata instruction did: the new runConfig and its ``Cmd`` description."""
 

@@ -26,7 +26,6 @@ or changed in meaning; a reader ignores fields it does not know.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from typing import Any, Callable, Mapping, TextIO
 
 from layerlab.engine.errors import UsageError
@@ -34,6 +33,7 @@ from layerlab.engine.events import (
     BuildFailed, BuildFinished, BuildStarted, Cause, Event, StepCached, StepFailed, StepFinished, StepLog,
     StepFlip, StepRebuilt, StepRef, StepStarted, TransferProgress, WatchChange, WatchIgnored, WatchRebuilt,
 )
+from layerlab.engine.record_type import fields
 
 SCHEMA_VERSION = 1
 

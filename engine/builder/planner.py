@@ -11,15 +11,15 @@ build at the same time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.dockerfile.args import expand_from
 from layerlab.engine.dockerfile.instructions import Copy, Dockerfile, Run, Stage
 from layerlab.engine.errors import BuildError
+from layerlab.engine.record_type import field, record
 
 
-@dataclass
+@record
 class StagePlan:
     stage: Stage
     label: str              # the stage's name, else its index
@@ -29,7 +29,7 @@ class StagePlan:
     steps: int = 0          # FROM plus its instructions
 
 
-@dataclass
+@record
 class BuildPlan:
     stages: list[StagePlan]   # the stages to build, in Dockerfile order (a valid build order)
     target: int               # index of the stage whose result is the build's image

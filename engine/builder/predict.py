@@ -17,9 +17,7 @@ takes came out different, which only running the build can tell, so it is predic
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.builder.base_image import start_stage
@@ -35,10 +33,11 @@ from layerlab.engine.builder.workspace import new_workspace, remove_workspace
 from layerlab.engine.dockerfile.instructions import Copy, Instruction, Run
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.events import Cause, StepRef, discard
+from layerlab.engine.record_type import field, record, replace
 from layerlab.engine.store import Store
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     """What a prediction supposes: context paths edited, build args given new values."""
 
@@ -54,7 +53,7 @@ class Change:
         return " and ".join(words) or "nothing changed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PredictedStep:
     """One step's predicted outcome: ``base`` (a FROM), ``hit`` (stays cached) or ``miss`` (would rebuild).
 
@@ -69,7 +68,7 @@ class PredictedStep:
     by_change: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Prediction:
     change: Change
     steps: tuple[PredictedStep, ...]
@@ -79,7 +78,7 @@ class Prediction:
         return [step for step in self.steps if step.outcome == "miss"]
 
 
-@dataclass
+@record
 class _StageOutcome:
     image_id: str = ""               # the stage's image when every step would hit
     missed_at: StepRef | None = None
@@ -88,7 +87,7 @@ class _StageOutcome:
 
 def predict(request: BuildRequest, store: Store, change: Change) -> Prediction:
     """Predict ``request`` built after ``change``; raises a ``LayerlabError`` for a bad context or Dockerfile."""
-    supposed = dataclasses.replace(request, build_args={**request.build_args, **change.build_args})
+    supposed = replace(request, build_args={**request.build_args, **change.build_args})
     workspace = new_workspace(store.layout.tmp)
     session: BuildSession | None = None
     records: CacheRecords | None = None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable
 
 from layerlab.engine.builder.cache_key import StepInputs
@@ -29,6 +28,7 @@ from layerlab.engine.oci.canonical import canonical_json
 from layerlab.engine.oci.descriptor import Descriptor
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.record_type import record
 from layerlab.engine.reference import Reference
 from layerlab.engine.registry.blobs import fetch_small_blob, upload_blob
 from layerlab.engine.registry.client import RegistryClient
@@ -52,7 +52,7 @@ def parse_cache_option(text: str) -> Reference:
     return Reference.parse(text[len(CACHE_PREFIX):])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CacheTransfer:
     reference: Reference
     manifest_digest: Digest

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import Cause, StepRef
+from layerlab.engine.record_type import field, record
 
 if TYPE_CHECKING:  # the runtime module is heavy; a request is built long before it runs
     from layerlab.engine.runtime import Runtime
@@ -19,7 +19,7 @@ NETWORK_REACH = {"none": 0, "default": 1, "host": 2}
 ENTITLEMENTS = ("network.host", "security.insecure")
 
 
-@dataclass
+@record
 class BuildRequest:
     """What to build. ``context_dir`` or ``context_tar`` (a tar stream); the Dockerfile by path or text."""
 
@@ -42,7 +42,7 @@ class BuildRequest:
     semantics: str = "classic"             # classic (docker's legacy builder) or buildkit (see buildkit.py)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepSummary:
     """One step's outcome, for ``--explain`` and the TUI."""
 
@@ -56,7 +56,7 @@ class StepSummary:
     layer_size: int = 0
 
 
-@dataclass
+@record
 class BuildResult:
     image_id: str
     tags: list[str]

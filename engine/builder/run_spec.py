@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -21,12 +20,13 @@ from layerlab.engine.builder.cache_key import run_build_args, run_command
 from layerlab.engine.dockerfile.args import PROXY_ARGS
 from layerlab.engine.dockerfile.instructions import Run
 from layerlab.engine.errors import BuildError, NotFound, UsageError
+from layerlab.engine.record_type import record
 from layerlab.engine.runtime import MountSpec
 
 CACHE_MOUNTS_DIR = "build-mounts"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MountRequest:
     """One ``--mount`` parsed: what the key sees (no secret contents) and what the runtime gets."""
 

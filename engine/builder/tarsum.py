@@ -13,10 +13,10 @@ import hashlib
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine import long_paths
+from layerlab.engine.record_type import record
 
 # lstat's file types as (kind, tar typeflag); other types (sockets) are not part of a context.
 KINDS = {
@@ -29,7 +29,7 @@ KINDS = {
 }
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class EntryStat:
     """What a walk keeps of one entry's lstat."""
 

@@ -17,11 +17,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.dockerfile.instructions import ArgInstruction, Env, Expander, Stage
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import field, record
 
 PROXY_ARGS = frozenset({
     "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
@@ -34,7 +34,7 @@ _MACHINE_TO_ARCH = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": 
                     "s390x": ("s390x", ""), "riscv64": ("riscv64", "")}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Platform:
     os: str
     architecture: str
@@ -92,7 +92,7 @@ def resolve_global_args(meta_args: list[ArgInstruction], build_args: Mapping[str
     return scope
 
 
-@dataclass
+@record
 class FromLine:
     base_name: str
     platform: str
@@ -114,7 +114,7 @@ def expand_from(stage: Stage, global_args: Mapping[str, str], *, escape_token: s
     return FromLine(base, platform)
 
 
-@dataclass
+@record
 class StageScope:
     """The variables in effect while dispatching one stage."""
 

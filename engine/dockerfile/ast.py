@@ -7,12 +7,11 @@ conformance fixtures record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from layerlab.engine.dockerfile.gotext import go_quote, go_quote_list, trim_space
+from layerlab.engine.record_type import field, record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Position:
     """1-based line and column (columns count characters, not bytes)."""
 
@@ -23,7 +22,7 @@ class Position:
         return f"{self.line}:{self.column}"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Flag:
     """A ``--name[=value]`` flag as written before the arguments."""
 
@@ -41,7 +40,7 @@ class Flag:
         return value if sep else None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Arg:
     """One argument; for ONBUILD the single argument holds the wrapped instruction."""
 
@@ -50,7 +49,7 @@ class Arg:
     sub: Node | None = None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Heredoc:
     name: str
     file_descriptor: int = 0
@@ -65,7 +64,7 @@ class Heredoc:
         return "".join(line.lstrip("\t") for line in self.content.splitlines(keepends=True))
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Node:
     """One instruction.
 
@@ -109,14 +108,14 @@ class Node:
         return trim_space(text)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Directive:
     name: str
     value: str
     line: int
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class DockerfileAST:
     """A parsed Dockerfile: its instructions in order, plus what the parser learned on the way."""
 

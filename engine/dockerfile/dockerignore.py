@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import field, record
 
 _ESCAPE_IN_REGEX = frozenset(".+()|{}$")
 _REMEMBERED_DIRS = 1024
@@ -172,7 +172,7 @@ def is_valid_pattern(pattern: str) -> bool:
 
 # --- matching ---------------------------------------------------------------------------------
 
-@dataclass
+@record
 class _Pattern:
     cleaned: str
     exclusion: bool

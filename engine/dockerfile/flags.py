@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 
 from layerlab.engine.dockerfile.ast import Flag, Position
+from layerlab.engine.record_type import field, record
 
 
 class FlagType(Enum):
@@ -21,7 +21,7 @@ class FlagError(Exception):
         self.position = position
 
 
-@dataclass
+@record
 class ParsedFlags:
     values: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)

@@ -9,12 +9,12 @@ instruction with ``$`` references resolved against the environment in effect
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from layerlab.engine.dockerfile.ast import Heredoc, Position
 from layerlab.engine.dockerfile.shell_lex import ShellLex
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import field, record, replace
 
 
 class Expander:
@@ -54,7 +54,7 @@ class Expander:
                                   column=position.column) from None
 
 
-@dataclass
+@record
 class Instruction:
     """What every instruction keeps: where it is and how it was written."""
 
@@ -73,21 +73,21 @@ class Instruction:
         return self
 
 
-@dataclass
+@record
 class KeyValue:
     key: str
     value: str
     position: Position
 
 
-@dataclass
+@record
 class ArgSpec:
     key: str
     value: str | None  # None: declared without a default
     position: Position
 
 
-@dataclass
+@record
 class SourceContent:
     """A heredoc used as a COPY/ADD source: a file named ``path`` holding ``data``."""
 
@@ -96,13 +96,13 @@ class SourceContent:
     expand: bool
 
 
-@dataclass
+@record
 class Maintainer(Instruction):
     maintainer: str = ""
     name: ClassVar[str] = "MAINTAINER"
 
 
-@dataclass
+@record
 class Env(Instruction):
     pairs: list[KeyValue] = field(default_factory=list)
     name: ClassVar[str] = "ENV"
@@ -112,7 +112,7 @@ class Env(Instruction):
                                              p.position) for p in self.pairs])
 
 
-@dataclass
+@record
 class Label(Instruction):
     pairs: list[KeyValue] = field(default_factory=list)
     name: ClassVar[str] = "LABEL"
@@ -122,7 +122,7 @@ class Label(Instruction):
                                              p.position) for p in self.pairs])
 
 
-@dataclass
+@record
 class _CopyLike(Instruction):
     sources: list[str] = field(default_factory=list)
     source_positions: list[Position] = field(default_factory=list)
@@ -149,7 +149,7 @@ class _CopyLike(Instruction):
         }
 
 
-@dataclass
+@record
 class Copy(_CopyLike):
     from_: str = ""
     parents: bool = False
@@ -165,7 +165,7 @@ class Copy(_CopyLike):
         return replace(self, **self._expand_common(expander))
 
 
-@dataclass
+@record
 class Add(_CopyLike):
     keep_git_dir: bool = False
     checksum: str = ""
@@ -179,7 +179,7 @@ class Add(_CopyLike):
         return replace(self, **fields)
 
 
-@dataclass
+@record
 class _CommandLine(Instruction):
     """RUN, CMD, ENTRYPOINT: exec form (a list) or shell form (one string to wrap in the shell)."""
 
@@ -188,7 +188,7 @@ class _CommandLine(Instruction):
     heredocs: list[Heredoc] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Run(_CommandLine):
     mounts: list[str] = field(default_factory=list)
     network: str = ""
@@ -203,23 +203,23 @@ class Run(_CommandLine):
         return replace(self, mounts=[expander.word(m, self.position) for m in self.mounts])
 
 
-@dataclass
+@record
 class Cmd(_CommandLine):
     name: ClassVar[str] = "CMD"
 
 
-@dataclass
+@record
 class Entrypoint(_CommandLine):
     name: ClassVar[str] = "ENTRYPOINT"
 
 
-@dataclass
+@record
 class Shell(Instruction):
     shell: list[str] = field(default_factory=list)
     name: ClassVar[str] = "SHELL"
 
 
-@dataclass
+@record
 class Workdir(Instruction):
     path: str = ""
     name: ClassVar[str] = "WORKDIR"
@@ -228,7 +228,7 @@ class Workdir(Instruction):
         return replace(self, path=expander.word(self.path, self.position))
 
 
-@dataclass
+@record
 class User(Instruction):
     user: str = ""
     name: ClassVar[str] = "USER"
@@ -237,7 +237,7 @@ class User(Instruction):
         return replace(self, user=expander.word(self.user, self.position))
 
 
-@dataclass
+@record
 class StopSignal(Instruction):
     signal: str = ""
     name: ClassVar[str] = "STOPSIGNAL"
@@ -246,7 +246,7 @@ class StopSignal(Instruction):
         return replace(self, signal=expander.word(self.signal, self.position))
 
 
-@dataclass
+@record
 class Expose(Instruction):
     ports: list[str] = field(default_factory=list)
     name: ClassVar[str] = "EXPOSE"
@@ -258,7 +258,7 @@ class Expose(Instruction):
         return replace(self, ports=ports)
 
 
-@dataclass
+@record
 class Volume(Instruction):
     volumes: list[str] = field(default_factory=list)
     name: ClassVar[str] = "VOLUME"
@@ -272,7 +272,7 @@ class Volume(Instruction):
         return replace(self, volumes=volumes)
 
 
-@dataclass
+@record
 class Healthcheck(Instruction):
     """``test`` is Docker's form: ["NONE"], ["CMD", …] or ["CMD-SHELL", "text"]; durations in seconds."""
 
@@ -285,13 +285,13 @@ class Healthcheck(Instruction):
     name: ClassVar[str] = "HEALTHCHECK"
 
 
-@dataclass
+@record
 class ArgInstruction(Instruction):
     args: list[ArgSpec] = field(default_factory=list)
     name: ClassVar[str] = "ARG"
 
 
-@dataclass
+@record
 class OnBuild(Instruction):
     """``expression`` is the trigger text stored in the image; ``trigger`` the same, parsed."""
 
@@ -304,7 +304,7 @@ class OnBuild(Instruction):
         return self
 
 
-@dataclass
+@record
 class Stage:
     """One FROM and the instructions after it."""
 
@@ -324,7 +324,7 @@ class Stage:
         return self.position.line
 
 
-@dataclass
+@record
 class Dockerfile:
     """What ``instructions_from_ast`` returns: global ARGs, stages, and the parser's facts."""
 

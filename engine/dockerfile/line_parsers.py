@@ -7,11 +7,11 @@ import bisect
 import json
 import json.decoder
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from layerlab.engine.dockerfile.ast import Arg, Flag, Node, Position
 from layerlab.engine.dockerfile.gotext import go_quote, is_space, trim_left_space, trim_space
+from layerlab.engine.record_type import record
 
 if TYPE_CHECKING:
     from layerlab.engine.dockerfile.parser import Directives
@@ -30,7 +30,7 @@ class ParseError(Exception):
 
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Segment:
     offset: int  # where this physical line's text starts in the logical line
     line: int

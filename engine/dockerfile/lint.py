@@ -13,11 +13,11 @@ Rules (ids in brackets):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from layerlab.engine.dockerfile.args import resolve_global_args
 from layerlab.engine.dockerfile.instructions import Add, Copy, Dockerfile, Expander, Run, Stage
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import record
 
 _INSTALL = re.compile(
     r"\b(npm (install|ci|i)\b|yarn( install)?\b|pnpm (install|i)\b|pip3? install|poetry install|pipenv install"
@@ -30,7 +30,7 @@ _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|t
 _REMOTE = re.compile(r"^(https?://|git@|git://)|\.git(#.*)?$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LintWarning:
     line: int
     rule: str

@@ -11,7 +11,6 @@ ${v##p} ${v%p} ${v%%p} ${v/p/r} ${v//p/r}``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from layerlab.engine.dockerfile.gotext import go_quote, is_space
@@ -19,11 +18,12 @@ from layerlab.engine.dockerfile.shell_patterns import (
     LexError, go_expand_template, shell_pattern_to_regex, trim_prefix, trim_suffix,
 )
 from layerlab.engine.errors import DockerfileError
+from layerlab.engine.record_type import field, record
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 
 
-@dataclass
+@record
 class Expansion:
     """The outcome of expanding one word."""
 

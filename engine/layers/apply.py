@@ -33,7 +33,6 @@ import os
 import posixpath
 import stat
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,11 +43,12 @@ from layerlab.engine.layers.names import clean_name, split_whiteout
 from layerlab.engine.layers.nodes import COPY_CHUNK, NodeMaker
 from layerlab.engine.layers.targetdirs import DIR_FLAGS, TargetDirs
 from layerlab.engine.oci.digest import Digest, Hasher
+from layerlab.engine.record_type import record
 
 DEFAULT_MAX_UNCOMPRESSED = 64 << 30  # 64 GiB
 
 
-@dataclass
+@record
 class ApplyStats:
     """What applying one layer did.
 

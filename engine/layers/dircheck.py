@@ -15,7 +15,6 @@ import hashlib
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,13 +24,14 @@ from layerlab.engine.layers.names import XATTR_WHITEOUTS, clean_name, split_whit
 from layerlab.engine.layers.stack import is_opaque, is_whiteout
 from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import walk_tree
+from layerlab.engine.record_type import record
 
 _CHUNK = 1 << 20
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink", stat.S_IFCHR: "char",
                  stat.S_IFBLK: "block", stat.S_IFIFO: "fifo"}
 
 
-@dataclass
+@record
 class _Expected:
     kind: str                  # as entries.entry_kind, or "whiteout"
     mode: int = 0

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.layers.names import OPAQUE_XATTRS, OVERLAY_XATTR_PREFIXES
 from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import remove_tree
+from layerlab.engine.record_type import field, record
 
 MAX_SYMLINK_HOPS = 40  # as the kernel's own limit
 
@@ -51,7 +51,7 @@ def split_path(path: str) -> list[str]:
 DirectoryCheck = Callable[[Path, "str | None"], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerStack:
     """``layers`` bottom -> top; a stack of none is an empty tree. ``check``, when given, vets each
     layer directory the stack reads, before it reads it (a snapshot checked path by path)."""

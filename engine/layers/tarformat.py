@@ -16,10 +16,10 @@ packed here instead:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from layerlab.engine.oci.digest import Digest, Hasher
+from layerlab.engine.record_type import field, record
 
 BLOCK = 512
 END_OF_ARCHIVE = b"\x00" * (2 * BLOCK)
@@ -34,7 +34,7 @@ FIFO = b"6"
 PAX_HEADER = b"x"
 
 
-@dataclass
+@record
 class TarHeader:
     name: str  # directories end with "/"
     typeflag: bytes

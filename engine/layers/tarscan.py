@@ -15,11 +15,11 @@ through ``tarfile`` in ``layerlab.engine.layers.entries`` and ``apply``.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from layerlab.engine.errors import CorruptLayer
 from layerlab.engine.layers.names import split_whiteout
+from layerlab.engine.record_type import field, record
 
 BLOCK = 512
 XATTR_PREFIX = "SCHILY.xattr."
@@ -35,7 +35,7 @@ DIRECTORY = "5"
 FIFO = "6"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class RawEntry:
     """One tar member's header. ``path`` is cleaned: no leading ``/`` or ``./``, never ``..``."""
 

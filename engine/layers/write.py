@@ -17,7 +17,6 @@ import errno
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
@@ -31,6 +30,7 @@ from layerlab.engine.layers.tarformat import (
     BLOCK_DEVICE, CHAR_DEVICE, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, TarHeader, TarStreamWriter,
 )
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import record
 
 # an SELinux label belongs to the host that wrote the file, not to the image
 _HOST_XATTRS = frozenset({"security.selinux"})
@@ -39,7 +39,7 @@ _UNSUPPORTED_OVERLAY_XATTRS = ("trusted.overlay.redirect", "user.overlay.redirec
                                "trusted.overlay.metacopy", "user.overlay.metacopy")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerBlob:
     """The uncompressed tar just written: its diff ID, its size in bytes, and what reading it back would
     measure (``store.measure``): the content size Docker shows, and the first entry whose name is a

@@ -10,7 +10,6 @@ fields are kept and never an error. Changes go through ``ImageConfig.evolve``
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
@@ -18,9 +17,10 @@ from layerlab.engine.errors import ArchiveError
 from layerlab.engine.oci.canonical import docker_json, load_json_object
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.rfc3339 import format_time, parse_time  # noqa: F401 (re-exported)
+from layerlab.engine.record_type import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryEntry:
     created: str = ""
     created_by: str = ""
@@ -55,7 +55,7 @@ class HistoryEntry:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Healthcheck:
     """Docker's HEALTHCHECK; durations are nanoseconds as in the JSON."""
 

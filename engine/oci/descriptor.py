@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from layerlab.engine.errors import ArchiveError
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Platform:
     os: str
     architecture: str
@@ -71,7 +71,7 @@ def _norm_variant(platform: Platform) -> str:
     return platform.variant
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Descriptor:
     media_type: str
     digest: Digest

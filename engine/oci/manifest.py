@@ -6,7 +6,6 @@ sha256 of those bytes. Unknown fields are kept in ``extra``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from layerlab.engine.errors import ArchiveError, NotFound
@@ -14,6 +13,7 @@ from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.canonical import canonical_json, load_json_object
 from layerlab.engine.oci.descriptor import Descriptor, Platform
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import field, record
 
 
 class _Document:
@@ -36,7 +36,7 @@ def _schema_2_object(raw: bytes, where: str) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest(_Document):
     media_type: str
     config: Descriptor
@@ -102,7 +102,7 @@ class Manifest(_Document):
         return self.media_type == mt.DOCKER_MANIFEST
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Index(_Document):
     media_type: str
     manifests: tuple[Descriptor, ...]

@@ -21,16 +21,16 @@ import re
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import RegistryError
+from layerlab.engine.record_type import record
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     username: str
     secret: str
@@ -44,7 +44,7 @@ class Credentials:
         return "Basic " + base64.b64encode(f"{self.username}:{self.secret}".encode()).decode()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Challenge:
     scheme: str                 # "basic" or "bearer"
     params: dict[str, str]
@@ -209,7 +209,7 @@ def helper_get(helper: str, key: str) -> Credentials | None:
         raise RegistryError(f"credential helper docker-credential-{helper} gave unreadable output") from None
 
 
-@dataclass
+@record
 class _Token:
     value: str
     expires: float

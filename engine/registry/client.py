@@ -19,11 +19,11 @@ import socket
 import ssl
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from email.message import Message
 from typing import Any, BinaryIO
 
 from layerlab.engine.errors import NotFound, RegistryError, UsageError
+from layerlab.engine.record_type import record
 from layerlab.engine.registry.auth import Authenticator, Credentials, DockerConfig
 from layerlab.engine.registry.proxy import Proxy, proxy_for, split_netloc
 from layerlab.engine.registry.retry import RETRY_STATUSES, RetryPolicy
@@ -51,7 +51,7 @@ def insecure_from_env() -> set[str]:
     return {name.strip() for name in os.environ.get(INSECURE_ENV, "").split(",") if name.strip()}
 
 
-@dataclass
+@record
 class Response:
     status: int
     headers: Message
@@ -62,7 +62,7 @@ class Response:
         return self.headers.get(name, default)
 
 
-@dataclass
+@record
 class _Route:
     """A kept-alive connection, and the proxy it forwards through when plain http goes via one."""
     conn: http.client.HTTPConnection

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from dataclasses import dataclass
 
 from layerlab.engine.errors import RegistryError, UsageError
+from layerlab.engine.record_type import record
 from layerlab.engine.registry.client import RegistryClient
 
 DEFAULT_INDEX = "https://index.docker.io"
@@ -24,7 +24,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SearchResult:
     name: str
     description: str
@@ -33,7 +33,7 @@ class SearchResult:
     is_automated: bool
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SearchFilter:
     stars: int = 0
     is_official: bool | None = None

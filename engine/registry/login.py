@@ -9,13 +9,12 @@ access tokens with the OAuth2 ``grant_type=refresh_token`` POST (``tokens.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from layerlab.engine.record_type import record
 from layerlab.engine.registry.auth import Credentials, DockerConfig
 from layerlab.engine.registry.client import RegistryClient
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoginResult:
     stored_in: str               # the config file, or "credential helper docker-credential-NAME"
     identity_token: bool         # an identity token was stored in place of the password

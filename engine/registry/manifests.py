@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import platform as host_platform
-from dataclasses import dataclass
 
 from layerlab.engine.errors import DigestMismatch, InvalidReference, RegistryError
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.descriptor import Platform
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import record
 from layerlab.engine.registry.client import RegistryClient
 
 ACCEPT = ", ".join((mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST))
@@ -33,7 +33,7 @@ def push_scope(repository: str) -> str:
     return f"repository:{repository}:pull,push"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FetchedManifest:
     raw: bytes
     media_type: str

@@ -19,14 +19,14 @@ import base64
 import ipaddress
 import os
 import urllib.parse
-from dataclasses import dataclass
 
 from layerlab.engine.errors import RegistryError
+from layerlab.engine.record_type import record
 
 _LOOPBACK_NAMES = ("localhost",)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Proxy:
     host: str
     port: int

@@ -10,7 +10,6 @@ same ID Docker gives the image.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from layerlab.engine.errors import ArchiveError, NotFound, RegistryError
 from layerlab.engine.events import EventSink, TransferProgress, discard
@@ -18,6 +17,7 @@ from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.descriptor import Platform
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Index, Manifest
+from layerlab.engine.record_type import record
 from layerlab.engine.reference import Reference
 from layerlab.engine.registry.blobs import fetch_blob, fetch_small_blob
 from layerlab.engine.registry.client import RegistryClient
@@ -30,7 +30,7 @@ from layerlab.engine.transports.memory import ConfigImage, RangeLayer, diff_ids_
 PARALLEL_LAYERS = 4
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedImage:
     """What a reference names on a registry, down to one platform's manifest."""
 

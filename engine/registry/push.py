@@ -11,7 +11,6 @@ manifest goes last, so a registry never names a blob it does not hold.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from layerlab.engine.errors import DigestMismatch
@@ -21,6 +20,7 @@ from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.descriptor import Descriptor
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.record_type import field, record
 from layerlab.engine.reference import Reference
 from layerlab.engine.registry.blobs import CHUNK_SIZE, upload_blob
 from layerlab.engine.registry.client import RegistryClient
@@ -32,7 +32,7 @@ PARALLEL_BLOBS = 4
 COMPRESSED_OWNER = "registry:compressed-layers"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PushResult:
     reference: Reference
     digest: Digest              # of the manifest pushed
@@ -41,7 +41,7 @@ class PushResult:
     blobs: dict[str, str] = field(default_factory=dict)   # digest -> "exists" | "mounted" | "pushed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Blob:
     descriptor: Descriptor
     open: Callable[[], BinaryIO]

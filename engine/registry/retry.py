@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass, field
 from typing import Callable
+
+from layerlab.engine.record_type import field, record
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RetryPolicy:
     attempts: int = 5                # tries in all, the first one included
     base_delay: float = 0.5          # the first backoff; each later one doubles

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
 from typing import Callable
 
 from layerlab.engine.errors import RegistryError
+from layerlab.engine.record_type import record
 from layerlab.engine.registry.auth import Credentials
 
 CLIENT_ID = "layerlab"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TokenGrant:
     token: str
     lifetime: int                   # seconds

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from layerlab.engine.errors import NotFound
+from layerlab.engine.record_type import record
 from layerlab.engine.runtime.network import resolv_conf_for_private
 from layerlab.engine.runtime.spec import MountSpec, ProcessSpec
 
@@ -29,7 +29,7 @@ ff02::2\tip6-allrouters
 ETC_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PreparedMount:
     """A mount ready for a runtime: the host source to bind (None for tmpfs) and how."""
 

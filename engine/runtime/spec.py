@@ -7,11 +7,11 @@ Users are numbers here: name lookup in the image's /etc/passwd happens before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from layerlab.engine.errors import UsageError
+from layerlab.engine.record_type import field, record
 
 MountKind = Literal["bind", "tmpfs", "cache", "secret"]
 # private: its own namespace with outbound access (slirp4netns), never the host's loopback;
@@ -23,7 +23,7 @@ NETWORK_MODES = ("private", "none", "host")
 SECRETS_DIR = "/run/secrets"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MountSpec:
     """One extra mount inside the container.
 
@@ -65,7 +65,7 @@ class MountSpec:
                    mode=mode, uid=uid, gid=gid, secret_id=secret_id)
 
 
-@dataclass
+@record
 class ProcessSpec:
     """One process: argv, environment, cwd, numeric user, network, hostname, mounts, privileges."""
 
@@ -119,7 +119,7 @@ def _user_part(user: str, index: int) -> int:
     return value
 
 
-@dataclass
+@record
 class RunResult:
     """How the process ended: its exit code (128+signal when killed) and its last output lines."""
 

@@ -9,14 +9,14 @@ symlinks as the container would see them), so no mount is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerlab.engine.errors import NotFound, UsageError
 from layerlab.engine.layers.stack import LayerStack
+from layerlab.engine.record_type import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedUser:
     uid: int
     gid: int

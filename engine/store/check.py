@@ -20,13 +20,12 @@ Checks, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from layerlab.engine.errors import LayerlabError
 from layerlab.engine.oci.chain import chain_ids
 from layerlab.engine.oci.config import ImageConfig
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.record_type import record
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
 from layerlab.engine.store.measure import measure_layer
@@ -36,7 +35,7 @@ ERROR = "error"
 NOTE = "note"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     severity: str   # "error" (the store is damaged) or "note" (leftovers gc clears)
     subject: str    # what it is about: a digest, an image, a path under the root

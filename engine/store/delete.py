@@ -8,10 +8,10 @@ reference is never removed under it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from layerlab.engine.errors import Conflict, NotFound, StoreError
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import field, record
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.core import StoreCore
 from layerlab.engine.store.layout import temp_owner_alive
@@ -21,14 +21,14 @@ from layerlab.engine.store.trees import remove_any, remove_tree
 STALE_INGEST_SECONDS = 24 * 3600
 
 
-@dataclass
+@record
 class PruneReport:
     lines: list[tuple[str, str]] = field(default_factory=list)  # ("untagged"|"deleted", text), as docker prints
     deleted_images: list[Digest] = field(default_factory=list)
     reclaimed: int = 0                                           # bytes of blobs and snapshots removed
 
 
-@dataclass
+@record
 class GcReport:
     blobs: list[Digest] = field(default_factory=list)
     snapshots: list[Digest] = field(default_factory=list)
@@ -147,7 +147,7 @@ def _is_prunable(store: StoreCore, image_id: Digest) -> bool:
     return not tags and not digests and not store.meta.children(image_id)
 
 
-@dataclass
+@record
 class Released:
     blobs: list[Digest] = field(default_factory=list)
     snapshots: list[Digest] = field(default_factory=list)

@@ -87,7 +87,7 @@ class Store(StoreCore):
     @classmethod
     def open(cls, root: Path | str) -> "Store":
         """Open the store at ``root``, creating the layout on first use."""
-        layout = Layout(Path(root))
+        layout = Layout(Path(root).absolute())  # a RUN hands paths under it to runc, which runs elsewhere
         layout.create()
         sweep_partial_outputs(layout)  # what a killed ``save -o`` left beside its target
         missing = layout.metadata_missing()  # looked at before connecting creates an empty one

@@ -1,7 +1,7 @@
 """``ImageRecord``: one row of ``Store.images()``, all that listing images needs, read from the metadata alone.
 
-Apart from ``records`` (the stored images and layers, which are dataclasses) so that
-``layerlab images`` and the app's first paint import no ``dataclasses``; see
+Apart from ``records`` (the stored images and layers, which are records) so that
+``layerlab images`` defines no record classes (nor loads ``typing`` for them); see
 ``layerlab.engine.values``.
 """
 

@@ -8,7 +8,6 @@ overlay2 driver's ``directory.Size`` measures an unpacked layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from layerlab.engine.errors import CorruptLayer, UnsafeLayer
@@ -16,9 +15,10 @@ from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.names import bad_whiteout
 from layerlab.engine.layers.tarscan import REGULAR, SYMLINK, scan
 from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
+from layerlab.engine.record_type import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerMeasure:
     diff_id: Digest
     tar_size: int       # bytes of the uncompressed tar

@@ -5,9 +5,8 @@ The listing rows (``ImageRecord``) live in ``listing``, without dataclasses; the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import field, record
 from layerlab.engine.reference import Reference
 from layerlab.engine.store.listing import ImageRecord  # noqa: F401 (re-exported: it was defined here)
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from layerlab.engine.store.content import ContentStore
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StoredLayer:
     """One layer of a stored image (implements ``layerlab.engine.image.Layer``)."""
 
@@ -65,7 +64,7 @@ class StoredLayer:
         return self._content.path(self.digest)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StoredImage:
     """An image in the store (implements ``layerlab.engine.image.Image``).
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from layerlab.engine.oci.digest import Digest
+from layerlab.engine.record_type import field, record
 from layerlab.engine.store.core import StoreCore
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DfImage:
     id: Digest
     tags: tuple[str, ...]
@@ -19,7 +18,7 @@ class DfImage:
     dangling: bool
 
 
-@dataclass
+@record
 class DfReport:
     images: list[DfImage] = field(default_factory=list)
     images_size: int = 0          # content size, each distinct layer once

@@ -14,7 +14,6 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -22,13 +21,14 @@ from layerlab.engine.errors import ArchiveError, CorruptLayer, DigestMismatch, N
 from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.layers.compression import detect, open_decompressed
+from layerlab.engine.record_type import record
 from layerlab.engine.transports.memory import RangeLayer, open_range
 
 # Small JSON members (manifest.json, configs, index.json) are read whole; cap them.
 MAX_JSON_MEMBER = 64 << 20
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Located:
     path: str
     offset: int

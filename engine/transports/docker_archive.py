@@ -25,7 +25,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from typing import BinaryIO, Sequence
 
 from layerlab.engine.errors import ArchiveError, DigestMismatch, NotFound, UsageError
@@ -34,6 +33,7 @@ from layerlab.engine.oci import mediatypes as mt
 from layerlab.engine.oci.config import parse_time
 from layerlab.engine.oci.digest import CHUNK, Digest, HashingReader
 from layerlab.engine.oci.manifest import Index, Manifest
+from layerlab.engine.record_type import record
 from layerlab.engine.reference import Reference
 from layerlab.engine.transports import oci_layout
 from layerlab.engine.transports.memory import ConfigImage, diff_ids_of, is_uncompressed
@@ -44,7 +44,7 @@ _CONFIG_NAME = re.compile(r"^(?:blobs/sha256/([a-f0-9]{64})|([a-f0-9]{64})\.json
 LAYOUTS = ("legacy", "oci")
 
 
-@dataclass
+@record
 class DockerArchive:
     """An opened archive: its images with their tags. Close it when the images are consumed."""
 

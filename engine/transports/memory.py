@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass, field
 from typing import BinaryIO, Sequence
 
 from layerlab.engine.oci import mediatypes as mt
@@ -18,6 +17,7 @@ from layerlab.engine.errors import CorruptLayer
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.oci.manifest import Manifest
+from layerlab.engine.record_type import field, record
 
 _TO_OCI = {mt.DOCKER_LAYER_TAR: mt.OCI_LAYER_TAR, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP,
            mt.DOCKER_LAYER_ZSTD: mt.OCI_LAYER_ZSTD, mt.DOCKER_CONFIG: mt.OCI_CONFIG,
@@ -67,7 +67,7 @@ def open_range(path: str | os.PathLike, offset: int, size: int) -> BinaryIO:
     return io.BufferedReader(FileRange(path, offset, size), buffer_size=1 << 20)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RangeLayer:
     """A layer whose blob is ``size`` bytes at ``offset`` in ``path`` (an archive or a blob file)."""
 
@@ -88,7 +88,7 @@ class RangeLayer:
         return open_decompressed(stream)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigImage:
     """An image given by its config bytes and layers; the manifest is derived (or given)."""
 
@@ -134,7 +134,7 @@ def diff_ids_of(config: bytes, where: str) -> list[Digest]:
         raise ArchiveError(f"{where}: not an image config (no rootfs.diff_ids): {error}") from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BytesLayer:
     """A small layer held in memory (a bootstrap rootfs)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Mapping
 
@@ -19,11 +18,12 @@ from layerlab.engine.oci.config import HistoryEntry, ImageConfig, format_time
 from layerlab.engine.oci.digest import CHUNK, Hasher
 from layerlab.engine.layers.compression import open_decompressed
 from layerlab.engine.layers.tarscan import scan
+from layerlab.engine.record_type import record
 from layerlab.engine.transports.memory import ConfigImage, RangeLayer
 from layerlab.engine.transports.oci_layout import host_platform_spec
 
 
-@dataclass
+@record
 class ImportedImage:
     """The image made by ``import``; close it after the store has taken the layer."""
 

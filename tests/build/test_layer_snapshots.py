@@ -125,3 +125,17 @@ def test_workdir_and_run_over_an_image_with_no_layers_yet(cli, root, base, tmp_p
     with Store.open(root) as store:
         merged = store.merged_tree(store.image("fromscratch"))
         assert (merged / "app" / "made").exists() and (merged / "bin" / "busybox").is_file()
+
+
+def test_a_store_opened_by_a_relative_path_runs_a_build(root, base, tmp_path, monkeypatch):
+    # runc resolves the bundle's paths from its own directory: they must not be relative to ours
+    from layerlab.engine.api.layer_files import read_file
+    from layerlab.engine.builder.executor import BuildRequest, build
+    from layerlab.engine.events import discard
+
+    context = write_context(tmp_path / "ctx", "FROM busybox\nRUN echo ran > /ran\n")
+    monkeypatch.chdir(root.parent)
+    with Store.open(root.name) as store:
+        result = build(BuildRequest(context_dir=context, dockerfile="Dockerfile", network="none"), store, discard)
+        image = store.image(str(result.image_id))
+        assert read_file(image, len(image.layers()) - 1, "/ran") == b"ran\n"

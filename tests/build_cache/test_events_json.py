@@ -99,7 +99,7 @@ def test_event_list_sink_keeps_order():
 
 
 def test_flattened_step_fields_never_collide_with_event_fields():
-    from dataclasses import fields
+    from layerlab.engine.record_type import fields
 
     step_names = {f.name for f in fields(events.StepRef)}
     for cls in typing.get_args(events.Event):

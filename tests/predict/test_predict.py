@@ -3,7 +3,6 @@ lesson's edit, make the edit, build again, and compare each step's predicted out
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from layerlab.engine.bootstrap import busybox_image
 from layerlab.engine.builder.cache_records import CacheRecords
 from layerlab.engine.builder.request import BuildRequest
 from layerlab.engine.errors import NotFound
+from layerlab.engine.record_type import replace
 from layerlab.engine.events import discard
 from layerlab.engine.store import Store
 from tests.peers import need_program
@@ -58,7 +58,7 @@ def test_prediction_matches_the_rebuild(store, tmp_path: Path, lesson: Lesson):
     # What the lesson says, the prediction and the real build both show.
     assert check(lesson, [LessonMark(s.step.dockerfile_line, s.cache, s.reason) for s in rebuilt.steps]) == []
     # A prediction names the file "would change" (its new content is not known yet): marks only.
-    marks_only = dataclasses.replace(lesson, reasons={})
+    marks_only = replace(lesson, reasons={})
     assert check(marks_only, [LessonMark(s.step.dockerfile_line, s.outcome) for s in prediction.steps]) == []
     assert all(step.by_change for step in prediction.rebuilt())
 

@@ -8,8 +8,6 @@ are the engine's (``image_report``), so they are the CLI's to the byte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +19,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from layerlab.engine.record_type import record
 from layerlab.tui.catalog import ImageReport, human_size, image_report
 from layerlab.tui.task_errors import ReportsTaskFailures
 
@@ -92,7 +91,7 @@ def report_renderable(report: ImageReport, removed_style: str) -> RenderableType
 class AnalysisScreen(ReportsTaskFailures, ModalScreen[None]):
     BINDINGS = [Binding("escape,q,a", "close", "Close", id="analysis.close", tooltip="Back to the images")]
 
-    @dataclass
+    @record
     class Ready(Message):
         report: ImageReport
 

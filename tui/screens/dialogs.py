@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.syntax import Syntax
@@ -13,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from layerlab.engine.api.saving import saves_directory
+from layerlab.engine.record_type import record
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -68,7 +68,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SaveRequest:
     path: Path
     format: str  # a key of ``layerlab.engine.api.saving.SAVE_FORMATS``

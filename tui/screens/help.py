@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,10 +9,11 @@ from textual.screen import ModalScreen
 from textual.keys import format_key
 from textual.widgets import DataTable, Label
 
+from layerlab.engine.record_type import record
 from layerlab.tui.widgets.row_table import RowTable
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BindingRow:
     scope: str
     keys: str

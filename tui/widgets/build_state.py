@@ -8,11 +8,12 @@ line now has its number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from layerlab.engine.record_type import field, record
 
-@dataclass
+
+@record
 class StepState:
     step: int
     line: int
@@ -24,7 +25,7 @@ class StepState:
     flip: str = ""  # "cached → rebuilt" or "rebuilt → cached": the verdict changed since the previous build
 
 
-@dataclass
+@record
 class BuildState:
     steps: dict[int, StepState] = field(default_factory=dict)
     previous_marks: dict[int, str] = field(default_factory=dict)  # line -> mark of the last build

@@ -4,7 +4,6 @@ its own code at any width."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from rich.syntax import Syntax
@@ -13,6 +12,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
+from layerlab.engine.record_type import record
 from layerlab.tui.catalog import human_size
 from layerlab.tui.widgets.build_state import BuildState
 from layerlab.tui.widgets.prediction import PREDICTION_MARKS
@@ -32,7 +32,7 @@ class DockerfileView(Static):
     long reason stays beside its step; ``rows`` keeps which Dockerfile line each screen row belongs to.
     """
 
-    @dataclass
+    @record
     class LineClicked(Message):
         line: int  # 1-based
 

@@ -7,7 +7,6 @@ mode (busybox stays 0755), links as links, a directory with what is below it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pygments.lexers import get_lexer_for_filename
@@ -21,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
+from layerlab.engine.record_type import record
 from layerlab.tui.screens.dialogs import PromptScreen
 from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.file_tree import FileIndex
@@ -42,7 +42,7 @@ def describe(entry: FileEntry, index: FileIndex) -> str:
 
 
 class FilePreview(ReportsTaskFailures, VerticalScroll):
-    @dataclass
+    @record
     class Ready(Message):
         path: str
         data: bytes

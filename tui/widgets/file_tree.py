@@ -11,14 +11,13 @@ depth: the change (A/M/D), the mode, the owner and the size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.engine.record_type import field, record
 from layerlab.tui.catalog import FileEntry, human_size
 
 PAGE = 500
@@ -27,7 +26,7 @@ SCROLLBAR_ROOM = 2
 CHANGE_MARKS = {"added": "A", "modified": "M", "removed": "D"}
 
 
-@dataclass
+@record
 class FileIndex:
     children: dict[str, list[FileEntry]] = field(default_factory=dict)
     dir_sizes: dict[str, int] = field(default_factory=dict)
@@ -67,7 +66,7 @@ class FileIndex:
         return self.dir_sizes.get(entry.path, 0) if entry.kind == "dir" else entry.size
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MoreNode:
     """Placeholder for the children of ``parent`` from ``start`` on."""
 
@@ -75,7 +74,7 @@ class MoreNode:
     start: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TreeState:
     """What a person had open and where the cursor was, kept across a toggle, a search or a layer change."""
 

@@ -8,8 +8,6 @@ every directory with a match. Preview and extract are in ``file_preview``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Static, Tree
 
+from layerlab.engine.record_type import record
 from layerlab.tui.screens.analysis import AnalysisScreen
 from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.file_preview import FilePreview
@@ -61,19 +60,19 @@ class FilesPanel(ReportsTaskFailures, Horizontal):
                 tooltip="Copy the selected file or directory out, modes kept (docker cp)"),
     ]
 
-    @dataclass
+    @record
     class EntriesLoaded(Message):
         key: tuple
         entries: list[FileEntry]
         instruction: str
 
-    @dataclass
+    @record
     class IndexReady(Message):
         key: tuple
         index: FileIndex
         searched: bool
 
-    @dataclass
+    @record
     class WasteReady(Message):
         ref: str
         rows: list[WasteRow]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,6 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from layerlab.engine.oci.digest import short_id
+from layerlab.engine.record_type import record
 from layerlab.tui.messages import LayerSelected
 from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.row_table import RowTable
@@ -61,7 +60,7 @@ class HistoryPanel(ReportsTaskFailures, Vertical):
                 tooltip="Show or hide history entries that made no layer"),
     ]
 
-    @dataclass
+    @record
     class Loaded(Message):
         ref: str
         rows: list[HistoryRow]

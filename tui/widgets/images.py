@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from textual.widgets import DataTable, Input, Label
 
 from layerlab.engine.errors import LayerlabError
 from layerlab.engine.oci.digest import short_id
+from layerlab.engine.record_type import record
 from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.row_table import RowTable
 from layerlab.tui.messages import ImageSelected, TransferBoard, TransferEventBridge, TransfersChanged
@@ -63,7 +63,7 @@ class ImagesPanel(ReportsTaskFailures, Vertical):
                 tooltip="Clear the filter and go back to the list", show=False),
     ]
 
-    @dataclass
+    @record
     class Loaded(Message):
         rows: list[ImageRow]
 

@@ -6,13 +6,12 @@ number them. A highlight says which layer to show; the panel decides what that m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widgets import DataTable
 
+from layerlab.engine.record_type import record
 from layerlab.tui.catalog import HistoryRow, history_rows, human_size
 from layerlab.tui.task_errors import ReportsTaskFailures
 from layerlab.tui.widgets.history import fit_columns, shorten
@@ -23,12 +22,12 @@ COLUMNS = (("Layer", "layer"), ("Size", "size"), ("Created by", "created_by"))
 
 
 class LayerList(ReportsTaskFailures, RowTable):
-    @dataclass
+    @record
     class Loaded(Message):
         ref: str
         rows: list[HistoryRow]
 
-    @dataclass
+    @record
     class Chosen(Message):
         """The cursor rests on layer ``layer_index`` of ``ref``."""
 

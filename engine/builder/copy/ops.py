@@ -30,7 +30,6 @@ import posixpath
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +42,7 @@ from layerlab.engine.errors import BuildError
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import Nested, run_nested, walk_tree
+from layerlab.engine.record_type import field, record
 
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -62,7 +62,7 @@ def _copy_content(source, out) -> None:
         shutil.copyfileobj(source, out, _CHUNK)
 
 
-@dataclass
+@record
 class CopyRequest:
     sources: list[str]          # expanded source words (may hold wildcards); for ADD also URLs and local tars
     dest: str                   # expanded destination: absolute, or relative to ``workdir``
@@ -85,7 +85,7 @@ class CopyRequest:
         return "ADD" if self.is_add else "COPY"
 
 
-@dataclass
+@record
 class CopyResult:
     files: list[str]            # every path staged in out_dir (root-relative, walk order)
     bytes: int                  # content bytes of the regular files (a hard-linked inode counted once)
@@ -125,7 +125,7 @@ def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Matcher 
         return copier.result()
 
 
-@dataclass
+@record
 class _Downloaded:
     path: Path
     name: str

@@ -13,7 +13,6 @@ import os
 import posixpath
 import re
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from email.message import Message
 
 from layerlab.engine.errors import BuildError
+from layerlab.engine.record_type import record
 
 UNNAMED = "__unnamed__"
 _CHUNK = 1 << 20
@@ -31,7 +31,7 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Download:
     path: Path      # the downloaded file (mode 0600, mtime set)
     filename: str   # the name Docker gives it; "" when neither the URL nor the headers name it

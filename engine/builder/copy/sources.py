@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,11 +23,12 @@ from layerlab.engine.builder.copy.tree import lstat_in, resolve_in_scope
 from layerlab.engine.errors import BuildError
 from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import walk_tree
+from layerlab.engine.record_type import record
 
 Excluder = Callable[[str], bool]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     """One source after lookup."""
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from layerlab.engine.builder.commit import NewLayer
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.dockerfile.instructions import Instruction
 from layerlab.engine.events import StepRef
+from layerlab.engine.record_type import field, record
 
 
-@dataclass
+@record
 class Prepared:
     command: tuple[str, ...]                                   # the step's description (container_config Cmd)
     build_args: dict[str, str] = field(default_factory=dict)   # args a RUN sees, part of its key

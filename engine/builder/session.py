@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from layerlab.engine.builder.build_source import BuildSource
 from layerlab.engine.builder.context import BuildContext
@@ -132,10 +132,16 @@ class BuildSession:
         # read path by path: each snapshot directory read is checked, never the whole base (see lookup_stack)
         return self.store.lookup_stack(image) if image.layers() else LayerStack.of([])
 
-    def mount_layers(self, image_id: str) -> list[Path]:
-        """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch)."""
+    def mount_layers(self, image_id: str, *, checked: bool = True) -> list[Path]:
+        """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch);
+        ``checked`` False: the caller runs ``snapshot_check`` before it keeps anything made over them."""
         image = self.store.image(image_id) if image_id else None
-        return self.store.layer_stack(image) if image is not None and image.layers() else []
+        return self.store.layer_stack(image, checked=checked) if image is not None and image.layers() else []
+
+    def snapshot_check(self, image_id: str) -> Callable[[], None]:
+        """The whole check of ``image_id``'s reused snapshots, to run on any thread (see ``check_reused``)."""
+        image = self.store.image(image_id) if image_id else None
+        return (lambda: self.store.check_snapshots(image)) if image is not None else (lambda: None)
 
     def close(self) -> None:
         if self._context is not None:

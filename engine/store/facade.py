@@ -69,7 +69,8 @@ class Store(StoreCore):
         remove(ref, force=False, prune_parents=True) -> [("Untagged"|"Deleted", text)]
         prune(all=False) -> PruneReport; gc() -> GcReport; fsck() -> list[Problem]
         snapshot_layers(image, upto_layer=None) -> list[Path]   one dir per layer, bottom to top
-        layer_stack(image) -> list[Path]         the same, mountable (a deep chain's bottom flattened)
+        layer_stack(image, checked=True) -> list[Path]   the same, mountable (a deep chain's bottom flattened);
+                                                 checked=False: the caller runs check_snapshots(image)
         lookup_stack(image) -> LayerStack        the layers for path lookups, checked directory by directory
         merged_tree(image, upto_layer=None) -> Path   the whole tree in one dir (cached; COPY --from)
         adopt_layer(image, staged)               the top layer's snapshot, by moving its exact tree
@@ -345,10 +346,16 @@ class Store(StoreCore):
 
         return ensure_layers(self, image, upto_layer)
 
-    def layer_stack(self, image: StoredImage) -> list[Path]:
+    def layer_stack(self, image: StoredImage, *, checked: bool = True) -> list[Path]:
         from layerlab.engine.store.snapshots import layer_stack
 
-        return layer_stack(self, image)
+        return layer_stack(self, image, whole=checked)
+
+    def check_snapshots(self, image: StoredImage) -> None:
+        """Refuse ``image``'s snapshots (or blobs) if damaged since made (each once per process)."""
+        from layerlab.engine.store.snapshots import check_layers
+
+        check_layers(self, image)
 
     def lookup_stack(self, image: StoredImage) -> LayerStack:
         from layerlab.engine.store.snapshots import lookup_stack

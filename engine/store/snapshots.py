@@ -93,6 +93,12 @@ def lookup_stack(store: StoreCore, image: StoredImage) -> LayerStack:
     return LayerStack.of(dirs, lambda layer, rel: check_directory(store, by_dir[layer], rel))
 
 
+def check_layers(store: StoreCore, image: StoredImage) -> None:
+    """``check_reused`` for each of ``image``'s layers: what ``ensure_layers`` does with ``whole``."""
+    for layer in image.layers():
+        check_reused(store, layer)
+
+
 # What this process checked, per (store root, chain ID): a snapshot made or checked is trusted from then on
 _checked: set[tuple[str, str]] = set()           # its blob and its whole tree
 _blobs_checked: set[tuple[str, str]] = set()     # its blob
@@ -213,9 +219,11 @@ def _blob_stamp(store: StoreCore, layer: StoredLayer) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def layer_stack(store: StoreCore, image: StoredImage, upto_layer: int | None = None) -> list[Path]:
-    """``ensure_layers``, with a chain deeper than ``MAX_STACK`` starting from one flattened tree."""
-    dirs = ensure_layers(store, image, upto_layer)
+def layer_stack(store: StoreCore, image: StoredImage, upto_layer: int | None = None, *,
+                whole: bool = True) -> list[Path]:
+    """``ensure_layers``, with a chain deeper than ``MAX_STACK`` starting from one flattened tree.
+    ``whole`` False: the caller runs ``check_layers`` itself before it keeps anything read from them."""
+    dirs = ensure_layers(store, image, upto_layer, whole=whole)
     if len(dirs) <= MAX_STACK:
         return dirs
     flat = -(-(len(dirs) - MAX_STACK + 1) // FLATTEN_BLOCK) * FLATTEN_BLOCK

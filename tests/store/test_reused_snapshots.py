@@ -57,7 +57,14 @@ def test_a_build_over_a_damaged_snapshot_or_blob_fails_naming_the_layer(cli_proc
 
 
 @pytest.mark.peers
-def test_a_run_over_a_damaged_snapshot_fails_before_running(cli_process, root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("run", ["RUN cat /made > /seen",
+                                 "RUN --mount=type=cache,target=/cache cat /made > /cache/seen"],
+                         ids=["checked-alongside", "cache-mount-checked-first"])
+def test_a_run_over_a_damaged_snapshot_fails_and_keeps_nothing(cli_process, root: Path, tmp_path: Path,
+                                                               run: str) -> None:
+    # The check may run while the container does (it needs the CPU, the step waits on runc); what the
+    # run made is kept only once it passed. A run that writes outside its layer (a cache mount) is
+    # checked before it starts, so nothing over damaged files reaches the cache directory either.
     from tests.peers import need_program
 
     busybox = need_program("busybox")
@@ -67,11 +74,17 @@ def test_a_run_over_a_damaged_snapshot_fails_before_running(cli_process, root: P
     with Store.open(root) as store:
         layer = store.image("made:1").layers()[-1]
         made = store.layout.snapshot(layer.chain_id) / LAYER / "made"
+        before = set(store.layout.blobs.rglob("*"))
     made.write_text("changed\n")
-    over = write_context(tmp_path / "over", "FROM made:1\nRUN cat /made > /seen\n")
+    over = write_context(tmp_path / "over", f"FROM made:1\n{run}\n")
     result = cli_process("build", "-q", "--network", "none", "-t", "over:1", str(over))
     err = result.stderr.decode()
     assert result.returncode != 0 and str(layer.digest) in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert b"over" not in cli_process("images").stdout
+    with Store.open(root) as store:
+        assert set(store.layout.blobs.rglob("*")) == before   # no layer, config or manifest kept
+    assert not list(root.glob("build-mounts/*/seen"))           # nothing written into the cache mount
 
 
 def test_a_snapshot_is_checked_once_per_process_and_made_ones_not_at_all(root: Path) -> None:

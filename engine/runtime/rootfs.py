@@ -15,13 +15,18 @@ a path would break the option syntax.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.reaper import unescape_mountinfo
+
+if TYPE_CHECKING:
+    import ctypes
 
 
 def prepare_overlay_dirs(lowers: list[Path], workspace: Path) -> list[str]:
@@ -72,12 +77,10 @@ def unmount(path: Path) -> None:
     """Unmount ``path``; fall back to a lazy detach so no mount is ever left behind."""
     if not is_mounted(path):
         return
-    result = subprocess.run(["umount", str(path)], capture_output=True)
-    if result.returncode != 0 and is_mounted(path):
-        lazy = subprocess.run(["umount", "-l", str(path)], capture_output=True)
-        if lazy.returncode != 0 and is_mounted(path):
-            raise ContainerError(
-                f"cannot unmount {path}: {lazy.stderr.decode(errors='replace').strip()}")
+    if _umount(path, 0) != 0 and is_mounted(path):
+        error = _umount(path, MNT_DETACH)
+        if error != 0 and is_mounted(path):
+            raise ContainerError(f"cannot unmount {path}: {os.strerror(error)}")
 
 
 # "volatile" (Linux 5.10+) spares the unmount a sync of the whole file system the upperdir is on,
@@ -85,11 +88,61 @@ def unmount(path: Path) -> None:
 # layer tar (fsynced as a blob) and a snapshot, which is a cache of that blob. Older kernels refuse
 # the option; then mounts go without it from there on.
 _volatile_refused = False
+MNT_DETACH = 2
+# The kernel takes one page of mount options; "l/N" names relative to the workspace fit any stack
+# that fits at all, absolute ones only a shorter one.
+_OPTIONS_LIMIT = 4095
+# Characters the option syntax would misread in a path: option and lowerdir separators, escapes.
+_OPTION_SYNTAX = (",", ":", "\\")
 
 
-def _mount_overlay(workspace: Path, options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "merged"], cwd=workspace,
-                          capture_output=True)
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    # ctypes only here: mount(2) and umount2(2) spare a RUN two processes (mount, umount) and their start
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _umount(path: Path, flags: int) -> int:
+    """umount2(2); 0, or the errno it failed with."""
+    import ctypes
+
+    if _libc().umount2(os.fsencode(path), flags) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def _mount_overlay(workspace: Path, options: str) -> str | None:
+    """Mount the overlay at ``workspace/merged``; None, or why it failed.
+
+    mount(2) itself, with the options' relative names made absolute, unless that overflows the page
+    or a path holds what the option syntax reads otherwise: then mount(8), run from the workspace.
+    """
+    import ctypes
+
+    base = os.fspath(workspace.resolve())
+    absolute = _absolute_options(options, base)
+    if len(absolute) <= _OPTIONS_LIMIT and not any(char in base for char in _OPTION_SYNTAX):
+        if _libc().mount(b"overlay", os.fsencode(os.path.join(base, "merged")), b"overlay", 0,
+                         os.fsencode(absolute)) == 0:
+            return None
+        return os.strerror(ctypes.get_errno())
+    result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, "merged"], cwd=workspace,
+                            capture_output=True)
+    return None if result.returncode == 0 else result.stderr.decode(errors="replace").strip()
+
+
+def _absolute_options(options: str, base: str) -> str:
+    out = []
+    for option in options.split(","):
+        key, eq, value = option.partition("=")
+        if key == "lowerdir":
+            value = ":".join(f"{base}/{name}" for name in value.split(":"))
+        elif key in ("upperdir", "workdir"):
+            value = f"{base}/{value}"
+        out.append(key + eq + value)
+    return ",".join(out)
 
 
 class OverlayRootfs:
@@ -112,15 +165,14 @@ class OverlayRootfs:
         global _volatile_refused
         lower_names = prepare_overlay_dirs(self.lowers, self.workspace)
         options = overlay_options(lower_names)
-        result = None
+        error = "volatile refused"
         if not _volatile_refused:
-            result = _mount_overlay(self.workspace, options + ",volatile")
-            _volatile_refused = result.returncode != 0
-        if result is None or _volatile_refused:
-            result = _mount_overlay(self.workspace, options)
-        if result.returncode != 0:
-            raise ContainerError(
-                f"cannot mount overlay at {self.merged}: {result.stderr.decode(errors='replace').strip()}")
+            error = _mount_overlay(self.workspace, options + ",volatile")
+            _volatile_refused = error is not None
+        if error is not None:
+            error = _mount_overlay(self.workspace, options)
+        if error is not None:
+            raise ContainerError(f"cannot mount overlay at {self.merged}: {error}")
         self._mounted = True
         return self
 

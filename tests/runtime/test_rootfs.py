@@ -58,6 +58,25 @@ def test_overlay_with_zero_lowers_and_awkward_paths(tmp_path):
     assert not is_mounted(rootfs.merged)
 
 
+@needs_root
+def test_overlay_mounts_where_absolute_option_names_would_overflow_the_page_or_be_misread(tmp_path):
+    # The mount is made with mount(2) and absolute names when they fit; otherwise from the workspace
+    # with short relative ones: both must give the same merged tree.
+    lowers = []
+    for index in range(40):
+        lower = tmp_path / f"layer{index}"
+        lower.mkdir()
+        (lower / f"f{index}").write_text(str(index))
+        lowers.append(lower)
+    expected = sorted(f"f{index}" for index in range(40))
+    for workspace in (tmp_path / ("w" * 150) / "ws", tmp_path / "ws,with:odd\\names"):
+        with OverlayRootfs(lowers, workspace) as rootfs:
+            assert sorted(os.listdir(rootfs.merged)) == expected
+            (rootfs.merged / "new").write_text("x")
+        assert not is_mounted(rootfs.merged)
+        assert os.listdir(rootfs.upper) == ["new"]
+
+
 def test_stubs_follow_symlinks_whiteouts_and_keep_parent_metadata(tmp_path):
     lower, upper_lower, stubs = tmp_path / "lower", tmp_path / "upper_lower", tmp_path / "stubs"
     (lower / "etc").mkdir(parents=True)

@@ -29,14 +29,15 @@ One build:
 - ``copy/``: COPY and ADD as in-process file operations.
 
 The cache:
-- ``context``: walk a build context (honouring .dockerignore), checksum files
-  as Docker's classic builder does.
+- ``context``: checksum a build context's files as Docker's classic builder does.
+- ``context_walk``: the context's walk, one lstat per entry, honouring .dockerignore.
 - ``tarsum``: the tarsum v1 header a file's checksum starts with.
 - ``stat_cache``: checksums kept by stat, so a no-op rebuild reads no file again.
 - ``source_patterns``: COPY sources cleaned, and Go's ``path.Match`` wildcards.
 - ``cache_key``: a step's key and CREATED BY in the classic builder's shape.
 - ``reasons``: why a step missed, named concretely.
 - ``cache_records``: key -> result records in ``ROOT/buildcache.db``; ``probe``.
+- ``stored_sources``: a record's source entries, decoded only when a comparison needs them.
 - ``registry_cache``: the records and their images through a registry (``--cache-to/--cache-from``).
 
 Reporting:

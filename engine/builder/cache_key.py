@@ -160,7 +160,8 @@ class StepInputs:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "StepInputs":
+    def from_json(cls, data: Mapping[str, Any], sources: Mapping[str, FileEntry] | None = None) -> "StepInputs":
+        """``sources``: the entries, when they are kept apart from ``data`` (a cache record's column)."""
         return cls(
             dockerfile=data["dockerfile"],
             stage=data["stage"],
@@ -176,7 +177,8 @@ class StepInputs:
             config=dict(data.get("config", {})),
             build_args=dict(data.get("build_args", {})),
             source_digest=data.get("source_digest", ""),
-            sources={path: FileEntry.from_json(path, entry) for path, entry in data.get("sources", {}).items()},
+            sources=sources if sources is not None else
+            {path: FileEntry.from_json(path, entry) for path, entry in data.get("sources", {}).items()},
         )
 
 

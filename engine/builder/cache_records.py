@@ -3,10 +3,12 @@
 Records live in SQLite in a file of their own under the store root
 (``ROOT/buildcache.db``), in WAL mode with a busy timeout, one transaction per
 change, so several processes may build against one root at once. Each record
-keeps its inputs as JSON. Keys say nothing of where a step sits (two stages
-may share a record), so ``step_uses`` remembers which records each step
-(Dockerfile, stage, position) produced or reused, and when: a later miss of
-that step is explained against the one it used last.
+keeps its inputs as JSON; a COPY's per-file source entries (20,000 for a large
+context) are a column of their own beside a digest of their mtimes, so a hit
+compares that digest and decodes no entry (``stored_sources``). Keys say nothing
+of where a step sits (two stages may share a record), so ``step_uses`` remembers
+which records each step (Dockerfile, stage, position) produced or reused, and
+when: a later miss of that step is explained against the one it used last.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from typing import Callable, Iterator
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.reasons import explain_hit, explain_hit_notes, explain_miss, summary
+from layerlab.engine.builder.stored_sources import StoredSources, mtimes_digest
 from layerlab.engine.dbfile import open_shared_db, write_transaction
 from layerlab.engine.errors import StoreError
 from layerlab.engine.events import Cause
 from layerlab.engine.record_type import record, replace
 
 DB_NAME = "buildcache.db"
-SCHEMA_VERSION = 1
+# 2: a record's source entries and their mtimes' digest moved out of ``inputs`` into columns of their own
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -37,7 +41,9 @@ CREATE TABLE IF NOT EXISTS records (
     created     REAL NOT NULL,
     last_used   REAL NOT NULL,
     layer_size  INTEGER NOT NULL DEFAULT 0,
-    inputs      TEXT NOT NULL
+    inputs      TEXT NOT NULL,
+    sources     TEXT NOT NULL DEFAULT '',
+    mtimes      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS records_by_result ON records (result);
 CREATE TABLE IF NOT EXISTS step_uses (
@@ -92,6 +98,10 @@ class CacheRecords:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path}: build cache schema {version} is newer than this layerlab")
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+                for added in ("sources", "mtimes"):  # a version 1 file: its records keep sources in inputs
+                    if added not in columns:
+                        self._db.execute(f"ALTER TABLE records ADD COLUMN {added} TEXT NOT NULL DEFAULT ''")
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot open the build cache: {error}") from error
@@ -99,22 +109,26 @@ class CacheRecords:
     # -- reading ---------------------------------------------------------------
 
     def _record(self, row) -> CacheRecord:
-        key, result, created, last_used, layer_size, inputs = row
+        key, result, created, last_used, layer_size, inputs, sources, mtimes = row
+        stored = StoredSources(sources, mtimes, f"{self.path}: cache record {key}") if sources else None
         try:
-            decoded = StepInputs.from_json(json.loads(inputs))
+            decoded = StepInputs.from_json(json.loads(inputs), sources=stored)
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{self.path}: cache record {key} has unreadable inputs: {error}") from error
         return CacheRecord(key, result, created, last_used, layer_size, decoded)
 
-    _COLUMNS = "key, result, created, last_used, layer_size, inputs"
+    _COLUMNS = "key, result, created, last_used, layer_size, inputs, sources, mtimes"
 
     def get(self, key: str) -> CacheRecord | None:
         row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)).fetchone()
         return self._record(row) if row else None
 
-    def lookup(self, key: str, step: StepInputs | None = None) -> CacheRecord | None:
-        """The record under ``key``, marked as used now (and by ``step``, when given)."""
-        record = self.get(key)
+    def lookup(self, key: str, step: StepInputs | None = None,
+               found: CacheRecord | None = None) -> CacheRecord | None:
+        """The record under ``key``, marked as used now (and by ``step``, when given).
+
+        ``found``: that record, read already (a step's previous record is often the one it hits)."""
+        record = found if found is not None and found.key == key else self.get(key)
         if record is not None:
             now = time.time()
             with write_transaction(self._db):
@@ -166,12 +180,15 @@ class CacheRecords:
         """Record that ``inputs`` produced ``result``; replaces an older record under the same key."""
         key = inputs.key()
         now = time.time() if created is None else created
+        encoded = inputs.to_json()
+        sources = encoded.pop("sources")
+        sources_text = _compact_json(sources) if sources else ""
         with write_transaction(self._db):
             self._db.execute(
                 "INSERT OR REPLACE INTO records (key, result, dockerfile, stage, position, created, last_used,"
-                " layer_size, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " layer_size, inputs, sources, mtimes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, result, inputs.dockerfile, inputs.stage, inputs.position, now, now, layer_size,
-                 json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":"))),
+                 _compact_json(encoded), sources_text, mtimes_digest(inputs.sources) if sources else ""),
             )
             self._note_use(inputs, key, now)
         return CacheRecord(key, result, now, now, layer_size, inputs)
@@ -200,6 +217,10 @@ class CacheRecords:
         self.close()
 
 
+def _compact_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = None,
           parent_rebuilt: bool = False, touch: bool = True) -> CacheDecision:
     """Look a step up and say why it hits or misses.
@@ -213,7 +234,8 @@ def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = Non
     # Read before the lookup marks this use: what the step's last build used explains a hit as well as a miss.
     previous = None if forced else records.previous(inputs.dockerfile, inputs.stage, inputs.position)
     if not forced:
-        record = records.lookup(key, inputs) if touch else records.get(key)
+        same = previous if previous is not None and previous.key == key else None
+        record = records.lookup(key, inputs, same) if touch else same or records.get(key)
         if record is not None:
             notes = explain_hit_notes(inputs, record.inputs, record.created,
                                       previous.inputs if previous is not None and previous.key != key else None)

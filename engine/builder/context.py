@@ -16,28 +16,17 @@ ctime. Paths the excluder rejects (``.dockerignore``) are never seen.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
+from layerlab.engine.builder.context_walk import Excluder, walk_context
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
 from layerlab.engine.builder.stat_cache import StatCache
-from layerlab.engine.builder.tarsum import KINDS, EntryStat, tarsum_header
+from layerlab.engine.builder.tarsum import EntryStat, tarsum_header
 from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
 from layerlab.engine.record_type import field, record
-
-Excluder = Callable[[str], bool]
-"""Takes a context-relative posix path; True means excluded (.dockerignore).
-
-A ``.dockerignore`` ``Matcher`` (with ``matches`` and
-``excludes_dir_entirely``) is accepted as is. A plain callable with a true
-``has_exceptions`` attribute (``!pattern`` lines) has its excluded
-directories walked anyway, so that re-included files are found, as the
-docker client does when it tars a context.
-"""
 
 _CHUNK = 1 << 20
 _HASH_THREADS = 4
@@ -108,60 +97,17 @@ class BuildContext:
         if not self.root.is_dir():
             raise NotFound(f"{root}: build context is not a directory")
         self.owner = owner
-        self._excluder = excluder
         self._stat_cache = stat_cache
         self._cache_name = f"{self.root}\0{owner}"
         self._cached = stat_cache.load(self._cache_name) if stat_cache else {}
         self._cache_before_ns = time.time_ns() - racy_margin_ns
-        self._stats: dict[str, EntryStat] = {}
-        self._checksums: dict[str, str] = {}
+        self._stats: dict[str, EntryStat]   # in walk order
+        self._stats, self._symlinks, implied = walk_context(self.root, excluder, root_owned=owner == "root")
+        self._checksums: dict[str, str] = {rel: rel for rel in implied}
+        self._entries: dict[str, FileEntry] = {}
         self._fresh: dict[str, tuple[int, int, int, int, str]] = {}
         self.files_read = 0
-        self._walk()
-        self.paths: tuple[str, ...] = tuple(sorted(self._stats, key=_walk_order))
-
-    # -- walking ---------------------------------------------------------------
-
-    def _walk(self) -> None:
-        excluded, prune = _exclusion_rules(self._excluder)
-        pending = [("", str(self.root))]
-        while pending:
-            prefix, directory = pending.pop()
-            try:
-                entries = list(long_paths.scandir(directory))
-            except OSError as error:
-                raise BuildError(f"{directory}: cannot read build context: {error.strerror}") from error
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    if prune(rel):
-                        continue
-                    pending.append((rel + "/", entry.path))
-                if excluded(rel):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                kind = KINDS.get(stat.S_IFMT(st.st_mode))
-                if kind is None:  # sockets cannot travel in a tar; docker skips them too
-                    continue
-                uid, gid = (0, 0) if self.owner == "root" else (st.st_uid, st.st_gid)
-                self._stats[rel] = EntryStat(kind[0], kind[1], stat.S_IMODE(st.st_mode), uid, gid,
-                                         st.st_size if kind[0] == "file" else 0,
-                                         st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_rdev)
-        self._add_implied_dirs()
-
-    def _add_implied_dirs(self) -> None:
-        """An excluded directory holding a ``!`` exception: Docker's context tar has the file without
-        its directory, and the daemon's untar makes the directory (0755, root) to hold it. Having no
-        tar header, it has no tarsum either: the classic builder names it by its path in a digest."""
-        dir_kind = KINDS[stat.S_IFDIR]
-        for rel in list(self._stats):
-            parent = rel.rpartition("/")[0]
-            while parent and parent not in self._stats:
-                st = long_paths.lstat(self.root / parent)
-                self._stats[parent] = EntryStat(dir_kind[0], dir_kind[1], 0o755, 0, 0, 0, st.st_mtime_ns,
-                                                st.st_ctime_ns, st.st_ino, 0)
-                self._checksums[parent] = parent
-                parent = parent.rpartition("/")[0]
+        self.paths: tuple[str, ...] = tuple(self._stats)
 
     # -- per-file checksums ----------------------------------------------------
 
@@ -173,37 +119,44 @@ class BuildContext:
         rel = normalize_source(rel)
         if rel not in self._stats:
             raise NotFound(f"{rel}: file not found in build context or excluded by .dockerignore")
-        self._ensure_checksums([rel])
-        return self._entry(rel)
+        return self.entries([rel])[rel]
 
     def entries(self, rels: Iterable[str] | None = None) -> dict[str, FileEntry]:
         """Entries for many paths at once (all of them by default), hashing in parallel."""
         rels = list(self.paths if rels is None else rels)
         self._ensure_checksums(rels)
-        return {rel: self._entry(rel) for rel in rels}
-
-    def _entry(self, rel: str) -> FileEntry:
-        st = self._stats[rel]
-        return FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, self._link(rel, st),
-                         self._checksums[rel], st.mtime_ns)
+        made, stats, checksums, symlinks = self._entries, self._stats, self._checksums, self._symlinks
+        found = {}
+        for rel in rels:  # a COPY of a whole context asks for every entry: no call per entry
+            entry = made.get(rel)
+            if entry is None:
+                st = stats[rel]
+                link = long_paths.readlink(self.root / rel) if rel in symlinks else ""
+                # kept: several COPY steps may name the same files
+                entry = made[rel] = FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, link, checksums[rel],
+                                              st.mtime_ns)
+            found[rel] = entry
+        return found
 
     def _link(self, rel: str, st: EntryStat) -> str:
         return long_paths.readlink(self.root / rel) if st.kind == "symlink" else ""
 
     def _ensure_checksums(self, rels: Sequence[str]) -> None:
         to_read = []
+        checksums, stats, cached_by_path = self._checksums, self._stats, self._cached
         for rel in rels:
-            if rel in self._checksums:
+            if rel in checksums:
                 continue
-            st = self._stats[rel]
+            st = stats[rel]
             if st.kind == "file" and st.size > 0:
-                cached = self._cached.get(rel)
-                if cached and cached[:4] == (st.size, st.mtime_ns, st.ino, st.ctime_ns):
-                    self._checksums[rel] = cached[4]
+                cached = cached_by_path.get(rel)
+                if cached is not None and cached[0] == st.size and cached[1] == st.mtime_ns \
+                        and cached[2] == st.ino and cached[3] == st.ctime_ns:
+                    checksums[rel] = cached[4]
                 else:
                     to_read.append(rel)
             else:
-                self._checksums[rel] = self._tarsum_header(rel, st).hexdigest()
+                checksums[rel] = self._tarsum_header(rel, st).hexdigest()
         if len(to_read) > 8:
             # loaded only when there is much to read (concurrent.futures brings logging along)
             from concurrent.futures import ThreadPoolExecutor
@@ -301,10 +254,13 @@ class BuildContext:
                 prefix = rel + "/"
                 tree = [rel] + [p for p in self.paths if p.startswith(prefix)]
             self._ensure_checksums(tree)
-            digest = _hash_strings("dir", sorted(self._followed_checksum(p) for p in tree))
+            checksums, symlinks = self._checksums, self._symlinks
+            digest = _hash_strings("dir", sorted([self._followed_checksum(p) if p in symlinks else checksums[p]
+                                                  for p in tree]))
         # a symlink's target feeds the digest, so it belongs with the files a miss is explained by
-        targets = [self._resolve_in_scope(p) for p in tree if self._stats[p].kind == "symlink"]
-        return digest, self.entries(dict.fromkeys(tree + [t for t in targets if t in self._stats and t != "."]))
+        targets = [self._resolve_in_scope(p) for p in tree if p in self._symlinks]
+        targets = [t for t in targets if t in self._stats and t != "."]
+        return digest, self.entries(dict.fromkeys(tree + targets) if targets else tree)
 
     def _followed_checksum(self, rel: str) -> str:
         # The classic builder names a symlink in a COPY digest by the file it
@@ -345,29 +301,8 @@ class BuildContext:
         return "/".join(resolved) or "."
 
 
-def _exclusion_rules(excluder) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
-    """(is this path excluded?, may the walk skip this whole directory?)
-
-    Takes a plain callable or a .dockerignore matcher with ``matches`` and
-    ``excludes_dir_entirely``. Without the latter, an excluded directory is
-    skipped unless the excluder has exception (``!``) patterns.
-    """
-    if excluder is None:
-        return (lambda rel: False), (lambda rel: False)
-    excluded = getattr(excluder, "matches", None) or excluder
-    prune = getattr(excluder, "excludes_dir_entirely", None)
-    if prune is None:
-        prune = (lambda rel: False) if getattr(excluder, "has_exceptions", False) else excluded
-    return excluded, prune
-
-
 def _hash_strings(prefix: str, values: Sequence[str]) -> str:
     return prefix + ":" + hashlib.sha256(",".join(values).encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _walk_order(rel: str) -> tuple[str, ...]:
-    # Go's filepath.Walk visits names in lexical order, depth first.
-    return tuple(rel.split("/"))
 
 
 def hash_context(root: Path | str, *, excluder: Excluder | None = None,

@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.builder.stored_sources import mtimes_digest
 from layerlab.engine.events import Cause
 from layerlab.engine.oci.digest import short_id
 
@@ -221,7 +222,9 @@ def explain_hit_notes(current: StepInputs, record: StepInputs, built: float,
             if note is not None:
                 notes.append(note)
     noted = {note.subject for note in notes}
-    for path in sorted(current.sources.keys() & record.sources.keys()):
+    # the digests differ when some file's mtime does: only then are the record's entries decoded and compared
+    same_mtimes = mtimes_digest(current.sources) == mtimes_digest(record.sources)
+    for path in () if same_mtimes else sorted(current.sources.keys() & record.sources.keys()):
         now, then = current.sources[path], record.sources[path]
         if path not in noted and now.kind == "file" and now == then and now.mtime_ns and then.mtime_ns \
                 and now.mtime_ns != then.mtime_ns:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from layerlab.engine.errors import DockerfileError
 from layerlab.engine.record_type import field, record
@@ -313,6 +314,32 @@ class Matcher:
                 matched = not pattern.exclusion
         return matched
 
+    def in_directory(self, directory: str) -> Callable[[str], bool]:
+        """``matches`` for the entries of one directory ("" for the context root), each given as its
+        clean context path: every pattern's verdict on the directory and those above it is worked out
+        here once, so a walk pays one match per pattern and entry."""
+        checks = [(pattern.exclusion, bool(directory) and pattern.matches_dir_or_above(directory), pattern.match)
+                  for pattern in self.patterns]
+        if not self.has_exceptions:  # then any pattern that matches excludes: the usual .dockerignore
+            if any(above for _, above, _ in checks):
+                return _always
+            exact = frozenset(pattern.cleaned for pattern in self.patterns if pattern.kind == "exact")
+            others = [pattern.match for pattern in self.patterns if pattern.kind != "exact"]
+            if not others:
+                return exact.__contains__
+            return lambda path: path in exact or any(match(path) for match in others)
+
+        def matches(path: str) -> bool:
+            matched = False
+            for exclusion, above, match in checks:
+                if exclusion != matched:
+                    continue  # as in ``matches``: only an exception can change an excluded path
+                if above or match(path):
+                    matched = not exclusion
+            return matched
+
+        return matches
+
     def excludes_dir_entirely(self, reldir: str) -> bool:
         """True when the directory and everything below it is excluded, so a walk skips it.
 
@@ -325,6 +352,11 @@ class Matcher:
     def exceptions_name_below(self, reldir: str) -> bool:
         prefix = go_clean(reldir.lstrip("/")) + "/"
         return any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.patterns)
+
+
+def _always(path: str) -> bool:
+    return True
+
 
 class SenderMatcher(Matcher):
     """The same patterns as BuildKit's context sender applies them (fsutil's walker in docker 20.10).
@@ -340,8 +372,14 @@ class SenderMatcher(Matcher):
         self.root = Path(root)
 
     def matches(self, relpath: str) -> bool:
-        if not super().matches(relpath):
-            return False
+        return super().matches(relpath) and self._sent_as_excluded(relpath)
+
+    def in_directory(self, directory: str) -> Callable[[str], bool]:
+        matches = super().in_directory(directory)
+        return lambda path: matches(path) and self._sent_as_excluded(path)
+
+    def _sent_as_excluded(self, relpath: str) -> bool:
+        """An excluded path stays out unless it is a directory the walk enters for an exception."""
         if not self.exceptions_name_below(relpath):
             return True
         path = self.root / relpath.lstrip("/")

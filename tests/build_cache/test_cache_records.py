@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 import time
@@ -10,6 +11,7 @@ import pytest
 
 from layerlab.engine.builder.cache_key import StepInputs, run_command
 from layerlab.engine.builder.cache_records import DB_NAME, CacheRecords, probe
+from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.errors import StoreError
 
 
@@ -108,3 +110,60 @@ def test_a_newer_schema_or_damaged_record_is_a_store_error(tmp_path):
     db.close()
     with pytest.raises(StoreError, match="newer"):
         CacheRecords(tmp_path)
+
+
+def copy_step(mtime_ns: int, **kw) -> StepInputs:
+    sources = {f"d/f{i}": FileEntry(f"d/f{i}", "file", 0o644, 0, 0, 3, "", f"{i:064x}", mtime_ns)
+               for i in range(50)}
+    return step(command="#(nop) COPY dir:x in /ctx", source_digest="dir:x", sources=sources, **kw)
+
+
+def test_a_hit_with_untouched_sources_reads_none_of_their_entries(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        records.put(copy_step(1000), "sha256:" + "a" * 64)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("UPDATE records SET sources = '{not json'")  # decoding them now would fail
+    db.commit()
+    db.close()
+    with CacheRecords(tmp_path) as records:
+        untouched = probe(records, copy_step(1000))
+        assert untouched.cache == "hit" and untouched.causes == ()
+        # a touched file must be compared with the record's entries: those are read, and unreadable
+        with pytest.raises(StoreError, match="unreadable source entries"):
+            probe(records, copy_step(2000))
+
+
+def test_a_touched_source_is_noted_from_the_stored_entries(tmp_path):
+    with CacheRecords(tmp_path) as records:
+        records.put(copy_step(1000), "sha256:" + "a" * 64)
+    with CacheRecords(tmp_path) as records:
+        touched = probe(records, copy_step(2000))
+        assert touched.cache == "hit"
+        assert [cause.kind for cause in touched.causes][:3] == ["touched"] * 3
+        assert records.get(touched.key).inputs == copy_step(1000)
+
+
+def test_a_version_1_cache_keeps_its_records(tmp_path):
+    """A build cache written before sources had a column of their own: its records hit and explain."""
+    old = copy_step(1000)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript("""
+        CREATE TABLE records (key TEXT PRIMARY KEY, result TEXT NOT NULL, dockerfile TEXT NOT NULL,
+            stage TEXT NOT NULL, position INTEGER NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL,
+            layer_size INTEGER NOT NULL DEFAULT 0, inputs TEXT NOT NULL);
+        CREATE TABLE step_uses (dockerfile TEXT NOT NULL, stage TEXT NOT NULL, position INTEGER NOT NULL,
+            key TEXT NOT NULL, used REAL NOT NULL, PRIMARY KEY (dockerfile, stage, position, key));
+        PRAGMA user_version = 1;
+    """)
+    db.execute("INSERT INTO records VALUES (?, ?, 'Dockerfile', '0', 1, 1000, 1000, 7, ?)",
+               (old.key(), "sha256:" + "a" * 64, json.dumps(old.to_json())))
+    db.commit()
+    db.close()
+    with CacheRecords(tmp_path) as records:
+        assert records.get(old.key()).inputs == old
+        assert probe(records, copy_step(1000)).cache == "hit"
+        touched = probe(records, copy_step(2000))
+        assert touched.cache == "hit" and touched.causes[0].kind == "touched"
+        changed = probe(records, copy_step(1000, parent="sha256:" + "1" * 64))
+        assert changed.cache == "miss"
+        assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA user_version").fetchone()[0] == 2

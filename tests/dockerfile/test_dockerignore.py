@@ -118,3 +118,24 @@ def test_a_walk_down_a_deep_tree_matches_each_path_as_its_ancestors_decide():
     assert verdicts[0] == (True, True, False)         # d/d/x/d/keep: the exception, exactly
     assert set(verdicts[1:]) == {(True, True, True)}  # deeper: excluded by d/d/x above, whatever the file
     assert matcher.matches("d/e/f/skip") and not matcher.matches("d/e/f/g")
+
+
+@pytest.mark.parametrize("patterns", [
+    [".generated"], ["*.log", "build"], ["d1", "!d1/keep"], ["**/*.tmp", "!a/b/x.tmp"], ["a/b"],
+    ["*/c*", "d1/keep"], ["a/**/z", "!a/b/z"], ["file[0-9]"],
+])
+def test_a_directorys_matcher_agrees_with_matches_on_every_entry(patterns):
+    """The context walk asks ``in_directory`` once per directory; its answers are ``matches``'s."""
+    paths = [".generated", "x.log", "build", "build/out", "d1", "d1/keep", "d1/keep/x", "d1/other", "a", "a/b",
+             "a/b/x.tmp", "a/b/y.tmp", "a/b/z", "a/c/z", "a/b/c/z", "file5", "sub/file5", "cat", "sub/cat"]
+    matcher = Matcher(patterns)
+    for path in paths:
+        directory = path.rpartition("/")[0]
+        assert matcher.in_directory(directory)(path) is matcher.matches(path), (patterns, path)
+
+
+def test_the_senders_directory_matcher_sends_an_opened_directory(tmp_path):
+    (tmp_path / "cache" / "keep").mkdir(parents=True)
+    sender = SenderMatcher(Matcher(["cache", "!cache/keep"]), tmp_path)
+    assert sender.in_directory("")("cache") is sender.matches("cache") is False
+    assert sender.in_directory("cache")("cache/other") is sender.matches("cache/other") is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -15,6 +14,8 @@ def atomic_write(target: Path, *, mode: int = 0o644, prefix: str | None = None) 
 
     A failed or interrupted write never leaves half a file under the target's name.
     """
+    import tempfile  # (with shutil, bz2 and random: a few ms that a rebuild of cached steps never spends)
+
     directory = target.parent if str(target.parent) else Path(".")
     fd, temp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", dir=directory)
     try:
@@ -26,3 +27,15 @@ def atomic_write(target: Path, *, mode: int = 0o644, prefix: str | None = None) 
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def fresh_directory(parent: Path, prefix: str) -> Path:
+    """A new, empty directory under ``parent`` only this process uses: ``tempfile.mkdtemp`` without
+    loading ``tempfile`` (every build makes one; a rebuild of cached steps needs nothing else of it)."""
+    while True:
+        path = parent / f"{prefix}{os.urandom(6).hex()}"
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue

@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 from layerlab.engine.api.building import build, watch_and_build
-from layerlab.engine.builder.events_json import json_lines_sink
 from layerlab.engine.builder.request import ENTITLEMENTS, BuildRequest, StepError
 from layerlab.engine.builder.printers import PlainPrinter, TtyPrinter, explain_lines
 from layerlab.engine.errors import UsageError
@@ -85,6 +84,8 @@ def _sink(progress: str, quiet: bool):
     if progress == "auto":
         progress = "tty" if sys.stdout.isatty() else "plain"
     if progress == "json":
+        from layerlab.engine.builder.events_json import json_lines_sink  # only --progress=json needs it
+
         return json_lines_sink(sys.stdout)
     if progress == "tty":
         return TtyPrinter(sys.stdout)

@@ -57,6 +57,8 @@ HISTORY_COMMENT = "buildkit.dockerfile.v0"
 # results made by an older version never answer (2: VOLUME, groups, --chown, variables, empty RUN
 # layers, mount directories; 3: COPY/ADD destination directories owned by --chown).
 BUILDKIT_KEY = "buildkit/3"
+# What a step under the classic builder's semantics has where BuildKit would have its CREATED BY row.
+CLASSIC_ROW = "classic"
 # What BuildKit's executor mounts over the rootfs, created in it (and so kept in the layer) when missing.
 MOUNT_POINT_DIRS = ("dev", "proc", "sys")
 MOUNT_POINT_FILES = ("etc/hosts", "etc/resolv.conf")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from layerlab.engine.builder.buildkit import HISTORY_COMMENT
+from layerlab.engine.builder.buildkit import CLASSIC_ROW, HISTORY_COMMENT
 from layerlab.engine.builder.cache_key import created_by
 from layerlab.engine.builder.dispatch import StageState, full_config
 from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
@@ -76,8 +76,6 @@ def staged_layer(workspace: Path, index: int, stage: Callable[[Path], tuple[int,
         remove_workspace(step_dir)
         raise
 
-
-CLASSIC_ROW = "classic"
 
 
 def commit(store: Store, state: StageState, command: tuple[str, ...], layer: NewLayer | None, *,

@@ -7,7 +7,6 @@ stage that needs another (``FROM``, ``COPY --from``, ``RUN --mount=from=``) wait
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -120,6 +119,8 @@ class BuildSession:
     def snapshot(self, image_id: str, scratch_parent: Path) -> Path:
         """An image's whole file tree in one directory; an empty directory for scratch (no image yet)."""
         if not image_id:
+            import tempfile  # (with shutil and bz2, a few ms a rebuild of cached steps never spends)
+
             return Path(tempfile.mkdtemp(prefix="scratch-", dir=scratch_parent))
         # a source to walk and copy from wants one directory: the image's merged tree, made once
         return self.store.merged_tree(self.store.image(image_id))

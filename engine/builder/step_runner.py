@@ -11,9 +11,8 @@ import time
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.cache_records import CacheDecision, CacheRecords, probe
-from layerlab.engine.builder.buildkit import BUILDKIT_KEY, created_by as buildkit_created_by
+from layerlab.engine.builder.buildkit import BUILDKIT_KEY, CLASSIC_ROW, created_by as buildkit_created_by
 from layerlab.engine.builder.buildkit import note_stale_hit_bug
-from layerlab.engine.builder.commit import CLASSIC_ROW, commit
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.planner import StagePlan, stage_reference
 from layerlab.engine.builder.preparers import Prepared, prepare
@@ -65,6 +64,9 @@ class StepRunner:
                 self.add_summary(summary)
                 return False
             session.events(StepRebuilt(ref, decision.reason, decision.causes))
+            # the layer writer and the image commit load with the first step that misses, not in a no-op
+            from layerlab.engine.builder.commit import commit
+
             layer = prepared.execute(ref) if prepared.execute is not None else None
             committed = commit(session.store, state, prepared.command, layer, run_step=prepared.is_run,
                                buildkit_row=buildkit_row)

@@ -7,9 +7,9 @@ removes it once the process named in the directory's name is gone.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from layerlab.engine.fsutil import fresh_directory
 from layerlab.engine.reaper import reap_dead_runs, remove_scratch
 
 WORKSPACE_PREFIX = "build-"
@@ -19,11 +19,11 @@ def new_workspace(tmp_dir: Path) -> Path:
     """A fresh scratch directory for this process's build, after clearing what dead builds left."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_workspaces(tmp_dir)
-    return Path(tempfile.mkdtemp(prefix=f"{WORKSPACE_PREFIX}{os.getpid()}-", dir=tmp_dir))
+    return fresh_directory(tmp_dir, f"{WORKSPACE_PREFIX}{os.getpid()}-")
 
 
 def new_step_dir(workspace: Path, index: int) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"step{index}-", dir=workspace))
+    return fresh_directory(workspace, f"step{index}-")
 
 
 def remove_workspace(path: Path) -> None:

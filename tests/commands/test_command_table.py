@@ -122,3 +122,26 @@ def test_images_opens_the_store_and_runs_its_query_only(tmp_path):
 
 def test_the_table_has_no_duplicate_names():
     assert len(BY_NAME) == len(COMMANDS)
+
+
+# A rebuild whose every step is cached computes keys and reads the cache; none of this may load for it.
+NOT_FOR_A_NO_OP = ("layerlab.engine.builder.commit", "layerlab.engine.layers.write",
+                   "layerlab.engine.builder.copy.ops", "layerlab.engine.builder.events_json",
+                   "layerlab.engine.runtime.runc", "layerlab.engine.registry", "dataclasses", "tempfile")
+
+
+def test_a_no_op_rebuild_loads_no_step_machinery(cli, root, tmp_path):
+    from tests.build.conftest import write_context
+    from tests.peers import need_program
+
+    assert cli("bootstrap", "busybox", "--busybox", need_program("busybox")).code == 0
+    context = write_context(tmp_path / "ctx", "FROM busybox\nWORKDIR /app\nENV A=1\nCOPY f.txt .\nRUN cat f.txt > g\n",
+                            {"f.txt": "one\n"})
+    assert cli("build", "-q", "--network", "none", "-t", "noop", str(context)).code == 0
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    result = subprocess.run([sys.executable, "-c", IMPORTED_BY, "build", "--network", "none", "-t", "noop",
+                             str(context)], capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("CACHED") == 4, result.stdout  # it was a no-op
+    modules = json.loads(result.stderr.strip().splitlines()[-1])
+    assert [m for m in modules if m in NOT_FOR_A_NO_OP or m.startswith("layerlab.engine.registry.")] == []

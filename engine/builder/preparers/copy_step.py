@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerlab.engine.builder.cache_key import copy_command
-from layerlab.engine.builder.commit import NewLayer, staged_layer
 from layerlab.engine.builder.context import BuildContext, SourceSet
-from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
 from layerlab.engine.builder.copy.ownership import parse_chmod, resolve_buildkit_chown, resolve_chown
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
@@ -20,6 +19,9 @@ from layerlab.engine.dockerfile.instructions import Add, Copy
 from layerlab.engine.errors import BuildError, NotFound
 from layerlab.engine.events import StepRef
 from layerlab.engine.layers.stack import LayerStack
+
+if TYPE_CHECKING:  # the commit machinery loads with the first step that misses
+    from layerlab.engine.builder.commit import NewLayer
 
 
 def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> Prepared:
@@ -56,6 +58,11 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
         return resolve_chown(copy.chown, image, where)
 
     def execute(ref: StepRef) -> NewLayer | None:
+        # the copying and commit machinery (shutil, tempfile, archives, downloads, the layer writer)
+        # loads with the first COPY that misses: a rebuild whose every step is cached never needs it
+        from layerlab.engine.builder.commit import staged_layer
+        from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
+
         def stage(out_dir: Path) -> tuple[int, int] | None:
             image = session.image_layers(state.image_id)
             request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image),

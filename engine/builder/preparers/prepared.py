@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from layerlab.engine.builder.commit import NewLayer
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.dockerfile.instructions import Instruction
 from layerlab.engine.events import StepRef
 from layerlab.engine.record_type import field, record
+
+if TYPE_CHECKING:  # the commit machinery loads with the first step that misses
+    from layerlab.engine.builder.commit import NewLayer
 
 
 @record

@@ -5,14 +5,12 @@ command run in the runtime over the parent's layer directories; the overlay uppe
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from layerlab.engine.builder.bind_sources import bind_content_keys, filtered_context_copy
 from layerlab.engine.builder.buildkit import add_mount_points, mount_directories
-from layerlab.engine.builder.commit import NewLayer, write_layer
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.prepared import Prepared
 from layerlab.engine.builder.request import NETWORK_REACH, NETWORKS, BuildRequest, StepError
@@ -20,7 +18,6 @@ from layerlab.engine.builder.run_spec import (
     MountRequest, heredoc_script_mount, parse_mount, run_argv, run_cmd, run_env, runtime_mounts,
 )
 from layerlab.engine.builder.session import BuildSession
-from layerlab.engine.builder.volumes import volume_mounts
 from layerlab.engine.builder.workdir import stage_workdir
 from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.dockerfile.instructions import Run
@@ -29,6 +26,9 @@ from layerlab.engine.events import StepLog, StepRef
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime.spec import ProcessSpec
 from layerlab.engine.runtime.users import resolve_user
+
+if TYPE_CHECKING:  # the commit machinery loads with the first step that misses
+    from layerlab.engine.builder.commit import NewLayer
 
 
 def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
@@ -75,6 +75,10 @@ def _check_entitlements(run: Run, network: str, request: BuildRequest, where: st
 
 def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRef, env: list[str],
                  mounts: list[MountRequest], network: str) -> NewLayer | None:
+    # the layer writer and VOLUME copies (shutil, subprocess, tempfile) load with the first RUN that misses
+    from layerlab.engine.builder.commit import write_layer
+    from layerlab.engine.builder.volumes import volume_mounts
+
     where = session.where(run)
     step_dir = new_step_dir(session.workspace, ref.index)
     # A RUN is the first step that exposes the whole trees of its image's snapshots, so it checks them
@@ -170,6 +174,8 @@ def _context_view(session: BuildSession, step_dir: Path) -> Callable[[str], Path
     copies = step_dir / "context-binds"
 
     def view(relative: str) -> Path:
+        import tempfile  # (with shutil: a RUN that binds a filtered context needs it, a cached one never)
+
         return filtered_context_copy(session.context(), relative, Path(tempfile.mkdtemp(dir=_made(copies))) / "src")
 
     return view

@@ -4,8 +4,8 @@ exists), as the classic builder does."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from layerlab.engine.builder.commit import NewLayer, staged_layer
 from layerlab.engine.builder.dispatch import StageState
 from layerlab.engine.builder.preparers.metadata_step import prepare_metadata
 from layerlab.engine.builder.preparers.prepared import Prepared
@@ -18,6 +18,9 @@ from layerlab.engine.events import StepRef
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime import resolve_user
 
+if TYPE_CHECKING:  # the commit machinery loads with the first step that misses
+    from layerlab.engine.builder.commit import NewLayer
+
 
 def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) -> Prepared:
     prepared = prepare_metadata(state, workdir)
@@ -25,6 +28,8 @@ def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) 
     where = session.where(workdir)
 
     def execute(ref: StepRef) -> NewLayer | None:
+        from layerlab.engine.builder.commit import staged_layer
+
         buildkit = session.request.semantics == "buildkit"
 
         def stage(out_dir: Path) -> tuple[int, int] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,56 @@ def test_stat_cache_skips_unchanged_files_and_sees_changes(tmp_path):
     assert run().files_read == 0
     with StatCache(db) as cache:
         assert "f05" not in cache.load(f"{ctx_dir.resolve()}\0keep")
+
+
+def test_two_builds_sharing_the_stat_cache_keep_what_each_learned(tmp_path):
+    """Two builds of one context at once: the one that saves last keeps what the other saved."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f").write_text("f")
+    with StatCache(tmp_path / "stat.db") as first, StatCache(tmp_path / "stat.db") as second:
+        early = BuildContext(tmp_path / "ctx", stat_cache=first, racy_margin_ns=0)
+        early.hash_all()
+        (tmp_path / "ctx" / "g").write_text("g")
+        late = BuildContext(tmp_path / "ctx", stat_cache=second, racy_margin_ns=0)
+        late.hash_all()
+        late.save()
+        early.save()  # it never saw g: its write must not drop g's entry
+    with StatCache(tmp_path / "stat.db") as cache:
+        assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 0
+
+
+def test_a_stat_cache_of_one_row_per_file_is_kept(tmp_path):
+    """A stat cache written before one row per context: its entries still spare the reads."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f").write_text("kept")
+    with StatCache(None) as memory:
+        entry = hash_context(tmp_path / "ctx", stat_cache=memory, racy_margin_ns=0).entry("f")
+    stat = (tmp_path / "ctx" / "f").stat()
+    db = sqlite3.connect(tmp_path / "stat.db")
+    db.execute("CREATE TABLE stat_cache (context TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,"
+               " mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, checksum TEXT NOT NULL,"
+               " PRIMARY KEY (context, path))")
+    db.execute("INSERT INTO stat_cache VALUES (?, 'f', ?, ?, ?, ?, ?)",
+               (f"{(tmp_path / 'ctx').resolve()}\0keep", stat.st_size, stat.st_mtime_ns, stat.st_ino,
+                stat.st_ctime_ns, entry.checksum))
+    db.commit()
+    db.close()
+    with StatCache(tmp_path / "stat.db") as cache:
+        again = hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0)
+    assert again.files_read == 0 and again.entry("f") == entry
+
+
+def test_a_damaged_stat_cache_entry_is_read_again(tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f").write_text("x")
+    with StatCache(tmp_path / "stat.db") as cache:
+        assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 1
+    db = sqlite3.connect(tmp_path / "stat.db")
+    db.execute("UPDATE stat_entries SET entries = x'ff00'")
+    db.commit()
+    db.close()
+    with StatCache(tmp_path / "stat.db") as cache:
+        assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 1
 
 
 def test_racy_entries_are_not_trusted(tmp_path):

@@ -106,10 +106,37 @@ def _block(name: bytes, typeflag: bytes, mode: int, uid: int, gid: int, size: in
     return block + b"\x00" * (BLOCK - len(block))
 
 
+# Limits of the plain case: every number fits its octal field, every name its field, in ASCII.
+_SHORT_NUMBER, _LONG_NUMBER = 8 ** 7, 8 ** 11
+
+
+def _plain_block(header: TarHeader, name: bytes, linkname: bytes, uname: bytes, gname: bytes) -> bytes:
+    """``_block`` for a header that needs no PAX record and no field cut short: one formatting pass
+    instead of a dozen field calls (a layer of small files spends a third of its time in headers)."""
+    head = name.ljust(100, b"\x00") + b"%07o\x00%07o\x00%07o\x00%011o\x00%011o\x00" % (
+        header.mode, header.uid, header.gid, header.size, header.mtime)
+    rest = (header.typeflag + linkname.ljust(100, b"\x00") + b"ustar\x0000" + uname.ljust(32, b"\x00")
+            + gname.ljust(32, b"\x00") + b"%07o\x00%07o\x00" % (header.devmajor, header.devminor))
+    checksum = sum(head) + sum(rest) + 8 * 0x20  # the checksum field itself counts as eight spaces
+    return head + b"%06o\x00 " % checksum + rest + bytes(BLOCK - 156 - len(rest))
+
+
+def _is_plain(header: TarHeader, name: bytes, linkname: bytes, uname: bytes, gname: bytes) -> bool:
+    return (len(name) <= 100 and len(linkname) <= 100 and len(uname) <= 32 and len(gname) <= 32
+            and name.isascii() and linkname.isascii() and uname.isascii() and gname.isascii()
+            and not header.xattrs and 0 <= header.mode < _SHORT_NUMBER
+            and 0 <= header.uid < _SHORT_NUMBER and 0 <= header.gid < _SHORT_NUMBER
+            and 0 <= header.size < _LONG_NUMBER and 0 <= header.mtime < _LONG_NUMBER
+            and 0 <= header.devmajor < _SHORT_NUMBER and 0 <= header.devminor < _SHORT_NUMBER)
+
+
 def encode_header(header: TarHeader) -> bytes:
     """The header block(s) for ``header``, a PAX extended header first when needed."""
     name = header.name.encode("utf-8", "surrogateescape")
     linkname = header.linkname.encode("utf-8", "surrogateescape")
+    uname, gname = header.uname.encode(), header.gname.encode()
+    if _is_plain(header, name, linkname, uname, gname):
+        return _plain_block(header, name, linkname, uname, gname)
     pax: dict[bytes, bytes] = {}
     if len(name) > 100 or not name.isascii():
         pax[b"path"] = name
@@ -123,8 +150,7 @@ def encode_header(header: TarHeader) -> bytes:
         pax[b"SCHILY.xattr." + xattr.encode("utf-8", "surrogateescape")] = value
     ascii_name, ascii_link = _to_ascii(name), _to_ascii(linkname)
     main = _block(ascii_name, header.typeflag, header.mode, header.uid, header.gid, header.size,
-                  header.mtime, ascii_link, header.uname.encode(), header.gname.encode(),
-                  header.devmajor, header.devminor)
+                  header.mtime, ascii_link, uname, gname, header.devmajor, header.devminor)
     if not pax:
         return main
     data = b"".join(_pax_record(key, pax[key]) for key in sorted(pax))
@@ -165,6 +191,12 @@ class TarStreamWriter:
                 remaining -= len(chunk)
             if header.size % BLOCK:
                 self._emit(b"\x00" * (BLOCK - header.size % BLOCK))
+
+    def add_small(self, header: TarHeader, content: bytes) -> None:
+        """Write one entry whose content (exactly ``header.size`` bytes) is in memory: one hash update
+        and one write for header, content and padding."""
+        tail = len(content) % BLOCK
+        self._emit(encode_header(header) + content + (b"\x00" * (BLOCK - tail) if tail else b""))
 
     def close(self) -> tuple[Digest, int]:
         """Finish the archive; returns the diff ID and the tar's size."""

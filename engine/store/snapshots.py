@@ -83,9 +83,10 @@ def lookup_stack(store: StoreCore, image: StoredImage) -> LayerStack:
     Where the check belongs: a step that looks up a few paths (WORKDIR, COPY's destination, a --chown
     name in /etc/passwd) reads a few directories, so it checks those, against the digests recorded
     when the snapshot was made, and nothing else: checking the whole base (one lstat per file, ~45 ms
-    on a 9,000-file Debian) belongs to the first reader of whole trees (a RUN's overlay mount, COPY
-    --from's merged tree, ``run``), which still does it before anything reads them. Damage is refused
-    as soon as any step reads it, and never goes into a layer or a cache record."""
+    on a 9,000-file Debian) belongs to the first reader of whole trees: COPY --from's merged tree and
+    ``run`` before they read them, a RUN while its container runs (it keeps nothing until the check
+    passed). Damage is refused as soon as any step reads it, and never goes into a layer or a cache
+    record."""
     from layerlab.engine.layers.stack import LayerStack
 
     dirs = ensure_layers(store, image, whole=False)

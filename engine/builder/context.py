@@ -61,6 +61,11 @@ class FileEntry:
         kind, mode, uid, gid, size, link, checksum, *rest = data  # records before mtime_ns have seven
         return cls(path, kind, int(mode), int(uid), int(gid), int(size), link, checksum, int(rest[0]) if rest else 0)
 
+    @staticmethod
+    def json_kind_and_mtime(data: Sequence) -> tuple[str, int]:
+        """(kind, mtime_ns) of an entry's JSON form, without making the entry."""
+        return data[0], int(data[7]) if len(data) > 7 else 0
+
 
 @record(frozen=True, slots=True)
 class SourceSet:

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.context import FileEntry
-from layerlab.engine.builder.stored_sources import mtimes_digest
+from layerlab.engine.builder.stored_sources import mtime_changes, mtimes_digest
 from layerlab.engine.events import Cause
 from layerlab.engine.oci.digest import short_id
 
@@ -222,9 +222,10 @@ def explain_hit_notes(current: StepInputs, record: StepInputs, built: float,
             if note is not None:
                 notes.append(note)
     noted = {note.subject for note in notes}
-    # the digests differ when some file's mtime does: only then are the record's entries decoded and compared
+    # the digests differ when some file's mtime does: only then are the record's mtimes read, and only
+    # the entries of files whose mtime moved are compared
     same_mtimes = mtimes_digest(current.sources) == mtimes_digest(record.sources)
-    for path in () if same_mtimes else sorted(current.sources.keys() & record.sources.keys()):
+    for path in () if same_mtimes else mtime_changes(current.sources, record.sources):
         now, then = current.sources[path], record.sources[path]
         if path not in noted and now.kind == "file" and now == then and now.mtime_ns and then.mtime_ns \
                 and now.mtime_ns != then.mtime_ns:

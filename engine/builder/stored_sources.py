@@ -1,17 +1,17 @@
-"""A cache record's source entries, read from their JSON only when a comparison needs them.
+"""A cache record's source entries, read from their JSON only as far as a comparison needs them.
 
 A COPY of a 20,000-file context keeps 20,000 entries in its record (``StepInputs.sources``). A hit
 already knows every checksum matched (the key holds the source digest); what it still says is which
 files were "touched only" (same content, another mtime). ``mtimes_digest`` condenses the files'
-mtimes so that a hit compares one string, and the record's entries are decoded only when the
-digests differ, or for a miss.
+mtimes so that a hit compares one string; when they differ, ``mtime_changes`` finds the files from
+the JSON's mtimes, and only those few entries are made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.errors import StoreError
@@ -21,50 +21,78 @@ def mtimes_digest(sources: Mapping[str, FileEntry]) -> str:
     """sha256 of every file's path and mtime, in path order: equal digests, no file touched."""
     if isinstance(sources, StoredSources):
         return sources.mtimes_digest
-    hasher = hashlib.sha256()
-    hasher.update("\0".join(f"{path}\0{sources[path].mtime_ns}" for path in sorted(sources)
-                            if sources[path].kind == "file").encode("utf-8", "surrogateescape"))
-    return hasher.hexdigest()
+    return _digest({path: (entry.kind, entry.mtime_ns) for path, entry in sources.items()})
+
+
+def mtime_changes(current: Mapping[str, FileEntry], recorded: Mapping[str, FileEntry]) -> list[str]:
+    """The files in both whose mtime differs, in path order: the only ones that can be "touched only"."""
+    then = recorded.kinds_and_mtimes() if isinstance(recorded, StoredSources) else \
+        {path: (entry.kind, entry.mtime_ns) for path, entry in recorded.items()}
+    return sorted(path for path, entry in current.items()
+                  if entry.kind == "file" and path in then and then[path][1] != entry.mtime_ns)
+
+
+def _digest(kinds_and_mtimes: Mapping[str, tuple[str, int]]) -> str:
+    text = "\0".join(f"{path}\0{kinds_and_mtimes[path][1]}" for path in sorted(kinds_and_mtimes)
+                     if kinds_and_mtimes[path][0] == "file")
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class StoredSources(Mapping[str, FileEntry]):
-    """Path -> ``FileEntry`` from a record's ``sources`` JSON, decoded on first use.
+    """Path -> ``FileEntry`` from a record's ``sources`` JSON; each entry is made when first asked for.
 
     ``mtimes_digest`` is the one stored with the record ("" for a record written before there was
-    one: then it is worked out from the entries)."""
+    one: then it is worked out from the JSON)."""
 
     def __init__(self, text: str, mtimes: str, label: str):
         self._text, self._mtimes, self._label = text, mtimes, label
-        self._entries: dict[str, FileEntry] | None = None
+        self._encoded: dict[str, Sequence] | None = None
+        self._entries: dict[str, FileEntry] = {}
 
     @property
     def mtimes_digest(self) -> str:
         if not self._mtimes:
-            self._mtimes = mtimes_digest(self.decoded())
+            self._mtimes = _digest(self.kinds_and_mtimes())
         return self._mtimes
 
-    def decoded(self) -> dict[str, FileEntry]:
-        if self._entries is None:
+    def kinds_and_mtimes(self) -> dict[str, tuple[str, int]]:
+        try:
+            return {path: FileEntry.json_kind_and_mtime(data) for path, data in self._json().items()}
+        except (ValueError, TypeError, IndexError, KeyError) as error:
+            raise StoreError(f"{self._label}: unreadable source entries: {error}") from error
+
+    def _json(self) -> dict[str, Sequence]:
+        if self._encoded is None:
             try:
-                self._entries = {path: FileEntry.from_json(path, data)
-                                 for path, data in json.loads(self._text).items()}
-            except (ValueError, TypeError, AttributeError) as error:
+                encoded = json.loads(self._text)
+            except ValueError as error:
                 raise StoreError(f"{self._label}: unreadable source entries: {error}") from error
-            self._text = ""
-        return self._entries
+            if not isinstance(encoded, dict):
+                raise StoreError(f"{self._label}: unreadable source entries: not an object")
+            self._encoded, self._text = encoded, ""
+        return self._encoded
 
     def __getitem__(self, path: str) -> FileEntry:
-        return self.decoded()[path]
+        entry = self._entries.get(path)
+        if entry is None:
+            data = self._json()[path]
+            try:
+                entry = self._entries[path] = FileEntry.from_json(path, data)
+            except (ValueError, TypeError) as error:
+                raise StoreError(f"{self._label}: unreadable source entry {path}: {error}") from error
+        return entry
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._json()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.decoded())
+        return iter(self._json())
 
     def __len__(self) -> int:
-        return len(self.decoded())
+        return len(self._json())
 
     def __repr__(self) -> str:
-        state = "decoded" if self._entries is not None else "not decoded"
-        return f"StoredSources({self._label}, {state})"
+        return f"StoredSources({self._label}, {len(self._entries)} entries made)"
 
 
-__all__ = ["StoredSources", "mtimes_digest"]
+__all__ = ["StoredSources", "mtime_changes", "mtimes_digest"]

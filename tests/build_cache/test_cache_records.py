@@ -13,6 +13,7 @@ from layerlab.engine.builder.cache_key import StepInputs, run_command
 from layerlab.engine.builder.cache_records import DB_NAME, CacheRecords, probe
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.errors import StoreError
+from layerlab.engine.record_type import replace
 
 
 def step(position: int = 1, command: str = "make", parent: str = "sha256:" + "0" * 64, **kw) -> StepInputs:
@@ -167,3 +168,23 @@ def test_a_version_1_cache_keeps_its_records(tmp_path):
         changed = probe(records, copy_step(1000, parent="sha256:" + "1" * 64))
         assert changed.cache == "miss"
         assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_touched_source_makes_only_its_own_entry(tmp_path):
+    """A touched file is found from the stored mtimes: the other entries are never made, so a damaged one
+    elsewhere goes unread."""
+    with CacheRecords(tmp_path) as records:
+        records.put(copy_step(1000), "sha256:" + "a" * 64)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    text = db.execute("SELECT sources FROM records").fetchone()[0]
+    damaged = json.loads(text)
+    damaged["d/f7"] = ["file", "not a mode", 0, 0, 3, "", "0" * 64, 1000]
+    db.execute("UPDATE records SET sources = ?", (json.dumps(damaged),))
+    db.commit()
+    db.close()
+    current = copy_step(1000)
+    touched_one = dict(current.sources, **{"d/f3": FileEntry("d/f3", "file", 0o644, 0, 0, 3, "", f"{3:064x}", 5000)})
+    with CacheRecords(tmp_path) as records:
+        decision = probe(records, replace(current, sources=touched_one))
+    assert decision.cache == "hit"
+    assert [(cause.kind, cause.subject) for cause in decision.causes] == [("touched", "d/f3")]

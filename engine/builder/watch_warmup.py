@@ -29,11 +29,16 @@ from layerlab.engine.store import Store
 from layerlab.engine.store.records import StoredLayer
 from layerlab.engine.store.snapshots import check_reused, is_complete
 
-# What a missed RUN or COPY imports on first use (its callers import them lazily, so that commands that
-# never run a container or commit an image do not load them).
+# What a step that misses imports on first use: its callers import these lazily, so that a rebuild whose
+# every step is cached loads none of them (a new lazy import on that path belongs here too; the watch
+# warm-up test names any the first rebuild still loads).
 WARM_MODULES = (
+    "layerlab.engine.builder.commit",    # the layer writer and the image commit
+    "layerlab.engine.builder.copy.ops",  # COPY's file operations
+    "layerlab.engine.builder.volumes",   # a RUN's VOLUME copies
     "layerlab.engine.runtime.runner",    # a RUN that runs: runc, the overlay root, the watchdog
     "layerlab.engine.oci.chain",         # the chain IDs of a newly committed image
+    "layerlab.engine.store.measure",     # a new layer's size
 )
 ROOTLESS_MODULES = ("layerlab.engine.runtime.bubblewrap",)  # the runtime where runc cannot serve
 T = TypeVar("T")

@@ -142,4 +142,5 @@ def test_an_edit_rebuild_after_warming_loads_none_of_our_modules(built):
                           timeout=2 * WAIT, env=env, cwd=root)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"rebuilt": True, "loaded_by_rebuild": []}
+    assert report["rebuilt"]
+    assert report["loaded_by_rebuild"] == [], "warming missed these (watch_warmup.WARM_MODULES)"

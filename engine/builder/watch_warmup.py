@@ -39,6 +39,7 @@ WARM_MODULES = (
     "layerlab.engine.runtime.runner",    # a RUN that runs: runc, the overlay root, the watchdog
     "layerlab.engine.oci.chain",         # the chain IDs of a newly committed image
     "layerlab.engine.store.measure",     # a new layer's size
+    "ctypes",                            # the overlay's mount(2) for a RUN as root
 )
 ROOTLESS_MODULES = ("layerlab.engine.runtime.bubblewrap",)  # the runtime where runc cannot serve
 T = TypeVar("T")

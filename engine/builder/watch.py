@@ -187,8 +187,11 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
     def change_waiting() -> bool:
         return stop.is_set() or pending.ready.is_set()
 
-    # while no change waits: ready what the next rebuild would do first (warming yields to a change)
-    warm_for_rebuild(store, previous, change_waiting)
+    def warm() -> None:
+        # while no change waits: ready what the next rebuild would do first (warming yields to a change)
+        warm_for_rebuild(store, previous, change_waiting)
+
+    warm()
     while not stop.is_set():
         if not pending.ready.wait(timeout=0.1):
             continue
@@ -197,14 +200,13 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
         change, ignored = pending.take()
         if ignored is not None:
             events(ignored)
-        if change is None:
-            continue
-        events(change)
-        result = _build_once(build, request, store, events)
-        if result is not None:
-            events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
-            previous = result
-        warm_for_rebuild(store, previous, change_waiting)
+        if change is not None:
+            events(change)
+            result = _build_once(build, request, store, events)
+            if result is not None:
+                events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
+                previous = result
+        warm()  # also after ignored paths alone, which may have cut the last warming short
     watcher.join(timeout=5)
 
 

@@ -2,11 +2,11 @@
 
 A watch session's first build is often a no-op: every step cached, so nothing a
 missed step needs has run in this process yet. The first edit would then pay,
-inside its rebuild, for what a process pays once: importing the runtime and the
-snapshot code, reading the seccomp profile, and checking the snapshots its steps
-stand on (``snapshots.check_reused``: one ``lstat`` per file of the base, tens of
-milliseconds on a Debian base). ``warm_for_rebuild`` does that work between
-builds, so an edit pays for what changed.
+inside its rebuild, for what a process pays once: importing the step
+machinery and the container runtime, reading the seccomp profile, and checking
+the snapshots its steps stand on (``snapshots.check_reused``: one ``lstat`` per
+file of the base, tens of milliseconds on a Debian base). ``warm_for_rebuild``
+does that work between builds, so an edit pays for what changed.
 
 Warming changes no result. A check that passes is the one the build would make
 (once per process, as it always was); one that fails is not recorded, so the

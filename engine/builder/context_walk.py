@@ -33,12 +33,13 @@ _by_name = attrgetter("name")
 
 
 class _Directory:
-    """One directory on the walk's stack: its remaining entries, and whether it is in the context."""
+    """One directory on the walk's stack: its remaining entries, whether it is in the context, and the
+    excluder for its entries (None when it excludes nothing)."""
 
-    __slots__ = ("rel", "prefix", "entries", "recorded")
+    __slots__ = ("rel", "prefix", "entries", "recorded", "excluded")
 
-    def __init__(self, rel: str, path: str, recorded: bool):
-        self.rel, self.prefix, self.recorded = rel, rel + "/" if rel else "", recorded
+    def __init__(self, rel: str, path: str, recorded: bool, excluded: Excluder | None):
+        self.rel, self.prefix, self.recorded, self.excluded = rel, rel + "/" if rel else "", recorded, excluded
         try:
             with long_paths.scandir(path) as listing:
                 self.entries: Iterator[os.DirEntry[str]] = iter(sorted(listing, key=_by_name))
@@ -59,16 +60,15 @@ def walk_context(root: Path, excluder: Excluder | None, *, root_owned: bool) -> 
     symlinks: set[str] = set()
     implied: set[str] = set()
     file_kind = KINDS[stat.S_IFREG]
-    pending = [_Directory("", str(root), True)]
+    pending = [_Directory("", str(root), True, excluded_in(""))]
     while pending:
         directory = pending[-1]
-        prefix = directory.prefix
-        excluded = excluded_in(directory.rel)
+        prefix, excluded = directory.prefix, directory.excluded
         for entry in directory.entries:
             rel = prefix + entry.name
             below = None
             if entry.is_dir(follow_symlinks=False) and not prune(rel):
-                below = _Directory(rel, entry.path, False)
+                below = _Directory(rel, entry.path, False, excluded_in(rel))
             if excluded is None or not excluded(rel):
                 st = entry.stat(follow_symlinks=False)
                 kind = KINDS.get(stat.S_IFMT(st.st_mode))

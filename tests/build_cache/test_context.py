@@ -322,3 +322,11 @@ def test_dockerignore_matcher_is_accepted_as_is(tmp_path):
     matcher = Matcher(["build", "!build/keep.txt", "logs", "**/*.log"])
     ctx = BuildContext(tmp_path, excluder=matcher)
     assert set(ctx.paths) == {"app.py", "build", "build/keep.txt", "deep", "deep/x"}   # "build" holds an exception
+
+
+def test_paths_come_in_go_walk_order(tmp_path):
+    """Depth first, names in order: "a/x" before "a-b" although "-" sorts before "/" in a whole path."""
+    for name in ("a/x", "a/y/z", "a-b", "B", "a.c"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    assert BuildContext(tmp_path).paths == ("B", "a", "a/x", "a/y", "a/y/z", "a-b", "a.c")

@@ -4,7 +4,7 @@ Entry point:
 - ``executor``: ``build(request, store, events) -> BuildResult``.
 - ``request``: ``BuildRequest``, ``BuildResult``, ``StepSummary``, ``StepError``.
 - ``watch``: rebuild on every change to the context or the Dockerfile.
-- ``watch_warmup``: between watch rebuilds, what the next one would do first (imports, snapshot checks).
+- ``watch_warmup``: between watch rebuilds, load what the next one's missed steps need.
 - ``predict``: which steps would rebuild after a file edit or a new build arg, without building.
 
 One build:

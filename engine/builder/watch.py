@@ -12,7 +12,7 @@ changed since the previous build (cached → rebuilt and rebuilt → cached), an
 why, and for each changed path whether it counted or why not (touched only,
 restored, read by no step). A failed build is reported by its
 events and watching goes on. Between builds, while no change waits, the
-session readies what its next rebuild would do first (``watch_warmup``).
+session loads what its next rebuild would load first (``watch_warmup``).
 Setting ``stop`` ends the loop promptly.
 """
 
@@ -187,11 +187,8 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
     def change_waiting() -> bool:
         return stop.is_set() or pending.ready.is_set()
 
-    def warm() -> None:
-        # while no change waits: ready what the next rebuild would do first (warming yields to a change)
-        warm_for_rebuild(store, previous, change_waiting)
-
-    warm()
+    # while no change waits: load what the next rebuild would load first (warming yields to a change)
+    warm_for_rebuild(change_waiting)
     while not stop.is_set():
         if not pending.ready.wait(timeout=0.1):
             continue
@@ -206,7 +203,7 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
             if result is not None:
                 events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
                 previous = result
-        warm()  # also after ignored paths alone, which may have cut the last warming short
+        warm_for_rebuild(change_waiting)  # also after ignored paths alone, which may have cut it short
     watcher.join(timeout=5)
 
 

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.runtime import live, watchdog
@@ -50,12 +51,12 @@ class BubblewrapRuntime:
         self.overlay = overlay
 
     def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
-            scratch_dir: Path | None = None) -> RunResult:
+            scratch_dir: Path | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
         """Run with ``rootfs`` (a plain or already mounted directory) bound read-write at /."""
-        return self._run(lambda bwrap_args: bwrap_args, Path(rootfs), spec, on_output, scratch_dir)
+        return self._run(lambda bwrap_args: bwrap_args, Path(rootfs), spec, on_output, scratch_dir, on_start)
 
     def run_layers(self, lowers: list[Path], workspace: Path, spec: ProcessSpec, *,
-                   on_output: OutputCallback | None = None) -> RunResult:
+                   on_output: OutputCallback | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
         """Overlay ``lowers`` (bottom -> top) with ``workspace/upper`` and run, all without root."""
         lower_names = prepare_overlay_dirs(lowers, workspace)
         options = overlay_options(lower_names, userxattr=True)
@@ -65,13 +66,13 @@ class BubblewrapRuntime:
             return [unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", MOUNT_SCRIPT, "sh",
                     str(workspace), options, fuse_options(lower_names), self.overlay, *bwrap_args]
 
-        result = self._run(wrap, Path(workspace) / "merged", spec, on_output, Path(workspace))
+        result = self._run(wrap, Path(workspace) / "merged", spec, on_output, Path(workspace), on_start)
         if (Path(workspace) / FUSE_MOUNTED).exists():
             normalize_upper(Path(workspace) / "upper")
         return result
 
     def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None,
-             scratch_dir: Path | None) -> RunResult:
+             scratch_dir: Path | None, on_start: Callable[[], None] | None = None) -> RunResult:
         scratch = Path(tempfile.mkdtemp(prefix="bwrap-", dir=scratch_dir or self.scratch_parent))
         undo_scratch = watchdog.undo_on_death(["rm", "-rf", "--", str(scratch)])
         network = PrivateNetwork() if spec.network == "private" else None
@@ -96,6 +97,8 @@ class BubblewrapRuntime:
                 process = subprocess.Popen(command, pass_fds=(status_write, *extra_fds))
                 os.close(status_write)
                 status_write = -1
+                if on_start is not None:
+                    on_start()
                 process.wait()
                 tail: list[str] = []
             else:
@@ -105,6 +108,8 @@ class BubblewrapRuntime:
                 os.close(status_write)
                 status_write = -1
                 with live.running(lambda: os.killpg(process.pid, 9)):
+                    if on_start is not None:
+                        on_start()
                     tail = pump_output(process, on_output)
                     process.wait()
             exit_code = _command_exit_code(status_read)

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.reaper import CONTAINER_PREFIX, RUNC_STATE_DIR
@@ -48,7 +49,7 @@ class RuncRuntime:
         return [self.runc, "--root", str(self.state_dir), *args]
 
     def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
-            scratch_dir: Path | None = None) -> RunResult:
+            scratch_dir: Path | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
         """Run ``spec`` with ``rootfs`` as /; the bundle (and any secret copies) goes under ``scratch_dir``."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The owner's pid in the id lets the next command reap a container whose layerlab was killed.
@@ -64,6 +65,8 @@ class RuncRuntime:
                                       network.netns_path if network is not None else None)
                 scope.enter_context(live.running(
                     lambda: subprocess.run(self._runc("kill", container_id, "KILL"), capture_output=True)))
+                if on_start is not None:
+                    on_start()
                 if spec.terminal:
                     process.wait()
                     tail: list[str] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.runtime import watchdog
@@ -30,9 +30,10 @@ class Runtime(Protocol):
     name: str
 
     def run(self, rootfs: Path, spec: ProcessSpec, *, on_output: OutputCallback | None = None,
-            scratch_dir: Path | None = None) -> RunResult:
+            scratch_dir: Path | None = None, on_start: Callable[[], None] | None = None) -> RunResult:
         """Run ``spec`` with ``rootfs`` as /; stream output lines to ``on_output``; keep the
-        runtime's own files (bundle, /etc files, secret copies) under ``scratch_dir``."""
+        runtime's own files (bundle, /etc files, secret copies) under ``scratch_dir``; call
+        ``on_start`` once the process was started (not when it could not be)."""
         ...
 
 
@@ -52,7 +53,8 @@ def default_runtime(*, state_dir: Path | None = None) -> Runtime:
 
 
 def run_in_layers(lowers: list[Path], spec: ProcessSpec, workspace: Path, *, runtime: Runtime | None = None,
-                  on_output: OutputCallback | None = None) -> tuple[RunResult, Path]:
+                  on_output: OutputCallback | None = None,
+                  on_start: Callable[[], None] | None = None) -> tuple[RunResult, Path]:
     """Run ``spec`` over ``lowers`` (bottom -> top); return the result and the upperdir.
 
     ``workspace`` should be a fresh directory on the same filesystem as the
@@ -71,7 +73,8 @@ def run_in_layers(lowers: list[Path], spec: ProcessSpec, workspace: Path, *, run
         undo_mount = watchdog.undo_on_death(["umount", "-l", str(rootfs.merged)])
         try:
             with rootfs:
-                result = runtime.run(rootfs.merged, spec, on_output=on_output, scratch_dir=workspace)
+                result = runtime.run(rootfs.merged, spec, on_output=on_output, scratch_dir=workspace,
+                                     on_start=on_start)
         finally:
             watchdog.done(undo_mount)
         return result, rootfs.upper
@@ -79,5 +82,5 @@ def run_in_layers(lowers: list[Path], spec: ProcessSpec, workspace: Path, *, run
 
     if not isinstance(runtime, BubblewrapRuntime):
         raise ContainerError(f"without root only bubblewrap can run over layers, not {runtime.name}")
-    result = runtime.run_layers(stack, workspace, spec, on_output=on_output)
+    result = runtime.run_layers(stack, workspace, spec, on_output=on_output, on_start=on_start)
     return result, workspace / "upper"

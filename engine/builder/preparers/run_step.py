@@ -83,7 +83,8 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
     step_dir = new_step_dir(session.workspace, ref.index)
     # A RUN is the first step that exposes the whole trees of its image's snapshots, so it checks them
     # whole (one lstat per file, ~45 ms on a 9,000-file Debian base). The check needs the CPU while the
-    # step waits on the container: on a thread, it runs alongside. The step keeps nothing (layer, cache
+    # step waits on the container: on a thread started once the container is (before, it would hold
+    # the GIL against the step's own set-up), it runs alongside. The step keeps nothing (layer, cache
     # record, image) unless it passes; a RUN that keeps something outside its layer (a cache mount)
     # checks before it starts.
     keeps_outside = any(mount.kind == "cache" for mount in mounts)
@@ -127,7 +128,7 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
 
         try:
             result, upper = run_in_layers(lowers, spec, step_dir / "run", runtime=session.runtime(),
-                                          on_output=on_output)
+                                          on_output=on_output, on_start=check.start if check else None)
         finally:
             if check is not None:
                 check.wait()  # damage is the step's error, whatever the run did
@@ -147,11 +148,14 @@ def _execute_run(session: BuildSession, state: StageState, run: Run, ref: StepRe
 
 
 class _Background:
-    """``work()`` on a thread; ``wait()`` joins it and raises what it raised."""
+    """``work()`` on a thread from ``start()``; ``wait()`` joins it (or, never started, does the work
+    itself) and raises what it raised."""
 
     def __init__(self, work: Callable[[], None]) -> None:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), name="snapshot-check", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def _run(self, work: Callable[[], None]) -> None:
@@ -161,7 +165,12 @@ class _Background:
             self._error = error
 
     def wait(self, *, quiet: bool = False) -> None:
-        self._thread.join()
+        if self._thread.ident is None:
+            if quiet:
+                return
+            self._thread.run()   # no container started: the check runs here, before the step's error
+        else:
+            self._thread.join()
         error, self._error = self._error, None
         if error is not None and not quiet:
             raise error

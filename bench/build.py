@@ -130,12 +130,20 @@ class LayerlabBuilds:
     """Store roots under ``work``: each starts as a copy of the base root (copied untimed)."""
 
     def __init__(self, data: BuildData, name: str) -> None:
-        self.data, self.root = data, data.work / f"root-{name}"
+        self.data, self.name, self.root = data, name, data.work / f"root-{name}"
+        self.made: set[Path] = set()
         self.warm = False
 
-    def fresh(self) -> None:
+    def fresh(self, run: int | None = None) -> None:
+        """A root holding only the base: cold run ``run``'s own, else the one root warm runs share.
+
+        Each cold run gets a root of its own, and all are deleted in ``close``: deleting the last
+        run's root right before a timed one bills that run for the file system's work (with online
+        discard, creating files stays slow for seconds after a large tree is deleted, ``sync`` or not)."""
+        self.root = self.data.work / (f"root-{self.name}" if run is None else f"root-{self.name}-cold-{run}")
         shutil.rmtree(self.root, ignore_errors=True)
         copy_root(self.data.base_root, self.root)
+        self.made.add(self.root)
         self.warm = False
 
     def argv(self, *flags: str) -> list[str]:
@@ -145,7 +153,7 @@ class LayerlabBuilds:
     def build(self, cold: bool = False) -> Measure:
         def prepare(n: int) -> None:
             if cold:
-                self.fresh()
+                self.fresh(n)
                 return
             if not self.warm:
                 self.fresh()
@@ -153,10 +161,13 @@ class LayerlabBuilds:
                 run_checked(self.argv(), env=python_env())
                 self.warm = True
 
-        return Measure("layerlab build", "layerlab", command(self.argv(), env=python_env()), prepare=prepare)
+        return Measure("layerlab build", "layerlab", command(lambda n: self.argv(), env=python_env()),
+                       prepare=prepare)
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        for root in {*self.made, self.root}:
+            shutil.rmtree(root, ignore_errors=True)
+        self.made.clear()
 
 
 class PeerBuilds:

@@ -30,7 +30,7 @@ class StepCosts:
 
     def durations(self, n: int) -> list[tuple[str, float]]:
         if n not in self.runs:
-            self.builds.fresh()
+            self.builds.fresh(n)  # a root per run: see LayerlabBuilds.fresh
             self.data.restore_victim()
             steps = [(f"cold: {label}", seconds) for label, seconds in self._build()]
             self.data.edit_victim("step-cost", n)

@@ -59,6 +59,7 @@ def test_edit_watch_and_step_costs_are_measured_and_cleaned_up(tmp_path, docker)
                 if any(tag.startswith("layerlab-bench-build") for tag in image.get("RepoTags") or [])]
     assert buildah_images() <= buildah_before
     assert not list((tmp_path / "distro-quick").glob("floor-*"))
+    assert not list((tmp_path / "distro-quick").glob("root-*"))  # step-cost builds each run in a root of its own
     runc = subprocess.run(["runc", "list", "-q"], capture_output=True, text=True).stdout
     assert "layerlab-bench-floor" not in runc
     victim = tmp_path / "distro-quick" / "context" / "src" / "mod_000.py"

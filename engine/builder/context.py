@@ -155,8 +155,10 @@ class BuildContext:
             st = stats[rel]
             if st.kind == "file" and st.size > 0:
                 cached = cached_by_path.get(rel)
-                if cached is not None and cached[0] == st.size and cached[1] == st.mtime_ns \
-                        and cached[2] == st.ino and cached[3] == st.ctime_ns:
+                # trusted only in its own shape: the stat cache is a file its user can damage
+                if type(cached) is tuple and len(cached) == 5 and cached[0] == st.size \
+                        and cached[1] == st.mtime_ns and cached[2] == st.ino and cached[3] == st.ctime_ns \
+                        and type(cached[4]) is str:
                     checksums[rel] = cached[4]
                 else:
                     to_read.append(rel)

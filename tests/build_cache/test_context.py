@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import socket
 import sqlite3
@@ -293,6 +294,24 @@ def test_a_damaged_stat_cache_entry_is_read_again(tmp_path):
     db.close()
     with StatCache(tmp_path / "stat.db") as cache:
         assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 1
+
+
+@pytest.mark.parametrize("damaged", [{"f": 5}, {"f": (1, 2)}, {"f": (1, 2, 3, 4, 5)}, {"f": None}, {7: "x"}])
+def test_a_stat_cache_entry_of_the_wrong_shape_is_read_again(tmp_path, damaged):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f").write_text("x")
+    with StatCache(tmp_path / "stat.db") as cache:
+        first = hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0)
+    stat = (tmp_path / "ctx" / "f").stat()
+    if damaged == {"f": (1, 2, 3, 4, 5)}:  # the file's own stat, with a checksum that is not text
+        damaged = {"f": (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns, 5)}
+    db = sqlite3.connect(tmp_path / "stat.db")
+    db.execute("UPDATE stat_entries SET entries = ?", (marshal.dumps(damaged),))
+    db.commit()
+    db.close()
+    with StatCache(tmp_path / "stat.db") as cache:
+        again = hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0)
+    assert again.files_read == 1 and again.entries() == first.entries()
 
 
 def test_racy_entries_are_not_trusted(tmp_path):

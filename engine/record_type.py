@@ -93,8 +93,8 @@ def replace(value: T, /, **changes: Any) -> T:
 def _make_record(cls: type[T], frozen: bool, slots: bool) -> type[T]:
     own = cls.__dict__
     found: dict[str, Field] = {}
-    for base in reversed(cls.__mro__[1:]):
-        found.update(getattr(base, _FIELDS, {}) if _FIELDS in base.__dict__ else {})
+    for base in reversed(cls.__mro__[1:]):  # a base record's fields first, each from the class that made it
+        found.update(base.__dict__.get(_FIELDS, {}))
     for name, annotation in own.get("__annotations__", {}).items():
         if _is_class_var(annotation):
             continue

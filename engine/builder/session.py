@@ -19,6 +19,7 @@ from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.dockerfile.instructions import Dockerfile, Instruction
 from layerlab.engine.errors import BuildError, LayerlabError, NotFound
 from layerlab.engine.events import Event, EventSink
+from layerlab.engine.fsutil import fresh_directory
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.store import Store
 
@@ -119,9 +120,7 @@ class BuildSession:
     def snapshot(self, image_id: str, scratch_parent: Path) -> Path:
         """An image's whole file tree in one directory; an empty directory for scratch (no image yet)."""
         if not image_id:
-            import tempfile  # (with shutil and bz2, a few ms a rebuild of cached steps never spends)
-
-            return Path(tempfile.mkdtemp(prefix="scratch-", dir=scratch_parent))
+            return fresh_directory(scratch_parent, "scratch-")
         # a source to walk and copy from wants one directory: the image's merged tree, made once
         return self.store.merged_tree(self.store.image(image_id))
 

@@ -23,6 +23,7 @@ from layerlab.engine.builder.workspace import new_step_dir, remove_workspace
 from layerlab.engine.dockerfile.instructions import Run
 from layerlab.engine.errors import BuildError
 from layerlab.engine.events import StepLog, StepRef
+from layerlab.engine.fsutil import fresh_directory
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine.runtime.spec import ProcessSpec
 from layerlab.engine.runtime.users import resolve_user
@@ -183,9 +184,7 @@ def _context_view(session: BuildSession, step_dir: Path) -> Callable[[str], Path
     copies = step_dir / "context-binds"
 
     def view(relative: str) -> Path:
-        import tempfile  # (with shutil: a RUN that binds a filtered context needs it, a cached one never)
-
-        return filtered_context_copy(session.context(), relative, Path(tempfile.mkdtemp(dir=_made(copies))) / "src")
+        return filtered_context_copy(session.context(), relative, fresh_directory(_made(copies), "tmp") / "src")
 
     return view
 

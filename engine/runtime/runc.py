@@ -18,12 +18,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.fsutil import fresh_directory
 from layerlab.engine.reaper import CONTAINER_PREFIX, RUNC_STATE_DIR
 from layerlab.engine.runtime import live, watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
@@ -53,8 +52,9 @@ class RuncRuntime:
         """Run ``spec`` with ``rootfs`` as /; the bundle (and any secret copies) goes under ``scratch_dir``."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The owner's pid in the id lets the next command reap a container whose layerlab was killed.
-        container_id = f"{CONTAINER_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        bundle = Path(tempfile.mkdtemp(prefix="bundle-", dir=scratch_dir or self.scratch_parent))
+        container_id = f"{CONTAINER_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+        parent = scratch_dir or self.scratch_parent
+        bundle = fresh_directory(Path(parent) if parent else None, "bundle-")
         undo_bundle = watchdog.undo_on_death(["rm", "-rf", "--", str(bundle)])
         undo_container = watchdog.undo_on_death(self._runc("delete", "--force", container_id))
         process: subprocess.Popen | None = None

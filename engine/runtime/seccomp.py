@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 
 @lru_cache(maxsize=1)
 def _profile_text() -> str:
-    return resources.files("layerlab.engine.runtime").joinpath("seccomp.json").read_text(encoding="utf-8")
+    # beside this module in any installed copy (importlib.resources would load zipfile for nothing)
+    return Path(__file__).with_name("seccomp.json").read_text(encoding="utf-8")
 
 
 def default_profile() -> dict:

@@ -17,31 +17,35 @@ is left (``leftovers.reap_dead_runs``).
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
-import sys
 import threading
 
-# Runs in a bare interpreter (-I -S): nothing from layerlab, nothing from site-packages.
-_WATCHDOG_CODE = r"""
-import json, signal, subprocess, sys
-for name in ("SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"):
-    signal.signal(getattr(signal, name), signal.SIG_IGN)
-pending = {}
-for raw in sys.stdin.buffer:
-    op, _, rest = raw.decode("utf-8", "surrogateescape").rstrip("\n").partition(" ")
-    if op == "+":
-        key, _, argv = rest.partition(" ")
-        pending[key] = json.loads(argv)
-    elif op == "-":
-        pending.pop(rest, None)
-for key in reversed(list(pending)):
-    try:
-        subprocess.run(pending[key], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=120)
-    except Exception:
-        pass
+# A POSIX shell, not a second Python: it starts in about a millisecond where an interpreter takes
+# ten, on the CPU a build's first container is starting on. It keeps each pending command (already
+# quoted for the shell by ``shell_words``) in a variable named by its key, and the keys newest first.
+_WATCHDOG_SCRIPT = r"""
+trap '' HUP INT TERM PIPE
+nl='
+'
+keys=' '
+while IFS= read -r line; do
+  rest=${line#? }
+  case $line in
+    '+ '*) key=${rest%% *}; eval "cmd_$key=\${rest#* }"; keys=" $key$keys" ;;
+    '- '*) case $keys in *" $rest "*) unset "cmd_$rest"; keys="${keys%% $rest *} ${keys#* $rest }" ;; esac ;;
+  esac
+done
+for key in $keys; do
+  eval "cmd=\${cmd_$key-}"
+  [ -n "$cmd" ] && eval "timeout -s KILL 120 $cmd" </dev/null >/dev/null 2>&1
+done
 """
+
+
+def shell_words(argv: list[str]) -> str:
+    """``argv`` as one line the watchdog's shell reads back into the same words: each single-quoted,
+    a newline written as ``$nl`` (the line is the protocol's unit)."""
+    return " ".join("'" + arg.replace("'", "'\\''").replace("\n", "'\"$nl\"'") + "'" for arg in argv)
 
 
 class Watchdog:
@@ -54,7 +58,7 @@ class Watchdog:
 
     def undo_on_death(self, argv: list[str]) -> str:
         key = str(next(self._keys))
-        self._send(f"+ {key} {json.dumps(argv)}\n")
+        self._send(f"+ {key} {shell_words(argv)}\n")
         return key
 
     def done(self, key: str) -> None:
@@ -64,7 +68,7 @@ class Watchdog:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-c", _WATCHDOG_CODE], stdin=subprocess.PIPE,
+                    ["/bin/sh", "-c", _WATCHDOG_SCRIPT], stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             assert self._process.stdin is not None
             try:

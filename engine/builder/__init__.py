@@ -31,6 +31,7 @@ One build:
 The cache:
 - ``context``: checksum a build context's files as Docker's classic builder does.
 - ``context_walk``: the context's walk, one lstat per entry, honouring .dockerignore.
+- ``source_files``: a COPY's source files, each entry made only when a miss, a reason or the copy reads it.
 - ``tarsum``: the tarsum v1 header a file's checksum starts with.
 - ``stat_cache``: checksums kept by stat, so a no-op rebuild reads no file again.
 - ``source_patterns``: COPY sources cleaned, and Go's ``path.Match`` wildcards.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from layerlab.engine.builder.context_walk import Excluder, walk_context
+from layerlab.engine.builder.source_files import SourceFiles
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
 from layerlab.engine.builder.stat_cache import StatCache
 from layerlab.engine.builder.tarsum import EntryStat, tarsum_header
@@ -72,7 +73,7 @@ class SourceSet:
     """What a COPY/ADD source list resolves to: Docker's digest and every file behind it."""
 
     digest: str                       # file:<hex>, dir:<hex> or multi:<hex>
-    files: Mapping[str, FileEntry]    # path -> entry, every entry that fed the digest
+    files: Mapping[str, FileEntry]    # path -> entry in path order, every entry that fed the digest
     matches: tuple[str, ...]          # the top-level paths each source resolved to
 
 
@@ -130,18 +131,19 @@ class BuildContext:
         """Entries for many paths at once (all of them by default), hashing in parallel."""
         rels = list(self.paths if rels is None else rels)
         self._ensure_checksums(rels)
-        made, stats, checksums, symlinks = self._entries, self._stats, self._checksums, self._symlinks
-        found = {}
-        for rel in rels:  # a COPY of a whole context asks for every entry: no call per entry
-            entry = made.get(rel)
-            if entry is None:
-                st = stats[rel]
-                link = long_paths.readlink(self.root / rel) if rel in symlinks else ""
-                # kept: several COPY steps may name the same files
-                entry = made[rel] = FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, link, checksums[rel],
-                                              st.mtime_ns)
-            found[rel] = entry
-        return found
+        made, make = self._entries, self._made_entry
+        # a COPY of a whole context asks for every entry: the made ones without a call each
+        return {rel: made.get(rel) or make(rel) for rel in rels}
+
+    def _made_entry(self, rel: str) -> FileEntry:
+        """The entry of a path whose checksum is known; kept, as several COPY steps may name the same files."""
+        entry = self._entries.get(rel)
+        if entry is None:
+            st = self._stats[rel]
+            link = long_paths.readlink(self.root / rel) if rel in self._symlinks else ""
+            entry = self._entries[rel] = FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, link,
+                                                   self._checksums[rel], st.mtime_ns)
+        return entry
 
     def _link(self, rel: str, st: EntryStat) -> str:
         return long_paths.readlink(self.root / rel) if st.kind == "symlink" else ""
@@ -218,7 +220,7 @@ class BuildContext:
         when nothing matched at all.
         """
         hashes: list[str] = []
-        files: dict[str, FileEntry] = {}
+        files: dict[str, None] = {}
         matches: list[str] = []
         for pattern in patterns:
             rel = normalize_source(pattern)
@@ -235,21 +237,24 @@ class BuildContext:
             for target in targets:
                 digest, tree = self._one_source(target)
                 hashes.append(digest)
-                files.update(tree)
+                files.update(dict.fromkeys(tree))
                 matches.append(target)
         if not hashes:
             raise BuildError("no source files were specified")
         digest = hashes[0] if len(hashes) == 1 else _hash_strings("multi", hashes)
-        return SourceSet(digest, dict(sorted(files.items())), tuple(matches))
+        # a hit reads none of the files' entries: each is made when a miss, a reason or the copy asks
+        return SourceSet(digest, SourceFiles(tuple(sorted(files)), self._stats, self._made_entry), tuple(matches))
 
-    def _one_source(self, rel: str) -> tuple[str, dict[str, FileEntry]]:
+    def _one_source(self, rel: str) -> tuple[str, list[str]]:
+        """(the digest of one source, the paths behind it; their checksums are known)."""
         if rel != "." and self._stats[rel].kind == "symlink":
             # The classic builder stats a source through its symlinks: one naming a directory is
             # named by that directory's tree (``dir:``), as if the directory itself were the source.
             target = self._resolve_in_scope(rel)
             if target == "." or (target in self._stats and self._stats[target].kind == "dir"):
                 digest, tree = self._one_source(target)
-                return digest, {**tree, **self.entries([rel])}
+                self._ensure_checksums([rel])
+                return digest, [*tree, rel]
         if rel != "." and self._stats[rel].kind != "dir":
             tree = [rel]
             self._ensure_checksums(tree)
@@ -267,7 +272,10 @@ class BuildContext:
         # a symlink's target feeds the digest, so it belongs with the files a miss is explained by
         targets = [self._resolve_in_scope(p) for p in tree if p in self._symlinks]
         targets = [t for t in targets if t in self._stats and t != "."]
-        return digest, self.entries(dict.fromkeys(tree + targets) if targets else tree)
+        if targets:
+            self._ensure_checksums(targets)
+            tree += targets
+        return digest, tree
 
     def _followed_checksum(self, rel: str) -> str:
         # The classic builder names a symlink in a COPY digest by the file it

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 from layerlab.engine.builder.cache_key import StepInputs
 from layerlab.engine.builder.context import FileEntry
-from layerlab.engine.builder.stored_sources import mtime_changes, mtimes_digest
+from layerlab.engine.builder.stored_sources import file_count, mtime_changes, mtimes_digest
 from layerlab.engine.events import Cause
 from layerlab.engine.oci.digest import short_id
 
@@ -191,7 +191,7 @@ def explain_hit(key: str, result: str, created: float, inputs: StepInputs | None
     if inputs is None:
         return text
     matched = ["parent", "instruction"]
-    files = sum(1 for entry in inputs.sources.values() if entry.kind == "file")
+    files = file_count(inputs.sources)
     if inputs.sources:
         matched.append(f"{files} source file{'' if files == 1 else 's'}" if files else "sources")
     if inputs.build_args:

@@ -9,33 +9,44 @@ the JSON's mtimes, and only those few entries are made.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Iterator, Mapping, Sequence
 
 from layerlab.engine.builder.context import FileEntry
+from layerlab.engine.builder.source_files import SourceFiles, digest_of_file_mtimes
 from layerlab.engine.errors import StoreError
 
 
 def mtimes_digest(sources: Mapping[str, FileEntry]) -> str:
     """sha256 of every file's path and mtime, in path order: equal digests, no file touched."""
-    if isinstance(sources, StoredSources):
+    if isinstance(sources, (StoredSources, SourceFiles)):
         return sources.mtimes_digest
-    return _digest({path: (entry.kind, entry.mtime_ns) for path, entry in sources.items()})
+    return _digest(kinds_and_mtimes(sources))
+
+
+def kinds_and_mtimes(sources: Mapping[str, FileEntry]) -> dict[str, tuple[str, int]]:
+    """(kind, mtime_ns) by path, made without entries where the mapping can."""
+    if isinstance(sources, (StoredSources, SourceFiles)):
+        return sources.kinds_and_mtimes()
+    return {path: (entry.kind, entry.mtime_ns) for path, entry in sources.items()}
+
+
+def file_count(sources: Mapping[str, FileEntry]) -> int:
+    if isinstance(sources, SourceFiles):
+        return sources.file_count()
+    return sum(1 for kind, _mtime in kinds_and_mtimes(sources).values() if kind == "file")
 
 
 def mtime_changes(current: Mapping[str, FileEntry], recorded: Mapping[str, FileEntry]) -> list[str]:
     """The files in both whose mtime differs, in path order: the only ones that can be "touched only"."""
-    then = recorded.kinds_and_mtimes() if isinstance(recorded, StoredSources) else \
-        {path: (entry.kind, entry.mtime_ns) for path, entry in recorded.items()}
-    return sorted(path for path, entry in current.items()
-                  if entry.kind == "file" and path in then and then[path][1] != entry.mtime_ns)
+    then = kinds_and_mtimes(recorded)
+    return sorted(path for path, (kind, mtime) in kinds_and_mtimes(current).items()
+                  if kind == "file" and path in then and then[path][1] != mtime)
 
 
 def _digest(kinds_and_mtimes: Mapping[str, tuple[str, int]]) -> str:
-    text = "\0".join(f"{path}\0{kinds_and_mtimes[path][1]}" for path in sorted(kinds_and_mtimes)
-                     if kinds_and_mtimes[path][0] == "file")
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return digest_of_file_mtimes((path, kinds_and_mtimes[path][1]) for path in sorted(kinds_and_mtimes)
+                                 if kinds_and_mtimes[path][0] == "file")
 
 
 class StoredSources(Mapping[str, FileEntry]):
@@ -95,4 +106,4 @@ class StoredSources(Mapping[str, FileEntry]):
         return f"StoredSources({self._label}, {len(self._entries)} entries made)"
 
 
-__all__ = ["StoredSources", "mtime_changes", "mtimes_digest"]
+__all__ = ["StoredSources", "file_count", "kinds_and_mtimes", "mtime_changes", "mtimes_digest"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import marshal
 import os
 import socket
@@ -13,6 +14,7 @@ import pytest
 from layerlab.engine.builder.context import BuildContext, hash_context
 from layerlab.engine.builder.source_patterns import go_match, normalize_source
 from layerlab.engine.builder.stat_cache import StatCache
+from layerlab.engine.builder.stored_sources import StoredSources, file_count, mtime_changes, mtimes_digest
 from layerlab.engine.errors import BuildError, NotFound
 
 # Digests Docker 20.10's classic builder wrote into `docker history` for this
@@ -103,6 +105,26 @@ def test_directory_source_covers_its_tree_including_itself(tmp_path):
     # a change deep in the tree changes the directory digest
     (tmp_path / "src" / "sub").chmod(0o755)
     assert BuildContext(tmp_path).sources(["src"]).digest != source.digest
+
+
+def test_a_source_set_reads_as_the_entries_behind_it(tmp_path):
+    """Entries are made as they are read: the same ones, in path order (not walk order), and the same
+    mtimes digest as entries made at once, so records written before still compare equal."""
+    for name in ("a/x", "a/y/z", "a-b"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "ln").symlink_to("a/x")
+    ctx = BuildContext(tmp_path)
+    files = ctx.sources(["."]).files
+    made = ctx.entries()
+    assert list(files) == sorted(made) == ["a", "a-b", "a/x", "a/y", "a/y/z", "ln"]
+    assert files == made and dict(files.items()) == made
+    assert "a/x" in files and "nope" not in files and files.get("nope") is None
+    assert files["ln"].link == "a/x" and file_count(files) == 3
+    stored = StoredSources(json.dumps({path: entry.to_json() for path, entry in made.items()}), "", "record")
+    assert mtimes_digest(files) == mtimes_digest(dict(files)) == mtimes_digest(stored)
+    os.utime(tmp_path / "a-b", ns=(1, 1))
+    assert mtime_changes(BuildContext(tmp_path).sources(["."]).files, stored) == ["a-b"]
 
 
 def checksum(root: Path, rel: str, **kwargs) -> str:

@@ -89,7 +89,7 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
 
         return staged_layer(session.workspace, ref.index, stage)
 
-    return Prepared(command, source_digest=digest, sources=dict(sources.files) if sources else {},
+    return Prepared(command, source_digest=digest, sources=sources.files if sources else {},
                     key_extra=key_extra, execute=execute, expanded=copy)
 
 

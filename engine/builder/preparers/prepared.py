@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.dockerfile.instructions import Instruction
@@ -19,7 +19,7 @@ class Prepared:
     build_args: dict[str, str] = field(default_factory=dict)   # args a RUN sees, part of its key
     key_extra: dict[str, Any] = field(default_factory=dict)    # instruction flags the key must include
     source_digest: str = ""                                    # COPY/ADD: the sources' checksum
-    sources: dict[str, FileEntry] = field(default_factory=dict)
+    sources: Mapping[str, FileEntry] = field(default_factory=dict)  # COPY/ADD: each entry made when read
     execute: Callable[[StepRef], NewLayer | None] | None = None  # None: the commit changes the config only
     is_run: bool = False
     expanded: Instruction | None = None   # COPY/ADD after expansion: BuildKit's history row names its words

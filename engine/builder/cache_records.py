@@ -76,6 +76,7 @@ class CacheDecision:
     record: CacheRecord | None     # the record reused, on a hit
     reason: str                    # one line: what was reused, or why not
     causes: tuple[Cause, ...] = ()
+    previous_result: str = ""      # on a miss: what the step produced last time (a COPY links unchanged files)
 
     @property
     def cache(self) -> str:
@@ -243,7 +244,7 @@ def probe(records: CacheRecords, inputs: StepInputs, *, forced: str | None = Non
             return CacheDecision(key, record, f"{summary(notes)}; {reason}" if notes else reason, notes)
     causes = explain_miss(inputs, previous.inputs if previous else None, forced=forced,
                           parent_rebuilt=parent_rebuilt)
-    return CacheDecision(key, None, summary(causes), causes)
+    return CacheDecision(key, None, summary(causes), causes, previous.result if previous else "")
 
 
 __all__ = ["CacheDecision", "CacheRecord", "CacheRecords", "DB_NAME", "probe"]

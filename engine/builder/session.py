@@ -132,6 +132,15 @@ class BuildSession:
         # read path by path: each snapshot directory read is checked, never the whole base (see lookup_stack)
         return self.store.lookup_stack(image) if image.layers() else LayerStack.of([])
 
+    def top_layer_dir(self, image_id: str) -> Path | None:
+        """The directory of ``image_id``'s top layer, if that image and its snapshot are still there."""
+        try:
+            image = self.store.image(image_id) if image_id else None
+        except NotFound:
+            return None
+        layers = image.layers() if image is not None else ()
+        return self.store.layer_dir(layers[-1].chain_id) if layers else None
+
     def mount_layers(self, image_id: str, *, checked: bool = True) -> list[Path]:
         """The layer directories a RUN over ``image_id`` stacks, bottom to top (none for scratch);
         ``checked`` False: the caller runs ``snapshot_check`` before it keeps anything made over them."""

@@ -67,7 +67,7 @@ class StepRunner:
             # the layer writer and the image commit load with the first step that misses, not in a no-op
             from layerlab.engine.builder.commit import commit
 
-            layer = prepared.execute(ref) if prepared.execute is not None else None
+            layer = prepared.execute(ref, decision.previous_result) if prepared.execute is not None else None
             committed = commit(session.store, state, prepared.command, layer, run_step=prepared.is_run,
                                buildkit_row=buildkit_row)
             with session.lock:

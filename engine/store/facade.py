@@ -367,6 +367,12 @@ class Store(StoreCore):
 
         return merged_tree(self, image, upto_layer)
 
+    def layer_dir(self, chain_id: Digest) -> Path | None:
+        """The directory holding one layer's files (its snapshot), if that snapshot is complete."""
+        from layerlab.engine.store.snapshots import is_complete, layer_dir
+
+        return layer_dir(self, chain_id) if is_complete(self, chain_id) else None
+
     def adopt_layer(self, image: StoredImage, staged: Path) -> None:
         """Make the top layer's snapshot by moving ``staged`` (the exact tree its tar was written from)."""
         from layerlab.engine.store.snapshots import adopt_layer

@@ -6,4 +6,5 @@
 - ``archive``: ADD's local-archive extraction.
 - ``remote``: ADD's URL download.
 - ``ownership``: ``--chown`` names and ``--chmod`` modes as numbers.
+- ``reuse``: link the files an edit rebuild would write unchanged from the step's previous layer.
 """

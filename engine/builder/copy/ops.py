@@ -35,6 +35,7 @@ from typing import Callable
 
 from layerlab.engine.builder.copy.archive import extract_archive, is_archive
 from layerlab.engine.builder.copy.remote import UNNAMED, download, is_url
+from layerlab.engine.builder.copy.reuse import PreviousLayer
 from layerlab.engine.builder.copy.sources import ExclusionRules, Source, SourceFinder
 from layerlab.engine.builder.copy.tree import Staging
 from layerlab.engine.dockerfile.dockerignore import Matcher
@@ -79,6 +80,8 @@ class CopyRequest:
     # BuildKit makes every missing directory on the way to the destination with the --chown owner; the
     # classic builder does so only for a copied file's parents.
     owned_dest_path: bool = False
+    # the layer this COPY step made last time: a file that would come out the same is linked from it
+    previous_layer: Path | None = None
 
     @property
     def command(self) -> str:
@@ -148,6 +151,8 @@ class _Copier:
         self.excluded_by_flag = _flag_excludes(req.excludes)
         self.finder = SourceFinder(source_root, excluder, self.command, from_image=req.from_source is not None,
                                    extra_excludes=self.excluded_by_flag)
+        # not for ADD: an archive unpacked over a staged path could write into a shared file
+        self.previous = PreviousLayer(req.previous_layer) if req.previous_layer and not req.is_add else None
 
     # -- the sources -------------------------------------------------------------
 
@@ -220,16 +225,22 @@ class _Copier:
             source_fd = long_paths.open_fd(host, _NOFOLLOW_READ)
         except OSError as error:
             raise BuildError(f"{self.command} failed: cannot read {host}: {error.strerror}") from None
+        if self.previous is not None:
+            owner, mode, mtime_ns = self._wanted(st)
+            if mode is not None and self.previous.link_if_same(
+                    source_fd, target, self.staging.host(target), owner=owner, mode=mode, mtime_ns=mtime_ns,
+                    size=st.st_size):
+                os.close(source_fd)
+                return  # already as _finish would leave it; touching it would touch the previous layer's file
         with os.fdopen(source_fd, "rb") as source, \
                 os.fdopen(long_paths.open_fd(self.staging.host(target), _CREATE, 0o600), "wb") as out:
             _copy_content(source, out)
         self._finish(target, st, is_link=False)
 
-    def _finish(self, target: str, st: os.stat_result, *, is_link: bool) -> None:
-        """Owner, mode and mtime of a staged entry, as Docker leaves them."""
+    def _wanted(self, st: os.stat_result, *, is_link: bool = False) -> tuple[tuple[int, int], int | None, int]:
+        """(owner, permission bits, mtime in ns) of a staged entry as Docker leaves them (bits None: a symlink)."""
         owner = (st.st_uid, st.st_gid) if self.preserve_owner else self.owner
-        self.staging.set_owner(target, owner)
-        path = self.staging.host(target)
+        mode = None
         if not is_link:
             if self.req.chmod is not None:
                 mode = self.req.chmod
@@ -237,9 +248,16 @@ class _Copier:
                 mode = stat.S_IMODE(st.st_mode)
                 if not self.preserve_owner and stat.S_ISREG(st.st_mode):
                     mode = _as_after_chown(mode)
+        return owner, mode, int(st.st_mtime) * 1_000_000_000  # Docker's tar keeps whole seconds
+
+    def _finish(self, target: str, st: os.stat_result, *, is_link: bool) -> None:
+        """Owner, mode and mtime of a staged entry, as Docker leaves them."""
+        owner, mode, mtime_ns = self._wanted(st, is_link=is_link)
+        self.staging.set_owner(target, owner)
+        path = self.staging.host(target)
+        if mode is not None:
             long_paths.chmod(path, mode)
-        seconds = int(st.st_mtime) * 1_000_000_000  # Docker's tar keeps whole seconds
-        long_paths.utime(path, ns=(seconds, seconds), follow_symlinks=not is_link)
+        long_paths.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=not is_link)
 
     # -- one directory -----------------------------------------------------------
 

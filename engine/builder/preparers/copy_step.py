@@ -57,7 +57,7 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
             return resolve_buildkit_chown(copy.chown, image)
         return resolve_chown(copy.chown, image, where)
 
-    def execute(ref: StepRef) -> NewLayer | None:
+    def execute(ref: StepRef, previous_result: str) -> NewLayer | None:
         # the copying and commit machinery (shutil, tempfile, archives, downloads, the layer writer)
         # loads with the first COPY that misses: a rebuild whose every step is cached never needs it
         from layerlab.engine.builder.commit import staged_layer
@@ -72,7 +72,8 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
                                   is_add=isinstance(copy, Add), checksum=checksum or None,
                                   keep_git_dir=copy.keep_git_dir if isinstance(copy, Add) else False,
                                   from_source=from_name or None,
-                                  owned_dest_path=session.request.semantics == "buildkit")
+                                  owned_dest_path=session.request.semantics == "buildkit",
+                                  previous_layer=session.top_layer_dir(previous_result))
             try:
                 result = stage_copy(request, source_root=source_root, source_excluder=excluder,
                                     image=image, out_dir=out_dir)

@@ -20,6 +20,7 @@ class Prepared:
     key_extra: dict[str, Any] = field(default_factory=dict)    # instruction flags the key must include
     source_digest: str = ""                                    # COPY/ADD: the sources' checksum
     sources: Mapping[str, FileEntry] = field(default_factory=dict)  # COPY/ADD: each entry made when read
-    execute: Callable[[StepRef], NewLayer | None] | None = None  # None: the commit changes the config only
+    # on a miss, with what the step produced last time ("" if nothing); None: the commit changes the config only
+    execute: Callable[[StepRef, str], NewLayer | None] | None = None
     is_run: bool = False
     expanded: Instruction | None = None   # COPY/ADD after expansion: BuildKit's history row names its words

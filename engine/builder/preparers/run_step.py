@@ -56,7 +56,7 @@ def prepare_run(session: BuildSession, state: StageState, run: Run) -> Prepared:
     else:
         env = run_env(state.env, args, session.build_args)
 
-    def execute(ref: StepRef) -> NewLayer | None:
+    def execute(ref: StepRef, previous_result: str) -> NewLayer | None:
         return _execute_run(session, state, run, ref, env, mounts, "private" if network == "default" else network)
 
     return Prepared(command, build_args=args, key_extra=key_extra, execute=execute, is_run=True)

@@ -27,7 +27,7 @@ def prepare_workdir(session: BuildSession, state: StageState, workdir: Workdir) 
     path = state.workdir
     where = session.where(workdir)
 
-    def execute(ref: StepRef) -> NewLayer | None:
+    def execute(ref: StepRef, previous_result: str) -> NewLayer | None:
         from layerlab.engine.builder.commit import staged_layer
 
         buildkit = session.request.semantics == "buildkit"

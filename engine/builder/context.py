@@ -24,7 +24,7 @@ from layerlab.engine.builder.context_walk import Excluder, walk_context
 from layerlab.engine.builder.source_files import SourceFiles
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
 from layerlab.engine.builder.stat_cache import StatCache
-from layerlab.engine.builder.tarsum import EntryStat, tarsum_header
+from layerlab.engine.builder.tarsum import STAT_KEY, EntryStat, tarsum_header
 from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
 from layerlab.engine.record_type import field, record
@@ -155,11 +155,10 @@ class BuildContext:
             if rel in checksums:
                 continue
             st = stats[rel]
-            if st.kind == "file" and st.size > 0:
+            if st.size > 0 and st.kind == "file":
                 cached = cached_by_path.get(rel)
                 # trusted only in its own shape: the stat cache is a file its user can damage
-                if type(cached) is tuple and len(cached) == 5 and cached[0] == st.size \
-                        and cached[1] == st.mtime_ns and cached[2] == st.ino and cached[3] == st.ctime_ns \
+                if type(cached) is tuple and len(cached) == 5 and cached[:4] == st[STAT_KEY] \
                         and type(cached[4]) is str:
                     checksums[rel] = cached[4]
                 else:

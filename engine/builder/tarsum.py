@@ -14,9 +14,9 @@ import os
 import pwd
 import stat
 from pathlib import Path
+from typing import NamedTuple
 
 from layerlab.engine import long_paths
-from layerlab.engine.record_type import record
 
 # lstat's file types as (kind, tar typeflag); other types (sockets) are not part of a context.
 KINDS = {
@@ -29,20 +29,26 @@ KINDS = {
 }
 
 
-@record(slots=True)
-class EntryStat:
-    """What a walk keeps of one entry's lstat."""
+class EntryStat(NamedTuple):
+    """What a walk keeps of one entry's lstat.
+
+    A tuple, as a walk makes one per entry (20,000 for a large context): the walk builds it with
+    ``tuple.__new__``, a C call, where a class's ``__init__`` is a Python call per entry."""
 
     kind: str
     typeflag: str
     mode: int
     uid: int
     gid: int
-    size: int
+    size: int       # size to ctime_ns: what the stat cache keeps of a file, in its order (STAT_KEY)
     mtime_ns: int
-    ctime_ns: int
     ino: int
+    ctime_ns: int
     rdev: int
+
+
+STAT_KEY = slice(5, 9)
+"""``entry_stat[STAT_KEY]``: (size, mtime_ns, ino, ctime_ns), compared whole with a stat cache entry's first four."""
 
 
 def tarsum_header(root: Path, rel: str, st: EntryStat, link: str, *, image_headers: bool) -> "hashlib._Hash":

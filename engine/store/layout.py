@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from layerlab.engine.errors import StoreError
+from layerlab.engine.fsutil import spread_subdirectories
 from layerlab.engine.oci.digest import Digest
 from layerlab.engine.values import Value, set_fields
 
@@ -80,6 +81,7 @@ class Layout(Value):
             # Run bundles with secret copies and RUN upper dirs live here: ours alone.
             if self.tmp.stat().st_mode & 0o777 != 0o700:
                 self.tmp.chmod(0o700)
+            spread_subdirectories(self.tmp)   # each build's workspace is a new tree of files
         except OSError as error:
             raise StoreError(f"cannot create store at {self.root}: {error.strerror}") from None
 

@@ -145,11 +145,12 @@ class CacheRecords:
 
     def previous(self, dockerfile: str, stage: str, position: int) -> CacheRecord | None:
         """The record this step produced or reused last: what a miss is compared against."""
-        columns = ", ".join(f"r.{name.strip()}" for name in self._COLUMNS.split(","))
+        # the step's uses are sorted alone: sorting them joined with their records would copy every
+        # record's source entries (megabytes for a large context) into the sort to keep one
         row = self._db.execute(
-            f"SELECT {columns} FROM step_uses u JOIN records r ON r.key = u.key"
-            " WHERE u.dockerfile = ? AND u.stage = ? AND u.position = ?"
-            " ORDER BY u.used DESC, u.rowid DESC LIMIT 1",
+            f"SELECT {self._COLUMNS} FROM records WHERE key = (SELECT key FROM step_uses"
+            " WHERE dockerfile = ? AND stage = ? AND position = ? AND key IN (SELECT key FROM records)"
+            " ORDER BY used DESC, rowid DESC LIMIT 1)",
             (dockerfile, stage, position),
         ).fetchone()
         return self._record(row) if row else None

@@ -9,7 +9,7 @@ that names files, or the copy itself make the entries they read, one at a time.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 from layerlab.engine.builder.tarsum import EntryStat
 
@@ -17,37 +17,39 @@ if TYPE_CHECKING:  # context.py makes these mappings, so it cannot be imported f
     from layerlab.engine.builder.context import FileEntry
 
 
-def digest_of_file_mtimes(files: Iterable[tuple[str, int]]) -> str:
-    """sha256 of (path, mtime) of every file, given in path order: equal digests, no file touched."""
-    text = "\0".join([f"{path}\0{mtime}" for path, mtime in files])
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+def digest_of_file_mtimes(lines: list[str]) -> str:
+    """sha256 of every file's ``f"{path}\\0{mtime_ns}"`` in path order: equal digests, no file touched."""
+    return hashlib.sha256("\0".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class SourceFiles(Mapping[str, "FileEntry"]):
     """Path -> ``FileEntry`` over a walked context's stats, in path order; ``entry`` makes one."""
 
-    __slots__ = ("_paths", "_members", "_stats", "_entry", "_digest")
+    __slots__ = ("_paths", "_members", "_stats", "_entry", "_mtimes")
 
     def __init__(self, paths: tuple[str, ...], stats: Mapping[str, EntryStat], entry: Callable[[str], FileEntry]):
         self._paths, self._stats, self._entry = paths, stats, entry
         self._members: frozenset[str] | None = None
-        self._digest = ""
+        self._mtimes: tuple[str, int] | None = None
 
     @property
     def mtimes_digest(self) -> str:
-        if not self._digest:
+        return self._digest_and_count()[0]
+
+    def file_count(self) -> int:
+        return self._digest_and_count()[1]
+
+    def _digest_and_count(self) -> tuple[str, int]:
+        """(the files' mtimes digest, how many files fed it): one pass, which a probe makes first."""
+        if self._mtimes is None:
             stats = self._stats
-            self._digest = digest_of_file_mtimes((path, st.mtime_ns) for path in self._paths
-                                                 if (st := stats[path]).kind == "file")
-        return self._digest
+            lines = [f"{path}\0{st.mtime_ns}" for path in self._paths if (st := stats[path]).kind == "file"]
+            self._mtimes = digest_of_file_mtimes(lines), len(lines)
+        return self._mtimes
 
     def kinds_and_mtimes(self) -> dict[str, tuple[str, int]]:
         stats = self._stats
         return {path: (stats[path].kind, stats[path].mtime_ns) for path in self._paths}
-
-    def file_count(self) -> int:
-        stats = self._stats
-        return sum(1 for path in self._paths if stats[path].kind == "file")
 
     def __getitem__(self, path: str) -> FileEntry:
         if path not in self:

@@ -45,8 +45,8 @@ def mtime_changes(current: Mapping[str, FileEntry], recorded: Mapping[str, FileE
 
 
 def _digest(kinds_and_mtimes: Mapping[str, tuple[str, int]]) -> str:
-    return digest_of_file_mtimes((path, kinds_and_mtimes[path][1]) for path in sorted(kinds_and_mtimes)
-                                 if kinds_and_mtimes[path][0] == "file")
+    return digest_of_file_mtimes([f"{path}\0{kinds_and_mtimes[path][1]}" for path in sorted(kinds_and_mtimes)
+                                  if kinds_and_mtimes[path][0] == "file"])
 
 
 class StoredSources(Mapping[str, FileEntry]):

@@ -55,6 +55,20 @@ def test_stages_sharing_a_record_keep_their_own_history(tmp_path):
         assert records.previous("Dockerfile", "b", 1) is None
 
 
+def test_previous_passes_over_a_use_whose_record_is_gone(tmp_path):
+    """Only the step's uses are sorted (not their records' source entries); one left without its
+    record, as a file changed by hand may have, gives way to the use before it."""
+    with CacheRecords(tmp_path) as records:
+        first = records.put(step(command="make"), "sha256:" + "a" * 64, created=1000.0)
+        second = records.put(step(command="make -j2"), "sha256:" + "b" * 64, created=2000.0)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:
+        db.execute("DELETE FROM records WHERE key = ?", (second.key,))
+    db.close()
+    with CacheRecords(tmp_path) as records:
+        assert records.previous("Dockerfile", "0", 1).key == first.key
+
+
 def test_prune_by_age_and_keep(tmp_path):
     with CacheRecords(tmp_path) as records:
         old = records.put(step(command="old"), "sha256:" + "a" * 64, created=time.time() - 3600)

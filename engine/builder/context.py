@@ -23,7 +23,7 @@ from typing import Iterable, Mapping, Sequence
 from layerlab.engine.builder.context_walk import Excluder, walk_context
 from layerlab.engine.builder.source_files import SourceFiles
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
-from layerlab.engine.builder.stat_cache import StatCache
+from layerlab.engine.builder.stat_cache import Entries, StatCache, keys_text
 from layerlab.engine.builder.tarsum import STAT_KEY, EntryStat, tarsum_header
 from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
@@ -105,15 +105,29 @@ class BuildContext:
         self.owner = owner
         self._stat_cache = stat_cache
         self._cache_name = f"{self.root}\0{owner}"
-        self._cached = stat_cache.load(self._cache_name) if stat_cache else {}
         self._cache_before_ns = time.time_ns() - racy_margin_ns
         self._stats: dict[str, EntryStat]   # in walk order
         self._stats, self._symlinks, implied = walk_context(self.root, excluder, root_owned=owner == "root")
         self._checksums: dict[str, str] = {rel: rel for rel in implied}
+        self._cached: Entries = {}
+        self._cache_current = self._take_cached_checksums() if stat_cache else True
         self._entries: dict[str, FileEntry] = {}
         self._fresh: dict[str, tuple[int, int, int, int, str]] = {}
         self.files_read = 0
         self.paths: tuple[str, ...] = tuple(self._stats)
+
+    def _take_cached_checksums(self) -> bool:
+        """Every file's checksum from the stat cache at once when each has the stat stored with it
+        (then True: the cache needs no rewrite); else its entries, each compared as it is needed."""
+        stats = self._stats
+        files = [rel for rel, st in stats.items() if st.size > 0 and st.kind == "file"]
+        snapshot = self._stat_cache.snapshot(self._cache_name)
+        checksums = snapshot.checksums_for(keys_text([(rel, *stats[rel][STAT_KEY]) for rel in files]))
+        if checksums is not None:
+            self._checksums.update(zip(files, checksums))
+            return True
+        self._cached = snapshot.entries()
+        return False
 
     # -- per-file checksums ----------------------------------------------------
 
@@ -204,7 +218,10 @@ class BuildContext:
             return
         gone = [rel for rel in self._cached if rel not in self._stats]
         rows = [(rel, *values) for rel, values in self._fresh.items() if self._cached.get(rel) != values]
-        self._stat_cache.update(self._cache_name, rows, gone)
+        if rows or gone or not self._cache_current:
+            # rewritten in this walk's order, so that the next walk of an unchanged context matches it at once
+            self._stat_cache.update(self._cache_name, rows, gone, order=self.paths)
+            self._cache_current = True
         self._cached.update(self._fresh)
         self._fresh = {}
 

@@ -4,6 +4,13 @@ One row per context holds every path's entry, marshalled: a no-op rebuild of a 2
 loads it in one read and one ``marshal.loads`` (about a third of what 20,000 rows cost to fetch), and
 a build that learned something rewrites it in one transaction that first merges what another
 process wrote meanwhile. It is a cache: an entry it cannot read is an entry it does not have.
+
+The row keeps the files' stats as one text in the order of the walk that wrote it (``keys_text``)
+beside a tuple of their checksums, not as a tuple per file: a walk whose files all have the very
+stats stored compares one string and takes every checksum at once (``Snapshot.checksums_for``),
+without making 100,000 objects to compare them one by one. Only a walk that differs parses the
+text into entries (``Snapshot.entries``). A row of the earlier form (a dict of entries) is read as
+entries, and rewritten in this form by the next build that uses it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,47 @@ from layerlab.engine.errors import StoreError
 
 # path -> (size, mtime_ns, ino, ctime_ns, checksum)
 Entries = dict[str, tuple[int, int, int, int, str]]
+StatKey = tuple[str, int, int, int, int]   # (path, size, mtime_ns, ino, ctime_ns)
+
+
+def keys_text(keys: list[StatKey]) -> str:
+    """The files' stats as one text: NUL never occurs in a path, so the text splits back unambiguously."""
+    return "\0".join([f"{path}\0{size}\0{mtime}\0{ino}\0{ctime}" for path, size, mtime, ino, ctime in keys])
+
+
+class Snapshot:
+    """One context's row as read: the stored stats' text and checksums, entries parsed only if asked."""
+
+    __slots__ = ("_text", "_checksums", "_entries")
+
+    def __init__(self, text: str = "", checksums: tuple[str, ...] = (), entries: Entries | None = None):
+        self._text, self._checksums, self._entries = text, checksums, entries
+
+    def checksums_for(self, text: str) -> tuple[str, ...] | None:
+        """Every file's checksum, in order, when ``text`` (``keys_text`` of a walk's files) is the stored one."""
+        return self._checksums if self._text and text == self._text else None
+
+    def entries(self) -> Entries:
+        if self._entries is None:
+            self._entries = _parsed(self._text, self._checksums)
+        return self._entries
+
+
+def _parsed(text: str, checksums: tuple[str, ...]) -> Entries:
+    fields = text.split("\0") if text else []
+    if len(fields) != 5 * len(checksums):
+        return {}
+    each = iter(fields)
+    try:
+        return {path: (int(size), int(mtime), int(ino), int(ctime), checksum)
+                for path, size, mtime, ino, ctime, checksum in zip(each, each, each, each, each, checksums)}
+    except ValueError:
+        return {}
+
+
+def _well_formed(value: object) -> bool:
+    return type(value) is tuple and len(value) == 5 and all(type(field) is int for field in value[:4]) \
+        and type(value[4]) is str
 
 _MARSHAL_VERSION = 4
 
@@ -53,32 +101,47 @@ class StatCache:
                 self._write(context, entries)
             self._db.execute("DROP TABLE stat_cache")
 
-    def load(self, context: str) -> Entries:
+    def snapshot(self, context: str) -> Snapshot:
         row = self._db.execute("SELECT entries FROM stat_entries WHERE context = ?", (context,)).fetchone()
         if row is None:
-            return {}
+            return Snapshot()
         try:
-            entries = marshal.loads(row[0])
+            stored = marshal.loads(row[0])
         except (ValueError, EOFError, TypeError):
-            return {}
-        return entries if isinstance(entries, dict) else {}
+            return Snapshot()
+        if isinstance(stored, dict):  # the earlier form: each entry is checked as it is used
+            return Snapshot(entries=stored)
+        if type(stored) is tuple and len(stored) == 2 and type(stored[0]) is str and type(stored[1]) is tuple \
+                and all(type(checksum) is str for checksum in stored[1]):
+            return Snapshot(stored[0], stored[1])
+        return Snapshot()
+
+    def load(self, context: str) -> Entries:
+        return self.snapshot(context).entries()
 
     def update(self, context: str, rows: Iterable[tuple[str, int, int, int, int, str]],
-               removed: Iterable[str] = ()) -> None:
+               removed: Iterable[str] = (), order: Iterable[str] = ()) -> None:
+        """Merge ``rows`` into the context's entries and drop ``removed``; ``order``: the writer's walk,
+        the order the files are kept in (a later walk that finds them all unchanged matches at once)."""
         rows, removed = list(rows), list(removed)
-        if not rows and not removed:
-            return
         with write_transaction(self._db):
-            entries = self.load(context)  # what another process wrote since this one loaded stays
+            entries = dict(self.load(context))  # what another process wrote since this one loaded stays
             for path, size, mtime, ino, ctime, checksum in rows:
                 entries[path] = (size, mtime, ino, ctime, checksum)
             for path in removed:
                 entries.pop(path, None)
-            self._write(context, entries)
+            self._write(context, entries, order)
 
-    def _write(self, context: str, entries: Entries) -> None:
+    def _write(self, context: str, entries: Entries, order: Iterable[str] = ()) -> None:
+        paths = [path for path in order if path in entries]
+        if len(paths) < len(entries):
+            placed = set(paths)
+            paths += [path for path in entries if path not in placed]
+        kept = [path for path in paths if _well_formed(entries[path])]
+        text = keys_text([(path, *entries[path][:4]) for path in kept])
+        checksums = tuple(entries[path][4] for path in kept)
         self._db.execute("INSERT OR REPLACE INTO stat_entries VALUES (?, ?)",
-                         (context, marshal.dumps(entries, _MARSHAL_VERSION)))
+                         (context, marshal.dumps((text, checksums), _MARSHAL_VERSION)))
 
     def close(self) -> None:
         self._db.close()

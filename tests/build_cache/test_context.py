@@ -13,7 +13,7 @@ import pytest
 
 from layerlab.engine.builder.context import BuildContext, hash_context
 from layerlab.engine.builder.source_patterns import go_match, normalize_source
-from layerlab.engine.builder.stat_cache import StatCache
+from layerlab.engine.builder.stat_cache import StatCache, keys_text
 from layerlab.engine.builder.stored_sources import StoredSources, file_count, mtime_changes, mtimes_digest
 from layerlab.engine.errors import BuildError, NotFound
 
@@ -282,6 +282,54 @@ def test_two_builds_sharing_the_stat_cache_keep_what_each_learned(tmp_path):
         early.save()  # it never saw g: its write must not drop g's entry
     with StatCache(tmp_path / "stat.db") as cache:
         assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 0
+
+
+def walked_keys(root: Path) -> list[tuple[str, int, int, int, int]]:
+    """(path, size, mtime_ns, ino, ctime_ns) of every non-empty file, in the walk's order."""
+    stats = [(rel, (root / rel).lstat()) for rel in BuildContext(root).paths]
+    return [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns) for rel, st in stats
+            if (root / rel).is_file() and not (root / rel).is_symlink() and st.st_size]
+
+
+def test_an_unchanged_context_takes_every_checksum_from_one_comparison(tmp_path):
+    """The row keeps the files' stats in walk order: an unchanged walk matches it whole; a touched
+    file does not, and its entry alone is read again (the others are compared one by one)."""
+    ctx = tmp_path / "ctx"
+    for name in ("b/x", "a-b", "a/y", "empty"):
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text("" if name == "empty" else name)
+    name = f"{ctx.resolve()}\0keep"
+    with StatCache(tmp_path / "stat.db") as cache:
+        cold = hash_context(ctx, stat_cache=cache, racy_margin_ns=0)
+        checksums = cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx)))
+        assert checksums == tuple(cold.entry(rel).checksum for rel, *_ in walked_keys(ctx))
+        assert [rel for rel, *_ in walked_keys(ctx)] == ["a/y", "a-b", "b/x"]
+        os.utime(ctx / "a-b", ns=(5_000_000_000, 5_000_000_000))
+        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx))) is None
+        touched = hash_context(ctx, stat_cache=cache, racy_margin_ns=0)
+        assert touched.files_read == 1 and touched.hash_all() == cold.hash_all()
+        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx))) == checksums
+
+
+def test_a_stat_cache_row_of_the_earlier_form_is_used_and_rewritten(tmp_path):
+    """A row holding a dict of entries (before the stats were kept as one text) spares the reads, and
+    the build that uses it rewrites it in the current form."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f").write_text("kept")
+    name = f"{(tmp_path / 'ctx').resolve()}\0keep"
+    with StatCache(None) as memory:
+        entry = hash_context(tmp_path / "ctx", stat_cache=memory, racy_margin_ns=0).entry("f")
+    (_, size, mtime, ino, ctime), = walked_keys(tmp_path / "ctx")
+    with StatCache(tmp_path / "stat.db"):
+        pass
+    db = sqlite3.connect(tmp_path / "stat.db")
+    with db:
+        db.execute("INSERT INTO stat_entries VALUES (?, ?)",
+                   (name, marshal.dumps({"f": (size, mtime, ino, ctime, entry.checksum)})))
+    db.close()
+    with StatCache(tmp_path / "stat.db") as cache:
+        assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 0
+        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(tmp_path / "ctx"))) == (entry.checksum,)
 
 
 def test_a_stat_cache_of_one_row_per_file_is_kept(tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from layerlab.engine import long_paths
 from layerlab.engine.deep_trees import remove_tree as remove_any_depth, walk_tree
@@ -19,7 +20,7 @@ def remove_tree(layout: Layout, path: Path) -> int:
         os.rename(path, aside)
     except FileNotFoundError:
         return 0
-    size = tree_size(aside)
+    size = freed_size(aside)
     _remove_quietly(aside)
     return size
 
@@ -27,7 +28,7 @@ def remove_tree(layout: Layout, path: Path) -> int:
 def remove_any(path: Path) -> int:
     """Remove a file or a directory tree; returns bytes freed (0 when it was already gone)."""
     if path.is_dir() and not path.is_symlink():
-        size = tree_size(path)
+        size = freed_size(path)
         _remove_quietly(path)
         return size
     try:
@@ -103,14 +104,31 @@ def _entry_line(name: str, st: os.stat_result) -> bytes:
 
 def tree_size(path: Path | str) -> int:
     """Bytes the tree's files occupy on disk (allocated blocks, so sparse files count what they use)."""
+    return sum(st.st_blocks * 512 for st in _file_stats(path))
+
+
+def freed_size(path: Path | str) -> int:
+    """The bytes deleting the tree would free: ``tree_size`` without the files it shares by hard links
+    with trees kept (a COPY layer linked from the step's previous one, a merged tree's links)."""
     total = 0
+    shared: dict[tuple[int, int], list[int]] = {}   # inode -> [links seen here, links in all, blocks]
+    for st in _file_stats(path):
+        if st.st_nlink == 1:
+            total += st.st_blocks * 512
+            continue
+        seen = shared.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_blocks * 512])
+        seen[0] += 1
+    return total + sum(blocks for here, links, blocks in shared.values() if here >= links)
+
+
+def _file_stats(path: Path | str) -> Iterator[os.stat_result]:
+    """The lstat of every non-directory in the tree (one gone meanwhile is left out)."""
     for dirpath, dirnames, filenames in walk_tree(path):
         for name in filenames:
             try:
-                total += long_paths.lstat(os.path.join(dirpath, name)).st_blocks * 512
+                yield long_paths.lstat(os.path.join(dirpath, name))
             except OSError:
                 pass
-    return total
 
 
 def _remove_quietly(path: Path) -> None:

@@ -138,8 +138,9 @@ class LayerlabBuilds:
         """A root holding only the base: cold run ``run``'s own, else the one root warm runs share.
 
         Each cold run gets a root of its own, and all are deleted in ``close``: deleting the last
-        run's root right before a timed one bills that run for the file system's work (with online
-        discard, creating files stays slow for seconds after a large tree is deleted, ``sync`` or not)."""
+        run's root right before a timed one bills that run for it. An ext4 without a journal does not
+        reuse an inode freed in the last minute (five while its inode table block is unwritten) and
+        walks past each one, from the start of the group, for every file it creates there."""
         self.root = self.data.work / (f"root-{self.name}" if run is None else f"root-{self.name}-cold-{run}")
         shutil.rmtree(self.root, ignore_errors=True)
         copy_root(self.data.base_root, self.root)

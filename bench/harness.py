@@ -372,8 +372,9 @@ def _measure_tool(measure: Measure, runs: int, log: Callable[[str], None]) -> To
         for n in range(runs):
             if measure.prepare:
                 measure.prepare(n)
-            # Earlier runs' writes and deletions (with online discard, a deleted
-            # 100,000-file tree is seconds of work) must not be billed to this one.
+            # Earlier runs' writes must not be billed to this one; written out, their deletions'
+            # inodes count as recently freed for one minute instead of five (ext4 without a journal
+            # walks past those on every create).
             os.sync()
             sample = measure.run(n)
             tool.seconds.append(sample.seconds)

@@ -62,8 +62,9 @@ def scenarios(options: Options) -> list[Scenario]:
         facts = {k: v for k, v in made.items() if k != "diff_id"}
         return {**facts, "diff_id": made["diff_id"][:19] + "…"}  # the same every run: deterministic data
 
-    # A new target per run, all removed at the end: deleting 100,000 files between
-    # runs leaves the disk busy (online discard) and makes the next run slower.
+    # A new target per run, all removed at the end: 100,000 files deleted between runs
+    # would slow the next run's creates (ext4 without a journal walks past inodes freed in
+    # the last minutes on every create).
     targets = work / "targets"
 
     def target_for(label: str):

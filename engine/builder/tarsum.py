@@ -5,8 +5,6 @@ security.capability) followed by its content; ``headers="image"`` adds what Go's
 ``tar.FileInfoHeader`` puts there for files from an image (type bits, host owner names).
 """
 
-from __future__ import annotations
-
 import functools
 import grp
 import hashlib
@@ -33,7 +31,8 @@ class EntryStat(NamedTuple):
     """What a walk keeps of one entry's lstat.
 
     A tuple, as a walk makes one per entry (20,000 for a large context): the walk builds it with
-    ``tuple.__new__``, a C call, where a class's ``__init__`` is a Python call per entry."""
+    ``tuple.__new__``, a C call, where a class's ``__init__`` is a Python call per entry. (This module
+    does without postponed annotations: NamedTuple would compile each field's annotation text.)"""
 
     kind: str
     typeflag: str

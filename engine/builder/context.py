@@ -23,7 +23,7 @@ from typing import Iterable, Mapping, Sequence
 from layerlab.engine.builder.context_walk import Excluder, walk_context
 from layerlab.engine.builder.source_files import SourceFiles
 from layerlab.engine.builder.source_patterns import go_match, has_wildcards, normalize_source
-from layerlab.engine.builder.stat_cache import Entries, StatCache, keys_text
+from layerlab.engine.builder.stat_cache import Entries, StatCache, keys_blob
 from layerlab.engine.builder.tarsum import STAT_KEY, EntryStat, tarsum_header
 from layerlab.engine import long_paths
 from layerlab.engine.errors import BuildError, NotFound
@@ -122,7 +122,7 @@ class BuildContext:
         stats = self._stats
         files = [rel for rel, st in stats.items() if st.size > 0 and st.kind == "file"]
         snapshot = self._stat_cache.snapshot(self._cache_name)
-        checksums = snapshot.checksums_for(keys_text([(rel, *stats[rel][STAT_KEY]) for rel in files]))
+        checksums = snapshot.checksums_for(keys_blob(files, [stats[rel][STAT_KEY] for rel in files]))
         if checksums is not None:
             self._checksums.update(zip(files, checksums))
             return True

@@ -5,12 +5,12 @@ loads it in one read and one ``marshal.loads`` (about a third of what 20,000 row
 a build that learned something rewrites it in one transaction that first merges what another
 process wrote meanwhile. It is a cache: an entry it cannot read is an entry it does not have.
 
-The row keeps the files' stats as one text in the order of the walk that wrote it (``keys_text``)
-beside a tuple of their checksums, not as a tuple per file: a walk whose files all have the very
-stats stored compares one string and takes every checksum at once (``Snapshot.checksums_for``),
-without making 100,000 objects to compare them one by one. Only a walk that differs parses the
-text into entries (``Snapshot.entries``). A row of the earlier form (a dict of entries) is read as
-entries, and rewritten in this form by the next build that uses it.
+The row keeps the files' paths and stats, in the order of the walk that wrote it, as one marshalled
+blob (``keys_blob``) beside a tuple of their checksums, not as a tuple per file: a walk whose files all
+have the very stats stored compares one bytes object and takes every checksum at once
+(``Snapshot.checksums_for``), without loading and comparing 100,000 objects one by one. Only a walk
+that differs unmarshals the blob into entries (``Snapshot.entries``). A row of an earlier form (a dict
+of entries) is read as entries and rewritten in this form by the next build that uses it.
 """
 
 from __future__ import annotations
@@ -25,47 +25,49 @@ from layerlab.engine.errors import StoreError
 
 # path -> (size, mtime_ns, ino, ctime_ns, checksum)
 Entries = dict[str, tuple[int, int, int, int, str]]
-StatKey = tuple[str, int, int, int, int]   # (path, size, mtime_ns, ino, ctime_ns)
+StatKey = tuple[int, int, int, int]   # (size, mtime_ns, ino, ctime_ns)
+# marshal's version 2 writes no references between objects, so equal stats always give equal bytes
+_KEYS_VERSION = 2
 
 
-def keys_text(keys: list[StatKey]) -> str:
-    """The files' stats as one text: NUL never occurs in a path, so the text splits back unambiguously."""
-    return "\0".join([f"{path}\0{size}\0{mtime}\0{ino}\0{ctime}" for path, size, mtime, ino, ctime in keys])
+def keys_blob(paths: list[str], keys: list[StatKey]) -> bytes:
+    """The files' paths and stats in one blob, compared whole with the stored one."""
+    return marshal.dumps((paths, keys), _KEYS_VERSION)
 
 
 class Snapshot:
-    """One context's row as read: the stored stats' text and checksums, entries parsed only if asked."""
+    """One context's row as read: the stored stats' blob and checksums, entries unmarshalled only if asked."""
 
-    __slots__ = ("_text", "_checksums", "_entries")
+    __slots__ = ("_keys", "_checksums", "_entries")
 
-    def __init__(self, text: str = "", checksums: tuple[str, ...] = (), entries: Entries | None = None):
-        self._text, self._checksums, self._entries = text, checksums, entries
+    def __init__(self, keys: bytes = b"", checksums: tuple[str, ...] = (), entries: Entries | None = None):
+        self._keys, self._checksums, self._entries = keys, checksums, entries
 
-    def checksums_for(self, text: str) -> tuple[str, ...] | None:
-        """Every file's checksum, in order, when ``text`` (``keys_text`` of a walk's files) is the stored one."""
-        return self._checksums if self._text and text == self._text else None
+    def checksums_for(self, keys: bytes) -> tuple[str, ...] | None:
+        """Every file's checksum, in order, when ``keys`` (``keys_blob`` of a walk's files) is the stored blob."""
+        return self._checksums if self._keys and keys == self._keys else None
 
     def entries(self) -> Entries:
         if self._entries is None:
-            self._entries = _parsed(self._text, self._checksums)
+            self._entries = _unpacked(self._keys, self._checksums)
         return self._entries
 
 
-def _parsed(text: str, checksums: tuple[str, ...]) -> Entries:
-    fields = text.split("\0") if text else []
-    if len(fields) != 5 * len(checksums):
-        return {}
-    each = iter(fields)
+def _unpacked(keys: bytes, checksums: tuple[str, ...]) -> Entries:
+    """Each file's entry; each is checked for its shape where it is used (``_well_formed`` on a write)."""
     try:
-        return {path: (int(size), int(mtime), int(ino), int(ctime), checksum)
-                for path, size, mtime, ino, ctime, checksum in zip(each, each, each, each, each, checksums)}
-    except ValueError:
+        paths, stats = marshal.loads(keys) if keys else ([], [])
+        if len(paths) != len(checksums) or len(stats) != len(checksums):
+            return {}
+        return {path: (*stat, checksum) for path, stat, checksum in zip(paths, stats, checksums)}
+    except (ValueError, EOFError, TypeError):
         return {}
 
 
 def _well_formed(value: object) -> bool:
     return type(value) is tuple and len(value) == 5 and all(type(field) is int for field in value[:4]) \
         and type(value[4]) is str
+
 
 _MARSHAL_VERSION = 4
 
@@ -111,7 +113,7 @@ class StatCache:
             return Snapshot()
         if isinstance(stored, dict):  # the earlier form: each entry is checked as it is used
             return Snapshot(entries=stored)
-        if type(stored) is tuple and len(stored) == 2 and type(stored[0]) is str and type(stored[1]) is tuple \
+        if type(stored) is tuple and len(stored) == 2 and type(stored[0]) is bytes and type(stored[1]) is tuple \
                 and all(type(checksum) is str for checksum in stored[1]):
             return Snapshot(stored[0], stored[1])
         return Snapshot()
@@ -138,10 +140,10 @@ class StatCache:
             placed = set(paths)
             paths += [path for path in entries if path not in placed]
         kept = [path for path in paths if _well_formed(entries[path])]
-        text = keys_text([(path, *entries[path][:4]) for path in kept])
+        blob = keys_blob(kept, [entries[path][:4] for path in kept])
         checksums = tuple(entries[path][4] for path in kept)
         self._db.execute("INSERT OR REPLACE INTO stat_entries VALUES (?, ?)",
-                         (context, marshal.dumps((text, checksums), _MARSHAL_VERSION)))
+                         (context, marshal.dumps((blob, checksums), _MARSHAL_VERSION)))
 
     def close(self) -> None:
         self._db.close()

@@ -13,7 +13,7 @@ import pytest
 
 from layerlab.engine.builder.context import BuildContext, hash_context
 from layerlab.engine.builder.source_patterns import go_match, normalize_source
-from layerlab.engine.builder.stat_cache import StatCache, keys_text
+from layerlab.engine.builder.stat_cache import StatCache, keys_blob
 from layerlab.engine.builder.stored_sources import StoredSources, file_count, mtime_changes, mtimes_digest
 from layerlab.engine.errors import BuildError, NotFound
 
@@ -291,6 +291,10 @@ def walked_keys(root: Path) -> list[tuple[str, int, int, int, int]]:
             if (root / rel).is_file() and not (root / rel).is_symlink() and st.st_size]
 
 
+def stored_keys(keys: list[tuple[str, int, int, int, int]]) -> bytes:
+    return keys_blob([path for path, *_ in keys], [tuple(stat) for _, *stat in keys])
+
+
 def test_an_unchanged_context_takes_every_checksum_from_one_comparison(tmp_path):
     """The row keeps the files' stats in walk order: an unchanged walk matches it whole; a touched
     file does not, and its entry alone is read again (the others are compared one by one)."""
@@ -301,14 +305,14 @@ def test_an_unchanged_context_takes_every_checksum_from_one_comparison(tmp_path)
     name = f"{ctx.resolve()}\0keep"
     with StatCache(tmp_path / "stat.db") as cache:
         cold = hash_context(ctx, stat_cache=cache, racy_margin_ns=0)
-        checksums = cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx)))
+        checksums = cache.snapshot(name).checksums_for(stored_keys(walked_keys(ctx)))
         assert checksums == tuple(cold.entry(rel).checksum for rel, *_ in walked_keys(ctx))
         assert [rel for rel, *_ in walked_keys(ctx)] == ["a/y", "a-b", "b/x"]
         os.utime(ctx / "a-b", ns=(5_000_000_000, 5_000_000_000))
-        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx))) is None
+        assert cache.snapshot(name).checksums_for(stored_keys(walked_keys(ctx))) is None
         touched = hash_context(ctx, stat_cache=cache, racy_margin_ns=0)
         assert touched.files_read == 1 and touched.hash_all() == cold.hash_all()
-        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(ctx))) == checksums
+        assert cache.snapshot(name).checksums_for(stored_keys(walked_keys(ctx))) == checksums
 
 
 def test_a_stat_cache_row_of_the_earlier_form_is_used_and_rewritten(tmp_path):
@@ -329,7 +333,7 @@ def test_a_stat_cache_row_of_the_earlier_form_is_used_and_rewritten(tmp_path):
     db.close()
     with StatCache(tmp_path / "stat.db") as cache:
         assert hash_context(tmp_path / "ctx", stat_cache=cache, racy_margin_ns=0).files_read == 0
-        assert cache.snapshot(name).checksums_for(keys_text(walked_keys(tmp_path / "ctx"))) == (entry.checksum,)
+        assert cache.snapshot(name).checksums_for(stored_keys(walked_keys(tmp_path / "ctx"))) == (entry.checksum,)
 
 
 def test_a_stat_cache_of_one_row_per_file_is_kept(tmp_path):

@@ -150,3 +150,26 @@ def test_importing_the_record_decorator_loads_no_dataclasses():
     code = "import sys, layerlab.engine.record_type; print('dataclasses' in sys.modules, 'inspect' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_init_is_compiled_on_the_first_instance_then_reused():
+    made: list[str] = []
+
+    @record(frozen=True, slots=True)
+    class Point:
+        x: int
+        y: int = 2
+        tags: list = field(default_factory=list)
+
+        def __post_init__(self) -> None:
+            made.append(f"{self.x},{self.y}")
+
+    first_init = Point.__dict__["__init__"]
+    assert Point(1) == Point(1, 2, []) and made == ["1,2", "1,2"]
+    compiled = Point.__dict__["__init__"]
+    assert compiled is not first_init                  # the stub gave way to the compiled function
+    assert Point(x=3, y=4).y == 4 and Point.__dict__["__init__"] is compiled
+    with pytest.raises(TypeError):
+        Point()                                        # a missing field is still an error
+    with pytest.raises(FrozenRecordError):
+        Point(1).x = 5

@@ -4,8 +4,9 @@ Records live in SQLite in a file of their own under the store root
 (``ROOT/buildcache.db``), in WAL mode with a busy timeout, one transaction per
 change, so several processes may build against one root at once. Each record
 keeps its inputs as JSON; a COPY's per-file source entries (20,000 for a large
-context) are a column of their own beside a digest of their mtimes, so a hit
-compares that digest and decodes no entry (``stored_sources``). Keys say nothing
+context, megabytes of JSON) are a table of their own, read only when a miss or
+a touched file needs them: a hit compares the digest of their mtimes, a column
+of the record, and marking a record used rewrites none of them (``stored_sources``). Keys say nothing
 of where a step sits (two stages may share a record), so ``step_uses`` remembers
 which records each step (Dockerfile, stage, position) produced or reused, and
 when: a later miss of that step is explained against the one it used last.
@@ -29,7 +30,8 @@ from layerlab.engine.record_type import record, replace
 
 DB_NAME = "buildcache.db"
 # 2: a record's source entries and their mtimes' digest moved out of ``inputs`` into columns of their own
-SCHEMA_VERSION = 2
+# 3: the source entries moved on to a table of their own (``records.sources`` stays, empty)
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -55,6 +57,10 @@ CREATE TABLE IF NOT EXISTS step_uses (
     PRIMARY KEY (dockerfile, stage, position, key)
 );
 CREATE INDEX IF NOT EXISTS step_uses_by_key ON step_uses (key);
+CREATE TABLE IF NOT EXISTS record_sources (
+    key         TEXT PRIMARY KEY,
+    sources     TEXT NOT NULL
+);
 """
 
 
@@ -103,6 +109,11 @@ class CacheRecords:
                 for added in ("sources", "mtimes"):  # a version 1 file: its records keep sources in inputs
                     if added not in columns:
                         self._db.execute(f"ALTER TABLE records ADD COLUMN {added} TEXT NOT NULL DEFAULT ''")
+                # a version 2 file: the entries move out of the records (updating a record's last use
+                # rewrote them all, as SQLite rewrites a whole row)
+                self._db.execute("INSERT OR REPLACE INTO record_sources SELECT key, sources FROM records"
+                                 " WHERE sources != ''")
+                self._db.execute("UPDATE records SET sources = '' WHERE sources != ''")
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot open the build cache: {error}") from error
@@ -110,15 +121,22 @@ class CacheRecords:
     # -- reading ---------------------------------------------------------------
 
     def _record(self, row) -> CacheRecord:
-        key, result, created, last_used, layer_size, inputs, sources, mtimes = row
-        stored = StoredSources(sources, mtimes, f"{self.path}: cache record {key}") if sources else None
+        key, result, created, last_used, layer_size, inputs, mtimes = row
+        # a record has source entries exactly when it has their mtimes' digest (``put`` writes both)
+        stored = StoredSources(lambda: self._sources_text(key), mtimes,
+                               f"{self.path}: cache record {key}") if mtimes else None
         try:
             decoded = StepInputs.from_json(json.loads(inputs), sources=stored)
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{self.path}: cache record {key} has unreadable inputs: {error}") from error
         return CacheRecord(key, result, created, last_used, layer_size, decoded)
 
-    _COLUMNS = "key, result, created, last_used, layer_size, inputs, sources, mtimes"
+    _COLUMNS = "key, result, created, last_used, layer_size, inputs, mtimes"
+
+    def _sources_text(self, key: str) -> str:
+        """A record's source entries (JSON); a record removed since it was read has none ("{}")."""
+        row = self._db.execute("SELECT sources FROM record_sources WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else "{}"
 
     def get(self, key: str) -> CacheRecord | None:
         row = self._db.execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)).fetchone()
@@ -145,8 +163,7 @@ class CacheRecords:
 
     def previous(self, dockerfile: str, stage: str, position: int) -> CacheRecord | None:
         """The record this step produced or reused last: what a miss is compared against."""
-        # the step's uses are sorted alone: sorting them joined with their records would copy every
-        # record's source entries (megabytes for a large context) into the sort to keep one
+        # the step's uses are sorted alone, then the one record they lead to is read
         row = self._db.execute(
             f"SELECT {self._COLUMNS} FROM records WHERE key = (SELECT key FROM step_uses"
             " WHERE dockerfile = ? AND stage = ? AND position = ? AND key IN (SELECT key FROM records)"
@@ -190,14 +207,19 @@ class CacheRecords:
                 "INSERT OR REPLACE INTO records (key, result, dockerfile, stage, position, created, last_used,"
                 " layer_size, inputs, sources, mtimes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, result, inputs.dockerfile, inputs.stage, inputs.position, now, now, layer_size,
-                 _compact_json(encoded), sources_text, mtimes_digest(inputs.sources) if sources else ""),
+                 _compact_json(encoded), "", mtimes_digest(inputs.sources) if sources else ""),
             )
+            if sources_text:
+                self._db.execute("INSERT OR REPLACE INTO record_sources VALUES (?, ?)", (key, sources_text))
+            else:
+                self._db.execute("DELETE FROM record_sources WHERE key = ?", (key,))
             self._note_use(inputs, key, now)
         return CacheRecord(key, result, now, now, layer_size, inputs)
 
     def remove(self, keys: list[str]) -> int:
         with write_transaction(self._db):
             self._db.executemany("DELETE FROM step_uses WHERE key = ?", [(key,) for key in keys])
+            self._db.executemany("DELETE FROM record_sources WHERE key = ?", [(key,) for key in keys])
             return sum(self._db.execute("DELETE FROM records WHERE key = ?", (key,)).rowcount for key in keys)
 
     def prune(self, *, unused_for: float | None = None,

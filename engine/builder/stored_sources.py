@@ -10,7 +10,7 @@ the JSON's mtimes, and only those few entries are made.
 from __future__ import annotations
 
 import json
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from layerlab.engine.builder.context import FileEntry
 from layerlab.engine.builder.source_files import SourceFiles, digest_of_file_mtimes
@@ -52,11 +52,13 @@ def _digest(kinds_and_mtimes: Mapping[str, tuple[str, int]]) -> str:
 class StoredSources(Mapping[str, FileEntry]):
     """Path -> ``FileEntry`` from a record's ``sources`` JSON; each entry is made when first asked for.
 
-    ``mtimes_digest`` is the one stored with the record ("" for a record written before there was
-    one: then it is worked out from the JSON)."""
+    ``text`` is the JSON, or what reads it when first needed (a hit reads none: a record's entries
+    are megabytes for a large context). ``mtimes_digest`` is the one stored with the record ("" for a
+    record written before there was one: then it is worked out from the JSON)."""
 
-    def __init__(self, text: str, mtimes: str, label: str):
-        self._text, self._mtimes, self._label = text, mtimes, label
+    def __init__(self, text: str | Callable[[], str], mtimes: str, label: str):
+        self._read = text if callable(text) else None
+        self._text, self._mtimes, self._label = "" if callable(text) else text, mtimes, label
         self._encoded: dict[str, Sequence] | None = None
         self._entries: dict[str, FileEntry] = {}
 
@@ -74,6 +76,8 @@ class StoredSources(Mapping[str, FileEntry]):
 
     def _json(self) -> dict[str, Sequence]:
         if self._encoded is None:
+            if self._read is not None:
+                self._text, self._read = self._read(), None
             try:
                 encoded = json.loads(self._text)
             except ValueError as error:

@@ -137,7 +137,7 @@ def test_a_hit_with_untouched_sources_reads_none_of_their_entries(tmp_path):
     with CacheRecords(tmp_path) as records:
         records.put(copy_step(1000), "sha256:" + "a" * 64)
     db = sqlite3.connect(tmp_path / DB_NAME)
-    db.execute("UPDATE records SET sources = '{not json'")  # decoding them now would fail
+    db.execute("UPDATE record_sources SET sources = '{not json'")  # decoding them now would fail
     db.commit()
     db.close()
     with CacheRecords(tmp_path) as records:
@@ -181,7 +181,34 @@ def test_a_version_1_cache_keeps_its_records(tmp_path):
         assert touched.cache == "hit" and touched.causes[0].kind == "touched"
         changed = probe(records, copy_step(1000, parent="sha256:" + "1" * 64))
         assert changed.cache == "miss"
-        assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA user_version").fetchone()[0] == 2
+        assert sqlite3.connect(tmp_path / DB_NAME).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_a_version_2_cache_moves_its_source_entries_out_of_the_records(tmp_path):
+    """Schema 2 kept a record's entries in the record, so marking it used rewrote them all: on open they
+    move to a table of their own, and the record still hits and explains a touched file."""
+    old = copy_step(1000)
+    with CacheRecords(tmp_path) as records:
+        records.put(old, "sha256:" + "a" * 64)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:  # back to the layout of schema 2
+        text = db.execute("SELECT sources FROM record_sources").fetchone()[0]
+        db.execute("DROP TABLE record_sources")
+        db.execute("UPDATE records SET sources = ?", (text,))
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    with CacheRecords(tmp_path) as records:
+        db = sqlite3.connect(tmp_path / DB_NAME)
+        assert db.execute("SELECT count(*) FROM records WHERE sources != ''").fetchone()[0] == 0
+        assert db.execute("SELECT sources FROM record_sources").fetchone()[0] == text
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert probe(records, copy_step(1000)).cache == "hit"
+        touched = probe(records, copy_step(2000))
+        assert touched.cache == "hit" and touched.causes[0].kind == "touched"
+        assert records.get(old.key()).inputs == old
+        records.remove([old.key()])
+        assert db.execute("SELECT count(*) FROM record_sources").fetchone()[0] == 0
+        db.close()
 
 
 def test_a_touched_source_makes_only_its_own_entry(tmp_path):
@@ -190,10 +217,10 @@ def test_a_touched_source_makes_only_its_own_entry(tmp_path):
     with CacheRecords(tmp_path) as records:
         records.put(copy_step(1000), "sha256:" + "a" * 64)
     db = sqlite3.connect(tmp_path / DB_NAME)
-    text = db.execute("SELECT sources FROM records").fetchone()[0]
+    text = db.execute("SELECT sources FROM record_sources").fetchone()[0]
     damaged = json.loads(text)
     damaged["d/f7"] = ["file", "not a mode", 0, 0, 3, "", "0" * 64, 1000]
-    db.execute("UPDATE records SET sources = ?", (json.dumps(damaged),))
+    db.execute("UPDATE record_sources SET sources = ?", (json.dumps(damaged),))
     db.commit()
     db.close()
     current = copy_step(1000)

@@ -29,19 +29,18 @@ def atomic_write(target: Path, *, mode: int = 0o644, prefix: str | None = None) 
         raise
 
 
-def fresh_directory(parent: Path | None, prefix: str) -> Path:
+def fresh_directory(parent: str | os.PathLike[str] | None, prefix: str) -> Path:
     """A new, empty directory under ``parent`` (the system's temp directory for None) only this process
     uses: ``tempfile.mkdtemp`` without loading ``tempfile`` (every build makes one; a rebuild of cached
     steps needs nothing else of it)."""
     if parent is None:
         import tempfile
 
-        parent = Path(tempfile.gettempdir())
+        parent = tempfile.gettempdir()
     while True:
-        path = parent / f"{prefix}{os.urandom(6).hex()}"
+        path = Path(parent, f"{prefix}{os.urandom(6).hex()}")
         try:
             os.mkdir(path, 0o700)
             return path
         except FileExistsError:
             continue
-

@@ -154,9 +154,8 @@ class BuildContext:
         entry = self._entries.get(rel)
         if entry is None:
             st = self._stats[rel]
-            link = long_paths.readlink(self.root / rel) if rel in self._symlinks else ""
-            entry = self._entries[rel] = FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size, link,
-                                                   self._checksums[rel], st.mtime_ns)
+            entry = self._entries[rel] = FileEntry(rel, st.kind, st.mode, st.uid, st.gid, st.size,
+                                                   self._link(rel, st), self._checksums[rel], st.mtime_ns)
         return entry
 
     def _link(self, rel: str, st: EntryStat) -> str:

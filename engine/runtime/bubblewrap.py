@@ -23,11 +23,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.errors import ContainerError
+from layerlab.engine.fsutil import fresh_directory
 from layerlab.engine.runtime import live, watchdog
 from layerlab.engine.runtime.container_files import prepare_mounts, write_etc_files
 from layerlab.engine.runtime.oci_config import DOCKER_DEFAULT_CAPABILITIES
@@ -73,7 +73,7 @@ class BubblewrapRuntime:
 
     def _run(self, wrap, rootfs: Path, spec: ProcessSpec, on_output: OutputCallback | None,
              scratch_dir: Path | None, on_start: Callable[[], None] | None = None) -> RunResult:
-        scratch = Path(tempfile.mkdtemp(prefix="bwrap-", dir=scratch_dir or self.scratch_parent))
+        scratch = fresh_directory(scratch_dir or self.scratch_parent, "bwrap-")
         undo_scratch = watchdog.undo_on_death(["rm", "-rf", "--", str(scratch)])
         network = PrivateNetwork() if spec.network == "private" else None
         process: subprocess.Popen | None = None

@@ -53,8 +53,7 @@ class RuncRuntime:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The owner's pid in the id lets the next command reap a container whose layerlab was killed.
         container_id = f"{CONTAINER_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
-        parent = scratch_dir or self.scratch_parent
-        bundle = fresh_directory(Path(parent) if parent else None, "bundle-")
+        bundle = fresh_directory(scratch_dir or self.scratch_parent, "bundle-")
         undo_bundle = watchdog.undo_on_death(["rm", "-rf", "--", str(bundle)])
         undo_container = watchdog.undo_on_death(self._runc("delete", "--force", container_id))
         process: subprocess.Popen | None = None

@@ -63,6 +63,30 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("COMMIT")
 
 
+@contextmanager
+def kept_open(*paths: Path) -> Iterator[None]:
+    """Hold an idle connection to each existing database among ``paths`` for the block.
+
+    When the last connection to a WAL database closes, SQLite checkpoints the log into the file (an
+    fsync), then deletes the log and its shared-memory file; the next open creates both again. A
+    session that opens and closes a database for every build (watch mode) pays that each time; with
+    one connection held, the closes are plain. The held connection reads nothing, so it holds no
+    snapshot and stops no other process's writes or checkpoints.
+    """
+    held = []
+    try:
+        for path in paths:
+            if Path(path).is_file():  # an idle connection must not be what creates a database
+                try:
+                    held.append(open_shared_db(path))
+                except sqlite3.Error:
+                    pass  # only a saving: the builds open it themselves and report what is wrong
+        yield
+    finally:
+        for db in held:
+            db.close()
+
+
 def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
     # Switching a new database to WAL needs it to itself, and SQLite answers "locked" at once
     # (no busy handler) when another process is opening it at the same moment: retry briefly.

@@ -25,8 +25,11 @@ from typing import Callable
 
 import watchfiles
 
+from layerlab.engine.builder.cache_records import DB_NAME as CACHE_DB_NAME
 from layerlab.engine.builder.request import BuildRequest, BuildResult
+from layerlab.engine.builder.session import STAT_CACHE_NAME
 from layerlab.engine.builder.watch_warmup import warm_for_rebuild
+from layerlab.engine.dbfile import kept_open
 from layerlab.engine.dockerfile.dockerignore import Matcher, ignore_file_for
 from layerlab.engine.errors import LayerlabError, UsageError
 from layerlab.engine.events import Cause, EventSink, StepFlip, WatchChange, WatchIgnored, WatchRebuilt
@@ -35,14 +38,14 @@ from layerlab.engine.store import Store
 DEBOUNCE_MS = 200
 # watchfiles checks its set of (kind, path) changes every QUIET_MS and hands it over at the first check
 # that finds no new pair, so an edit reaches the builder QUIET_MS to 2 * QUIET_MS after it is written,
-# and a save is one batch when its system calls all land within QUIET_MS of its first (DEBOUNCE_MS only
-# caps a batch that keeps growing). An editor's save is one burst from one process, microseconds apart:
+# and two changes share a batch unless more than QUIET_MS passes between them. An editor's save is one burst from one process, microseconds apart:
 # truncate + write in place, or write a temporary file + rename (vim and emacs move a backup aside
-# first); the fsync that can take milliseconds comes once the content is whole. 20 ms holds such a
-# burst with room for the writer being descheduled on a busy machine. A save split anyway costs one
-# more rebuild, never a stale image: its last part arrives as a change of its own. The price is one
-# wake-up of the watcher thread every 20 ms.
-QUIET_MS = 20
+# first); the fsync that can take milliseconds comes once the content is whole, and what follows it
+# (removing the backup) is editor scratch, never built. 10 ms holds such a burst with room for the
+# writer being descheduled for a few time slices on a busy machine. A save split anyway costs one more
+# rebuild, never a stale image: its last part arrives as a change of its own. The price is one
+# wake-up of the watcher thread every 10 ms.
+QUIET_MS = 10
 
 
 class _Pending:
@@ -183,7 +186,15 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
             break
 
     previous = _build_once(build, request, store, events)
+    # each rebuild opens and closes the build cache and the stat cache: held open here, those closes
+    # neither checkpoint them nor delete and recreate their logs (made by the first build, if not before)
+    with kept_open(store.root / CACHE_DB_NAME, store.root / STAT_CACHE_NAME):
+        _rebuild_on_change(build, request, store, events, stop, pending, previous)
+    watcher.join(timeout=5)
 
+
+def _rebuild_on_change(build: Callable, request: BuildRequest, store: Store, events: EventSink,
+                       stop: threading.Event, pending: _Pending, previous: BuildResult | None) -> None:
     def change_waiting() -> bool:
         return stop.is_set() or pending.ready.is_set()
 
@@ -204,7 +215,6 @@ def watch_and_build(request: BuildRequest, store: Store, events: EventSink, stop
                 events(WatchRebuilt(_flips(previous, result), result.image_id, _verdicts(change.paths, result)))
                 previous = result
         warm_for_rebuild(change_waiting)  # also after ignored paths alone, which may have cut it short
-    watcher.join(timeout=5)
 
 
 def _build_once(build: Callable, request: BuildRequest, store: Store, events: EventSink) -> BuildResult | None:

@@ -255,3 +255,12 @@ def test_a_rebuild_says_why_each_change_counted_or_not_and_flips_both_ways(watch
     unused = events.wait_for(WatchRebuilt, count=4)
     assert unused.flipped == () and [(c.kind, c.text) for c in unused.changes] == [
         ("unused", "notes.txt: no step reads it")]
+
+
+def test_the_session_holds_the_build_databases_open_between_rebuilds(watching, store):
+    context, events = watching({"Dockerfile": "FROM busybox\nCOPY app.txt /app.txt\n", "app.txt": "one\n"})
+    (context / "app.txt").write_text("two\n")
+    events.wait_for(WatchRebuilt)
+    # the rebuild closed its connections, but not the session's: both logs are still there
+    for name in ("buildcache.db", "buildcontext.db"):
+        assert (store.root / f"{name}-wal").exists(), name

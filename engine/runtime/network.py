@@ -29,6 +29,7 @@ import os
 import select
 import shutil
 import subprocess
+import threading
 
 from layerlab.engine.errors import ContainerError
 from layerlab.engine.runtime.pasta import pasta_arguments, start_pasta, wait_for_pasta
@@ -168,24 +169,38 @@ class PrivateNetwork:
         return [shutil.which("unshare") or "unshare", "--mount", "--propagation", "slave", "--"]
 
     def stop(self) -> None:
-        """End slirp4netns and the holder; safe to call more than once."""
+        """End slirp4netns (or pasta) and the holder; safe to call more than once.
+
+        The holder is waited for. The network helper is told to end and left to do so on its own,
+        reaped by a thread: its exit closes the tap device, and the kernel unregisters that device
+        only after an RCU grace period or two, 15-30 ms that every RUN on the default network
+        would otherwise wait out. Nothing of it is left for the next run: the namespace it served
+        is gone with the holder and its tap, and it exits without anything more from us."""
         if self._exit_write >= 0:
             os.close(self._exit_write)   # slirp4netns exits when this pipe closes
             self._exit_write = -1
-        for process in (self._slirp, self._pasta, self._holder):
+        helper = self._slirp or self._pasta
+        for process in (helper, self._holder):
             if process is None:
                 continue
             if process.stdin is not None and not process.stdin.closed:
                 process.stdin.close()    # cat exits, and pasta's supervisor kills it, at end of input
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
             for pipe in (process.stdout, process.stderr):
                 if pipe is not None:
                     pipe.close()
+            if process is helper:
+                threading.Thread(target=_reap, args=(process,), name="network-helper-exit", daemon=True).start()
+            else:
+                _reap(process)
         self._slirp = self._pasta = self._holder = None
+
+
+def _reap(process: subprocess.Popen) -> None:
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def resolv_conf_for_private(host_text: str) -> str:

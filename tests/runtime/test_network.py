@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -113,7 +114,8 @@ def test_private_network_leaves_the_hosts_shared_mounts_alone(tmp_path):
 @pytest.mark.parametrize("helper", ["slirp4netns", "pasta"])
 def test_each_user_mode_helper_gives_the_same_private_network(helper):
     """pasta stands in where slirp4netns is missing: same interface, the host's loopback out of reach,
-    outbound connections through, and nothing left running once the network is stopped."""
+    outbound connections through, and nothing left once the network is stopped: the helper ends on its
+    own (stop does not wait for its tap device to go) and is reaped, no zombie."""
     from layerlab.engine.runtime.network import PrivateNetwork
 
     need_program(helper)
@@ -130,7 +132,17 @@ def test_each_user_mode_helper_gives_the_same_private_network(helper):
     lines = shown.stdout.splitlines()
     assert lines[0] == "lo,tap0," and "done" in lines, shown.stdout + shown.stderr
     assert token in shown.stdout and host_token not in shown.stdout
-    assert running and not _descendants(os.getpid()) & running
+    assert running
+    assert _ended_and_reaped(running), f"still there after the network stopped: {sorted(running)}"
+
+
+def _ended_and_reaped(pids: set[int], within: float = 20.0) -> bool:
+    deadline = time.monotonic() + within   # a bound for a wedged helper, never a measurement
+    while any(os.path.exists(f"/proc/{pid}") for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _descendants(pid: int) -> set[int]:

@@ -70,12 +70,15 @@ class PreviousLayer:
 
 
 def _same_bytes(first: int, second: int, size: int) -> bool:
-    """Whether two open files hold the same ``size`` bytes (read by offset: neither file's position moves)."""
+    """Whether two open files hold the same ``size`` bytes and no more (read by offset: neither file's
+    position moves). Each read asks one byte past ``size``, so the last one also finds both ends."""
     offset = 0
-    while offset < size:
-        want = min(_CHUNK, size - offset)
+    while offset <= size:
+        want = min(_CHUNK, size + 1 - offset)
         chunk = os.pread(first, want, offset)
-        if len(chunk) != want or os.pread(second, want, offset) != chunk:
+        if os.pread(second, want, offset) != chunk:
             return False
-        offset += want
-    return os.pread(first, 1, size) == b"" and os.pread(second, 1, size) == b""
+        offset += len(chunk)
+        if len(chunk) < want:
+            break   # both ended here
+    return offset == size

@@ -19,7 +19,8 @@ builder (``DOCKER_BUILDKIT=0``), BuildKit (``/usr/bin/docker`` with
   plus writing the edited file;
 - distro-watch-edit: layerlab's watch mode in process, from the file write to
   the new image tagged (the watcher was started, untimed, on a built root),
-  against BuildKit's edit rebuild through its CLI;
+  against BuildKit's edit rebuild through its CLI: a session's first edit, and
+  a later one (one edit rebuilt before it, untimed), as a warm daemon's is;
 - step-cost: each instruction's duration from ``--progress=json``, in a cold
   build and in the edit rebuild.
 
@@ -141,10 +142,12 @@ def scenarios(options: Options) -> list[Scenario]:
                 warm.prepare(n)
                 data.restore_victim()
 
-            watch = Measure("layerlab watch: edit to image tagged (in process)", "layerlab",
-                            python_call(Path(__file__), "watch_edit", str(ours.root), str(data.context),
-                                        str(data.dockerfile), str(data.victim), lambda n: n), prepare=prepare)
-            return [watch, *(_edited(data, peer.build(), "buildkit", True) for peer in buildkit)]
+            watch = [Measure(f"layerlab watch: {which} edit to image tagged (in process)", "layerlab",
+                             python_call(Path(__file__), "watch_edit", str(ours.root), str(data.context),
+                                         str(data.dockerfile), str(data.victim), lambda n: n, earlier),
+                             prepare=prepare)
+                     for which, earlier in (("a session's first", 0), ("a later", 1))]
+            return [*watch, *(_edited(data, peer.build(), "buildkit", True) for peer in buildkit)]
 
         def cleanup() -> None:
             for builder in (ours, *buildkit):
@@ -184,8 +187,9 @@ def _edited(data: DistroData, measure: Measure, tool: str, edit: bool) -> Measur
     return measure
 
 
-def watch_edit(root: str, context: str, dockerfile: str, victim: str, run: int):
-    """In a fresh interpreter: start watch mode on a built root; the callable edits and waits for the new image."""
+def watch_edit(root: str, context: str, dockerfile: str, victim: str, run: int, earlier: int = 0):
+    """In a fresh interpreter: start watch mode on a built root and make ``earlier`` edits, each rebuilt
+    (untimed); the callable edits once more and waits for the new image."""
     import queue
     import threading
 
@@ -215,8 +219,9 @@ def watch_edit(root: str, context: str, dockerfile: str, victim: str, run: int):
         while not isinstance(event := finished.get(timeout=600), WatchRebuilt):
             if isinstance(event, BuildFailed):
                 raise RuntimeError(f"the watch rebuild failed: {event.error}")
-        stop.set()
 
+    for _ in range(int(earlier)):
+        edit_and_wait()
     return edit_and_wait
 
 

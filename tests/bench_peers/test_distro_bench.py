@@ -47,8 +47,10 @@ def test_edit_watch_and_step_costs_are_measured_and_cleaned_up(tmp_path, docker)
     assert [tool.tool for tool in edit.tools] == [*BUILDERS, "write the edit + runc run of the RUN"]
     assert edit.floor == "write the edit + runc run of the RUN" and edit.tools[0].vs_floor > 0
     watch = results["distro-watch-edit"]
-    assert [tool.tool for tool in watch.tools] == ["layerlab watch: edit to image tagged (in process)",
-                                                  "docker build (BuildKit)"]
+    assert [tool.tool for tool in watch.tools] == [
+        "layerlab watch: a session's first edit to image tagged (in process)",
+        "layerlab watch: a later edit to image tagged (in process)", "docker build (BuildKit)"]
+    assert all(tool.vs_best_peer > 0 for tool in watch.tools[:2])
     steps = [tool.tool for tool in results["step-cost"].tools]
     assert "cold: 2/8 WORKDIR /app (miss)" in steps and "edit: 6/8 COPY src/ src/ (miss)" in steps
     assert "edit: 4/8 COPY requirements.txt . (hit)" in steps

@@ -117,7 +117,8 @@ class StepLog:
 
 @record(frozen=True, slots=True)
 class StepFinished:
-    """A step is done; ``cache`` is "hit" or "miss", ``layer_size`` 0 for an empty layer."""
+    """A step is done; ``cache`` is "hit" or "miss", ``layer_size`` 0 for an empty layer, ``reused_files``
+    the files a COPY that missed linked unchanged from its previous layer instead of writing them."""
 
     step: StepRef
     duration: float
@@ -126,6 +127,12 @@ class StepFinished:
     layer_size: int = 0
     layer_digest: str = ""
     result: str = ""
+    reused_files: int = 0
+
+
+def reused_words(count: int) -> str:
+    """How front ends say ``StepFinished.reused_files``: what a COPY that missed did not copy again."""
+    return f"{count} unchanged file{'s' if count != 1 else ''} linked from this step's last build, not copied again"
 
 
 @record(frozen=True, slots=True)

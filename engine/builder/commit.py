@@ -33,6 +33,7 @@ class NewLayer:
     path: Path               # the layer tar, in the step's scratch dir
     blob: LayerBlob
     tree: Path               # the directory the tar records (staged files or an upperdir): the layer's snapshot
+    reused_files: int = 0    # files linked unchanged from the step's previous layer (a COPY's), not written
 
 
 @record(frozen=True)

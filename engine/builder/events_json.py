@@ -12,7 +12,8 @@ or changed in meaning; a reader ignores fields it does not know.
                        <step>, cache "miss", reason, causes [{kind, text, subject, before, after}]
     step.log           <step>, stream "stdout"|"stderr", line
     step.end           <step>, cache "hit"|"miss", reason, duration (s), layer_size (bytes),
-                       layer_digest, result
+                       layer_digest, result, reused_files (a COPY that missed: files linked unchanged
+                       from its previous layer, not copied again)
     step.error         <step>, error, exit_code (int or null), last_lines [..]
     build.end          image_id, tags [..], duration (s)
     build.error        error, step ({<step>} or null)

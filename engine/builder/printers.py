@@ -12,7 +12,7 @@ from typing import TextIO
 
 from layerlab.engine.events import (
     BuildFailed, BuildFinished, Event, StepCached, StepFailed, StepFinished, StepLog, StepRebuilt, StepRef,
-    StepStarted, WatchChange, WatchIgnored, WatchRebuilt,
+    StepStarted, WatchChange, WatchIgnored, WatchRebuilt, reused_words,
 )
 from layerlab.engine.oci.digest import short_id
 
@@ -27,8 +27,9 @@ class PlainPrinter:
     """``#5 [2/4] RUN …``, ``#5 0.123 output``, ``#5 CACHED``, ``#5 DONE 0.3s``, then the classic summary.
 
     Beyond BuildKit's lines, each step says why: ``#5 reused record …`` after CACHED (with what changed
-    and did not count), ``#5 rebuilt: src/app.py: content changed`` on a miss; and watch mode says what
-    changed and whether it counted (``watch: …`` lines).
+    and did not count), ``#5 rebuilt: src/app.py: content changed`` on a miss, and what a rebuilt COPY
+    took over unchanged (``#5 119 unchanged files linked …``); and watch mode says what changed and
+    whether it counted (``watch: …`` lines).
     """
 
     def __init__(self, out: TextIO, *, clock=time.monotonic):
@@ -54,6 +55,8 @@ class PlainPrinter:
         elif isinstance(event, StepRebuilt):
             write(f"#{event.step.index} rebuilt: {event.reason}\n")
         elif isinstance(event, StepFinished):
+            if event.reused_files:
+                write(f"#{event.step.index} {reused_words(event.reused_files)}\n")
             if event.cache == "miss" or event.step.position == 1:
                 write(f"#{event.step.index} DONE {event.duration:.1f}s\n")
         elif isinstance(event, StepFailed):
@@ -113,7 +116,8 @@ class TtyPrinter:
         elif isinstance(event, StepFinished):
             row = self.rows[(step.stage, step.position, step.index)]
             if row[1] != "CACHED":
-                row[1:] = [f"DONE {event.duration:.1f}s", ""]
+                note = reused_words(event.reused_files) if event.reused_files else ""
+                row[1:] = [f"DONE {event.duration:.1f}s", note]
         elif isinstance(event, StepFailed):
             self.rows[(step.stage, step.position, step.index)][1:] = ["\x1b[31mERROR\x1b[0m", event.error]
         elif isinstance(event, BuildFinished):

@@ -75,9 +75,10 @@ class StepRunner:
             state.image_id, state.image = str(committed.image.id), committed.image.config
             summary = StepSummary(ref, "miss", decision.reason, decision.key, state.image_id, decision.causes,
                                   time.monotonic() - started, committed.layer_size)
+            reused = layer.reused_files if layer is not None else 0
             session.events(StepFinished(ref, summary.duration, "miss", decision.reason,
                                         layer_size=committed.layer_size, layer_digest=committed.layer_digest,
-                                        result=state.image_id))
+                                        result=state.image_id, reused_files=reused))
             self.add_summary(summary)
             return True
         except StepError as error:

@@ -3,6 +3,7 @@ and the layer it makes is the one a full copy makes; a file that differs in any 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -107,3 +108,24 @@ def test_a_previous_file_is_linked_once_so_the_layer_gets_no_hard_link_a_copy_wo
         assert _top(store, "two")[0] == _top(store, "three")[0]
         _, second = _top(store, "two")
         assert (second / "src" / "twin.py").stat().st_ino != (second / "src" / "m1.py").stat().st_ino
+
+
+def _copy_end(cli, tag: str, context: Path, *flags: str) -> dict:
+    """The COPY step's ``step.end`` event of a ``--progress=json`` build."""
+    built = cli("build", "--progress=json", *flags, "-t", tag, str(context))
+    assert built.code == 0, built.err
+    ends = [json.loads(line) for line in built.out.splitlines() if '"step.end"' in line]
+    return next(end for end in ends if end["instruction"].startswith("COPY"))
+
+
+def test_the_rebuilt_copy_says_how_many_files_it_linked(cli, root, tmp_path):
+    context = write_context(tmp_path / "ctx", DOCKERFILE, SOURCES)
+    assert _copy_end(cli, "one", context)["reused_files"] == 0   # no previous layer yet
+    (context / "src" / "m0.py").write_text("edited = True\n")
+    edit = _copy_end(cli, "two", context)
+    assert edit["cache"] == "miss" and edit["reused_files"] == 5   # all but the edited one
+    assert _copy_end(cli, "three", context, "--no-cache")["reused_files"] == 0   # every file copied
+    (context / "src" / "m1.py").write_text("edited = True\n")   # m0 is as the last build left it
+    shown = cli("build", "--progress=plain", "-t", "four", str(context))
+    assert shown.code == 0, shown.err
+    assert "#2 5 unchanged files linked from this step's last build, not copied again" in shown.out.splitlines()

@@ -93,3 +93,23 @@ async def test_key_hints_follow_the_panel_and_a_click_presses_the_key(make_app, 
         start = text.index(" 1 Images")
         await pilot.click(KeyHints, offset=(start + 2, 0))
         await wait_for(pilot, lambda: app.active_panel == "images")
+
+
+async def test_a_rebuilt_copy_logs_the_files_it_linked_unchanged(make_app, context: Path):
+    app = make_app(context=context)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        panel = app.query_one(BuildPanel)
+        log = app.query_one("#build-log", Log)
+        bridge = EngineEventBridge(panel)
+        copy, run = steps()
+        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
+        bridge(events.StepStarted(copy))
+        bridge(events.StepRebuilt(copy, "hello.txt: content changed"))
+        bridge(events.StepFinished(copy, 0.02, "miss", "hello.txt: content changed", reused_files=119))
+        bridge(events.StepStarted(run))
+        bridge(events.StepFinished(run, 0.1, "miss", "parent (line 2, COPY) was rebuilt"))  # none linked: no line
+        await wait_for(pilot, lambda: any("unchanged" in line for line in log.lines))
+        await pilot.pause(0.1)
+        assert [line for line in log.lines if "unchanged" in line] == [
+            "line 2  119 unchanged files linked from this step's last build, not copied again"]

@@ -218,6 +218,8 @@ class BuildPanel(ShowsPredictions, Vertical):
             return
         state.seconds = event.duration
         state.size = event.layer_size or None
+        if event.reused_files:
+            self.add_log_lines([(event.step.index, engine_events.reused_words(event.reused_files))])
         # a FROM is neither cached nor built: the engine reports it as a hit on its base image
         words = event.step.instruction.split(None, 1)
         cache = "base" if words and words[0].upper() == "FROM" else event.cache

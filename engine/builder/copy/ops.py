@@ -29,11 +29,11 @@ import os
 import posixpath
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from layerlab.engine.builder.copy.archive import extract_archive, is_archive
+from layerlab.engine.builder.copy.outcome import CopyResult
 from layerlab.engine.builder.copy.remote import UNNAMED, download, is_url
 from layerlab.engine.builder.copy.reuse import PreviousLayer
 from layerlab.engine.builder.copy.sources import ExclusionRules, Source, SourceFinder
@@ -42,7 +42,7 @@ from layerlab.engine.dockerfile.dockerignore import Matcher
 from layerlab.engine.errors import BuildError
 from layerlab.engine.layers.stack import LayerStack
 from layerlab.engine import long_paths
-from layerlab.engine.deep_trees import Nested, run_nested, walk_tree
+from layerlab.engine.deep_trees import Nested, run_nested
 from layerlab.engine.record_type import field, record
 
 _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -88,14 +88,6 @@ class CopyRequest:
         return "ADD" if self.is_add else "COPY"
 
 
-@record
-class CopyResult:
-    files: list[str]            # every path staged in out_dir (root-relative, walk order)
-    bytes: int                  # content bytes of the regular files (a hard-linked inode counted once)
-    owners: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """Owners that could not be set on disk (not running as root): path -> (uid, gid) the layer must carry."""
-
-
 def normalize_dest(workdir: str, dest: str) -> str:
     """moby's normalizeDest: a relative destination joins the WORKDIR; a trailing "/" survives."""
     if dest.startswith("/"):
@@ -121,11 +113,12 @@ def stage_copy(req: CopyRequest, *, source_root: Path, source_excluder: Matcher 
         raise BuildError(f"{out_dir}: the staging directory must exist and be empty")
     if req.checksum and not all(is_url(source) for source in req.sources):
         raise BuildError(f"{req.command} failed: checksum can't be specified for non-HTTP(S) sources")
-    with tempfile.TemporaryDirectory(prefix="layerlab-copy-") as scratch:
-        copier = _Copier(req, Path(source_root), source_excluder, None if req.link else image,
-                         out_dir, Path(scratch))
+    copier = _Copier(req, Path(source_root), source_excluder, None if req.link else image, out_dir)
+    try:
         copier.run()
-        return copier.result()
+    finally:
+        copier.remove_scratch()
+    return copier.result()
 
 
 @record
@@ -135,14 +128,13 @@ class _Downloaded:
 
 
 class _Copier:
-    def __init__(self, req: CopyRequest, source_root: Path, excluder, image: LayerStack | None,
-                 out_dir: Path, scratch: Path):
+    def __init__(self, req: CopyRequest, source_root: Path, excluder, image: LayerStack | None, out_dir: Path):
         self.req = req
         self.command = req.command
         self.source_root = source_root
         self.rules = ExclusionRules(excluder)
         self.staging = Staging(out_dir, image, self.command)
-        self.scratch = scratch
+        self._scratch: str | None = None   # for ADD's downloads, made by the first one
         self.dest = normalize_dest(req.workdir, req.dest)
         self.into_dir = req.dest.endswith("/")
         self.preserve_owner = req.from_source is not None and req.chown is None
@@ -177,7 +169,11 @@ class _Copier:
     def _download(self, url: str, number: int) -> _Downloaded:
         if not self.req.is_add:
             raise BuildError(f"{self.command} failed: source can't be a URL for COPY")
-        into = self.scratch / f"url-{number}"
+        if self._scratch is None:
+            import tempfile  # ADD of a URL only
+
+            self._scratch = tempfile.mkdtemp(prefix="layerlab-copy-")
+        into = Path(self._scratch) / f"url-{number}"
         into.mkdir()
         fetched = download(url, into, checksum=self.req.checksum, command=self.command)
         name = fetched.filename
@@ -356,20 +352,13 @@ class _Copier:
     # -- the outcome -------------------------------------------------------------
 
     def result(self) -> CopyResult:
-        files: list[str] = []
-        total = 0
-        seen: set[tuple[int, int]] = set()
-        root = os.fspath(self.staging.out)
-        for directory, subdirs, names in walk_tree(root):
-            subdirs.sort(key=os.fsencode)
-            for name in sorted(subdirs + names, key=os.fsencode):
-                full = os.path.join(directory, name)
-                files.append(full[len(root) + 1:])  # relpath splits and joins: slow on deep trees
-                st = long_paths.lstat(full)
-                if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-        return CopyResult(files=files, bytes=total, owners=dict(self.staging.owners))
+        return CopyResult(self.staging.out, dict(self.staging.owners),
+                          self.previous.linked if self.previous is not None else 0)
+
+    def remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def _as_after_chown(mode: int) -> int:

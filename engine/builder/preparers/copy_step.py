@@ -63,7 +63,10 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
         from layerlab.engine.builder.commit import staged_layer
         from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
 
+        reused = 0
+
         def stage(out_dir: Path) -> tuple[int, int] | None:
+            nonlocal reused
             image = session.image_layers(state.image_id)
             request = CopyRequest(sources=list(copy.sources), dest=_copy_dest(copy.dest, state, image),
                                   workdir=state.workdir, chown=owner(image),
@@ -82,13 +85,17 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
                 if not text.startswith(f"{word} failed"):
                     text = f"{word} failed: {text}"
                 raise StepError(f"{where}: {text}", step=ref) from None
+            reused = result.reused
             owners = set(result.owners.values())
             if len(owners) > 1:
                 raise StepError(f"{where}: {word} as an unprivileged user cannot give files several owners",
                                 step=ref)
             return owners.pop() if owners else None
 
-        return staged_layer(session.workspace, ref.index, stage)
+        layer = staged_layer(session.workspace, ref.index, stage)
+        if layer is not None:
+            layer.reused_files = reused
+        return layer
 
     return Prepared(command, source_digest=digest, sources=sources.files if sources else {},
                     key_extra=key_extra, execute=execute, expanded=copy)

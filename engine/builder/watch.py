@@ -38,13 +38,13 @@ from layerlab.engine.store import Store
 DEBOUNCE_MS = 200
 # watchfiles checks its set of (kind, path) changes every QUIET_MS and hands it over at the first check
 # that finds no new pair, so an edit reaches the builder QUIET_MS to 2 * QUIET_MS after it is written,
-# and two changes share a batch unless more than QUIET_MS passes between them. An editor's save is one burst from one process, microseconds apart:
-# truncate + write in place, or write a temporary file + rename (vim and emacs move a backup aside
-# first); the fsync that can take milliseconds comes once the content is whole, and what follows it
-# (removing the backup) is editor scratch, never built. 10 ms holds such a burst with room for the
-# writer being descheduled for a few time slices on a busy machine. A save split anyway costs one more
-# rebuild, never a stale image: its last part arrives as a change of its own. The price is one
-# wake-up of the watcher thread every 10 ms.
+# and two changes share a batch unless more than QUIET_MS passes between them. An editor's save is one
+# burst from one process, microseconds apart: truncate + write in place, or write a temporary file +
+# rename (vim and emacs move a backup aside first); the fsync that can take milliseconds comes once the
+# content is whole, and what follows it (removing the backup) is editor scratch, never built. 10 ms
+# holds such a burst with room for the writer being descheduled for a few time slices on a busy
+# machine. A save split anyway costs one more rebuild, never a stale image: its last part arrives as a
+# change of its own. The price is one wake-up of the watcher thread every 10 ms.
 QUIET_MS = 10
 
 

@@ -172,10 +172,11 @@ class PrivateNetwork:
         """End slirp4netns (or pasta) and the holder; safe to call more than once.
 
         The holder is waited for. The network helper is told to end and left to do so on its own,
-        reaped by a thread: its exit closes the tap device, and the kernel unregisters that device
-        only after an RCU grace period or two, 15-30 ms that every RUN on the default network
-        would otherwise wait out. Nothing of it is left for the next run: the namespace it served
-        is gone with the holder and its tap, and it exits without anything more from us."""
+        reaped by a thread: its exit closes the tap device, and the kernel tears the device down
+        within that exit (15-30 ms from exit_group to the process gone, measured; unregistering a
+        network device waits for RCU grace periods), which every RUN on the default network would
+        otherwise wait out. Nothing of it serves the next run: that gets a namespace, a holder and a
+        helper of its own, and this one ends without anything more from us."""
         if self._exit_write >= 0:
             os.close(self._exit_write)   # slirp4netns exits when this pipe closes
             self._exit_write = -1

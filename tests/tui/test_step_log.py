@@ -28,16 +28,22 @@ def steps() -> tuple[events.StepRef, events.StepRef]:
     return copy, run
 
 
+async def open_build_log(app, pilot, started: Path | None = None) -> tuple[Log, EngineEventBridge]:
+    """The Build panel shown: its log, and a bridge that hands it engine events as a build would
+    (``started``: a build of that context has started, at its COPY step)."""
+    await pilot.press("4")
+    log, bridge = app.query_one("#build-log", Log), EngineEventBridge(app.query_one(BuildPanel))
+    if started is not None:
+        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(started), steps=3))
+        bridge(events.StepStarted(steps()[0]))
+    return log, bridge
+
+
 async def test_a_step_key_filters_the_log_and_a_shows_all(make_app, context: Path):
     app = make_app(context=context)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        panel = app.query_one(BuildPanel)
-        log = app.query_one("#build-log", Log)
-        bridge = EngineEventBridge(panel)
+        log, bridge = await open_build_log(app, pilot, started=context)
         copy, run = steps()
-        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
-        bridge(events.StepStarted(copy))
         bridge(events.StepLog(copy, "stdout", "copying hello.txt"))
         bridge(events.StepStarted(run))
         for number in range(3):
@@ -64,10 +70,7 @@ async def test_a_step_key_filters_the_log_and_a_shows_all(make_app, context: Pat
 async def test_clicking_a_dockerfile_line_shows_its_step(make_app, context: Path):
     app = make_app(context=context)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        panel = app.query_one(BuildPanel)
-        log = app.query_one("#build-log", Log)
-        bridge = EngineEventBridge(panel)
+        log, bridge = await open_build_log(app, pilot)
         copy, run = steps()
         bridge(events.StepStarted(copy))
         bridge(events.StepLog(copy, "stdout", "copying"))
@@ -98,13 +101,8 @@ async def test_key_hints_follow_the_panel_and_a_click_presses_the_key(make_app, 
 async def test_a_rebuilt_copy_logs_the_files_it_linked_unchanged(make_app, context: Path):
     app = make_app(context=context)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        panel = app.query_one(BuildPanel)
-        log = app.query_one("#build-log", Log)
-        bridge = EngineEventBridge(panel)
+        log, bridge = await open_build_log(app, pilot, started=context)
         copy, run = steps()
-        bridge(events.BuildStarted(dockerfile="Dockerfile", context=str(context), steps=3))
-        bridge(events.StepStarted(copy))
         bridge(events.StepRebuilt(copy, "hello.txt: content changed"))
         bridge(events.StepFinished(copy, 0.02, "miss", "hello.txt: content changed", reused_files=119))
         bridge(events.StepStarted(run))

@@ -23,6 +23,7 @@ class CopyResult:
         self.out = out
         self.owners = owners
         self.reused = reused
+        self._walked: tuple[list[str], int] | None = None
 
     @property
     def files(self) -> list[str]:
@@ -33,6 +34,12 @@ class CopyResult:
         return self._walk()[1]
 
     def _walk(self) -> tuple[list[str], int]:
+        """Both, from one walk of ``out`` made on the first question."""
+        if self._walked is None:
+            self._walked = self._walk_out()
+        return self._walked
+
+    def _walk_out(self) -> tuple[list[str], int]:
         files: list[str] = []
         total = 0
         seen: set[tuple[int, int]] = set()

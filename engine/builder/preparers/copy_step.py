@@ -58,7 +58,7 @@ def prepare_copy(session: BuildSession, state: StageState, copy: Copy | Add) -> 
         return resolve_chown(copy.chown, image, where)
 
     def execute(ref: StepRef, previous_result: str) -> NewLayer | None:
-        # the copying and commit machinery (shutil, tempfile, archives, downloads, the layer writer)
+        # the copying and commit machinery (shutil, archives, downloads, the layer writer)
         # loads with the first COPY that misses: a rebuild whose every step is cached never needs it
         from layerlab.engine.builder.commit import staged_layer
         from layerlab.engine.builder.copy.ops import CopyRequest, stage_copy
